@@ -1,0 +1,1 @@
+"""Lead domain model, dataset specs and the feature pipeline shared by training and serving."""

@@ -1,0 +1,1 @@
+"""The scoring service: FastAPI app, lead store, SDR queue, and the `leadscore` CLI."""

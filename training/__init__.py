@@ -1,0 +1,1 @@
+"""Model training: calibrated LightGBM models, baselines, MLflow tracking and registry."""
