@@ -65,6 +65,10 @@ class FeatureType(StrEnum):
     TEXT = "text"  # free text -> length, language, keyword flags, hashed tokens
 
 
+DatePart = Literal["hour", "weekday", "month", "dayofyear"]
+DEFAULT_DATE_PARTS: tuple[DatePart, ...] = ("hour", "weekday", "month")
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -90,9 +94,7 @@ class FeatureSpec(_Spec):
     )
     base_currency: str = "RUB"
     # datetime
-    parts: list[Literal["hour", "weekday", "month", "dayofyear"]] = Field(
-        default_factory=lambda: ["hour", "weekday", "month"]
-    )
+    parts: list[DatePart] = Field(default_factory=lambda: list(DEFAULT_DATE_PARTS))
     # text
     keywords: dict[str, list[str]] | None = Field(
         default=None, description="flag name -> words that raise it (any language)"
@@ -129,12 +131,15 @@ class StatusTarget(_Spec):
     )
 
 
+DEFAULT_POSITIVE: tuple[str | int | bool, ...] = (1, True, "1", "true")
+
+
 class BinaryTarget(_Spec):
     """Positive when ``column`` holds one of ``positive`` (e.g. a 0/1 column)."""
 
     kind: Literal["binary"]
     column: str
-    positive: list[str | int | bool] = Field(default_factory=lambda: [1, True, "1", "true"])
+    positive: list[str | int | bool] = Field(default_factory=lambda: list(DEFAULT_POSITIVE))
 
 
 class MembershipTarget(_Spec):
@@ -216,7 +221,9 @@ class DatasetSpec(_Spec):
                     problems.append(
                         f"feature column '{column}' is also dropped ({dropped[0].reason})"
                     )
-        target_columns = {t.column for t in self.targets.values() if not isinstance(t, MembershipTarget)}
+        target_columns = {
+            t.column for t in self.targets.values() if not isinstance(t, MembershipTarget)
+        }
         for column in sorted(target_columns & seen):
             problems.append(f"target column '{column}' cannot also be a feature (leakage)")
         if isinstance(self.split, TimeSplit) and self.time_column is None:
