@@ -9,6 +9,7 @@ present values were lost that way.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -50,19 +51,20 @@ def to_number(values: np.ndarray) -> np.ndarray:
     """float64; booleans become 0/1, strings are parsed (comma decimals accepted)."""
     if values.dtype.kind in "fiub":
         return values.astype(np.float64)
-    out = np.full(len(values), np.nan)
-    for i, value in enumerate(values):
-        if value is None:
-            continue
-        if isinstance(value, bool | np.bool_ | int | float | np.integer | np.floating):
-            out[i] = float(value)
-        elif isinstance(value, str):
-            text = value.strip().replace(" ", "").replace(",", ".")
-            try:
-                out[i] = float(text)
-            except ValueError:
-                continue
-    return out
+    return np.fromiter(map(number_of, values), dtype=np.float64, count=len(values))
+
+
+def number_of(value: Any) -> float:
+    """One value as ``to_number`` reads it (NaN when missing or not a number)."""
+    if isinstance(value, str):
+        text = value.strip().replace(" ", "").replace(",", ".")
+        try:
+            return float(text)
+        except ValueError:
+            return np.nan
+    if isinstance(value, bool | np.bool_ | int | float | np.integer | np.floating):
+        return float(value)
+    return np.nan
 
 
 def to_bool(values: np.ndarray) -> np.ndarray:
@@ -71,22 +73,25 @@ def to_bool(values: np.ndarray) -> np.ndarray:
         out = values.astype(np.float64)
         out[(out != 0) & ~np.isnan(out)] = 1.0
         return out
-    out = np.full(len(values), np.nan)
-    for i, value in enumerate(values):
-        if value is None:
-            continue
-        if isinstance(value, bool | np.bool_ | int | np.integer):
-            out[i] = 1.0 if value else 0.0
-        elif isinstance(value, float | np.floating):
-            if not np.isnan(value):
-                out[i] = 1.0 if value else 0.0
-        elif isinstance(value, str):
-            text = value.strip().lower()
-            if text in _TRUE:
-                out[i] = 1.0
-            elif text in _FALSE:
-                out[i] = 0.0
-    return out
+    return np.fromiter(map(bool_of, values), dtype=np.float64, count=len(values))
+
+
+def bool_of(value: Any) -> float:
+    """One value as ``to_bool`` reads it: 1.0 / 0.0 / NaN."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return 1.0
+        if text in _FALSE:
+            return 0.0
+        return np.nan
+    if isinstance(value, bool | np.bool_ | int | np.integer):
+        return 1.0 if value else 0.0
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return np.nan
+        return 1.0 if value else 0.0
+    return np.nan
 
 
 def to_datetime_utc(values: np.ndarray | pd.Series, fmt: str | None = None) -> pd.DatetimeIndex:
@@ -97,20 +102,97 @@ def to_datetime_utc(values: np.ndarray | pd.Series, fmt: str | None = None) -> p
     return pd.DatetimeIndex(parsed)
 
 
+_EPOCH = datetime(1970, 1, 1)
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+_US_PER_DAY = 86_400_000_000
+_NAT_INT = int(np.iinfo(np.int64).min)  # NaT as int64
+
+
+def is_na(value: Any) -> bool:
+    """Whether one value is missing as pandas sees it (None, NaN, NA, NaT)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(value != value)
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        return bool(np.isnat(value))
+    return False
+
+
+def datetime_us_of(value: Any, fmt: str | None = None) -> int | None:
+    """One timestamp as microseconds since the epoch, UTC (naive values are taken as UTC).
+
+    Accepts datetime/Timestamp/date/numpy datetime64 objects and strings (``fmt`` (strptime)
+    when given and it matches, else ISO 8601, else whatever ``to_datetime_utc`` parses).
+    None when missing or unparsable; numbers are not read as timestamps.
+    """
+    if value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return int(value.value // 1000)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return (value - _EPOCH) // _ONE_US
+        return (value - _EPOCH_UTC) // _ONE_US
+    if isinstance(value, date):
+        return (value - _EPOCH.date()).days * _US_PER_DAY
+    if isinstance(value, str):
+        return _parse_us(value.strip(), fmt)
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else int(value.astype("datetime64[us]").astype(np.int64))
+    return None
+
+
+def _parse_us(text: str, fmt: str | None) -> int | None:
+    """``fmt`` first (if given), then ISO 8601, then pandas' mixed-format parser."""
+    if not text:
+        return None
+    if fmt:
+        try:
+            return datetime_us_of(datetime.strptime(text, fmt))
+        except ValueError:
+            pass
+    try:
+        return datetime_us_of(datetime.fromisoformat(text))
+    except ValueError:
+        fallback = to_datetime_utc(np.array([text], dtype=object))[0]
+        return None if fallback is pd.NaT else int(fallback.value // 1000)
+
+
+def to_datetime64_utc(values: np.ndarray, fmt: str | None = None) -> np.ndarray:
+    """``datetime64[us]`` (naive, UTC) with NaT where missing; ``datetime_us_of`` per element.
+
+    A fast path for arrays that are already datetime64 (e.g. a Parquet column); tz-aware
+    pandas columns should be converted to UTC and made naive before calling this.
+    """
+    if values.dtype.kind == "M":
+        return values.astype("datetime64[us]")
+    micros = (datetime_us_of(value, fmt) for value in values)
+    return np.fromiter(
+        (_NAT_INT if us is None else us for us in micros), dtype=np.int64, count=len(values)
+    ).view("datetime64[us]")
+
+
 def to_text(values: np.ndarray) -> np.ndarray:
     """Object array of stripped strings, None where missing."""
     out = np.empty(len(values), dtype=object)
     for i, value in enumerate(values):
-        if value is None:
-            out[i] = None
-        elif isinstance(value, bool | np.bool_):
-            out[i] = "true" if value else "false"
-        elif isinstance(value, float | np.floating) and float(value).is_integer():
-            out[i] = str(int(value))
-        else:
-            text = str(value).strip()
-            out[i] = text or None
+        out[i] = text_of(value)
     return out
+
+
+def text_of(value: Any) -> str | None:
+    """One value as ``to_text`` reads it (None stays None; NaN is not special-cased here)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip() or None
 
 
 def unparsed(raw: np.ndarray, parsed: np.ndarray, markers: Iterable[str] = ("",)) -> np.ndarray:
