@@ -1,0 +1,318 @@
+"""The models the service scores with, and how they are (re)loaded from the MLflow registry.
+
+A :class:`ModelSet` is an immutable snapshot of the champions loaded for each stage and
+target. The :class:`ModelHolder` swaps whole snapshots by reference: a request takes the
+reference once at its start (``holder.current``) and finishes on that snapshot even if a
+reload swaps in a new one meanwhile, so a reload never fails a request.
+
+The registry itself (``training.registry``) is reached through the small
+:class:`ModelLoader` protocol; :class:`RegistryLoader` is the real implementation.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+STAGES: tuple[str, ...] = ("arrival", "qualified")
+TARGETS: tuple[str, ...] = ("sql", "won")
+Slot = tuple[str, str]  # (stage, target)
+
+
+class ReasonLike(Protocol):
+    @property
+    def field(self) -> str: ...
+    @property
+    def phrase(self) -> str: ...
+    @property
+    def contribution(self) -> float: ...
+
+
+class ScoredLike(Protocol):
+    @property
+    def probability(self) -> float: ...
+    @property
+    def reasons(self) -> Sequence[ReasonLike]: ...
+
+
+class ScoringModel(Protocol):
+    """What serving needs from a trained model (``training.model.LeadModel``)."""
+
+    def score(self, records: Any, top_k: int = 3) -> Sequence[ScoredLike]: ...
+
+    def predict_proba(self, records: Any) -> np.ndarray: ...
+
+
+class LoadedLike(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def model(self) -> Any: ...
+
+
+class ModelLoader(Protocol):
+    """Finds registered champions: names per slot, the champion's version, the model."""
+
+    def model_name(self, stage: str, target: str, dataset: str) -> str: ...
+
+    def load(self, name: str) -> LoadedLike | None: ...
+
+    def version(self, name: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    name: str
+    version: str
+    stage: str
+    target: str
+    model: ScoringModel
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """The champions in service, per (stage, target); a missing slot scores with the rule."""
+
+    names: Mapping[Slot, str]
+    models: Mapping[Slot, ServedModel] = field(default_factory=dict)
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def get(self, stage: str, target: str) -> ServedModel | None:
+        return self.models.get((stage, target))
+
+    def name(self, stage: str, target: str) -> str:
+        return self.names[(stage, target)]
+
+    def versions(self) -> dict[str, str | None]:
+        """Every expected model name with the version in service (None: not loaded)."""
+        return {
+            name: (self.models[slot].version if slot in self.models else None)
+            for slot, name in self.names.items()
+        }
+
+    def replace(self, slot: Slot, served: ServedModel | None) -> ModelSet:
+        models = {key: value for key, value in self.models.items() if key != slot}
+        if served is not None:
+            models[slot] = served
+        return ModelSet(self.names, models)
+
+
+class ModelHolder:
+    """The current :class:`ModelSet`, swapped atomically by reference."""
+
+    def __init__(self, initial: ModelSet) -> None:
+        self._current = initial
+        self._swap_lock = threading.Lock()
+
+    @property
+    def current(self) -> ModelSet:
+        return self._current
+
+    def update(self, change: Callable[[ModelSet], ModelSet]) -> ModelSet:
+        """Swap in ``change(current)``; updates are serialised, readers never wait."""
+        with self._swap_lock:
+            self._current = change(self._current)
+            return self._current
+
+
+def registered_name(stage: str, target: str, dataset: str) -> str:
+    """The registry's naming rule (``training.registry.model_name``), without importing it."""
+    if dataset == "demo":
+        return f"leadscore-{stage}-{target}"
+    return f"leadscore-{dataset}-{stage}-{target}"
+
+
+@dataclass(frozen=True)
+class HeldModel:
+    name: str
+    version: str
+    model: Any
+
+
+class MemoryLoader:
+    """Champions held in memory instead of a registry: for embedding the service in another
+    program (publish a trained ``LeadModel`` directly) and for testing it without MLflow."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, HeldModel] = {}
+        self._lock = threading.Lock()
+
+    def publish(self, name: str, version: str, model: Any) -> None:
+        with self._lock:
+            self._models[name] = HeldModel(name, version, model)
+
+    def withdraw(self, name: str) -> None:
+        with self._lock:
+            self._models.pop(name, None)
+
+    def model_name(self, stage: str, target: str, dataset: str) -> str:
+        return registered_name(stage, target, dataset)
+
+    def load(self, name: str) -> LoadedLike | None:
+        with self._lock:
+            return self._models.get(name)
+
+    def version(self, name: str) -> str | None:
+        held = self.load(name)
+        return None if held is None else held.version
+
+
+class RegistryLoader:
+    """The MLflow model registry through ``training.registry``.
+
+    When ``training.registry`` cannot be imported, no model is found and the service
+    scores with the fallback rule (and says so on /ready).
+    """
+
+    def __init__(self, tracking_uri: str) -> None:
+        self.tracking_uri = tracking_uri
+
+    @staticmethod
+    def _registry() -> ModuleType | None:
+        try:
+            return importlib.import_module("training.registry")
+        except ModuleNotFoundError as exc:
+            if exc.name not in ("training.registry", "training"):
+                raise
+            return None
+
+    def model_name(self, stage: str, target: str, dataset: str) -> str:
+        registry = self._registry()
+        if registry is not None:
+            return str(registry.model_name(stage, target, dataset))
+        return registered_name(stage, target, dataset)
+
+    def load(self, name: str) -> LoadedLike | None:
+        registry = self._registry()
+        if registry is None:
+            return None
+        loaded: LoadedLike | None = registry.load_champion(self.tracking_uri, name)
+        return loaded
+
+    def version(self, name: str) -> str | None:
+        registry = self._registry()
+        if registry is None:
+            return None
+        version = registry.champion_version(self.tracking_uri, name)
+        return None if version is None else str(version)
+
+
+def expected_names(loader: ModelLoader, dataset: str) -> dict[Slot, str]:
+    return {
+        (stage, target): loader.model_name(stage, target, dataset)
+        for stage in STAGES
+        for target in TARGETS
+    }
+
+
+def _served(slot: Slot, loaded: LoadedLike) -> ServedModel:
+    stage, target = slot
+    model = loaded.model
+    found = (getattr(model, "stage", stage), getattr(model, "target", target))
+    if found != slot:
+        log.warning(
+            "model %s v%s is for %s/%s but registered as %s/%s",
+            loaded.name,
+            loaded.version,
+            *found,
+            *slot,
+        )
+    return ServedModel(loaded.name, str(loaded.version), stage, target, model)
+
+
+def load_slot(loader: ModelLoader, slot: Slot, name: str) -> ServedModel | None:
+    """The champion for one slot (None when there is none). Registry errors propagate."""
+    loaded = loader.load(name)
+    return None if loaded is None else _served(slot, loaded)
+
+
+def load_model_set(loader: ModelLoader, dataset: str, previous: ModelSet | None = None) -> ModelSet:
+    """Load every champion. A slot whose load fails keeps its previous model (if any)."""
+    names = expected_names(loader, dataset)
+    models: dict[Slot, ServedModel] = {}
+    for slot, name in names.items():
+        try:
+            served = load_slot(loader, slot, name)
+        except Exception:
+            log.exception("could not load the champion of %s; keeping what was served", name)
+            served = previous.get(*slot) if previous is not None else None
+        if served is not None:
+            models[slot] = served
+    return ModelSet(names, models)
+
+
+def refresh(loader: ModelLoader, current: ModelSet) -> ModelSet:
+    """Reload only the slots whose champion version changed (cheap alias look-ups).
+
+    A served model is never dropped here: the registry answers "no champion" also when it
+    cannot be reached. An admin reload (``load_model_set``) drops models without champion.
+    """
+    updated = current
+    for slot, name in current.names.items():
+        try:
+            version = loader.version(name)
+        except Exception:
+            log.exception("could not look up the champion of %s", name)
+            continue
+        served = current.get(*slot)
+        if version == (served.version if served else None):
+            continue
+        if version is None:
+            log.warning("no champion of %s found; still serving its version", name)
+            continue
+        try:
+            fresh = load_slot(loader, slot, name)
+        except Exception:
+            log.exception("could not load %s version %s; keeping what was served", name, version)
+            continue
+        log.info(
+            "champion of %s changed: %s -> %s",
+            name,
+            served.version if served else "none",
+            fresh.version if fresh else "none",
+        )
+        updated = updated.replace(slot, fresh)
+    return updated
+
+
+class ModelWatcher:
+    """A background thread that looks for new champions every ``interval`` seconds."""
+
+    def __init__(self, holder: ModelHolder, loader: ModelLoader, interval: float) -> None:
+        self.holder = holder
+        self.loader = loader
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.interval <= 0 or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="leadscore-model-watcher")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.holder.update(lambda current: refresh(self.loader, current))
+            except Exception:
+                log.exception("model check failed; will try again")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None

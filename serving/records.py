@@ -1,0 +1,145 @@
+"""Checking flat records (JSON objects or CSV rows) before they are scored.
+
+Known record columns are checked by kind (numbers, booleans, timestamps); category values
+are never checked (an unseen channel is fine). Columns the record shape does not know are
+ignored and reported. Every problem names its row and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from features.coerce import bool_of, datetime_us_of, is_na, number_of
+from features.lead import QUESTION_PREFIX, RECORD_COLUMNS
+from features.questionnaire import QuestionCatalog, QuestionType
+
+NUMBER_COLUMNS = frozenset({"budget_amount"})
+BOOLEAN_COLUMNS = frozenset({"is_decision_maker"})
+TIME_COLUMNS = frozenset({"arrived_at", "first_touch_at"})
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    row: int  # 0-based position in the batch
+    column: str
+    message: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class RecordSchema:
+    """The columns a flat record may have and the kind of each checked one."""
+
+    columns: frozenset[str]
+    numbers: frozenset[str]
+    booleans: frozenset[str]
+    times: frozenset[str]
+
+    @classmethod
+    def from_catalog(cls, catalog: QuestionCatalog) -> RecordSchema:
+        questions = catalog.all_questions()
+        numbers = {
+            QUESTION_PREFIX + key for key, q in questions.items() if q.type is QuestionType.NUMBER
+        }
+        booleans = {
+            QUESTION_PREFIX + key for key, q in questions.items() if q.type is QuestionType.BOOLEAN
+        }
+        return cls(
+            columns=frozenset({*RECORD_COLUMNS, *(QUESTION_PREFIX + key for key in questions)}),
+            numbers=NUMBER_COLUMNS | numbers,
+            booleans=BOOLEAN_COLUMNS | booleans,
+            times=TIME_COLUMNS,
+        )
+
+    def problem(self, column: str, value: Any) -> str | None:
+        """What is wrong with one value (None: fine, including missing values)."""
+        if is_na(value) or (isinstance(value, str) and not value.strip()):
+            return None
+        if column in self.numbers:
+            return None if not math.isnan(number_of(value)) else "expected a number"
+        if column in self.booleans:
+            ok = not math.isnan(bool_of(value))
+            return None if ok else "expected true/false (also yes/no, 1/0, да/нет)"
+        if column in self.times:
+            ok = datetime_us_of(value) is not None
+            return None if ok else "expected an ISO 8601 timestamp, e.g. 2026-03-01T10:15:00Z"
+        if isinstance(value, dict | list):
+            return "expected a single value, not an object or a list"
+        return None
+
+
+@dataclass(frozen=True)
+class CheckedRecords:
+    records: list[dict[str, Any]]
+    ignored_columns: list[str]
+    problems: list[RecordProblem]
+
+
+def check_records(schema: RecordSchema, rows: Sequence[Mapping[str, Any]]) -> CheckedRecords:
+    """Keep the known columns of every row and list every bad value."""
+    ignored: dict[str, None] = {}
+    problems: list[RecordProblem] = []
+    records: list[dict[str, Any]] = []
+    for index, row in enumerate(rows):
+        record: dict[str, Any] = {}
+        for column, value in row.items():
+            if column not in schema.columns:
+                ignored[column] = None
+                continue
+            message = schema.problem(column, value)
+            if message is not None:
+                problems.append(RecordProblem(index, column, message, value))
+            record[column] = None if isinstance(value, str) and not value.strip() else value
+        records.append(record)
+    return CheckedRecords(records, list(ignored), problems)
+
+
+class CsvError(ValueError):
+    """A CSV upload that cannot be read at all."""
+
+
+def read_csv_rows(data: bytes, encoding: str = "utf-8-sig") -> list[dict[str, Any]]:
+    """Rows of a CSV file (header line first; ',' or ';' separated) as dicts of text."""
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise CsvError(f"the file is not UTF-8 text (byte {exc.start})") from exc
+    if not text.strip():
+        raise CsvError("the file is empty; expected a header line with record columns")
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = reader.fieldnames or []
+    duplicates = sorted({name for name in header if header.count(name) > 1})
+    if duplicates:
+        raise CsvError("the header repeats column(s): " + ", ".join(duplicates))
+    rows: list[dict[str, Any]] = []
+    for line, row in enumerate(reader, start=2):
+        if None in row:
+            raise CsvError(f"line {line} has more values than the header has columns")
+        rows.append({key: value for key, value in row.items() if key is not None})
+    return rows
+
+
+def problems_as_errors(
+    problems: Iterable[RecordProblem], location: str, first_line: int | None = None
+) -> list[dict[str, Any]]:
+    """Problems in the API's error shape; CSV rows are also named by their file line."""
+    errors: list[dict[str, Any]] = []
+    for problem in problems:
+        error: dict[str, Any] = {
+            "field": f"{location}[{problem.row}].{problem.column}",
+            "row": problem.row,
+            "column": problem.column,
+            "message": problem.message,
+            "input": problem.value,
+        }
+        if first_line is not None:
+            error["line"] = first_line + problem.row
+        errors.append(error)
+    return errors

@@ -1,0 +1,321 @@
+"""Request and response bodies of the HTTP API (with OpenAPI examples)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from features.funnel import Status
+from features.lead import BANTAnswers, Lead, Money
+from features.questionnaire import QuestionnaireAnswers
+
+Stage = Literal["arrival", "qualified"]
+Target = Literal["sql", "won"]
+Tier = Literal["A", "B", "C", "D"]
+Route = Literal["sales", "partner", "disqualify"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# ------------------------------------------------------------------------------ examples
+
+LEAD_EXAMPLE: dict[str, Any] = {
+    "external_id": "crm-10045",
+    "arrived_at": "2026-03-02T09:41:00Z",
+    "source": {
+        "channel": "referral",
+        "utm_source": "partner_site",
+        "utm_campaign": "spring_seo",
+        "contact_type": "form",
+        "region": "Moscow",
+        "company_name": "Acme LLC",
+        "company_industry": "retail",
+        "company_size": "51-200",
+        "email": "anna@acme.ru",
+        "phone": "+7 495 000-00-00",
+        "contact_name": "Anna",
+        "message": "Нужно SEO для интернет-магазина, срочно, пришлите стоимость",
+    },
+}
+
+QUALIFICATION_EXAMPLE: dict[str, Any] = {
+    "bant": {
+        "budget": {"amount": 600000, "currency": "RUB"},
+        "authority_role": "CMO",
+        "is_decision_maker": True,
+        "need_service": "seo",
+        "need_fit": "strong",
+        "timeframe": "lt_3m",
+    },
+    "questionnaire": {
+        "service": "seo",
+        "answers": {
+            "project_type": "existing",
+            "promotion_region": "national",
+            "site_age_years": 4,
+            "has_analytics": True,
+        },
+    },
+}
+
+RECORD_EXAMPLE: dict[str, Any] = {
+    "external_id": "row-1",
+    "arrived_at": "2026-03-02T09:41:00Z",
+    "channel": "paid_search",
+    "contact_type": "form",
+    "company_size": "11-50",
+    "email": "ivan@example.com",
+    "phone": "+7 900 000-00-00",
+    "message": "price for SEO?",
+}
+
+
+# ------------------------------------------------------------------------------ requests
+
+
+class ScoreRequest(_In):
+    """Leads to score without storing them: full leads, or flat records (one of the two)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"records": [RECORD_EXAMPLE]}, {"leads": [LEAD_EXAMPLE]}]},
+    )
+
+    leads: list[Lead] | None = Field(default=None, description="leads as POST /leads takes")
+    records: list[dict[str, Any]] | None = Field(
+        default=None, description="flat records (features.lead.lead_to_record columns)"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        if (self.leads is None) == (self.records is None):
+            raise ValueError("give exactly one of 'leads' or 'records'")
+        if not (self.leads or self.records):
+            raise ValueError("nothing to score: the list is empty")
+        return self
+
+
+class QualificationRequest(_In):
+    """The SDR's qualification: BANT answers and the service questionnaire."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [QUALIFICATION_EXAMPLE]}
+    )
+
+    bant: BANTAnswers
+    questionnaire: QuestionnaireAnswers | None = None
+
+
+class StatusRequest(_In):
+    """A move along the funnel; ``won`` needs ``deal_value``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"status": "awaiting_manager", "note": "target; budget confirmed"},
+                {"status": "won", "deal_value": {"amount": 1200000, "currency": "RUB"}},
+            ]
+        },
+    )
+
+    status: Status
+    at: datetime | None = Field(default=None, description="when it happened (default: now)")
+    deal_value: Money | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give a timezone, e.g. 2026-03-02T10:00:00Z")
+        return value
+
+
+# ------------------------------------------------------------------------------ responses
+
+
+class ReasonOut(_Out):
+    field: str = Field(description="the source field")
+    phrase: str = Field(description="plain words, e.g. 'channel = referral'")
+    direction: Literal["+", "-"]
+    contribution: float = Field(description="log-odds (model) or points (fallback rule)")
+
+
+class ModelRef(_Out):
+    name: str
+    version: str = Field(description="registry version, or 'fallback' for the rule")
+
+
+class ScoreOut(_Out):
+    stage: Stage
+    target: Target
+    probability: float
+    tier: Tier
+    reasons: list[ReasonOut]
+    model: ModelRef
+    is_fallback: bool
+    fallback_reason: str | None = None
+    scored_at: datetime | None = None
+
+
+class LeadScored(_Out):
+    """The answer to POST /leads (201 when stored now, 200 for a repeat)."""
+
+    id: int
+    external_id: str
+    created: bool
+    status: Status
+    probability: float | None = Field(description="of the queue target (sql by default)")
+    tier: Tier | None
+    reasons: list[ReasonOut]
+    model: ModelRef | None
+    is_fallback: bool | None
+    sla_deadline: datetime
+    in_queue: bool
+    queue_position: int | None = Field(description="1 = next to be claimed; None: not queued")
+    scores: list[ScoreOut] = Field(description="every target scored (sql, and won if loaded)")
+
+
+class QualificationOut(_Out):
+    id: int
+    external_id: str
+    status: Status
+    route: Route = Field(description="suggested: sales, partner, or disqualify")
+    probability: float
+    tier: Tier
+    reasons: list[ReasonOut]
+    model: ModelRef
+    is_fallback: bool
+    scores: list[ScoreOut]
+
+
+class StatusChangeOut(_Out):
+    status: Status
+    label_ru: str
+    at: datetime
+    note: str | None
+    changed_by: str
+
+
+class QualificationEntry(_Out):
+    bant: dict[str, Any]
+    questionnaire: dict[str, Any] | None
+    route: str | None
+    qualified_by: str
+    qualified_at: datetime
+
+
+class ClaimOut(_Out):
+    sdr: str
+    claimed_at: datetime
+    released_at: datetime | None
+    release_reason: str | None
+
+
+class LeadDetail(_Out):
+    id: int
+    external_id: str
+    arrived_at: datetime
+    channel: str
+    status: Status
+    status_label_ru: str
+    stage_reached: str
+    in_queue: bool
+    claimed_by: str | None
+    probability: float | None
+    tier: Tier | None
+    route: str | None
+    sla_deadline: datetime
+    qualified_at: datetime | None
+    deal_value: Money | None
+    source: dict[str, Any]
+    record: dict[str, Any]
+    history: list[StatusChangeOut]
+    scores: list[ScoreOut]
+    qualifications: list[QualificationEntry]
+    claims: list[ClaimOut]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class QueueItem(_Out):
+    lead_id: int
+    external_id: str
+    channel: str
+    status: Status
+    arrived_at: datetime
+    sla_deadline: datetime
+    probability: float | None = Field(description="None: scoring was interrupted")
+    tier: Tier | None
+    priority: float = Field(description="probability x urgency (see docs/serving.md)")
+    urgency: float
+    minutes_left: float = Field(description="until the SLA deadline (negative: overdue)")
+    breached: bool
+    minutes_overdue: float
+    claimed_by: str | None
+
+
+class QueueOut(_Out):
+    items: list[QueueItem]
+    total: int = Field(description="leads matching the filters (before the limit)")
+    breached: int = Field(description="of them past their SLA deadline")
+    generated_at: datetime
+
+
+class ClaimResult(_Out):
+    claimed_by: str
+    claimed_at: datetime
+    queue_item: QueueItem
+    lead: LeadDetail
+
+
+class ReleaseResult(_Out):
+    lead_id: int
+    released_by: str
+    previous_holder: str
+    in_queue: bool
+
+
+class BatchRow(_Out):
+    index: int
+    external_id: str | None
+    probability: float
+    tier: Tier
+    reasons: list[ReasonOut] | None = None
+
+
+class BatchOut(_Out):
+    stage: Stage
+    target: Target
+    model: ModelRef
+    is_fallback: bool
+    fallback_reason: str | None
+    rows: list[BatchRow]
+    ignored_columns: list[str] = Field(description="columns that are not record columns")
+
+
+class ModelsOut(_Out):
+    models: dict[str, str | None] = Field(description="model name -> version in service")
+    fallback: list[str] = Field(description="names scored with the fallback rule")
+    loaded_at: datetime
+
+
+class HealthOut(_Out):
+    status: Literal["ok"]
+
+
+class ReadyOut(_Out):
+    status: Literal["ready", "degraded", "unavailable"]
+    reason: str | None
+    store: Literal["ok", "unreachable"]
+    models: dict[str, str | None]

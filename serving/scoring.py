@@ -1,0 +1,240 @@
+"""Scoring leads with the models in service, falling back to the BANT/source rule.
+
+The fallback rule (``training.rules``) scores whenever the champion for the requested
+stage and the queue target is missing or raises; the score says so (``is_fallback``,
+``fallback_reason``), the error is logged and counted. A missing or failing model for a
+secondary target (e.g. ``won`` next to ``sql``) is skipped: the rule does not estimate it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from serving.modelset import TARGETS, ModelSet, ReasonLike, ServedModel
+from training.rules import rule_points, rule_probability, top_rule_points
+
+log = logging.getLogger(__name__)
+
+FALLBACK_MODEL = "bant-source-rule"
+FALLBACK_VERSION = "fallback"
+Record = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Tiers:
+    """Probability cut-offs: A from ``a``, B from ``b``, C from ``c``, else D."""
+
+    a: float = 0.5
+    b: float = 0.25
+    c: float = 0.1
+
+    def of(self, probability: float) -> str:
+        if probability >= self.a:
+            return "A"
+        if probability >= self.b:
+            return "B"
+        if probability >= self.c:
+            return "C"
+        return "D"
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One reason behind a score: the field, plain words, and its push (log-odds or points)."""
+
+    field: str
+    phrase: str
+    contribution: float
+
+    @property
+    def direction(self) -> str:
+        return "+" if self.contribution >= 0 else "-"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "field": self.field,
+            "phrase": self.phrase,
+            "direction": self.direction,
+            "contribution": round(self.contribution, 6),
+        }
+
+
+@dataclass(frozen=True)
+class Score:
+    stage: str
+    target: str
+    probability: float
+    tier: str
+    reasons: list[Explanation]
+    model_name: str
+    model_version: str
+    is_fallback: bool = False
+    fallback_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchScores:
+    probabilities: np.ndarray
+    tiers: list[str]
+    reasons: list[list[Explanation]] | None
+    model_name: str
+    model_version: str
+    is_fallback: bool
+    fallback_reason: str | None
+
+
+#: Called for every score and every fallback, so the app can count them.
+ScoreListener = Callable[[Score], None]
+ErrorListener = Callable[[str, BaseException], None]
+
+
+def _explained(reasons: Sequence[ReasonLike]) -> list[Explanation]:
+    return [Explanation(r.field, r.phrase, float(r.contribution)) for r in reasons]
+
+
+def rule_explanations(record: Record, top_k: int) -> list[Explanation]:
+    _points, lines = rule_points(record)
+    return [Explanation(p.field, p.phrase, float(p.points)) for p in top_rule_points(lines, top_k)]
+
+
+class Scorer:
+    """Scores with a :class:`ModelSet` snapshot; never raises for a model's failure."""
+
+    def __init__(
+        self,
+        tiers: Tiers,
+        top_k: int,
+        queue_target: str = "sql",
+        on_score: ScoreListener | None = None,
+        on_model_error: ErrorListener | None = None,
+    ) -> None:
+        self.tiers = tiers
+        self.top_k = top_k
+        self.queue_target = queue_target
+        self._on_score = on_score
+        self._on_model_error = on_model_error
+
+    def _model_failed(self, served: ServedModel, error: BaseException) -> str:
+        log.error(
+            "model %s v%s failed; scoring with the fallback rule",
+            served.name,
+            served.version,
+            exc_info=error,
+        )
+        if self._on_model_error is not None:
+            self._on_model_error(served.name, error)
+        return f"model {served.name} v{served.version} failed: {type(error).__name__}: {error}"
+
+    def _emit(self, score: Score) -> Score:
+        if self._on_score is not None:
+            self._on_score(score)
+        return score
+
+    def fallback(self, stage: str, target: str, record: Record, reason: str) -> Score:
+        probability = float(rule_probability([record])[0])
+        return Score(
+            stage,
+            target,
+            probability,
+            self.tiers.of(probability),
+            rule_explanations(record, self.top_k),
+            FALLBACK_MODEL,
+            FALLBACK_VERSION,
+            is_fallback=True,
+            fallback_reason=reason,
+        )
+
+    def _one(self, models: ModelSet, stage: str, target: str, record: Record) -> Score | None:
+        served = models.get(stage, target)
+        if served is None:
+            if target != self.queue_target:
+                return None
+            reason = f"no champion of {models.name(stage, target)} is loaded"
+            return self.fallback(stage, target, record, reason)
+        try:
+            scored = served.model.score([record], top_k=self.top_k)[0]
+            probability = float(scored.probability)
+            if not np.isfinite(probability):
+                raise ValueError(f"model returned a non-finite probability {probability}")
+            reasons = _explained(scored.reasons)
+        except Exception as error:
+            reason = self._model_failed(served, error)
+            if target != self.queue_target:
+                return None
+            return self.fallback(stage, target, record, reason)
+        tier = self.tiers.of(probability)
+        return Score(stage, target, probability, tier, reasons, served.name, served.version)
+
+    def score_lead(self, models: ModelSet, stage: str, record: Record) -> list[Score]:
+        """Scores for one lead at ``stage``: the queue target first, then the others loaded."""
+        targets = [self.queue_target, *(t for t in TARGETS if t != self.queue_target)]
+        found = (self._one(models, stage, target, record) for target in targets)
+        return [self._emit(score) for score in found if score is not None]
+
+    def score_batch(
+        self,
+        models: ModelSet,
+        stage: str,
+        target: str,
+        records: Sequence[Record],
+        with_reasons: bool,
+    ) -> BatchScores:
+        """Many leads at once (the fast path: no reasons unless asked for)."""
+        served = models.get(stage, target)
+        reason: str | None = None
+        if served is not None:
+            try:
+                return self._model_batch(served, records, with_reasons)
+            except Exception as error:
+                reason = self._model_failed(served, error)
+        else:
+            reason = f"no champion of {models.name(stage, target)} is loaded"
+        probabilities = rule_probability(records)
+        explanations = [rule_explanations(r, self.top_k) for r in records] if with_reasons else None
+        return BatchScores(
+            probabilities,
+            [self.tiers.of(float(p)) for p in probabilities],
+            explanations,
+            FALLBACK_MODEL,
+            FALLBACK_VERSION,
+            True,
+            reason,
+        )
+
+    def _model_batch(
+        self, served: ServedModel, records: Sequence[Record], with_reasons: bool
+    ) -> BatchScores:
+        explanations: list[list[Explanation]] | None = None
+        if with_reasons:
+            scored = served.model.score(records, top_k=self.top_k)
+            probabilities = np.array([s.probability for s in scored], dtype=np.float64)
+            explanations = [_explained(s.reasons) for s in scored]
+        else:
+            probabilities = np.asarray(served.model.predict_proba(records), dtype=np.float64)
+        if probabilities.shape != (len(records),) or not np.all(np.isfinite(probabilities)):
+            raise ValueError(
+                f"model returned {probabilities.shape} probabilities for {len(records)} leads"
+            )
+        return BatchScores(
+            probabilities,
+            [self.tiers.of(float(p)) for p in probabilities],
+            explanations,
+            served.name,
+            served.version,
+            False,
+            None,
+        )
+
+
+def suggest_route(probability: float, sales_from: float, partner_from: float) -> str:
+    """Where a qualified lead should go: sales, a partner, or out (disqualify)."""
+    if probability >= sales_from:
+        return "sales"
+    if probability >= partner_from:
+        return "partner"
+    return "disqualify"

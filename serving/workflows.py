@@ -1,0 +1,462 @@
+"""What happens to a lead: arrival, qualification, status changes, the queue.
+
+The endpoints are thin; these functions do the work with the store, a model snapshot and
+the scorer. The order is always: store what was received (commit), then score, then store
+the scores: a model failure or a crash while scoring never loses a lead.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from features.coerce import text_of
+from features.funnel import Status
+from features.lead import SOURCE_COLUMNS as LEAD_SOURCE_COLUMNS
+from features.lead import BANTAnswers, Lead, SourceData, lead_to_record
+from features.questionnaire import QuestionnaireAnswers, QuestionnaireError, validate_answers
+from serving.auth import ApiKey, Role
+from serving.db import LeadRow, ScoreRow
+from serving.deps import Services
+from serving.errors import ApiError, invalid, invalid_many
+from serving.modelset import ModelSet
+from serving.queue import RankedEntry, rank, rank_entry
+from serving.schemas import (
+    ClaimOut,
+    LeadDetail,
+    LeadScored,
+    ModelRef,
+    QualificationEntry,
+    QualificationOut,
+    QueueItem,
+    QueueOut,
+    ReasonOut,
+    ScoreOut,
+    StatusChangeOut,
+    StatusRequest,
+)
+from serving.scoring import suggest_route
+from serving.store import LeadClosedError, NewLead, Store, queue_entry
+
+log = logging.getLogger(__name__)
+
+#: Record columns known on arrival: all an arrival score may look at.
+ARRIVAL_COLUMNS: tuple[str, ...] = ("external_id", "arrived_at", *LEAD_SOURCE_COLUMNS)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def jsonable(value: Any) -> Any:
+    """Record values as JSON can hold them (timestamps as ISO text, NaN as null)."""
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def arrival_view(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Only what was known on arrival (a lead posted with answers is still scored fairly)."""
+    return {column: record.get(column) for column in ARRIVAL_COLUMNS}
+
+
+def questionnaire_errors(error: QuestionnaireError) -> ApiError:
+    return invalid_many(
+        [
+            {"field": path, "location": "body", "message": message, "input": None}
+            for path, message in error.problems.items()
+        ]
+    )
+
+
+def _check_questionnaire(services: Services, answers: QuestionnaireAnswers | None) -> None:
+    if answers is None:
+        return
+    try:
+        validate_answers(services.catalog, answers)
+    except QuestionnaireError as error:
+        raise questionnaire_errors(error) from error
+
+
+def count_unseen(
+    services: Services, models: ModelSet, stage: str, record: Mapping[str, Any]
+) -> None:
+    """Count category values the serving model never saw in training (best effort)."""
+    served = models.get(stage, services.scorer.queue_target)
+    featurizer = getattr(served.model, "featurizer", None) if served else None
+    categories = getattr(featurizer, "categories_", None)
+    if not isinstance(categories, Mapping):
+        return
+    for column, known in categories.items():
+        if column not in record:
+            continue
+        value = text_of(record.get(column))
+        if value is not None and value not in known:
+            services.metrics.unseen.labels(column).inc()
+
+
+# ------------------------------------------------------------------------------ views
+
+
+def score_out(row: ScoreRow) -> ScoreOut:
+    return ScoreOut(
+        stage=row.kind,
+        target=row.target,
+        probability=row.probability,
+        tier=row.tier,
+        reasons=[ReasonOut.model_validate(reason) for reason in row.reasons],
+        model=ModelRef(name=row.model_name, version=row.model_version),
+        is_fallback=row.is_fallback,
+        fallback_reason=row.fallback_reason,
+        scored_at=row.scored_at,
+    )
+
+
+def latest_scores(rows: Sequence[ScoreRow], stage: str | None = None) -> list[ScoreRow]:
+    """The newest score of each (stage, target), in the order first scored."""
+    latest: dict[tuple[str, str], ScoreRow] = {}
+    for row in rows:
+        if stage is None or row.kind == stage:
+            latest[(row.kind, row.target)] = row
+    return list(latest.values())
+
+
+def lead_detail(row: LeadRow) -> LeadDetail:
+    deal = None
+    if row.deal_value is not None and row.deal_currency is not None:
+        deal = {"amount": row.deal_value, "currency": row.deal_currency}
+    status = Status(row.status)
+    return LeadDetail.model_validate(
+        {
+            "id": row.id,
+            "external_id": row.external_id,
+            "arrived_at": row.arrived_at,
+            "channel": row.channel,
+            "status": status,
+            "status_label_ru": status.label_ru,
+            "stage_reached": row.stage_reached,
+            "in_queue": row.in_queue,
+            "claimed_by": row.claimed_by,
+            "probability": row.probability,
+            "tier": row.tier,
+            "route": row.route,
+            "sla_deadline": row.sla_deadline,
+            "qualified_at": row.qualified_at,
+            "deal_value": deal,
+            "source": row.source,
+            "record": row.record,
+            "history": [
+                StatusChangeOut(
+                    status=Status(change.status),
+                    label_ru=Status(change.status).label_ru,
+                    at=change.at,
+                    note=change.note,
+                    changed_by=change.changed_by,
+                )
+                for change in row.history
+            ],
+            "scores": [score_out(score) for score in row.scores],
+            "qualifications": [QualificationEntry.model_validate(q) for q in row.qualifications],
+            "claims": [ClaimOut.model_validate(claim) for claim in row.claims],
+            "created_by": row.created_by,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+        }
+    )
+
+
+def queue_item(ranked: RankedEntry) -> QueueItem:
+    entry = ranked.entry
+    return QueueItem(
+        lead_id=entry.lead_id,
+        external_id=entry.external_id,
+        channel=entry.channel,
+        status=Status(entry.status),
+        arrived_at=entry.arrived_at,
+        sla_deadline=entry.sla_deadline,
+        probability=entry.probability,
+        tier=entry.tier,
+        priority=round(ranked.priority, 6),
+        urgency=round(ranked.urgency, 6),
+        minutes_left=round(ranked.minutes_left, 2),
+        breached=ranked.breached,
+        minutes_overdue=round(ranked.minutes_overdue, 2),
+        claimed_by=entry.claimed_by,
+    )
+
+
+# ------------------------------------------------------------------------------ arrival
+
+
+def _new_lead(services: Services, lead: Lead, record: dict[str, Any], by: str) -> NewLead:
+    history = [(change.status, change.at, change.note) for change in lead.status_history]
+    if not history:
+        history = [(Status.NEW, lead.arrived_at, None)]
+    qualification = None
+    if lead.bant is not None or lead.questionnaire is not None:
+        qualification = (
+            (lead.bant or BANTAnswers()).model_dump(mode="json"),
+            lead.questionnaire.model_dump(mode="json") if lead.questionnaire else None,
+        )
+    return NewLead(
+        external_id=lead.external_id,
+        arrived_at=lead.arrived_at,
+        channel=lead.source.channel,
+        source=lead.source.model_dump(mode="json"),
+        record=jsonable(record),
+        history=history,
+        deal_value=lead.deal_value.amount if lead.deal_value else None,
+        deal_currency=lead.deal_value.currency if lead.deal_value else None,
+        sla_deadline=lead.arrived_at + timedelta(minutes=services.settings.sla_minutes),
+        created_by=by,
+        qualification=qualification,
+    )
+
+
+def _score_and_store(
+    services: Services,
+    store: Store,
+    models: ModelSet,
+    lead_id: int,
+    stage: str,
+    record: Mapping[str, Any],
+    *,
+    only_if_unscored: bool,
+    route_it: bool,
+) -> None:
+    scores = services.scorer.score_lead(models, stage, record)
+    count_unseen(services, models, stage, record)
+    route = None
+    if route_it and scores:
+        settings = services.settings
+        route = suggest_route(scores[0].probability, settings.route_sales, settings.route_partner)
+    store.add_scores(
+        lead_id,
+        scores,
+        services.clock(),
+        services.scorer.queue_target,
+        only_if_unscored=only_if_unscored,
+        route=route,
+    )
+
+
+def queue_position(services: Services, store: Store, lead_id: int) -> int | None:
+    ranked = rank(
+        store.queue_entries(unclaimed=True), services.clock(), services.settings.sla_minutes
+    )
+    for position, item in enumerate(ranked, start=1):
+        if item.entry.lead_id == lead_id:
+            return position
+    return None
+
+
+def _primary(scores: Sequence[ScoreRow], target: str) -> ScoreRow | None:
+    return next((s for s in reversed(scores) if s.target == target), None)
+
+
+def receive_lead(
+    services: Services, store: Store, models: ModelSet, lead: Lead, caller: ApiKey
+) -> LeadScored:
+    """Store a lead (idempotent on external_id), score it on arrival, queue it."""
+    _check_questionnaire(services, lead.questionnaire)
+    record = lead_to_record(lead)
+    lead_id, created = store.add_lead(
+        _new_lead(services, lead, record, caller.name), services.clock()
+    )
+    services.metrics.leads.labels("stored" if created else "repeat").inc()
+    row = store.lead(lead_id)
+    if not any(score.kind == "arrival" for score in row.scores):
+        # first time, or a repeat of a lead whose scoring was interrupted
+        scoring_record = record if created else row.record
+        _score_and_store(
+            services,
+            store,
+            models,
+            lead_id,
+            "arrival",
+            arrival_view(scoring_record),
+            only_if_unscored=True,
+            route_it=False,
+        )
+        if row.qualifications and not any(score.kind == "qualified" for score in row.scores):
+            _score_and_store(
+                services,
+                store,
+                models,
+                lead_id,
+                "qualified",
+                scoring_record,
+                only_if_unscored=True,
+                route_it=True,
+            )
+        row = store.lead(lead_id)
+    arrival = latest_scores(row.scores, "arrival")
+    primary = _primary(arrival, services.scorer.queue_target)
+    return LeadScored(
+        id=row.id,
+        external_id=row.external_id,
+        created=created,
+        status=Status(row.status),
+        probability=primary.probability if primary else None,
+        tier=primary.tier if primary else None,
+        reasons=score_out(primary).reasons if primary else [],
+        model=ModelRef(name=primary.model_name, version=primary.model_version) if primary else None,
+        is_fallback=primary.is_fallback if primary else None,
+        sla_deadline=row.sla_deadline,
+        in_queue=row.in_queue,
+        queue_position=queue_position(services, store, row.id) if row.in_queue else None,
+        scores=[score_out(score) for score in arrival],
+    )
+
+
+def rescore_unscored(services: Services, store: Store, models: ModelSet) -> int:
+    """Score queued leads whose scoring was interrupted (e.g. by a crash); returns how many."""
+    done = 0
+    for row in store.unscored_leads():
+        try:
+            _score_and_store(
+                services,
+                store,
+                models,
+                row.id,
+                "arrival",
+                arrival_view(row.record),
+                only_if_unscored=True,
+                route_it=False,
+            )
+            done += 1
+        except Exception:
+            log.exception("could not score stored lead %s", row.id)
+    return done
+
+
+# ------------------------------------------------------------------------------ qualification
+
+
+def qualify_lead(
+    services: Services,
+    store: Store,
+    models: ModelSet,
+    lead_id: int,
+    bant: BANTAnswers,
+    questionnaire: QuestionnaireAnswers | None,
+    caller: ApiKey,
+) -> QualificationOut:
+    """Store the answers, rescore with the qualified models, suggest a route."""
+    _check_questionnaire(services, questionnaire)
+    row = store.lead(lead_id)
+    if Status(row.status).is_terminal:
+        raise LeadClosedError(lead_id, row.status)
+    lead = Lead(
+        external_id=row.external_id,
+        arrived_at=row.arrived_at,
+        source=SourceData.model_validate(row.source),
+        bant=bant,
+        questionnaire=questionnaire,
+    )
+    record = lead_to_record(lead)
+    store.qualify(
+        lead_id,
+        bant.model_dump(mode="json"),
+        questionnaire.model_dump(mode="json") if questionnaire else None,
+        jsonable(record),
+        caller.name,
+        services.clock(),
+    )
+    _score_and_store(
+        services, store, models, lead_id, "qualified", record, only_if_unscored=False, route_it=True
+    )
+    row = store.lead(lead_id)
+    qualified = latest_scores(row.scores, "qualified")
+    primary = _primary(qualified, services.scorer.queue_target)
+    assert primary is not None
+    assert row.route is not None
+    return QualificationOut(
+        id=row.id,
+        external_id=row.external_id,
+        status=Status(row.status),
+        route=row.route,
+        probability=primary.probability,
+        tier=primary.tier,
+        reasons=score_out(primary).reasons,
+        model=ModelRef(name=primary.model_name, version=primary.model_version),
+        is_fallback=primary.is_fallback,
+        scores=[score_out(score) for score in qualified],
+    )
+
+
+# ------------------------------------------------------------------------------ status
+
+
+def change_status(
+    services: Services, store: Store, lead_id: int, body: StatusRequest, caller: ApiKey
+) -> LeadDetail:
+    if body.status is Status.WON and body.deal_value is None:
+        raise invalid("deal_value", "a won lead needs deal_value: {amount, currency}")
+    if body.status is not Status.WON and body.deal_value is not None:
+        raise invalid("deal_value", "deal_value is only recorded for a won lead", None)
+    now = services.clock()
+    deal = (body.deal_value.amount, body.deal_value.currency) if body.deal_value else None
+    store.change_status(lead_id, body.status, body.at or now, body.note, deal, caller.name, now)
+    return lead_detail(store.lead(lead_id))
+
+
+# ------------------------------------------------------------------------------ queue
+
+
+def queue_view(
+    services: Services,
+    store: Store,
+    channel: str | None,
+    tier: str | None,
+    unclaimed: bool,
+    limit: int,
+) -> QueueOut:
+    now = services.clock()
+    ranked = rank(store.queue_entries(channel, tier, unclaimed), now, services.settings.sla_minutes)
+    return QueueOut(
+        items=[queue_item(item) for item in ranked[:limit]],
+        total=len(ranked),
+        breached=sum(1 for item in ranked if item.breached),
+        generated_at=now,
+    )
+
+
+def claim_next(services: Services, store: Store, caller: ApiKey) -> tuple[LeadRow, QueueItem]:
+    now = services.clock()
+    sla = services.settings.sla_minutes
+    lead_id = store.claim_next(caller.name, now, lambda entries: rank(entries, now, sla))
+    if lead_id is None:
+        services.metrics.claims.labels("empty").inc()
+        raise ApiError(404, "nothing to claim: no unclaimed lead is waiting in the queue")
+    services.metrics.claims.labels("claimed").inc()
+    row = store.lead(lead_id)
+    return row, queue_item(rank_entry(queue_entry(row), now, sla))
+
+
+def release(store: Store, services: Services, lead_id: int, caller: ApiKey) -> tuple[str, bool]:
+    holder = store.release(
+        lead_id, caller.name, services.clock(), any_holder=caller.role is Role.ADMIN
+    )
+    return holder, store.lead(lead_id).in_queue
+
+
+def fallback_names(models: ModelSet, queue_target: str) -> list[str]:
+    """Models of the queue target that are not loaded: the fallback rule scores for them."""
+    return [
+        name
+        for (stage, target), name in models.names.items()
+        if target == queue_target and models.get(stage, target) is None
+    ]

@@ -1,0 +1,132 @@
+"""The real app on a real store: every store-backed test runs on SQLite and on PostgreSQL.
+
+PostgreSQL tests need LEADSCORE_TEST_DATABASE_URL (e.g.
+postgresql+psycopg://postgres@127.0.0.1:5432/test); each test gets its own schema (via the
+connection's search_path), so parallel workers never see each other's tables.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
+
+from serving.app import create_app
+from serving.modelset import MemoryLoader
+from serving.settings import ServingSettings
+
+SDR_KEYS: dict[str, str] = {f"sdr-{i}": f"sdr-secret-key-{i:04d}" for i in range(10)}
+ROLE_KEYS: dict[str, str] = {
+    "sdr": SDR_KEYS["sdr-0"],
+    "sales": "sales-secret-key-0001",
+    "marketing": "marketing-secret-key-01",
+    "admin": "admin-secret-key-00001",
+}
+API_KEYS = ",".join(
+    [f"{key}:sdr:{name}" for name, key in SDR_KEYS.items()]
+    + [
+        f"{ROLE_KEYS['sales']}:sales:sales-1",
+        f"{ROLE_KEYS['marketing']}:marketing:marketing-1",
+        f"{ROLE_KEYS['admin']}:admin:admin-1",
+    ]
+)
+PG_ENV = "LEADSCORE_TEST_DATABASE_URL"
+
+
+def headers(role: str = "sdr") -> dict[str, str]:
+    return {"X-API-Key": ROLE_KEYS[role]}
+
+
+def sdr_headers(name: str) -> dict[str, str]:
+    return {"X-API-Key": SDR_KEYS[name]}
+
+
+def with_search_path(url: str, schema: str) -> str:
+    parsed = make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return parsed.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'leads.db'}"
+        return
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"{PG_ENV} not set")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield with_search_path(base, schema)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> ServingSettings:
+    return ServingSettings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        api_keys=API_KEYS,
+        model_check_seconds=0,
+        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'unused-mlflow.db'}",
+    )
+
+
+@pytest.fixture
+def loader() -> MemoryLoader:
+    """No registry: champions are published in memory by the tests that need them."""
+    return MemoryLoader()
+
+
+@pytest.fixture
+def client(settings: ServingSettings, loader: MemoryLoader) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, loader=loader)) as test_client:
+        yield test_client
+
+
+def make_lead(
+    external_id: str | None = None,
+    *,
+    minutes_ago: float = 1.0,
+    channel: str = "paid_search",
+    **source: Any,
+) -> dict[str, Any]:
+    """A lead as a CRM would post it, arrived ``minutes_ago``."""
+    arrived = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    return {
+        "external_id": external_id or f"crm-{uuid.uuid4().hex[:10]}",
+        "arrived_at": arrived.isoformat(),
+        "source": {
+            "channel": channel,
+            "email": "buyer@acme-industries.ru",
+            "phone": "+7 900 000 00 00",
+            "message": "Need SEO for our store, what is the price?",
+            **source,
+        },
+    }
+
+
+PostLead = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def post_lead(client: TestClient) -> PostLead:
+    def post(lead: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+        response = client.post("/leads", json=lead or make_lead(**kwargs), headers=headers())
+        assert response.status_code == 201, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    return post

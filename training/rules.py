@@ -1,0 +1,264 @@
+"""The BANT/source points rule: a transparent, model-free lead score.
+
+It is what an experienced SDR team would write on a whiteboard, and leadscore uses it twice:
+the scoring service falls back to it whenever no trained model is available (or a model
+fails), and training reports it as the baseline every model must beat.
+
+The rule reads only flat-record fields (``features.lead.lead_to_record``) and skips any that
+are missing, so it works on arrival-only records (no BANT answers yet) and on CSV rows
+whose values are still text. Points add up; a fixed logistic curve maps them to a
+probability: ``p = 1 / (1 + exp(-(points - POINTS_AT_HALF) / POINTS_PER_LOGIT)``. The
+curve is fixed (not fitted), so the numbers are a ranking aid, not a calibrated estimate.
+The full table is documented in docs/serving.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from features.coerce import bool_of, is_na, number_of
+from features.email import EmailKind, email_kind
+
+#: Points at which the rule gives probability 0.5, and points per unit of log-odds.
+POINTS_AT_HALF = 70.0
+POINTS_PER_LOGIT = 30.0
+
+#: Channel quality: points per (normalised) channel name. Unknown channels score 0.
+CHANNEL_POINTS: dict[str, float] = {
+    "referral": 25,
+    "partner": 20,
+    "partners": 20,
+    "event": 15,
+    "events": 15,
+    "direct": 10,
+    "organic": 10,
+    "organic_search": 10,
+    "seo": 10,
+    "email": 5,
+    "e_mail": 5,
+    "newsletter": 5,
+    "paid_search": 5,
+    "ppc": 5,
+    "cpc": 5,
+    "social": -5,
+    "organic_social": -5,
+    "paid_social": -5,
+    "smm": -5,
+    "display": -10,
+    "banner": -10,
+    "affiliate": -10,
+    "cold": -15,
+    "cold_call": -15,
+    "cold_outreach": -15,
+}
+
+CORPORATE_EMAIL_POINTS = 10.0
+FREE_EMAIL_POINTS = 0.0
+NO_EMAIL_POINTS = -5.0
+PHONE_POINTS = 5.0
+CALL_POINTS = 5.0
+NO_MESSAGE_POINTS = -5.0
+
+#: Message keyword groups (any language): (points, phrase, words).
+KEYWORD_POINTS: tuple[tuple[float, str, tuple[str, ...]], ...] = (
+    (10, "message sounds urgent", ("срочно", "urgent", "asap", "сегодня", "today")),
+    (5, "message asks about price", ("цена", "стоимость", "прайс", "price", "cost", "quote")),
+    (10, "message mentions a tender", ("тендер", "tender", "rfp", "закупка")),
+    (-30, "message is about a job, not a purchase", ("вакансия", "резюме", "job", "vacancy")),
+)
+
+COMPANY_SIZE_POINTS: dict[str, float] = {
+    "1-10": -5,
+    "11-50": 0,
+    "51-200": 5,
+    "201-1000": 10,
+    "1000+": 10,
+}
+
+#: Budget brackets (RUB per month) and their representative amounts.
+BUDGET_BRACKET_RUB: dict[str, float] = {
+    "lt_100k": 60_000,
+    "100k_300k": 200_000,
+    "300k_1m": 600_000,
+    "1m_3m": 1_800_000,
+    "gt_3m": 4_500_000,
+}
+#: Units of RUB per unit of currency, for budgets given as an amount.
+RUB_PER_UNIT: dict[str, float] = {"RUB": 1.0, "USD": 90.0, "EUR": 98.0, "KZT": 0.19}
+#: (lower bound in RUB, points): the highest bound not above the budget applies.
+BUDGET_POINTS: tuple[tuple[float, float], ...] = (
+    (0, -10),
+    (100_000, 5),
+    (300_000, 15),
+    (1_000_000, 25),
+)
+
+DECISION_MAKER_POINTS = 15.0
+NOT_DECISION_MAKER_POINTS = -10.0
+NEED_FIT_POINTS: dict[str, float] = {"strong": 20, "partial": 5, "none": -40}
+TIMEFRAME_POINTS: dict[str, float] = {
+    "now": 15,
+    "lt_3m": 10,
+    "3_6m": 0,
+    "gt_6m": -10,
+    "unknown": 0,
+}
+
+
+@dataclass(frozen=True)
+class RulePoint:
+    """One line of the rule that applied: the record field, a plain phrase, its points."""
+
+    field: str
+    phrase: str
+    points: float
+
+
+def _present(value: Any) -> bool:
+    if is_na(value):
+        return False
+    return not (isinstance(value, str) and not value.strip())
+
+
+def _text(value: Any) -> str | None:
+    return str(value).strip() if _present(value) else None
+
+
+def _key(value: Any) -> str | None:
+    """A category value normalised for table look-up: lower case, separators as '_'."""
+    text = _text(value)
+    return re.sub(r"[\s\-/]+", "_", text.lower()) if text else None
+
+
+def _number(value: Any) -> float | None:
+    if not _present(value):
+        return None
+    number = number_of(value)
+    return None if math.isnan(number) else number
+
+
+def _flag(value: Any) -> bool | None:
+    if not _present(value):
+        return None
+    flag = bool_of(value)
+    return None if math.isnan(flag) else flag == 1.0
+
+
+def _channel_points(record: Mapping[str, Any]) -> list[RulePoint]:
+    channel = _key(record.get("channel"))
+    if channel is None or channel not in CHANNEL_POINTS:
+        return []
+    return [RulePoint("channel", f"channel = {channel}", CHANNEL_POINTS[channel])]
+
+
+def _contact_points(record: Mapping[str, Any]) -> list[RulePoint]:
+    found: list[RulePoint] = []
+    kind = email_kind(_text(record.get("email")))
+    if kind is EmailKind.MISSING or kind is EmailKind.INVALID:
+        found.append(RulePoint("email", "no usable e-mail address", NO_EMAIL_POINTS))
+    elif kind is EmailKind.CORPORATE:
+        found.append(RulePoint("email", "corporate e-mail address", CORPORATE_EMAIL_POINTS))
+    elif kind is EmailKind.FREE_MAIL:
+        found.append(RulePoint("email", "personal e-mail address", FREE_EMAIL_POINTS))
+    if _text(record.get("phone")) is not None:
+        found.append(RulePoint("phone", "phone number given", PHONE_POINTS))
+    if _key(record.get("contact_type")) == "call":
+        found.append(RulePoint("contact_type", "called in", CALL_POINTS))
+    size = _text(record.get("company_size"))
+    if size in COMPANY_SIZE_POINTS:
+        found.append(RulePoint("company_size", f"company size {size}", COMPANY_SIZE_POINTS[size]))
+    return [point for point in found if point.points != 0]
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def _message_points(record: Mapping[str, Any]) -> list[RulePoint]:
+    message = _text(record.get("message"))
+    if message is None:
+        return [RulePoint("message", "no message", NO_MESSAGE_POINTS)]
+    words = _words(message)
+    return [
+        RulePoint("message", phrase, points)
+        for points, phrase, keywords in KEYWORD_POINTS
+        if words.intersection(keywords)
+    ]
+
+
+def budget_rub(record: Mapping[str, Any]) -> float | None:
+    """The budget in RUB: the amount converted when its currency is known, else the bracket."""
+    amount = _number(record.get("budget_amount"))
+    currency = _text(record.get("budget_currency"))
+    if amount is not None and currency is not None and currency.upper() in RUB_PER_UNIT:
+        return amount * RUB_PER_UNIT[currency.upper()]
+    bracket = _text(record.get("budget_bracket"))
+    return BUDGET_BRACKET_RUB.get(bracket) if bracket else None
+
+
+def _rounded_rub(amount: float) -> str:
+    if amount >= 1_000_000:
+        return f"{amount / 1_000_000:.1f}m RUB".replace(".0m", "m")
+    return f"{amount / 1000:.0f}k RUB"
+
+
+def _bant_points(record: Mapping[str, Any]) -> list[RulePoint]:
+    found: list[RulePoint] = []
+    budget = budget_rub(record)
+    if budget is not None:
+        points = [p for bound, p in BUDGET_POINTS if budget >= bound][-1]
+        found.append(RulePoint("budget_amount", f"budget ≈ {_rounded_rub(budget)}", points))
+    decision_maker = _flag(record.get("is_decision_maker"))
+    if decision_maker is True:
+        found.append(
+            RulePoint("is_decision_maker", "talking to a decision maker", DECISION_MAKER_POINTS)
+        )
+    elif decision_maker is False:
+        found.append(
+            RulePoint("is_decision_maker", "no decision maker yet", NOT_DECISION_MAKER_POINTS)
+        )
+    fit = _key(record.get("need_fit"))
+    if fit in NEED_FIT_POINTS:
+        found.append(RulePoint("need_fit", f"need fit = {fit}", NEED_FIT_POINTS[fit]))
+    timeframe = _key(record.get("timeframe"))
+    if timeframe in TIMEFRAME_POINTS and TIMEFRAME_POINTS[timeframe] != 0:
+        found.append(
+            RulePoint("timeframe", f"timeframe = {timeframe}", TIMEFRAME_POINTS[timeframe])
+        )
+    return found
+
+
+def rule_points(record: Mapping[str, Any]) -> tuple[float, list[RulePoint]]:
+    """Total points for one flat record, and every rule line that applied (table order)."""
+    found = [
+        *_channel_points(record),
+        *_contact_points(record),
+        *_message_points(record),
+        *_bant_points(record),
+    ]
+    return float(sum(point.points for point in found)), found
+
+
+def points_to_probability(points: float | np.ndarray) -> np.ndarray:
+    """The rule's fixed logistic curve."""
+    logit = (np.asarray(points, dtype=np.float64) - POINTS_AT_HALF) / POINTS_PER_LOGIT
+    return np.asarray(1.0 / (1.0 + np.exp(-logit)))
+
+
+def rule_probability(records: Iterable[Mapping[str, Any]]) -> np.ndarray:
+    """The rule's probability for each record (float64, same order)."""
+    points = np.fromiter((rule_points(record)[0] for record in records), dtype=np.float64)
+    return points_to_probability(points)
+
+
+def top_rule_points(points: Sequence[RulePoint], top_k: int) -> list[RulePoint]:
+    """The ``top_k`` strongest positive and ``top_k`` strongest negative lines."""
+    positive = sorted((p for p in points if p.points > 0), key=lambda p: -p.points)
+    negative = sorted((p for p in points if p.points < 0), key=lambda p: p.points)
+    return [*positive[:top_k], *negative[:top_k]]
