@@ -188,6 +188,15 @@ class KFoldSplit(_Spec):
 Split = Annotated[TimeSplit | KFoldSplit, Field(discriminator="kind")]
 
 
+class TrainingSection(_Spec):
+    """Model settings that belong to a data set (found by validation, kept with its spec)."""
+
+    params: dict[str, float | int | str | bool] = Field(
+        default_factory=dict, description="LightGBM parameters over leadscore's defaults"
+    )
+    trials: int = Field(default=0, ge=0, le=200, description="Optuna trials (0: none)")
+
+
 class DatasetSpec(_Spec):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str | None = None
@@ -205,6 +214,7 @@ class DatasetSpec(_Spec):
     targets: dict[str, Target] = Field(min_length=1)
     features: list[FeatureSpec] = Field(min_length=1)
     split: Split = Field(default_factory=lambda: KFoldSplit(kind="stratified_kfold"))
+    training: TrainingSection = Field(default_factory=TrainingSection)
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

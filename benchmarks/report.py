@@ -1,0 +1,46 @@
+"""Shared by the benchmark scripts: render a table and keep it in docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+HEADER = "# Benchmarks\n\nEach section is written by the script named in it; rerun it to refresh.\n"
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return "n/a" if pd.isna(value) else f"{value:.{digits}f}"
+        return str(value)
+
+    columns = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    import os
+
+    return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores"
+
+
+def write_section(key: str, title: str, body: str) -> None:
+    """Replace (or append) the section ``key`` of docs/benchmarks.md."""
+    start, end = f"<!-- {key}:start -->", f"<!-- {key}:end -->"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = f"{start}\n## {title}\n\n_{stamp}, {machine()}_\n\n{body.strip()}\n{end}"
+    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else HEADER
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text, encoding="utf-8")

@@ -1,0 +1,86 @@
+"""A real MLflow store in a temporary directory: logging, registry aliases, reload parity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from features.dataset import LeadData
+from features.spec import KnownAt
+from serving.cli import app
+from training.registry import (
+    CHAMPION,
+    champion_version,
+    list_versions,
+    load_champion,
+    log_training_run,
+    model_name,
+)
+from training.settings import TrainingSettings
+from training.trainer import TrainOptions, TrainResult, train_model
+
+
+@pytest.fixture(scope="module")
+def trained(demo_data: LeadData) -> TrainResult:
+    options = TrainOptions(stage=KnownAt.ARRIVAL, params={"learning_rate": 0.1}, refit=False)
+    return train_model(demo_data, options)
+
+
+def _log(result: TrainResult, settings: TrainingSettings, demo_data: LeadData) -> str:
+    _run, version = log_training_run(
+        result,
+        data_digest="test",
+        tracking_uri=settings.tracking_uri,
+        experiment="test",
+        artifact_root=settings.artifact_root,
+        sample=demo_data.frame.head(300),
+    )
+    assert version is not None
+    return str(version.version)
+
+
+def test_first_version_is_champion_and_reload_is_identical(
+    trained: TrainResult, demo_data: LeadData, mlflow_settings: TrainingSettings
+) -> None:
+    name = model_name("arrival", "sql")
+    assert name == "leadscore-arrival-sql"
+    assert model_name("arrival", "won", "olist") == "leadscore-olist-arrival-won"
+    first = _log(trained, mlflow_settings, demo_data)
+    assert champion_version(mlflow_settings.tracking_uri, name) == first
+
+    loaded = load_champion(mlflow_settings.tracking_uri, name)
+    assert loaded is not None and loaded.version == first
+    rows = demo_data.frame.tail(500)
+    assert np.array_equal(loaded.model.predict_proba(rows), trained.model.predict_proba(rows))
+    records = rows.head(50).to_dict(orient="records")
+    assert np.allclose(loaded.model.predict_proba(records), trained.model.predict_proba(rows.head(50)))
+
+    # a second version is registered but does not take the champion alias by itself
+    second = _log(trained, mlflow_settings, demo_data)
+    assert second != first
+    assert champion_version(mlflow_settings.tracking_uri, name) == first
+    versions = [r for r in list_versions(mlflow_settings.tracking_uri) if r.name == name]
+    assert {r.version for r in versions} == {first, second}
+    assert next(r for r in versions if r.version == first).aliases == [CHAMPION]
+    assert next(r for r in versions if r.version == first).metrics["test.roc_auc"] > 0.55
+
+
+def test_models_command_lists_versions(
+    trained: TrainResult,
+    demo_data: LeadData,
+    mlflow_settings: TrainingSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runner = CliRunner()
+    monkeypatch.setenv("LEADSCORE_DATA_DIR", str(mlflow_settings.data_dir))
+    empty = runner.invoke(app, ["models"])
+    assert empty.exit_code == 0 and "No registered models" in empty.output
+    _log(trained, mlflow_settings, demo_data)
+    listed = runner.invoke(app, ["models"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0, listed.output
+    assert "leadscore-arrival-sql" in listed.output and "champion" in listed.output
+
+
+def test_no_champion_loads_as_none(mlflow_settings: TrainingSettings) -> None:
+    assert load_champion(mlflow_settings.tracking_uri, "leadscore-arrival-sql") is None

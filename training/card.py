@@ -1,0 +1,73 @@
+"""The model card: a Markdown page logged with every model, for whoever reviews it."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from training.trainer import TrainResult, feature_table
+
+_COLUMNS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_10", "capture_10", "lift_20")
+
+
+def _fmt(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:.4f}"
+
+
+def metrics_markdown(result: TrainResult) -> str:
+    header = "| model | " + " | ".join(_COLUMNS) + " |"
+    lines = [header, "|" + "---|" * (len(_COLUMNS) + 1)]
+    for name, metrics in result.evaluation.metrics.items():
+        values = metrics.as_dict()
+        mark = " (registered)" if name == result.chosen else ""
+        lines.append(f"| {name}{mark} | " + " | ".join(_fmt(values[c]) for c in _COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(none)"
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in frame.itertuples(index=False):
+        cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def model_card(result: TrainResult) -> str:
+    model = result.model
+    headline = result.headline
+    flags = "\n".join(f"- **{note}**" for note in result.notes) or "- none"
+    time_range = " .. ".join(result.time_range) if result.time_range else "no time column"
+    return f"""# Model card: {model.dataset} / {model.stage} / {model.target}
+
+**What it predicts**: the probability that a lead reaches `{model.target}`, scored at the
+`{model.stage}` stage (it only reads fields known by then).
+**Classifier**: {model.kind}, calibrated ({", ".join(sorted(set(result.evaluation.calibration)))}).
+
+## Validation
+{result.split.description}.
+Rows: {result.rows_train} for training (per fold), {result.rows_test} scored out of sample.
+Data time range: {time_range}.
+
+Headline (out of sample, calibrated): ROC-AUC **{headline.roc_auc:.4f}**,
+PR-AUC {headline.pr_auc:.4f}, Brier {headline.brier:.4f}, ECE {headline.ece:.4f},
+lift at the top 10% {headline.lift_10:.2f} (captures {headline.capture_10:.0%} of conversions).
+
+{metrics_markdown(result)}
+
+## Flags
+{flags}
+
+## Per channel (out of sample)
+{_table(result.per_channel)}
+
+## Features and when they become known
+{_table(feature_table(model))}
+
+## Limits
+- Scores are priorities, not verdicts: a low-scored lead still gets its SDR call.
+- Personal data (e-mail, phone, names, message text) only enters through derived signals.
+- Metrics hold for leads like the training data; watch the drift report after changes in
+  channels, campaigns or forms.
+"""

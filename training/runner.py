@@ -1,0 +1,104 @@
+"""Train and register the models of a data set: every stage x target, one MLflow run each."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from mlflow.entities.model_registry import ModelVersion
+
+from features.dataset import LeadData
+from features.spec import KnownAt
+from training.registry import log_training_run, model_name
+from training.settings import TrainingSettings
+from training.trainer import TrainOptions, TrainResult, train_model
+
+IMPORTANCE_SAMPLE = 5000
+
+
+@dataclass(frozen=True)
+class Trained:
+    name: str
+    result: TrainResult
+    run_id: str | None
+    version: ModelVersion | None
+
+
+def file_digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()[:16]
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    hashed = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
+    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
+
+
+def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    return lambda message: say(f"{prefix}: {message}")
+
+
+def plan_models(
+    data: LeadData, stages: list[KnownAt] | None, targets: list[str] | None
+) -> list[tuple[KnownAt, str]]:
+    """Every (stage, target) pair to train; unknown names raise ValueError naming the valid ones."""
+    known_stages = data.spec.stages
+    chosen_stages = stages or known_stages
+    for stage in chosen_stages:
+        if stage not in known_stages:
+            valid = ", ".join(s.value for s in known_stages)
+            raise ValueError(f"stage '{stage.value}' has no features in this spec; use: {valid}")
+    chosen_targets = targets or list(data.targets)
+    for target in chosen_targets:
+        if target not in data.targets:
+            raise ValueError(
+                f"unknown target '{target}'; the spec defines: {', '.join(data.targets)}"
+            )
+    return [(s, t) for s in chosen_stages for t in chosen_targets]
+
+
+def train_and_register(
+    data: LeadData,
+    digest: str,
+    settings: TrainingSettings,
+    pairs: list[tuple[KnownAt, str]],
+    base: TrainOptions,
+    register: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[Trained]:
+    """Train each (stage, target), log it to MLflow and register it (first version: champion)."""
+    say = progress or (lambda _message: None)
+    sample = data.frame.sample(n=min(IMPORTANCE_SAMPLE, len(data)), random_state=0)
+    out: list[Trained] = []
+    for stage, target in pairs:
+        name = model_name(stage.value, target, data.spec.name)
+        options = TrainOptions(
+            stage=stage,
+            target=target,
+            test_start=base.test_start,
+            test_end=base.test_end,
+            valid_share=base.valid_share,
+            trials=base.trials,
+            params=base.params,
+            seed=base.seed,
+            refit=base.refit,
+        )
+        result = train_model(data, options, progress=_prefixed(say, name))
+        say(f"{name}: logging to MLflow")
+        run_id, version = log_training_run(
+            result,
+            data_digest=digest,
+            tracking_uri=settings.tracking_uri,
+            experiment=settings.mlflow_experiment,
+            artifact_root=settings.artifact_root,
+            register=register,
+            sample=sample,
+        )
+        out.append(Trained(name=name, result=result, run_id=run_id, version=version))
+    return out

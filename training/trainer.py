@@ -1,0 +1,455 @@
+"""Training one model (stage x target) with honest, out-of-time validation.
+
+Recipe, the same for evaluation and for the final model:
+1. the feature pipeline is fitted on the training rows (for the stage: an ``arrival``
+   model never reads a field known later);
+2. LightGBM is trained on the earlier part of the training rows and early-stopped on the
+   most recent slice of them (``valid_share``), never on the test period;
+3. a calibrator (isotonic or sigmoid, chosen by validation) is fitted on that same slice.
+
+Headline metrics come from the test period (time split) or from pooled out-of-fold
+predictions (stratified k-fold, for data with no time column). Baselines (logistic
+regression, LightGBM defaults, the BANT points rule where BANT exists) are trained and
+scored on exactly the same rows. The final model applies the recipe to all rows; if a
+baseline beat LightGBM, the better model is registered and flagged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from features.dataset import LeadData
+from features.lead import BANT_COLUMNS
+from features.pipeline import LeadFeaturizer
+from features.spec import KFoldSplit, KnownAt, TimeSplit
+from training.baselines import fit_logistic
+from training.calibration import fit_calibrator
+from training.gbm import (
+    DEFAULT_PARAMS,
+    fit_default_gbm,
+    fit_gbm,
+    scale_learning_rate,
+    tune_gbm,
+)
+from training.metrics import Metrics, evaluate, expected_calibration_error, per_channel
+from training.model import Estimator, GbmEstimator, LeadModel, Member
+from training.rules import rule_probability
+
+Progress = Callable[[str], None]
+#: LightGBM may trail the best baseline by this much ROC-AUC and still count as matching it.
+MATCH_TOLERANCE = 0.002
+#: Above this many rows one member (a single validation slice) is plenty and 5x cheaper.
+MAX_ROWS_FOR_MEMBERS = 100_000
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    stage: KnownAt = KnownAt.ARRIVAL
+    target: str = "sql"
+    test_start: date | None = None  # overrides the spec's time split
+    test_end: date | None = None
+    valid_share: float = 0.2
+    trials: int = 0  # Optuna trials on the validation slice (0: the tuned defaults)
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    refit: bool = True  # fit the final model on all rows (False: keep the evaluation fit)
+    members: int = 5  # cross-fitted members for data without time (up to MAX_ROWS_FOR_MEMBERS)
+
+
+@dataclass(frozen=True)
+class Fold:
+    train: np.ndarray  # row positions
+    test: np.ndarray
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    kind: str  # "time" | "stratified_kfold"
+    folds: list[Fold]
+    description: str
+    test_start: datetime | None = None
+    test_end: datetime | None = None
+
+
+@dataclass
+class Evaluation:
+    """Out-of-time (or out-of-fold) predictions of every model on the same rows."""
+
+    rows: np.ndarray  # positions in the data set of the scored rows
+    y: np.ndarray
+    channels: np.ndarray
+    predictions: dict[str, np.ndarray]
+    metrics: dict[str, Metrics]
+    calibration: list[str]
+    best_iterations: list[int]
+    uncalibrated_ece: float
+
+
+@dataclass
+class TrainResult:
+    model: LeadModel
+    evaluation: Evaluation
+    split: SplitPlan
+    params: dict[str, Any]
+    best_iteration: int
+    per_channel: pd.DataFrame
+    rows_train: int
+    rows_test: int
+    time_range: tuple[str, str] | None
+    chosen: str
+    flagged: bool
+    notes: list[str]
+
+    @property
+    def headline(self) -> Metrics:
+        return self.evaluation.metrics[self.chosen]
+
+
+class TrainingError(ValueError):
+    """Data that cannot give an honest model (e.g. an empty test period, one class)."""
+
+
+# ---------------------------------------------------------------- splits
+
+
+def _month_start(ts: pd.Timestamp, months_back: int) -> pd.Timestamp:
+    first = pd.Timestamp(year=ts.year, month=ts.month, day=1, tz=UTC)
+    return first - pd.DateOffset(months=months_back)
+
+
+def plan_split(data: LeadData, target: str, options: TrainOptions) -> SplitPlan:
+    spec_split = data.spec.split
+    if isinstance(spec_split, TimeSplit) or options.test_start is not None:
+        if data.times is None:
+            raise TrainingError(f"data set '{data.spec.name}' has no time column for a time split")
+        times = data.times
+        start = options.test_start or (
+            spec_split.test_start if isinstance(spec_split, TimeSplit) else None
+        )
+        end = options.test_end or (
+            spec_split.test_end if isinstance(spec_split, TimeSplit) else None
+        )
+        months = spec_split.test_months if isinstance(spec_split, TimeSplit) else 3
+        start_ts = pd.Timestamp(start, tz=UTC) if start else _month_start(times.max(), months - 1)
+        end_ts = pd.Timestamp(end, tz=UTC) if end else None
+        in_train = np.asarray(times < start_ts)
+        in_test = np.asarray(times >= start_ts)
+        if end_ts is not None:
+            in_test &= np.asarray(times < end_ts)
+        train, test = np.flatnonzero(in_train), np.flatnonzero(in_test)
+        y = data.targets[target]
+        for name, rows in (("training", train), ("test", test)):
+            if len(rows) == 0 or y[rows].sum() in (0, len(rows)):
+                raise TrainingError(
+                    f"the {name} period of the time split has {len(rows)} leads and "
+                    f"{int(y[rows].sum()) if len(rows) else 0} positives; choose another "
+                    "--test-start or add data"
+                )
+        end_text = end_ts.date().isoformat() if end_ts is not None else "the end of the data"
+        return SplitPlan(
+            kind="time",
+            folds=[Fold(train, test)],
+            description=(
+                f"out-of-time: train on leads before {start_ts.date()}, "
+                f"test on {start_ts.date()} .. {end_text}"
+            ),
+            test_start=start_ts.to_pydatetime(),
+            test_end=None if end_ts is None else end_ts.to_pydatetime(),
+        )
+    assert isinstance(spec_split, KFoldSplit)
+    y = data.targets[target]
+    folds = StratifiedKFold(n_splits=spec_split.folds, shuffle=True, random_state=spec_split.seed)
+    return SplitPlan(
+        kind="stratified_kfold",
+        folds=[Fold(tr, te) for tr, te in folds.split(np.zeros(len(y)), y)],
+        description=(
+            f"stratified {spec_split.folds}-fold cross-validation (the data has no time "
+            "column, so no out-of-time test is possible; metrics are pooled out-of-fold)"
+        ),
+    )
+
+
+def _inner_splits(
+    rows: np.ndarray, y: np.ndarray, by_time: bool, options: TrainOptions
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Training rows -> [(fit, valid)], one pair per cross-fitted member.
+
+    By time: one member, validated on the most recent slice (it is most like the leads
+    the model will score). Otherwise ``members`` stratified folds, or one random slice.
+    """
+    if by_time:
+        cut = round(len(rows) * (1 - options.valid_share))
+        return [(rows[:cut], rows[cut:])]
+    members = options.members if len(rows) <= MAX_ROWS_FOR_MEMBERS else 1
+    if members > 1:
+        folds = StratifiedKFold(n_splits=members, shuffle=True, random_state=options.seed)
+        return [(rows[a], rows[b]) for a, b in folds.split(rows, y[rows])]
+    fit, valid = train_test_split(
+        rows, test_size=options.valid_share, stratify=y[rows], random_state=options.seed
+    )
+    return [(np.sort(fit), np.sort(valid))]
+
+
+# ---------------------------------------------------------------- one fit
+
+
+@dataclass
+class _Candidate:
+    model: LeadModel
+    best_iteration: int
+    raw_valid_ece: float
+
+
+def _subset(data: LeadData, rows: np.ndarray) -> pd.DataFrame:
+    return data.frame.iloc[rows]
+
+
+def _params(data: LeadData, options: TrainOptions, rows: int) -> dict[str, Any]:
+    params = {**DEFAULT_PARAMS, **data.spec.training.params, **options.params}
+    return scale_learning_rate(params, rows)
+
+
+def _fit_member(
+    kind: str,
+    fit: tuple[np.ndarray, np.ndarray],
+    valid: tuple[np.ndarray, np.ndarray],
+    featurizer: LeadFeaturizer,
+    params: dict[str, Any],
+    seed: int,
+) -> tuple[Member, int, float]:
+    """One classifier early-stopped and calibrated on ``valid``: (member, rounds, raw ECE)."""
+    categorical = list(featurizer.categorical_indices_)
+    estimator: Estimator
+    best_iteration = 0
+    if kind == "lightgbm":
+        gbm = fit_gbm(
+            fit,
+            valid,
+            categorical,
+            params,
+            monotone=list(featurizer.monotone_constraints_),
+            seed=seed,
+        )
+        gbm.booster.free_dataset()
+        estimator, best_iteration = GbmEstimator(gbm.booster), gbm.best_iteration
+    else:
+        estimator = fit_logistic(*fit, categorical, seed=seed)
+    raw_valid = estimator.raw_score(valid[0])
+    calibrator = fit_calibrator(raw_valid, valid[1], seed=seed)
+    raw_ece = expected_calibration_error(valid[1], 1 / (1 + np.exp(-raw_valid)))
+    return Member(estimator, calibrator), best_iteration, raw_ece
+
+
+def _fit_recipe(
+    data: LeadData,
+    rows: np.ndarray,
+    options: TrainOptions,
+    kind: str,
+    params: dict[str, Any],
+    by_time: bool,
+) -> _Candidate:
+    """Featurize, fit the classifier(s) (``lightgbm`` or ``logistic``), calibrate."""
+    y_all = data.targets[options.target]
+    featurizer = LeadFeaturizer(spec=data.spec, stage=options.stage.value)
+    featurizer.fit(_subset(data, rows))
+    matrix = featurizer.transform(_subset(data, rows))
+    position = {row: i for i, row in enumerate(rows)} if not by_time else None
+    members: list[Member] = []
+    rounds: list[int] = []
+    eces: list[float] = []
+    for fit_rows, valid_rows in _inner_splits(rows, y_all, by_time, options):
+        if position is None:
+            fit_at = np.arange(len(fit_rows))
+            valid_at = np.arange(len(fit_rows), len(rows))
+        else:
+            fit_at = np.fromiter((position[r] for r in fit_rows), int, len(fit_rows))
+            valid_at = np.fromiter((position[r] for r in valid_rows), int, len(valid_rows))
+        member, best, ece = _fit_member(
+            kind,
+            (matrix[fit_at], y_all[fit_rows]),
+            (matrix[valid_at], y_all[valid_rows]),
+            featurizer,
+            params,
+            options.seed,
+        )
+        members.append(member)
+        rounds.append(best)
+        eces.append(ece)
+    model = LeadModel(
+        dataset=data.spec.name,
+        stage=options.stage.value,
+        target=options.target,
+        featurizer=featurizer,
+        members=members,
+    )
+    return _Candidate(model, int(np.mean(rounds)), float(np.mean(eces)))
+
+
+def _has_bant(data: LeadData) -> bool:
+    """The BANT points rule applies where the data has BANT answers in the domain's columns."""
+    return any(column in data.frame.columns for column in BANT_COLUMNS)
+
+
+def _rule_scores(data: LeadData, rows: np.ndarray, stage: KnownAt) -> np.ndarray:
+    allowed = data.spec.features_for(stage)
+    columns = [c for f in allowed for c in f.input_columns if c in data.frame.columns]
+    frame = data.frame.iloc[rows][columns]
+    return rule_probability(frame.to_dict(orient="records"))
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def _evaluate(
+    data: LeadData,
+    plan: SplitPlan,
+    options: TrainOptions,
+    params: dict[str, Any],
+    progress: Progress,
+) -> Evaluation:
+    y_all = data.targets[options.target]
+    by_time = plan.kind == "time"
+    names = ["lightgbm", "logistic", "lightgbm_default"]
+    if _has_bant(data):
+        names.append("bant_rule")
+    test_rows = np.concatenate([fold.test for fold in plan.folds])
+    predictions = {name: np.empty(len(test_rows)) for name in names}
+    calibration: list[str] = []
+    best_iterations: list[int] = []
+    raw_eces: list[float] = []
+    offset = 0
+    for number, fold in enumerate(plan.folds, start=1):
+        label = f"fold {number}/{len(plan.folds)}" if len(plan.folds) > 1 else "evaluation"
+        progress(f"{label}: LightGBM")
+        where = slice(offset, offset + len(fold.test))
+        gbm = _fit_recipe(data, fold.train, options, "lightgbm", params, by_time)
+        featurizer = gbm.model.featurizer
+        x_test = featurizer.transform(_subset(data, fold.test))
+        predictions["lightgbm"][where] = gbm.model.probabilities(x_test)
+        calibration.append(gbm.model.calibration)
+        best_iterations.append(gbm.best_iteration)
+        raw_eces.append(gbm.raw_valid_ece)
+        progress(f"{label}: baselines")
+        x_train = featurizer.transform(_subset(data, fold.train))
+        categorical = list(featurizer.categorical_indices_)
+        logistic = fit_logistic(x_train, y_all[fold.train], categorical)
+        predictions["logistic"][where] = 1 / (1 + np.exp(-logistic.raw_score(x_test)))
+        default = fit_default_gbm((x_train, y_all[fold.train]), categorical, options.seed)
+        predictions["lightgbm_default"][where] = default.predict(x_test)
+        if "bant_rule" in predictions:
+            predictions["bant_rule"][where] = _rule_scores(data, fold.test, options.stage)
+        offset += len(fold.test)
+    y = y_all[test_rows]
+    return Evaluation(
+        rows=test_rows,
+        y=y,
+        channels=data.channels[test_rows],
+        predictions=predictions,
+        metrics={name: evaluate(y, p) for name, p in predictions.items()},
+        calibration=calibration,
+        best_iterations=best_iterations,
+        uncalibrated_ece=float(np.mean(raw_eces)),
+    )
+
+
+def _choose(evaluation: Evaluation) -> tuple[str, bool, list[str]]:
+    """LightGBM unless a trained baseline beats it; the rule is never registered."""
+    metrics = evaluation.metrics
+    ours = metrics["lightgbm"].roc_auc
+    rivals = {k: v.roc_auc for k, v in metrics.items() if k != "lightgbm"}
+    notes: list[str] = []
+    beaten = {k: auc for k, auc in rivals.items() if auc > ours + MATCH_TOLERANCE}
+    if not beaten:
+        return "lightgbm", False, notes
+    for name, auc in sorted(beaten.items(), key=lambda kv: -kv[1]):
+        notes.append(
+            f"LightGBM (ROC-AUC {ours:.4f}) lost to the {name} baseline ({auc:.4f}) on the "
+            "same split"
+        )
+    if "logistic" in beaten:
+        notes.append("registering the logistic-regression model instead, flagged for review")
+        return "logistic", True, notes
+    notes.append("registering LightGBM anyway (the winner is not a trainable model); flagged")
+    return "lightgbm", True, notes
+
+
+def train_model(
+    data: LeadData, options: TrainOptions, progress: Progress | None = None
+) -> TrainResult:
+    """Evaluate the recipe out of time, then fit the final model (see module docstring)."""
+    say = progress or (lambda _message: None)
+    if options.target not in data.targets:
+        known = ", ".join(data.targets)
+        raise TrainingError(f"unknown target '{options.target}'; the spec defines: {known}")
+    if options.stage not in data.spec.stages:
+        raise TrainingError(f"the spec has no features for stage '{options.stage.value}'")
+    plan = plan_split(data, options.target, options)
+    params = _params(data, options, len(data))
+    trials = options.trials or data.spec.training.trials
+    if trials > 0:
+        first = plan.folds[0]
+        fit_rows, valid_rows = _inner_splits(
+            first.train,
+            data.targets[options.target],
+            plan.kind == "time",
+            replace(options, members=1),
+        )[0]
+        featurizer = LeadFeaturizer(spec=data.spec, stage=options.stage.value)
+        featurizer.fit(_subset(data, first.train))
+        y = data.targets[options.target]
+        say(f"tuning LightGBM: {trials} trials on the validation slice")
+        params = tune_gbm(
+            (featurizer.transform(_subset(data, fit_rows)), y[fit_rows]),
+            (featurizer.transform(_subset(data, valid_rows)), y[valid_rows]),
+            list(featurizer.categorical_indices_),
+            params,
+            trials,
+            seed=options.seed,
+        )
+    evaluation = _evaluate(data, plan, options, params, say)
+    chosen, flagged, notes = _choose(evaluation)
+    all_rows = np.arange(len(data))
+    if options.refit or len(plan.folds) > 1:
+        say("final model: fitting on all rows")
+        final = _fit_recipe(data, all_rows, options, chosen, params, plan.kind == "time")
+    else:
+        say("final model: the evaluation fit")
+        final = _fit_recipe(data, plan.folds[0].train, options, chosen, params, True)
+    final.model.flagged = flagged
+    final.model.notes = notes
+    times = data.times
+    return TrainResult(
+        model=final.model,
+        evaluation=evaluation,
+        split=plan,
+        params=params,
+        best_iteration=final.best_iteration,
+        per_channel=per_channel(evaluation.y, evaluation.predictions[chosen], evaluation.channels),
+        rows_train=int(np.mean([len(f.train) for f in plan.folds])),
+        rows_test=int(sum(len(f.test) for f in plan.folds)),
+        time_range=None if times is None else (times.min().isoformat(), times.max().isoformat()),
+        chosen=chosen,
+        flagged=flagged,
+        notes=notes,
+    )
+
+
+def feature_table(model: LeadModel) -> pd.DataFrame:
+    """Output features with the source field and the stage at which it becomes known."""
+    spec_by_column = {f.column: f for f in model.featurizer.spec.features}
+    sources = list(model.featurizer.feature_sources_)
+    return pd.DataFrame(
+        {
+            "feature": list(model.featurizer.get_feature_names_out()),
+            "source": sources,
+            "type": [spec_by_column[s].type.value for s in sources],
+            "known_at": [spec_by_column[s].stage.value for s in sources],
+        }
+    )
