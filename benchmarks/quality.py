@@ -30,7 +30,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TARGETS = {"demo": 0.97, "x_education": 0.91, "olist": 0.68}  # x oracle for demo, absolute else
 
 
-def _oracle(frame: pd.DataFrame, data: LeadData, rows: np.ndarray, stage: str, target: str) -> float:
+def _oracle(
+    frame: pd.DataFrame, data: LeadData, rows: np.ndarray, stage: str, target: str
+) -> float:
     column = f"true_p_{target}" + ("_arrival" if stage == "arrival" else "")
     truth = frame.set_index("external_id")[column]
     p = truth.loc[data.ids[rows]].to_numpy()

@@ -230,3 +230,44 @@ def mlflow_ui(
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", settings.tracking_uri]
     command += ["--default-artifact-root", settings.artifact_root.as_uri(), "--port", str(port)]
     raise typer.Exit(subprocess.call(command))
+
+
+@app.command()
+def promote(
+    model: str = typer.Argument(..., help="Registered model name, e.g. leadscore-arrival-sql."),
+    version: str = typer.Argument(..., help="The version to make champion."),
+) -> None:
+    """Make VERSION the champion of MODEL by hand; the replaced champion becomes `previous`."""
+    from training.promotion import PromotionError
+    from training.promotion import promote as move
+    from training.settings import TrainingSettings
+
+    settings = TrainingSettings()
+    try:
+        change = move(settings.tracking_uri, model, version)
+    except PromotionError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(change.summary())
+    typer.echo(
+        "A running service picks it up at its next model check (or POST /admin/models/reload)."
+    )
+
+
+@app.command()
+def rollback(
+    model: str = typer.Argument(..., help="Registered model name, e.g. leadscore-arrival-sql."),
+) -> None:
+    """Give MODEL's `champion` alias back to its `previous` version."""
+    from training.promotion import PromotionError
+    from training.promotion import rollback as back
+    from training.settings import TrainingSettings
+
+    settings = TrainingSettings()
+    try:
+        change = back(settings.tracking_uri, model)
+    except PromotionError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(change.summary())
+    typer.echo(
+        "A running service picks it up at its next model check (or POST /admin/models/reload)."
+    )

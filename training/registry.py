@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema
 
 from training.card import model_card
 from training.importance import importance_table
@@ -104,10 +105,16 @@ def log_training_run(
     register: bool = True,
     sample: pd.DataFrame | None = None,
     extra_tags: dict[str, str] | None = None,
+    claim_champion: bool = True,
 ) -> tuple[str, ModelVersion | None]:
-    """Log one trained model with its metrics, plots and card; register it. (run id, version)"""
+    """Log one trained model with its metrics, plots and card; register it. (run id, version)
+
+    With ``claim_champion`` (the default) the first registered version of a model becomes
+    its champion; the retraining gates pass False and move the alias themselves.
+    """
     model = result.model
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
     experiment_id = ensure_experiment(tracking_uri, experiment, artifact_root)
     name = model_name(model.stage, model.target, model.dataset)
     with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
@@ -157,11 +164,10 @@ def log_training_run(
             (folder / "model_card.md").write_text(model_card(result), encoding="utf-8")
             (folder / "notes.json").write_text(json.dumps(result.notes, indent=2))
             mlflow.log_artifacts(str(folder))
-        example = sample.head(5) if sample is not None else None
+        example = None if sample is None else _input_example(sample, model.input_columns)
         signature = None
         if example is not None:
-            example = example[[c for c in model.input_columns if c in example.columns]]
-            signature = infer_signature(example, model.predict_proba(example))
+            signature = _optional_inputs(infer_signature(example, model.predict_proba(example)))
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=LeadModelPyfunc(model),
@@ -181,9 +187,37 @@ def log_training_run(
                 "flagged": str(result.flagged).lower(),
             }.items():
                 client.set_model_version_tag(name, version.version, key, value)
-            if champion_version(tracking_uri, name) is None:
+            if claim_champion and champion_version(tracking_uri, name) is None:
                 client.set_registered_model_alias(name, CHAMPION, version.version)
         return run.info.run_id, version
+
+
+def _input_example(sample: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A few rows of the model's raw input, as text.
+
+    The pipeline parses text exactly as it parses typed values (CSV exports arrive as
+    text), and text keeps MLflow's schema check away from NaN in boolean columns and from
+    timezone-aware timestamps, which its schemas cannot hold.
+    """
+    example = sample.head(5)[[c for c in columns if c in sample.columns]].copy()
+    for column in example.columns:
+        values = example[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            values = values.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        example[column] = values.map(lambda v: None if _missing(v) else str(v)).astype("string")
+    return example
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT
+
+
+def _optional_inputs(signature: ModelSignature) -> ModelSignature:
+    """Every input may be missing (unknown answers are normal for a lead)."""
+    inputs = Schema(
+        [ColSpec(spec.type, spec.name, required=False) for spec in signature.inputs.inputs]
+    )
+    return ModelSignature(inputs=inputs, outputs=signature.outputs)
 
 
 def champion_version(tracking_uri: str, name: str, alias: str = CHAMPION) -> str | None:

@@ -453,3 +453,11 @@ def feature_table(model: LeadModel) -> pd.DataFrame:
             "known_at": [spec_by_column[s].stage.value for s in sources],
         }
     )
+
+
+def fit_final(data: LeadData, options: TrainOptions) -> LeadModel:
+    """The production recipe alone on all rows (features + LightGBM + calibration)."""
+    params = _params(data, options, len(data))
+    by_time = data.times is not None
+    rows = np.arange(len(data))
+    return _fit_recipe(data, rows, options, "lightgbm", params, by_time).model

@@ -98,13 +98,15 @@ def test_x_education_spec_roles_and_leakage_drops() -> None:
         "Lead Profile",
         "Asymmetrique Activity Index",
         "Asymmetrique Profile Score",
-        "Last Activity",
-        "Last Notable Activity",
         "Lead Number",
         "Magazine",
     ]
     for column in dropped:
         assert any(d.matches(column) for d in spec.drop), column
+    # updated by the sales team's contact: never an arrival feature
+    arrival = {f.column for f in spec.features_for(KnownAt.ARRIVAL)}
+    qualified = {f.column for f in spec.features_for(KnownAt.QUALIFIED)}
+    assert {"Last Activity", "Last Notable Activity"} <= qualified - arrival
     types = {f.column: f.type for f in spec.features}
     assert types["TotalVisits"] is FeatureType.NUMERIC
     assert types["Total Time Spent on Website"] is FeatureType.NUMERIC

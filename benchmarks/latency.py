@@ -1,0 +1,257 @@
+"""Scoring latency and throughput, in one run.
+
+Usage: .venv/bin/python benchmarks/latency.py [--train-rows 60000]
+
+(a) in-process scoring of one lead (features + model + reasons), p50/p99;
+(b) POST /score of one lead over HTTP to uvicorn on 127.0.0.1: p50/p99 at a steady
+    100 requests/s, and the maximum sustained rate (4 client threads, closed loop);
+(c) batch scoring throughput for 100k leads, against LightGBM's raw Booster.predict on the
+    same already-encoded matrix, as a ratio.
+Targets: (a) p99 <= 2 ms, (b) p99 <= 15 ms at 100 req/s, (c) >= 0.5 of raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+from report import markdown_table, write_section
+
+from features.dataset import prepare_frame
+from features.demo import generate_leads
+from features.spec import KnownAt, load_spec
+from training.model import GbmEstimator, LeadModel
+from training.registry import log_training_run
+from training.settings import TrainingSettings
+from training.trainer import TrainOptions, train_model
+
+KEY = "demo-sdr-key"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ms = np.asarray(samples) * 1000
+    return float(np.percentile(ms, 50)), float(np.percentile(ms, 99))
+
+
+def in_process(model: LeadModel, records: list[dict[str, object]]) -> tuple[float, float]:
+    for record in records[:200]:  # warm up
+        model.score([record])
+    times = []
+    for record in records:
+        started = time.perf_counter()
+        model.score([record], top_k=3)
+        times.append(time.perf_counter() - started)
+    return _percentiles(times)
+
+
+def _start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LEADSCORE_DATA_DIR": str(data_dir),
+        "LEADSCORE_DEMO": "true",
+        "LEADSCORE_MODEL_CHECK_SECONDS": "0",
+    }
+    command = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory"]
+    command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    server = subprocess.Popen(command, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    server.kill()
+    raise RuntimeError("the service did not become ready within 120 s")
+
+
+def _body(record: dict[str, object]) -> bytes:
+    return json.dumps({"records": [record]}, default=str).encode()
+
+
+def steady_rate(
+    url: str, bodies: list[bytes], rate: float, seconds: float
+) -> tuple[float, float, int]:
+    """Open loop: one request every 1/rate s; latency of each; count of failures."""
+    times, failures = [], 0
+    interval = 1.0 / rate
+    with httpx.Client(
+        base_url=url, headers={"X-API-Key": KEY, "Content-Type": "application/json"}
+    ) as client:
+        start = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            target = start + i * interval
+            delay = target - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            sent = time.perf_counter()
+            response = client.post("/score", content=bodies[i % len(bodies)])
+            times.append(time.perf_counter() - sent)
+            failures += response.status_code != 200
+    p50, p99 = _percentiles(times)
+    return p50, p99, failures
+
+
+def max_rate(url: str, bodies: list[bytes], threads: int, seconds: float) -> tuple[float, float]:
+    """Closed loop with ``threads`` clients: sustained requests/s and p99 latency."""
+    counts = [0] * threads
+    times: list[float] = []
+    lock = threading.Lock()
+    stop = time.perf_counter() + seconds
+
+    def worker(n: int) -> None:
+        local = []
+        headers = {"X-API-Key": KEY, "Content-Type": "application/json"}
+        with httpx.Client(base_url=url, headers=headers) as client:
+            i = n
+            while time.perf_counter() < stop:
+                sent = time.perf_counter()
+                if client.post("/score", content=bodies[i % len(bodies)]).status_code == 200:
+                    counts[n] += 1
+                    local.append(time.perf_counter() - sent)
+                i += threads
+        with lock:
+            times.extend(local)
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    started = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return sum(counts) / elapsed, _percentiles(times)[1]
+
+
+def batch_ratio(model: LeadModel, frame: pd.DataFrame) -> tuple[float, float, float]:
+    matrix = model.transform(frame)
+    booster = model.members[0].estimator
+    assert isinstance(booster, GbmEstimator)
+    started = time.perf_counter()
+    booster.booster.predict(matrix)
+    raw = len(frame) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    model.predict_proba(frame)
+    ours = len(frame) / (time.perf_counter() - started)
+    return ours, raw, ours / raw
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-rows", type=int, default=60_000)
+    parser.add_argument("--requests", type=int, default=3000)
+    args = parser.parse_args()
+    frame, _ = generate_leads(n=args.train_rows, seed=42)
+    data = prepare_frame(load_spec("demo"), frame, source="demo")
+    print("training the arrival/sql demo model ...", flush=True)
+    result = train_model(data, TrainOptions(stage=KnownAt.ARRIVAL, target="sql", refit=False))
+    model = result.model
+    records = frame.sample(n=args.requests, random_state=1)
+    one_by_one = [
+        {k: v for k, v in r.items() if k in model.input_columns}
+        for r in records.to_dict(orient="records")
+    ]
+    a50, a99 = in_process(model, one_by_one)
+    print(f"(a) in-process p50 {a50:.3f} ms, p99 {a99:.3f} ms", flush=True)
+
+    big, _ = generate_leads(n=100_000, seed=3)
+    ours, raw, ratio = batch_ratio(model, big)
+    print(f"(c) batch {ours:,.0f} leads/s vs raw {raw:,.0f} leads/s = {ratio:.2f}", flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = TrainingSettings(data_dir=Path(tmp))
+        log_training_run(
+            result,
+            "bench",
+            settings.tracking_uri,
+            settings.mlflow_experiment,
+            settings.artifact_root,
+            sample=data.frame.head(500),
+        )
+        server, url = _start_server(Path(tmp))
+        try:
+            bodies = [_body(r) for r in one_by_one[:500]]
+            steady_rate(url, bodies, 50, 3)  # warm up
+            b50, b99, failures = steady_rate(url, bodies, 100, args.requests / 100)
+            print(
+                f"(b) 100 req/s: p50 {b50:.2f} ms, p99 {b99:.2f} ms, {failures} failed", flush=True
+            )
+            sustained, sustained_p99 = max_rate(url, bodies, threads=4, seconds=15)
+            print(
+                f"(b) max sustained {sustained:.0f} req/s (p99 {sustained_p99:.1f} ms)", flush=True
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    table = pd.DataFrame(
+        [
+            {
+                "measure": "(a) in-process score of one lead, p50",
+                "value": f"{a50:.3f} ms",
+                "target": "",
+            },
+            {
+                "measure": "(a) in-process score of one lead, p99",
+                "value": f"{a99:.3f} ms",
+                "target": "<= 2 ms",
+            },
+            {
+                "measure": "(b) POST /score at 100 req/s, p50",
+                "value": f"{b50:.2f} ms",
+                "target": "",
+            },
+            {
+                "measure": "(b) POST /score at 100 req/s, p99",
+                "value": f"{b99:.2f} ms",
+                "target": "<= 15 ms",
+            },
+            {"measure": "(b) failed requests at 100 req/s", "value": str(failures), "target": "0"},
+            {
+                "measure": "(b) max sustained rate (4 clients)",
+                "value": f"{sustained:.0f} req/s (p99 {sustained_p99:.1f} ms)",
+                "target": "",
+            },
+            {
+                "measure": "(c) batch scoring, 100k leads",
+                "value": f"{ours:,.0f} leads/s",
+                "target": "",
+            },
+            {
+                "measure": "(c) raw Booster.predict, same matrix",
+                "value": f"{raw:,.0f} leads/s",
+                "target": "",
+            },
+            {"measure": "(c) ratio", "value": f"{ratio:.2f}", "target": ">= 0.5"},
+        ]
+    )
+    print(table.to_string(index=False))
+    body = (
+        f"Arrival/SQL demo model trained on {args.train_rows} leads; {args.requests} single-lead "
+        "requests; uvicorn (1 worker) and the client share the 2 cores.\n\n" + markdown_table(table)
+    )
+    write_section("latency", "Scoring latency (`benchmarks/latency.py`)", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""`leadscore up` (what `make run` runs) and `leadscore simulate` (demo traffic)."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from serving.settings import ServingSettings
+
+app = typer.Typer(no_args_is_help=True)
+
+DEMO_KEYS = {
+    "sdr": "demo-sdr-key",
+    "sales": "demo-sales-key",
+    "marketing": "demo-marketing-key",
+    "admin": "demo-admin-key",
+}
+
+
+def _missing_champions(settings: ServingSettings) -> list[str]:
+    from features.spec import load_spec
+    from training.registry import champion_version, model_name
+
+    spec = load_spec(settings.dataset)
+    targets = list(spec.targets)
+    names = [model_name(s.value, t, spec.name) for s in spec.stages for t in targets]
+    return [n for n in names if champion_version(settings.tracking_uri, n) is None]
+
+
+def _ensure_demo_data(settings: ServingSettings, rows: int) -> None:
+    from rich.console import Console
+
+    from features.demo import write_demo_data
+
+    path = settings.demo_data_path
+    if path.exists():
+        typer.echo(f"demo data: {path} (already there)")
+        return
+    with Console().status(f"generating {rows} demo leads into {path} ..."):
+        summary = write_demo_data(path, n=rows, seed=42)
+    typer.echo(f"demo data: {path} ({summary.rows} leads)")
+
+
+def _ensure_models(settings: ServingSettings) -> None:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from features.dataset import load_dataset
+    from features.spec import load_spec
+    from training.runner import file_digest, plan_models, train_and_register
+    from training.trainer import TrainOptions
+
+    missing = _missing_champions(settings)
+    if not missing:
+        typer.echo("models: every demo model has a champion in the registry")
+        return
+    data = load_dataset(load_spec("demo"), settings.demo_data_path)
+    pairs = plan_models(data, None, None)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns) as bar:
+        task = bar.add_task(f"training {len(pairs)} demo models", total=None)
+        trained = train_and_register(
+            data,
+            file_digest(settings.demo_data_path),
+            settings,
+            pairs,
+            TrainOptions(),
+            progress=lambda message: bar.update(task, description=message),
+        )
+    for item in trained:
+        version = item.version.version if item.version else "-"
+        auc = item.result.headline.roc_auc
+        typer.echo(f"models: {item.name} v{version}, out-of-time ROC-AUC {auc:.3f}")
+
+
+@app.command()
+def up(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    demo_rows: int = typer.Option(60_000, "--demo-rows", min=1000, help="Demo leads to create."),
+) -> None:
+    """Everything on embedded defaults: demo data, train if no champion, serve the API."""
+    import uvicorn
+
+    from serving.settings import ServingSettings
+
+    settings = ServingSettings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _ensure_demo_data(settings, demo_rows)
+    _ensure_models(settings)
+    if not (settings.api_keys or settings.api_keys_file):
+        os.environ["LEADSCORE_DEMO"] = "true"
+        typer.echo("API keys (demo mode, never use in production):")
+        for role, key in DEMO_KEYS.items():
+            typer.echo(f"  {role:<10} X-API-Key: {key}")
+    base = f"http://{host}:{port}"
+    typer.echo(f"API on {base} (docs: {base}/docs); MLflow: `leadscore mlflow-ui`")
+    typer.echo(f"demo traffic: `.venv/bin/leadscore simulate --rate 2 --url {base}`")
+    uvicorn.run("serving.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+@app.command()
+def simulate(
+    rate: float = typer.Option(1.0, "--rate", min=0.01, max=500, help="Leads per second."),
+    count: int = typer.Option(100, "--count", min=1, help="How many leads to post."),
+    url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The running service."),
+    api_key: str = typer.Option(DEMO_KEYS["sdr"], "--api-key", help="An sdr or admin key."),
+    seed: int = typer.Option(2026, "--seed", help="Seed for the generated leads."),
+) -> None:
+    """Post realistic demo leads to a running service, so the SDR queue fills up."""
+    import uuid
+    from datetime import UTC, datetime
+
+    import httpx
+    from rich.console import Console
+
+    from features.demo import frame_row_to_lead, generate_leads
+
+    frame, _truth = generate_leads(n=max(count, 1000), seed=seed)
+    rows = frame.sample(n=count, random_state=seed).to_dict(orient="records")
+    console = Console()
+    run = uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=10) as client:
+        for i, row in enumerate(rows, start=1):
+            started = time.monotonic()
+            lead = frame_row_to_lead(row)
+            fresh = lead.model_copy(
+                update={
+                    "external_id": f"sim-{run}-{i}",
+                    "arrived_at": datetime.now(UTC),
+                    "bant": None,
+                    "questionnaire": None,
+                    "status_history": [],
+                    "deal_value": None,
+                }
+            )
+            try:
+                response = client.post("/leads", content=fresh.model_dump_json())
+            except httpx.HTTPError as exc:
+                console.print(f"[red]cannot reach {url}: {exc}; is `leadscore up` running?[/red]")
+                raise typer.Exit(1) from None
+            if response.status_code >= 400:
+                console.print(f"[red]{response.status_code}: {response.text}[/red]")
+                raise typer.Exit(1)
+            body = response.json()
+            model = body.get("model") or {}
+            probability = body.get("probability")
+            console.print(
+                f"{i:>4}/{count} {fresh.source.channel:<16} tier {body.get('tier') or '?'} "
+                f"p={probability if probability is not None else float('nan'):.3f} "
+                f"{model.get('name', '')} v{model.get('version', '?')} "
+                f"queue #{body.get('queue_position')}"
+            )
+            time.sleep(max(0.0, 1.0 / rate - (time.monotonic() - started)))
