@@ -138,7 +138,11 @@ def simulate(
                 }
             )
             try:
-                response = client.post("/leads", content=fresh.model_dump_json())
+                response = client.post(
+                    "/leads",
+                    content=fresh.model_dump_json(),
+                    headers={"Content-Type": "application/json"},
+                )
             except httpx.HTTPError as exc:
                 console.print(f"[red]cannot reach {url}: {exc}; is `leadscore up` running?[/red]")
                 raise typer.Exit(1) from None
