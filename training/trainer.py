@@ -35,6 +35,7 @@ from training.gbm import (
     DEFAULT_PARAMS,
     fit_default_gbm,
     fit_gbm,
+    refit_gbm,
     scale_learning_rate,
     tune_gbm,
 )
@@ -60,6 +61,7 @@ class TrainOptions:
     params: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     refit: bool = True  # fit the final model on all rows (False: keep the evaluation fit)
+    refit_on_valid: bool = True  # time split: refit on fit + most recent slice after stopping
     members: int = 5  # cross-fitted members for data without time (up to MAX_ROWS_FOR_MEMBERS)
 
 
@@ -223,8 +225,14 @@ def _fit_member(
     featurizer: LeadFeaturizer,
     params: dict[str, Any],
     seed: int,
+    refit_all: bool = False,
 ) -> tuple[Member, int, float]:
-    """One classifier early-stopped and calibrated on ``valid``: (member, rounds, raw ECE)."""
+    """One classifier early-stopped and calibrated on ``valid``: (member, rounds, raw ECE).
+
+    With ``refit_all`` (time splits: the validation slice is the most recent, most valuable
+    data), LightGBM is then refitted on fit + valid for proportionally more rounds; the
+    calibrator learned from the early-stopped model's out-of-sample scores is kept.
+    """
     categorical = list(featurizer.categorical_indices_)
     estimator: Estimator
     best_iteration = 0
@@ -244,6 +252,11 @@ def _fit_member(
     raw_valid = estimator.raw_score(valid[0])
     calibrator = fit_calibrator(raw_valid, valid[1], seed=seed)
     raw_ece = expected_calibration_error(valid[1], 1 / (1 + np.exp(-raw_valid)))
+    if refit_all and kind == "lightgbm":
+        rows = len(fit[1]) + len(valid[1])
+        rounds = round(best_iteration * rows / len(fit[1]))
+        both = (np.vstack([fit[0], valid[0]]), np.concatenate([fit[1], valid[1]]))
+        estimator = GbmEstimator(refit_gbm(both, categorical, gbm, rounds))
     return Member(estimator, calibrator), best_iteration, raw_ece
 
 
@@ -278,6 +291,7 @@ def _fit_recipe(
             featurizer,
             params,
             options.seed,
+            refit_all=by_time and options.refit_on_valid,
         )
         members.append(member)
         rounds.append(best)
