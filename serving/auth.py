@@ -39,6 +39,7 @@ class Action(StrEnum):
     QUALIFY = "record qualification answers"
     CHANGE_STATUS = "change a lead's status"
     READ_METRICS = "read metrics"
+    READ_REPORTS = "read marketing reports"
     ADMIN = "administer the service"
 
 
@@ -52,6 +53,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.QUALIFY: frozenset({Role.SDR, Role.SALES, Role.ADMIN}),
     Action.CHANGE_STATUS: frozenset({Role.SDR, Role.SALES, Role.ADMIN}),
     Action.READ_METRICS: _ALL,
+    Action.READ_REPORTS: frozenset({Role.MARKETING, Role.ADMIN}),
     Action.ADMIN: frozenset({Role.ADMIN}),
 }
 

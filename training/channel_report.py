@@ -47,16 +47,26 @@ class ReportFiles:
 # --------------------------------------------------------------------------- plots
 
 
-def _png(fig: plt.Figure) -> str:
-    """The figure as a base64 PNG data URI (the figure is closed)."""
+def figure_png(fig: plt.Figure | None) -> bytes | None:
+    """The figure as PNG bytes (the figure is closed); None for no figure."""
+    if fig is None:
+        return None
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
 
 
-def drivers_heatmap(report: ChannelReport) -> str | None:
+def figure_uri(fig: plt.Figure | None) -> str | None:
+    """The figure as a base64 PNG data URI (the figure is closed); None for no figure."""
+    png = figure_png(fig)
+    if png is None:
+        return None
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def drivers_heatmap(report: ChannelReport) -> plt.Figure | None:
     """Driver strength (spread) per field: all leads, then each judged channel."""
     drivers, overall = report.drivers, report.global_drivers
     if drivers.empty or overall.empty:
@@ -98,28 +108,47 @@ def drivers_heatmap(report: ChannelReport) -> str | None:
     ax.set_yticks(range(len(fields)), fields)
     ax.set_title("Driver strength per channel (spread of SHAP, log-odds; #rank in the column)")
     fig.colorbar(image, ax=ax, shrink=0.8)
-    return _png(fig)
+    return fig
 
 
-def driver_bars(report: ChannelReport, channel: str) -> str | None:
-    """Top fields of one channel: spread here vs over all leads."""
-    mine = report.drivers[report.drivers["channel"] == channel].head(PLOT_TOP)
-    if mine.empty:
-        return None
+def _bars(ax: plt.Axes, mine: pd.DataFrame, channel: str) -> None:
     fields = list(mine["field"])[::-1]
-    here = list(mine["spread"])[::-1]
-    overall = list(mine["global_spread"])[::-1]
-    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(fields) + 1.2))
     position = np.arange(len(fields))
-    ax.barh(position + 0.2, here, height=0.4, label=channel, color="#2b6cb0")
-    ax.barh(position - 0.2, overall, height=0.4, label="all leads", color="#bbb")
-    ax.set_yticks(position, fields)
-    ax.set(xlabel="spread of SHAP (log-odds)", title=f"{channel}: top drivers")
-    ax.legend(loc="lower right", fontsize=8)
-    return _png(fig)
+    ax.barh(position + 0.2, list(mine["spread"])[::-1], height=0.4, color="#2b6cb0", label=channel)
+    ax.barh(
+        position - 0.2,
+        list(mine["global_spread"])[::-1],
+        height=0.4,
+        color="#bbb",
+        label="all leads",
+    )
+    ax.set_yticks(position, fields, fontsize=8)
+    ax.set_title(channel, fontsize=10)
+    ax.tick_params(axis="x", labelsize=7)
 
 
-def funnel_plot(report: ChannelReport) -> str | None:
+def driver_bars(report: ChannelReport, channel: str | None = None) -> plt.Figure | None:
+    """Top fields per judged channel (or of one ``channel``): spread there (blue) vs over
+    all leads (grey), one panel per channel."""
+    drivers = report.drivers
+    if drivers.empty:
+        return None
+    channels = [channel] if channel else sorted(drivers["channel"].unique())
+    channels = [c for c in channels if (drivers["channel"] == c).any()]
+    if not channels:
+        return None
+    columns = min(3, len(channels))
+    rows = -(-len(channels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.3 * columns, 2.6 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, channels, strict=False):
+        _bars(ax, drivers[drivers["channel"] == name].head(PLOT_TOP), name)
+    for ax in list(axes.flat)[len(channels) :]:
+        ax.set_visible(False)
+    fig.suptitle("Top drivers: spread of SHAP in the channel (blue) vs over all leads (grey)")
+    return fig
+
+
+def funnel_plot(report: ChannelReport) -> plt.Figure | None:
     """Share of leads reaching each stage, per judged channel."""
     funnel = report.funnel_channel
     stages = _stages(report)
@@ -135,7 +164,7 @@ def funnel_plot(report: ChannelReport) -> str | None:
     ax.set_xticks(position, judged["channel"], rotation=30, ha="right")
     ax.set(ylabel="share of leads", title="Funnel: share of leads reaching each stage")
     ax.legend(fontsize=8)
-    return _png(fig)
+    return fig
 
 
 def _stages(report: ChannelReport) -> list[str]:
@@ -144,7 +173,7 @@ def _stages(report: ChannelReport) -> list[str]:
     return known or ([report.target] if report.target in funnel.columns else [])
 
 
-def calibration_plot(report: ChannelReport) -> str | None:
+def calibration_plot(report: ChannelReport) -> plt.Figure | None:
     """Mean predicted vs actual conversion per judged channel (the diagonal is perfect)."""
     funnel = report.funnel_channel
     if "mean_predicted" not in funnel:
@@ -172,10 +201,10 @@ def calibration_plot(report: ChannelReport) -> str | None:
         ylabel="actual",
         title=f"Calibration per channel ({outcome_words(report.target)})",
     )
-    return _png(fig)
+    return fig
 
 
-def trend_plot(report: ChannelReport) -> str | None:
+def trend_plot(report: ChannelReport) -> plt.Figure | None:
     """Leads and conversion per month and channel (conversion only where judged)."""
     months = report.funnel_month
     if months.empty:
@@ -193,7 +222,7 @@ def trend_plot(report: ChannelReport) -> str | None:
     for axis in (left, right):
         axis.tick_params(axis="x", rotation=60, labelsize=7)
     right.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return _png(fig)
+    return fig
 
 
 # --------------------------------------------------------------------------- html
@@ -237,7 +266,8 @@ def table_html(table: pd.DataFrame, columns: list[str] | None = None) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _image(uri: str | None, alt: str) -> str:
+def _image(fig: plt.Figure | None, alt: str) -> str:
+    uri = figure_uri(fig)
     return "" if uri is None else f"<img src='{uri}' alt='{html.escape(alt)}'>"
 
 
@@ -284,12 +314,7 @@ def _channel_section(report: ChannelReport, row: pd.Series) -> str:
     if row.get("matters_less_here"):
         extra.append(f"Global top drivers that matter less here: {row['matters_less_here']}.")
     notes = "".join(f"<p class='note'>{html.escape(text)}</p>" for text in extra)
-    return (
-        title
-        + f"<ul class='phrases'>{items}</ul>"
-        + notes
-        + _image(driver_bars(report, channel), f"{channel} drivers")
-    )
+    return title + f"<ul class='phrases'>{items}</ul>" + notes
 
 
 def render_html(report: ChannelReport, csv_links: bool = True) -> str:
@@ -317,6 +342,7 @@ def render_html(report: ChannelReport, csv_links: bool = True) -> str:
         "the phrase says which values raise or lower the chance (relative to the channel's "
         "average lead).</p>",
         _image(drivers_heatmap(report), "driver heat map"),
+        _image(driver_bars(report), "top drivers per channel"),
     ]
     for _, row in report.summary.iterrows():
         if row["channel"] != ALL_LEADS:

@@ -17,9 +17,8 @@ numbers over all leads are the global picture each channel is compared with.
 **Direction in plain words.** For a field, the leads of the group are split by the value of
 the field's output column that explains most of its contribution (categories; a numeric
 column's distinct values or quintiles; "not given"), and the field's mean contribution per
-value says which values raise or lower the chance, e.g. "budget_amount: higher budget_amount
-(RUB) raises the chance of SQL" or "need_fit = strong raises the chance of SQL, need_fit =
-none lowers it".
+value says which values raise or lower the chance, e.g. "higher budget_amount (RUB) raises
+the chance of SQL" or "need_fit = strong raises the chance of SQL, need_fit = none lowers it".
 
 **Funnel.** Leads, MQL, SQL, SAL, won (reached at least that stage), stage-to-stage rates,
 average deal value, and mean predicted vs actual conversion over decided leads (reached the
@@ -63,6 +62,8 @@ BINS = 5
 MIN_VALUE_SHARE = 0.03
 #: |correlation| between bin order and mean contribution that reads as a trend.
 TREND = 0.6
+#: Phrase of a field with one value for every lead of a group.
+SAME_VALUE = "the same for every lead here: it sets the level (mean_shap), not who converts"
 _OUTCOME_WORDS = {
     "sql": "the chance of SQL",
     "sal": "the chance of SAL",
@@ -674,7 +675,8 @@ def _driver_rows(
     outcome: str,
 ) -> pd.DataFrame:
     """Per source field over the explained leads at ``members`` (positions in ``explained``),
-    each counted with its weight."""
+    each counted with its weight. Fields holding one value for every lead of the group (the
+    channel inside a channel) rank last: they set the group's level, not who converts."""
     contrib = explained.contrib[members]
     mean = np.average(contrib, axis=0, weights=weights)
     table = pd.DataFrame(
@@ -685,16 +687,16 @@ def _driver_rows(
             "spread": np.average(np.abs(contrib - mean), axis=0, weights=weights),
         }
     )
-    table["rank"] = table["spread"].rank(ascending=False, method="first").astype(int)
     outputs: dict[str, list[int]] = {}
     for j, source in enumerate(describer.sources):
         outputs.setdefault(source, []).append(j)
     values = explained.matrix[members]
-    signs, phrases = [], []
+    signs, phrases, varies = [], [], []
     for k, source in enumerate(explained.fields):
-        direction = Direction("+", "")
-        if table.at[k, "spread"] > 1e-9:
-            candidates = [describer.groups(j, values[:, j]) for j in outputs[source]]
+        candidates = [describer.groups(j, values[:, j]) for j in outputs[source]]
+        varied = any(len(np.unique(g.codes)) > 1 for g in candidates)
+        direction = Direction("+", "" if varied else SAME_VALUE)
+        if varied and table.at[k, "spread"] > 1e-9:
             best = max(
                 candidates,
                 key=lambda g: _explained_share(g.codes, contrib[:, k], weights),
@@ -702,9 +704,23 @@ def _driver_rows(
             direction = describe_direction(source, best, contrib[:, k], weights, outcome)
         signs.append(direction.sign)
         phrases.append(direction.phrase)
+        varies.append(varied)
     table["direction"] = signs
     table["phrase"] = phrases
-    return table.sort_values("rank", ignore_index=True)
+    table["varies"] = varies
+    order = table.sort_values(["varies", "spread"], ascending=[False, False], kind="stable")
+    order["rank"] = np.arange(1, len(order) + 1)
+    columns = [
+        "field",
+        "mean_abs_shap",
+        "mean_shap",
+        "spread",
+        "rank",
+        "varies",
+        "direction",
+        "phrase",
+    ]
+    return order[columns].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- the report
@@ -836,13 +852,14 @@ def _summary(
     for channel in summary["channel"]:
         if channel == ALL_LEADS:
             mine = global_drivers[global_drivers["rank"] <= top]
+            mine = mine[mine["varies"]] if "varies" in mine else mine
             tops.append(" | ".join(p for p in mine.get("phrase", []) if p))
             versus.append("")
             specific.append("")
             less.append("")
             continue
         own = drivers[drivers["channel"] == channel]
-        mine = own[own["rank"] <= top]
+        mine = own[(own["rank"] <= top) & own["varies"].astype(bool)]
         wider = set(own.loc[own["rank"] <= 2 * top, "field"])
         tops.append(" | ".join(p for p in mine["phrase"] if p))
         versus.append(_vs_global(mine, global_rank) if len(mine) else "")
@@ -864,7 +881,7 @@ def build_channel_report(
     model_name: str | None = None,
     model_version: str | None = None,
     predicted: np.ndarray | None = None,
-    explain_per_group: int = 400,
+    explain_per_group: int = 500,
     top: int = 3,
     seed: int = 0,
     title: str | None = None,
@@ -929,7 +946,9 @@ def build_channel_report(
     channel_field = model.featurizer.spec.channel_column if model is not None else None
     summary = _summary(
         funnel_channel,
-        drivers if len(drivers) else pd.DataFrame(columns=["channel", "rank", "field", "phrase"]),
+        drivers
+        if len(drivers)
+        else pd.DataFrame(columns=["channel", "rank", "field", "phrase", "varies"]),
         global_drivers,
         target,
         top,
