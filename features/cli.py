@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from features.dataset import LeadData
+    from features.demo import DemoSummary
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -64,3 +67,96 @@ def _print_data_summary(data: LeadData) -> None:
     console.print(table)
     for warning in data.warnings:
         console.print(f"warning: {warning}", markup=False)
+
+
+#: Defaults of `demo-data` (the same as features.demo.DEFAULT_N / DEFAULT_SEED; kept literal
+#: so that `leadscore --help` does not import the generator).
+DEMO_DEFAULT_N = 60_000
+DEMO_DEFAULT_SEED = 42
+
+
+@app.command("demo-data")
+def demo_data(
+    n: int = typer.Option(DEMO_DEFAULT_N, "--n", min=1, help="How many leads to generate."),
+    seed: int = typer.Option(
+        DEMO_DEFAULT_SEED, "--seed", help="Random seed: the same --n and --seed give the same data."
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        dir_okay=False,
+        help=(
+            "Output file, Parquet (.parquet) or CSV (.csv) by extension. The ground truth is "
+            "written beside it as <stem>.ground_truth.json. "
+            "Default: <LEADSCORE_DATA_DIR>/demo/leads.parquet."
+        ),
+    ),
+) -> None:
+    """Generate synthetic B2B leads with full status histories and a known ground truth."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from features.demo import DATA_FORMATS, STEPS, write_demo_data
+    from training.settings import TrainingSettings
+
+    path = out if out is not None else TrainingSettings().demo_data_path
+    if path.suffix.lower() not in DATA_FORMATS:
+        raise typer.BadParameter(
+            f"'{path}' has extension '{path.suffix}'; expected one of: " + ", ".join(DATA_FORMATS),
+            param_hint="--out",
+        )
+    console = Console()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"{n:,} leads", total=len(STEPS))
+
+        def advance(step: str) -> None:
+            done = STEPS.index(step) if step in STEPS else 0
+            progress.update(task, completed=done, description=f"{n:,} leads: {step}")
+
+        summary = write_demo_data(path, n, seed, progress=advance)
+        progress.update(task, completed=len(STEPS))
+    console.print(_demo_summary_table(summary))
+    console.print(f"{summary.months} months of arrivals; {_demo_auc_line(summary)}")
+    console.print(f"wrote {summary.path} and {summary.ground_truth_path} in {summary.seconds:.1f}s")
+
+
+def _demo_summary_table(summary: DemoSummary) -> Table:
+    from rich.table import Table
+
+    table = Table(title=f"{summary.rows:,} demo leads, {summary.start} .. {summary.end}")
+    table.add_column("channel")
+    table.add_column("leads", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("SQL rate", justify="right")
+    table.add_column("won rate", justify="right")
+    for channel in summary.channels:
+        table.add_row(
+            channel.name,
+            f"{channel.leads:,}",
+            f"{channel.leads / summary.rows:.1%}",
+            f"{channel.sql_rate:.1%}",
+            f"{channel.won_rate:.1%}",
+        )
+    table.add_section()
+    table.add_row(
+        "all", f"{summary.rows:,}", "100%", f"{summary.sql_rate:.1%}", f"{summary.won_rate:.1%}"
+    )
+    return table
+
+
+def _demo_auc_line(summary: DemoSummary) -> str:
+    def show(key: str) -> str:
+        value = summary.oracle_auc.get(key)
+        return "n/a" if value is None else f"{value:.3f}"
+
+    return (
+        f"oracle ROC-AUC  SQL: qualified {show('sql_qualified')}, arrival {show('sql_arrival')}"
+        f"  |  won: qualified {show('won_qualified')}, arrival {show('won_arrival')}"
+    )
