@@ -30,6 +30,8 @@ def test_lift_and_capture_at_the_top() -> None:
     y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
     p = np.linspace(1, 0, 10)
     lift, capture = top_share(y, p, 0.2)
-    assert lift == 5.0 and capture == 1.0
+    assert lift == 5.0
+    assert capture == 1.0
     metrics = evaluate(y, p)
-    assert metrics.roc_auc == 1.0 and metrics.positives == 2
+    assert metrics.roc_auc == 1.0
+    assert metrics.positives == 2

@@ -50,11 +50,14 @@ def test_first_version_is_champion_and_reload_is_identical(
     assert champion_version(mlflow_settings.tracking_uri, name) == first
 
     loaded = load_champion(mlflow_settings.tracking_uri, name)
-    assert loaded is not None and loaded.version == first
+    assert loaded is not None
+    assert loaded.version == first
     rows = demo_data.frame.tail(500)
     assert np.array_equal(loaded.model.predict_proba(rows), trained.model.predict_proba(rows))
     records = rows.head(50).to_dict(orient="records")
-    assert np.allclose(loaded.model.predict_proba(records), trained.model.predict_proba(rows.head(50)))
+    assert np.allclose(
+        loaded.model.predict_proba(records), trained.model.predict_proba(rows.head(50))
+    )
 
     # a second version is registered but does not take the champion alias by itself
     second = _log(trained, mlflow_settings, demo_data)
@@ -75,11 +78,13 @@ def test_models_command_lists_versions(
     runner = CliRunner()
     monkeypatch.setenv("LEADSCORE_DATA_DIR", str(mlflow_settings.data_dir))
     empty = runner.invoke(app, ["models"])
-    assert empty.exit_code == 0 and "No registered models" in empty.output
+    assert empty.exit_code == 0
+    assert "No registered models" in empty.output
     _log(trained, mlflow_settings, demo_data)
     listed = runner.invoke(app, ["models"], env={"COLUMNS": "200"})
     assert listed.exit_code == 0, listed.output
-    assert "leadscore-arrival-sql" in listed.output and "champion" in listed.output
+    assert "leadscore-arrival-sql" in listed.output
+    assert "champion" in listed.output
 
 
 def test_no_champion_loads_as_none(mlflow_settings: TrainingSettings) -> None:

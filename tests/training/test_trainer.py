@@ -94,4 +94,5 @@ def test_reasons_name_source_fields(demo_data: LeadData) -> None:
         assert all(reason.field in fields and reason.phrase for reason in lead.reasons)
         ups = [r for r in lead.reasons if r.direction == "+"]
         downs = [r for r in lead.reasons if r.direction == "-"]
-        assert len(ups) <= 3 and len(downs) <= 3
+        assert len(ups) <= 3
+        assert len(downs) <= 3
