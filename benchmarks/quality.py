@@ -27,6 +27,7 @@ from training.runner import plan_models
 from training.trainer import TrainOptions, train_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks-quality.csv"
 TARGETS = {"demo": 0.97, "x_education": 0.91, "olist": 0.68}  # x oracle for demo, absolute else
 
 
@@ -54,6 +55,21 @@ def _datasets(only: set[str], demo_rows: int) -> list[tuple[LeadData, pd.DataFra
             continue
         out.append((load_dataset(spec), None))
     return out
+
+
+def _merge_previous(table: pd.DataFrame) -> pd.DataFrame:
+    """Keep the rows of data sets this run did not retrain (``--only``), from the last CSV."""
+    previous = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+    if previous:
+        from io import StringIO
+
+        old = pd.read_csv(StringIO(previous))
+        kept = old[~old["data set"].isin(table["data set"])]
+        table = pd.concat([kept, table], ignore_index=True)
+    order = {name: i for i, name in enumerate(TARGETS)}
+    table = table.sort_values("data set", key=lambda s: s.map(order), kind="stable")
+    RESULTS.write_text(table.to_csv(index=False), encoding="utf-8")
+    return table.reset_index(drop=True)
 
 
 def main() -> None:
@@ -97,7 +113,7 @@ def main() -> None:
                 }
             )
             print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
-    table = pd.DataFrame(rows)
+    table = _merge_previous(pd.DataFrame(rows))
     print(table.to_string(index=False))
     body = (
         "Out-of-time test for demo (last 3 months) and Olist (train before 2018-03-01, test "
