@@ -24,7 +24,7 @@ from serving.errors import BodySizeLimit, install_error_handlers
 from serving.metrics import LiveCollector, Metrics, RequestMetrics
 from serving.modelset import ModelHolder, ModelLoader, ModelWatcher, RegistryLoader, load_model_set
 from serving.records import RecordSchema
-from serving.routers import admin, health, leads, queue, score
+from serving.routers import admin, health, leads, queue, reports, score
 from serving.scoring import Scorer, Tiers
 from serving.settings import ServingSettings
 from serving.store import Store
@@ -127,6 +127,7 @@ def create_app(
     install_error_handlers(app)
     for router in (leads.router, score.router, queue.router, admin.router, health.router):
         app.include_router(router)
+    app.include_router(reports.router)
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     return app

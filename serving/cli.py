@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from features.cli import app as data_app
+from serving.report_cli import app as report_app
 from serving.retraining import app as retraining_app
 from serving.run import app as run_app
 from training.cli import app as training_app
@@ -19,6 +20,7 @@ app.add_typer(data_app)
 app.add_typer(training_app)
 app.add_typer(run_app)
 app.add_typer(retraining_app)
+app.add_typer(report_app, name="report")
 
 
 @app.command()

@@ -57,6 +57,23 @@ class ServingSettings(TrainingSettings):
     )
     reasons_top_k: int = Field(default=3, ge=0, le=20, description="reasons of each sign")
     db_busy_timeout_ms: int = Field(default=10_000, ge=0, description="SQLite busy timeout")
+    report_min_leads: int = Field(
+        default=100,
+        ge=1,
+        description="channel review: fewer leads in a channel/campaign/month is 'too few to judge'",
+    )
+    report_min_conversions: int = Field(
+        default=10,
+        ge=0,
+        description="channel review: fewer conversions is 'too few leads to judge'",
+    )
+    report_explain_per_group: int = Field(
+        default=500,
+        ge=10,
+        le=100_000,
+        description="channel review: leads explained (SHAP) per channel and campaign; "
+        "more are sampled",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

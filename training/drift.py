@@ -240,17 +240,9 @@ def channel_conversion(
     """Settled leads and conversion per channel, then (reference) and now (current)."""
     then = pd.DataFrame({"channel": channels_then.astype(str), "y": y_then.astype(float)})
     now = pd.DataFrame({"channel": channels_now.astype(str), "y": y_now.astype(float)})
-    a = then.groupby("channel")["y"].agg(["size", "mean"])
-    b = now.groupby("channel")["y"].agg(["size", "mean"])
-    table = a.join(b, how="outer", lsuffix="_then", rsuffix="_now")
-    table = table.rename(
-        columns={
-            "size_then": "leads_then",
-            "mean_then": "conversion_then",
-            "size_now": "leads_now",
-            "mean_now": "conversion_now",
-        }
-    )
+    a = then.groupby("channel")["y"].agg(leads_then="size", conversion_then="mean")
+    b = now.groupby("channel")["y"].agg(leads_now="size", conversion_now="mean")
+    table = a.join(b, how="outer")
     table[["leads_then", "leads_now"]] = table[["leads_then", "leads_now"]].fillna(0).astype(int)
     table["change"] = table["conversion_now"] - table["conversion_then"]
     table = table.reset_index().sort_values(["leads_then", "channel"], ascending=[False, True])
@@ -299,6 +291,9 @@ CHANNEL_HEADER = [*CHANNEL_HEADER, "change"]
 def _summary_lines(report: DriftReport) -> list[str]:
     drifted = ", ".join(r.source for r in report.drifted) or "none"
     watched = ", ".join(r.source for r in report.watched) or "none"
+    seasonal = (
+        ", ".join(f"{r.feature} {_number(r.psi)}" for r in report.features if r.seasonal) or "none"
+    )
     return [
         f"Reference: {report.reference.label} ({report.reference.leads} leads, "
         f"{report.reference.settled} settled)",
@@ -307,6 +302,7 @@ def _summary_lines(report: DriftReport) -> list[str]:
         f"Score PSI: {_number(report.score_psi)} ({flag_of(report.score_psi).value})",
         f"Drifted fields (PSI > {DRIFT}): {drifted}",
         f"Fields to watch (PSI {WATCH}-{DRIFT}): {watched}",
+        f"Calendar parts (shift between any two periods, never gated): {seasonal}",
     ]
 
 

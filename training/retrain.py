@@ -39,7 +39,7 @@ from features.dataset import LeadData
 from features.funnel import TERMINAL_STATUSES, Stage, Status, highest_stage
 from features.lead import BANT_COLUMNS, QUESTION_PREFIX
 from training.drift import FeaturePsi
-from training.metrics import Metrics
+from training.metrics import ECE_BINS, Metrics
 
 DEFAULT_MATURITY_DAYS = 90
 DEFAULT_EVAL_MONTHS = 1
@@ -150,6 +150,109 @@ def _stage_rank(stage: str | None) -> int:
         return -1
 
 
+@dataclass(frozen=True)
+class Outcomes:
+    """Every lead's state at ``as_of``, from which the settled leads of any target follow.
+
+    Built once by :func:`read_outcomes`; :meth:`settled` then picks the leads that count
+    for a target's stage cheaply, so several targets share the (costly) reading.
+    """
+
+    frame: pd.DataFrame  # the input rows (index 0..n-1)
+    times: pd.DatetimeIndex
+    as_of: pd.Timestamp
+    maturity_days: int
+    future: np.ndarray
+    closed_by: np.ndarray
+    open_at: np.ndarray
+    mature: np.ndarray  # open at as_of, past the maturity window
+    stage_rank: np.ndarray  # rank of the stage reached by as_of (open leads; -1 unknown)
+    snapshots: dict[int, _Snapshot]
+    columns: OutcomeColumns
+    present: dict[str, bool]
+    notes: list[str]
+
+    def mask(self, reach: Stage | str | None = None) -> np.ndarray:
+        """Input rows that count for a target reached at stage ``reach``."""
+        mask = self.closed_by | self.mature
+        if reach is not None:
+            mask = mask | (self.open_at & (self.stage_rank >= Stage(reach).rank))
+        return mask
+
+    def settled(self, reach: Stage | str | None = None) -> Settled:
+        mask = self.mask(reach)
+        reached = mask & self.open_at & ~self.mature
+        out = self.frame.loc[mask].copy()
+        _apply_snapshots(out, self.snapshots, self.columns, self.present)
+        return Settled(
+            frame=out.reset_index(drop=True),
+            open_frame=self.frame.loc[self.open_at].reset_index(drop=True),
+            times=self.times,
+            mask=mask,
+            as_of=self.as_of,
+            maturity_days=self.maturity_days,
+            reach=Stage(reach).value if reach is not None else None,
+            closed=int(self.closed_by.sum()),
+            reached=int(reached.sum()),
+            matured=int(self.mature.sum()),
+            too_young=int((self.open_at & ~mask).sum()),
+            future=int(self.future.sum()),
+            notes=list(self.notes),
+        )
+
+
+def read_outcomes(
+    frame: pd.DataFrame,
+    as_of: date | datetime | str | pd.Timestamp,
+    maturity_days: int = DEFAULT_MATURITY_DAYS,
+    *,
+    time_column: str = "arrived_at",
+    columns: OutcomeColumns = OutcomeColumns(),
+    closed_statuses: Iterable[str] = CLOSED_STATUSES,
+) -> Outcomes:
+    """Each lead's state at ``as_of``: closed by then, open (and its stage then), or later."""
+    if maturity_days < 0:
+        raise ValueError(f"maturity_days must be 0 or more, got {maturity_days}")
+    if time_column not in frame.columns:
+        raise ValueError(f"the lead frame has no time column '{time_column}'")
+    as_of = utc_timestamp(as_of)
+    closed = frozenset(closed_statuses)
+    notes: list[str] = []
+    frame = frame.reset_index(drop=True)
+    n = len(frame)
+    has = {name: name in frame.columns for name in asdict(columns).values()}
+    arrived = _utc_column(frame[time_column])
+    future = np.asarray(arrived.isna() | (arrived > as_of))
+    status = _text_column(frame, columns.status) if has[columns.status] else np.full(n, None)
+    closed_now = np.fromiter((s in closed for s in status), dtype=bool, count=n)
+    if not has[columns.status]:
+        notes.append(f"no '{columns.status}' column: only the maturity window settles leads")
+    closed_by = _closed_by(frame, closed_now, as_of, columns, has, closed, notes) & ~future
+    open_at = ~future & ~closed_by
+    snaps = _open_snapshots(frame, open_at, closed_now, as_of, columns, has, closed, notes)
+    known = np.zeros(n, dtype=bool)
+    known[list(snaps)] = True
+    stage_rank = np.full(n, -1, dtype=int)
+    for i, snap in snaps.items():
+        stage_rank[i] = _stage_rank(snap.stage)
+    mature = open_at & np.asarray(arrived <= as_of - pd.Timedelta(days=maturity_days)) & known
+    return Outcomes(
+        frame=frame,
+        times=arrived,
+        as_of=as_of,
+        maturity_days=maturity_days,
+        future=future,
+        closed_by=closed_by,
+        open_at=open_at,
+        mature=mature,
+        stage_rank=stage_rank,
+        snapshots=snaps,
+        columns=columns,
+        present=has,
+        notes=notes,
+    )
+
+
 def label_settled(
     frame: pd.DataFrame,
     as_of: date | datetime | str | pd.Timestamp,
@@ -169,51 +272,15 @@ def label_settled(
     next), or it arrived at or before ``as_of - maturity_days``. A lead closed at exactly
     ``as_of`` counts. Counted leads carry their status and stage as they stood at ``as_of``.
     """
-    if maturity_days < 0:
-        raise ValueError(f"maturity_days must be 0 or more, got {maturity_days}")
-    if time_column not in frame.columns:
-        raise ValueError(f"the lead frame has no time column '{time_column}'")
-    as_of = utc_timestamp(as_of)
-    reach_rank = _stage_rank(Stage(reach).value) if reach is not None else None
-    closed = frozenset(closed_statuses)
-    notes: list[str] = []
-    frame = frame.reset_index(drop=True)
-    n = len(frame)
-    has = {name: name in frame.columns for name in asdict(columns).values()}
-    arrived = _utc_column(frame[time_column])
-    future = np.asarray(arrived.isna() | (arrived > as_of))
-    status = _text_column(frame, columns.status) if has[columns.status] else np.full(n, None)
-    closed_now = np.fromiter((s in closed for s in status), dtype=bool, count=n)
-    if not has[columns.status]:
-        notes.append(f"no '{columns.status}' column: only the maturity window settles leads")
-    closed_by = _closed_by(frame, closed_now, as_of, columns, has, closed, notes) & ~future
-    open_at = ~future & ~closed_by
-    snaps = _open_snapshots(frame, open_at, closed_now, as_of, columns, has, closed, notes)
-    known = np.zeros(n, dtype=bool)
-    known[list(snaps)] = True
-    reached = np.zeros(n, dtype=bool)
-    if reach_rank is not None:
-        for i, snap in snaps.items():
-            reached[i] = _stage_rank(snap.stage) >= reach_rank
-    mature = open_at & np.asarray(arrived <= as_of - pd.Timedelta(days=maturity_days)) & known
-    mask = closed_by | reached | mature
-    out = frame.loc[mask].copy()
-    _apply_snapshots(out, snaps, columns, has)
-    return Settled(
-        frame=out.reset_index(drop=True),
-        open_frame=frame.loc[open_at].reset_index(drop=True),
-        times=arrived,
-        mask=mask,
-        as_of=as_of,
-        maturity_days=maturity_days,
-        reach=Stage(reach).value if reach is not None else None,
-        closed=int(closed_by.sum()),
-        reached=int(reached.sum()),
-        matured=int((mature & ~reached).sum()),
-        too_young=int((open_at & ~mask).sum()),
-        future=int(future.sum()),
-        notes=notes,
+    outcomes = read_outcomes(
+        frame,
+        as_of,
+        maturity_days,
+        time_column=time_column,
+        columns=columns,
+        closed_statuses=closed_statuses,
     )
+    return outcomes.settled(reach)
 
 
 def _closed_by(
@@ -417,7 +484,7 @@ class Gates:
     """Promotion gates; every threshold can be set from the command line."""
 
     auc_tolerance: float = 0.005  # challenger ROC-AUC may trail the champion's by this much
-    max_ece: float = 0.05  # expected calibration error on the window
+    max_ece: float = 0.03  # ECE on the window, above what sampling noise alone gives
     min_positives: int = 40  # settled positives in training (cold start below)
     min_negatives: int = 40  # settled negatives in training
     min_eval_positives: int = 10  # positives in the evaluation window
@@ -529,6 +596,24 @@ def _drift_gate(psi_rows: list[FeaturePsi], gates: Gates) -> GateResult:
     return GateResult("feature drift (PSI)", True, worst, gates.max_psi, message)
 
 
+def ece_noise(probabilities: np.ndarray, bins: int = ECE_BINS) -> float:
+    """The ECE a perfectly calibrated model would show on this many leads, on average.
+
+    In each probability bin the observed rate of ``n_b`` leads scatters around the mean
+    prediction ``p_b`` with standard deviation sqrt(p_b (1 - p_b) / n_b); the mean absolute
+    deviation is sqrt(2 / pi) of that. Weighted over the bins this is the ECE that sampling
+    alone produces: about 0.03 for a window of 600 leads, 0.003 for 60,000.
+    """
+    p = np.asarray(probabilities, dtype=float)
+    if len(p) == 0:
+        return 0.0
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    means = np.bincount(index, weights=p, minlength=bins) / np.maximum(counts, 1)
+    spread = np.sqrt(means * (1 - means) / np.maximum(counts, 1))
+    return float(np.sqrt(2 / np.pi) * np.sum(counts / len(p) * spread))
+
+
 def evaluate_gates(
     challenger: Metrics,
     champion: Metrics | None,
@@ -536,8 +621,14 @@ def evaluate_gates(
     psi_rows: list[FeaturePsi],
     gates: Gates,
     target: str = "target",
+    noise: float = 0.0,
 ) -> Decision:
-    """Every gate, in order, with its value, threshold and a sentence for people."""
+    """Every gate, in order, with its value, threshold and a sentence for people.
+
+    ``noise`` is the ECE sampling alone gives on the window (:func:`ece_noise`); the
+    calibration bound is ``gates.max_ece`` above it, so a small window is not refused for
+    scatter that a perfectly calibrated model would show too.
+    """
     reasons = [cold_start(*train_counts, gates, target)]
     eval_pos = challenger.positives
     reasons.append(
@@ -551,13 +642,15 @@ def evaluate_gates(
         )
     )
     reasons += _comparison_gates(challenger, champion, gates)
+    bound = gates.max_ece + noise
+    allowance = f" + {noise:.4f} expected from sampling {challenger.rows} leads" if noise else ""
     reasons.append(
         GateResult(
             "calibration (ECE)",
-            bool(challenger.ece <= gates.max_ece),
+            bool(challenger.ece <= bound),
             challenger.ece,
-            gates.max_ece,
-            f"challenger ECE {challenger.ece:.4f} on the window (bound {gates.max_ece})",
+            bound,
+            f"challenger ECE {challenger.ece:.4f} on the window (bound {gates.max_ece}{allowance})",
         )
     )
     reasons.append(_drift_gate(psi_rows, gates))

@@ -170,6 +170,17 @@ def test_maturity_window_at_its_boundaries(cases: pd.DataFrame) -> None:
     assert "young_by_a_second" in set(label_settled(cases, AS_OF, 89).frame["external_id"])
 
 
+def test_targets_share_one_validation_and_keep_their_own_leads(cases: pd.DataFrame) -> None:
+    both = retrainer.settle_targets(load_spec("demo"), cases, ["sql", "won"], AS_OF, 90)
+    for target, reach in (("sql", "sql"), ("won", "won")):
+        settled, data = both[target]
+        assert data is not None
+        alone = _labels(label_settled(cases, AS_OF, 90, reach=reach).frame, target)
+        assert dict(zip(data.ids, data.targets[target].tolist(), strict=True)) == alone
+        assert settled.reach == reach
+    assert both["won"][0].too_young == 2
+
+
 def test_without_a_history_leads_closed_later_are_left_out(cases: pd.DataFrame) -> None:
     settled = label_settled(cases.drop(columns=["status_history"]), AS_OF, 90, reach="won")
     assert "won_after" not in set(settled.frame["external_id"])
