@@ -38,10 +38,14 @@ TIE_BREAK = 1e-5
 
 
 def _apply(model: IsotonicRegression | LogisticRegression, raw: np.ndarray) -> np.ndarray:
+    """The fitted map, in plain numpy (sklearn's predict costs ~0.3 ms a call to validate)."""
     if isinstance(model, IsotonicRegression):
-        out = model.predict(raw) + TIE_BREAK * (1 / (1 + np.exp(-raw)) - 0.5)
+        # out_of_bounds="clip" with linear interpolation is exactly np.interp
+        steps = np.interp(raw, model.X_thresholds_, model.y_thresholds_)
+        out = steps + TIE_BREAK * (1 / (1 + np.exp(-raw)) - 0.5)
     else:
-        out = model.predict_proba(raw.reshape(-1, 1))[:, 1]
+        z = raw * float(model.coef_[0, 0]) + float(model.intercept_[0])
+        out = 1 / (1 + np.exp(-z))
     return np.clip(np.asarray(out, dtype=float), _EPS, 1 - _EPS)
 
 
