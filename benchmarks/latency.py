@@ -76,7 +76,9 @@ def _start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+            ready = httpx.get(f"{url}/ready", timeout=1).json()
+            # only the arrival model is registered here, so /ready reports "degraded"
+            if "leadscore-arrival-sql" in (ready.get("models") or {}):
                 return server, url
         except httpx.HTTPError:
             pass
@@ -86,7 +88,9 @@ def _start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def _body(record: dict[str, object]) -> bytes:
-    return json.dumps({"records": [record]}, default=str).encode()
+    """One lead as JSON: missing values (NaN, NaT) become null, timestamps ISO text."""
+    clean = {k: (None if pd.isna(v) else v) for k, v in record.items()}
+    return json.dumps({"records": [clean]}, default=str).encode()
 
 
 def steady_rate(
@@ -105,7 +109,7 @@ def steady_rate(
             if delay > 0:
                 time.sleep(delay)
             sent = time.perf_counter()
-            response = client.post("/score", content=bodies[i % len(bodies)])
+            response = client.post("/score?stage=arrival", content=bodies[i % len(bodies)])
             times.append(time.perf_counter() - sent)
             failures += response.status_code != 200
     p50, p99 = _percentiles(times)
@@ -126,7 +130,10 @@ def max_rate(url: str, bodies: list[bytes], threads: int, seconds: float) -> tup
             i = n
             while time.perf_counter() < stop:
                 sent = time.perf_counter()
-                if client.post("/score", content=bodies[i % len(bodies)]).status_code == 200:
+                if (
+                    client.post("/score?stage=arrival", content=bodies[i % len(bodies)]).status_code
+                    == 200
+                ):
                     counts[n] += 1
                     local.append(time.perf_counter() - sent)
                 i += threads
