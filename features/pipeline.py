@@ -32,6 +32,7 @@ derived signals.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
@@ -287,7 +288,7 @@ def _amount(value: float) -> str:
 # --------------------------------------------------------------------------- encoders
 
 
-class Encoder:
+class Encoder(ABC):
     """Turns the raw values of one spec feature into its output columns.
 
     ``inputs`` are the raw columns read (the feature's column first); ``encode`` gets one
@@ -307,14 +308,16 @@ class Encoder:
     def column(self) -> str:
         return self.feature.column
 
-    def fit(self, columns: Sequence[Column]) -> None:
+    def fit(self, columns: Sequence[Column]) -> None:  # noqa: B027 (optional hook)
         """Learn from the training values (default: nothing to learn)."""
 
+    @abstractmethod
     def encode(self, columns: Sequence[Column], out: np.ndarray) -> None:
-        raise NotImplementedError
+        """Write this feature's output columns for every row into ``out``."""
 
+    @abstractmethod
     def describe(self, values: Sequence[Any]) -> str:
-        raise NotImplementedError
+        """Plain words for one record's raw values of this feature."""
 
     def _one(self, values: Sequence[Any]) -> np.ndarray:
         """The encoder's outputs for one record's raw values."""
