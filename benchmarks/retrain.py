@@ -1,7 +1,7 @@
 """Wall time of a monthly retrain over 12 months of leads at 5k and 100k leads a month.
 
 Usage: .venv/bin/python benchmarks/retrain.py [--monthly 5000,100000] [--months 12]
-           [--threads 1] [--runs 2,1]
+           [--threads 0] [--runs 2,1]
 
 One retrain is what `leadscore retrain` does for every model of the demo spec (arrival and
 qualified x sql and won): settle the outcomes as of the retrain date, validate the data
@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from report import markdown_table, write_section
@@ -62,6 +63,15 @@ class PhaseClock:
     def stop(self) -> dict[str, float]:
         self("")
         return dict(self.spent)
+
+
+def _action(report: Any) -> str:
+    """'arrival-sql: refused (feature drift (PSI): ...)': what happened and why."""
+    text = f"{report.name.removeprefix('leadscore-')}: {report.action.value}"
+    failed = report.decision.failed if report.decision is not None else []
+    if failed:
+        text += " (" + "; ".join(r.message for r in failed) + ")"
+    return text
 
 
 def _child(monthly: int, months: int, runs: int) -> None:
@@ -102,9 +112,7 @@ def _child(monthly: int, months: int, runs: int) -> None:
                     "run": run,
                     "seconds": seconds,
                     "phases": clock.stop(),
-                    "actions": [
-                        f"{r.name.removeprefix('leadscore-')}: {r.action.value}" for r in reports
-                    ],
+                    "actions": [_action(r) for r in reports],
                     "windows": sorted({r.window.window.label for r in reports if r.window}),
                     "settled": max(len(r.settled.frame) for r in reports if r.settled),
                 }
@@ -121,8 +129,8 @@ def main() -> None:
     parser.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="OMP_NUM_THREADS for LightGBM (0: the library default, every core)",
+        default=0,
+        help="OMP_NUM_THREADS for LightGBM (0: unset, the library default: every core)",
     )
     parser.add_argument(
         "--runs",
@@ -134,7 +142,7 @@ def main() -> None:
     if args.child:
         _child(*(int(value) for value in args.child))
         return
-    rows, phases = [], []
+    rows, phases, decisions = [], [], []
     sizes = [int(m) for m in args.monthly.split(",")]
     runs = [int(r) for r in args.runs.split(",")] + [1] * len(sizes)
     env = dict(os.environ)
@@ -172,6 +180,7 @@ def main() -> None:
             phases.append({"leads/month": monthly, "retrain": run["run"], **run["phases"]})
             print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
             print("   " + "; ".join(run["actions"]), flush=True)
+            decisions.append(f"- {monthly}/month, {run['run']}: " + "; ".join(run["actions"]))
     table = pd.DataFrame(rows)
     spent = pd.DataFrame(phases).fillna(0.0)
     print(table.to_string(index=False))
@@ -188,6 +197,8 @@ def main() -> None:
         + markdown_table(table, digits=1)
         + "\n\nWhere the time goes (seconds per phase, all four models):\n\n"
         + markdown_table(spent, digits=1)
+        + "\n\nDecisions:\n\n"
+        + "\n".join(decisions)
     )
     write_section("retrain", "Monthly retrain (`benchmarks/retrain.py`)", body)
 

@@ -559,8 +559,9 @@ def cold_start(positives: int, negatives: int, gates: Gates, target: str) -> Gat
         message = (
             f"cold start: only {positives} positive and {negatives} negative settled outcomes "
             f"for '{target}' in training; a model needs at least {gates.min_positives} and "
-            f"{gates.min_negatives}: {' and '.join(needs)} outcome(s) needed. The service "
-            "keeps scoring with the fallback rule"
+            f"{gates.min_negatives}: {' and '.join(needs)} outcome(s) needed. Nothing is "
+            "fitted; the service keeps scoring as it does (the fallback rule until a first "
+            "model passes)"
         )
     return GateResult(
         "settled outcomes",

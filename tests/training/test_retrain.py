@@ -15,12 +15,13 @@ from mlflow.tracking import MlflowClient
 
 from features.dataset import prepare_frame
 from features.demo import generate_leads
+from features.lead import BANT_COLUMNS
 from features.spec import KnownAt, load_spec
 from training import retrainer
 from training.drift import FeaturePsi
 from training.metrics import Metrics, expected_calibration_error
 from training.promotion import PromotionError, promote, rollback
-from training.registry import PREVIOUS, champion_version
+from training.registry import PREVIOUS, champion_version, load_champion
 from training.retrain import (
     Gates,
     TierCutoffs,
@@ -379,6 +380,11 @@ def test_a_retrain_cycle_on_a_real_registry(
     assert decision["tier_changes"]["leads"] > 0
     artifacts = {a.path for a in client.list_artifacts(first.run_id)}
     assert {"decision.json", "drift.md", "drift.html", "tier_changes.csv"} <= artifacts
+
+    champion = load_champion(target.tracking_uri, name)
+    assert champion is not None
+    known_later = [c for c in champion.model.input_columns if c in BANT_COLUMNS or c[:2] == "q_"]
+    assert known_later == []  # the arrival model never reads qualification answers
 
     [again] = retrain(frame, spec, pairs, config, target)
     assert again.action is Action.UNCHANGED
