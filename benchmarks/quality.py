@@ -29,6 +29,10 @@ from training.trainer import TrainOptions, train_model
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks-quality.csv"
 TARGETS = {"demo": 0.97, "x_education": 0.91, "olist": 0.68}  # x oracle for demo, absolute else
+# Models a target applies to, where not all: X Education's 0.91 is for the model on every
+# column but the sales-assigned ones (the reference setup: plain LightGBM 0.905),
+# which is our qualified model; the arrival model also leaves out the last-activity columns.
+TARGET_MODELS = {"x_education": {"qualified/converted"}}
 
 
 def _oracle(
@@ -90,10 +94,13 @@ def main() -> None:
                 else float("nan")
             )
             goal = TARGETS[data.spec.name] * (oracle if frame is not None else 1.0)
+            model = f"{stage.value}/{target}"
+            if model not in TARGET_MODELS.get(data.spec.name, {model}):
+                goal = float("nan")
             rows.append(
                 {
                     "data set": data.spec.name,
-                    "model": f"{stage.value}/{target}",
+                    "model": model,
                     "split": result.split.kind,
                     "rows": len(data),
                     "test rows": result.rows_test,
@@ -107,7 +114,7 @@ def main() -> None:
                     "lift@10%": ours.lift_10,
                     "oracle AUC": oracle,
                     "target AUC": goal,
-                    "met": "yes" if ours.roc_auc >= goal else "NO",
+                    "met": "n/a" if np.isnan(goal) else "yes" if ours.roc_auc >= goal else "NO",
                     "registered": result.chosen,
                     "seconds": time.perf_counter() - started,
                 }
@@ -119,7 +126,12 @@ def main() -> None:
         "Out-of-time test for demo (last 3 months) and Olist (train before 2018-03-01, test "
         "2018-03..05); stratified 5-fold for X Education (no time column). ROC-AUC etc. are "
         "for the calibrated LightGBM model; baselines are fitted on the same split. Demo "
-        "target: ROC-AUC >= 0.97 x oracle AUC and ECE <= 0.02.\n\n" + markdown_table(table)
+        "target: ROC-AUC >= 0.97 x oracle AUC and ECE <= 0.02. The X Education target (0.91) "
+        "is for the model on every column but the sales-assigned ones, the issue's reference "
+        "setup: our qualified model; the arrival model also leaves out the last-activity "
+        "columns (updated by sales after contact) and has no target. Demo won models are "
+        "chained, P(sql) x P(won | sql) (docs/specs.md, `training.chain`).\n\n"
+        + markdown_table(table)
     )
     write_section("quality", "Model quality (`benchmarks/quality.py`)", body)
 

@@ -32,7 +32,8 @@ def _child(rows: int, stage: str) -> None:
     model = fit_final(data, TrainOptions(stage=KnownAt(stage), target="sql"))
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rounds = sum(m.estimator.booster.current_iteration() for m in model.members)
+    boosters = [b for m in model.members for b in getattr(m.estimator, "boosters", [])]
+    rounds = sum(b.current_iteration() for b in boosters)
     print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "rounds": rounds}))
 
 

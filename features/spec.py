@@ -195,6 +195,13 @@ class TrainingSection(_Spec):
         default_factory=dict, description="LightGBM parameters over leadscore's defaults"
     )
     trials: int = Field(default=0, ge=0, le=200, description="Optuna trials (0: none)")
+    chain: bool = Field(
+        default=True,
+        description=(
+            "fit a later funnel target (won) as P(earlier target) x P(this | earlier): "
+            "the earlier stage has several times more positives to learn from"
+        ),
+    )
 
 
 class DatasetSpec(_Spec):
@@ -251,6 +258,25 @@ class DatasetSpec(_Spec):
         """Stages with at least one feature of their own (always includes arrival)."""
         present = {f.stage for f in self.features}
         return [s for s in _KNOWN_AT_ORDER if s is KnownAt.ARRIVAL or s in present]
+
+    def funnel_parent(self, target: str) -> str | None:
+        """The status target one funnel step before ``target`` (``sql`` for ``won``), if any.
+
+        Reaching a later stage implies reaching the earlier one, so P(won) factors as
+        P(sql) x P(won | sql). Only status targets read from the same column qualify.
+        """
+        child = self.targets[target]
+        if not isinstance(child, StatusTarget):
+            return None
+        earlier = [
+            (other.reach.rank, name)
+            for name, other in self.targets.items()
+            if isinstance(other, StatusTarget)
+            and other.column == child.column
+            and other.stage_map == child.stage_map
+            and other.reach.rank < child.reach.rank
+        ]
+        return max(earlier)[1] if earlier else None
 
     def data_path(self) -> Path | None:
         if self.data is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from training.model import ChainEstimator, LeadModel
 from training.trainer import TrainResult, feature_table
 
 _COLUMNS = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "lift_10", "capture_10", "lift_20")
@@ -34,16 +35,27 @@ def _table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _classifier(model: LeadModel) -> str:
+    if isinstance(model.members[0].estimator, ChainEstimator):
+        parent = model.featurizer.spec.funnel_parent(model.target)
+        return (
+            f"{model.kind}, chained through the funnel: P({parent}) from every lead x "
+            f"P({model.target} | {parent}) from the leads that reached {parent}"
+        )
+    return model.kind
+
+
 def model_card(result: TrainResult) -> str:
     model = result.model
     headline = result.headline
     flags = "\n".join(f"- **{note}**" for note in result.notes) or "- none"
     time_range = " .. ".join(result.time_range) if result.time_range else "no time column"
+    calibration = ", ".join(sorted(set(result.evaluation.calibration)))
     return f"""# Model card: {model.dataset} / {model.stage} / {model.target}
 
 **What it predicts**: the probability that a lead reaches `{model.target}`, scored at the
 `{model.stage}` stage (it only reads fields known by then).
-**Classifier**: {model.kind}, calibrated ({", ".join(sorted(set(result.evaluation.calibration)))}).
+**Classifier**: {_classifier(model)}, calibrated ({calibration}).
 
 ## Validation
 {result.split.description}.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.model import GbmEstimator, Inputs, LeadModel
+from training.model import Inputs, LeadModel
 
 
 def importance_table(model: LeadModel, sample: Inputs) -> pd.DataFrame:
@@ -24,7 +24,7 @@ def importance_table(model: LeadModel, sample: Inputs) -> pd.DataFrame:
         }
     )
     gain = np.full(len(fields), np.nan)
-    boosters = [m.estimator.booster for m in model.members if isinstance(m.estimator, GbmEstimator)]
+    boosters = [b for m in model.members for b in getattr(m.estimator, "boosters", [])]
     if boosters:
         per_column = np.sum(
             [b.feature_importance(importance_type="gain") for b in boosters], axis=0

@@ -82,6 +82,55 @@ class GbmEstimator:
         contrib = self.booster.predict(matrix, pred_contrib=True, num_threads=threads)
         return np.asarray(contrib, dtype=float)[:, :-1]
 
+    @property
+    def boosters(self) -> list[lgb.Booster]:
+        return [self.booster]
+
+
+def _log_sigmoid(raw: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, -raw)
+
+
+@dataclass
+class ChainEstimator:
+    """A later funnel target as two LightGBM models: P(earlier stage) x P(target | earlier).
+
+    ``first`` is trained on every lead for the earlier target (SQL), ``then`` on the leads
+    that reached it for the target (won given SQL). The earlier stage has several times
+    more positives, so the product ranks better than one model of the rare target alone.
+    """
+
+    first: GbmEstimator
+    then: GbmEstimator
+    kind: str = "lightgbm"
+
+    def _parts(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.first.raw_score(matrix), self.then.raw_score(matrix)
+
+    def raw_score(self, matrix: np.ndarray) -> np.ndarray:
+        """logit(sigmoid(r1) * sigmoid(r2)), computed in log space."""
+        log_p = sum(_log_sigmoid(r) for r in self._parts(matrix))
+        return np.asarray(log_p - np.log(-np.expm1(np.minimum(log_p, -1e-12))), dtype=float)
+
+    def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        """Each part's TreeSHAP values carried into the product's log-odds.
+
+        logit(p) is not additive in the two parts' log-odds; its slope in each is
+        (1 - sigmoid(r_i)) / (1 - p), so each part's contributions are weighted by that
+        slope at the lead's own scores (a local, per-lead linearisation).
+        """
+        r1, r2 = self._parts(matrix)
+        p = np.exp(_log_sigmoid(r1) + _log_sigmoid(r2))
+        w1 = (1 - 1 / (1 + np.exp(-r1))) / (1 - p)
+        w2 = (1 - 1 / (1 + np.exp(-r2))) / (1 - p)
+        first = self.first.contributions(matrix)
+        then = self.then.contributions(matrix)
+        return np.asarray(first * w1[:, None] + then * w2[:, None], dtype=float)
+
+    @property
+    def boosters(self) -> list[lgb.Booster]:
+        return [self.first.booster, self.then.booster]
+
 
 @dataclass
 class LogisticEstimator:

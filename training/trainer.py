@@ -7,6 +7,11 @@ Recipe, the same for evaluation and for the final model:
    most recent slice of them (``valid_share``), never on the test period;
 3. a calibrator (isotonic or sigmoid, chosen by validation) is fitted on that same slice.
 
+A later funnel target (``won``, when the spec also has ``sql`` on the same status column)
+is fitted as two LightGBM models, P(sql) on every lead and P(won | sql) on the leads that
+reached SQL, whose product is calibrated as one score (``training.chain`` in the spec
+turns this off). The rare target borrows the earlier stage's several times more positives.
+
 Headline metrics come from the test period (time split) or from pooled out-of-fold
 predictions (stratified k-fold, for data with no time column). Baselines (logistic
 regression, LightGBM defaults, the BANT points rule where BANT exists) are trained and
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -40,7 +46,7 @@ from training.gbm import (
     tune_gbm,
 )
 from training.metrics import Metrics, evaluate, expected_calibration_error, per_channel
-from training.model import Estimator, GbmEstimator, LeadModel, Member
+from training.model import ChainEstimator, Estimator, GbmEstimator, LeadModel, Member
 from training.rules import rule_probability
 
 Progress = Callable[[str], None]
@@ -218,46 +224,109 @@ def _params(data: LeadData, options: TrainOptions, rows: int) -> dict[str, Any]:
     return scale_learning_rate(params, rows)
 
 
+Labelled = tuple[np.ndarray, np.ndarray]  # (matrix, labels)
+
+
+def _chain_parts(
+    fit: Labelled, valid: Labelled, parent: tuple[np.ndarray, np.ndarray]
+) -> list[tuple[Labelled, Labelled]] | None:
+    """(fit, valid) pairs of the two chained models, or None when one cannot be trained.
+
+    The first learns the earlier target on every lead; the second the target on the leads
+    that reached the earlier stage. Each needs both classes in its fit and its valid rows.
+    """
+    (x_fit, y_fit), (x_valid, y_valid) = fit, valid
+    p_fit, p_valid = parent
+    reached_fit, reached_valid = p_fit == 1, p_valid == 1
+    parts = [
+        ((x_fit, p_fit), (x_valid, p_valid)),
+        (
+            (x_fit[reached_fit], y_fit[reached_fit]),
+            (x_valid[reached_valid], y_valid[reached_valid]),
+        ),
+    ]
+    for part in parts:
+        for _x, y in part:
+            if len(y) == 0 or y.min() == y.max():
+                return None
+    return parts
+
+
 def _fit_member(
     kind: str,
-    fit: tuple[np.ndarray, np.ndarray],
-    valid: tuple[np.ndarray, np.ndarray],
+    fit: Labelled,
+    valid: Labelled,
     featurizer: LeadFeaturizer,
     params: dict[str, Any],
     seed: int,
     refit_all: bool = False,
+    parent: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[Member, int, float]:
     """One classifier early-stopped and calibrated on ``valid``: (member, rounds, raw ECE).
 
+    With ``parent`` (the earlier funnel target's labels on fit and valid rows) LightGBM is
+    a :class:`ChainEstimator`: P(earlier) x P(target | earlier), calibrated as one score.
     With ``refit_all`` (time splits: the validation slice is the most recent, most valuable
-    data), LightGBM is then refitted on fit + valid for proportionally more rounds; the
-    calibrator learned from the early-stopped model's out-of-sample scores is kept.
+    data), each LightGBM model is then refitted on fit + valid for proportionally more
+    rounds; the calibrator learned from the early-stopped scores is kept.
     """
     categorical = list(featurizer.categorical_indices_)
     estimator: Estimator
     best_iteration = 0
     if kind == "lightgbm":
-        gbm = fit_gbm(
-            fit,
-            valid,
-            categorical,
-            params,
-            monotone=list(featurizer.monotone_constraints_),
-            seed=seed,
-        )
-        gbm.booster.free_dataset()
-        estimator, best_iteration = GbmEstimator(gbm.booster), gbm.best_iteration
+        chained = None if parent is None else _chain_parts(fit, valid, parent)
+        parts = chained or [(fit, valid)]
+        fits = [
+            fit_gbm(
+                part_fit,
+                part_valid,
+                categorical,
+                params,
+                monotone=list(featurizer.monotone_constraints_),
+                seed=seed,
+            )
+            for part_fit, part_valid in parts
+        ]
+        for gbm in fits:
+            gbm.booster.free_dataset()
+        estimator = _gbm_estimator([gbm.booster for gbm in fits])
+        best_iteration = sum(gbm.best_iteration for gbm in fits)
     else:
         estimator = fit_logistic(*fit, categorical, seed=seed)
     raw_valid = estimator.raw_score(valid[0])
     calibrator = fit_calibrator(raw_valid, valid[1], seed=seed)
     raw_ece = expected_calibration_error(valid[1], 1 / (1 + np.exp(-raw_valid)))
     if refit_all and kind == "lightgbm":
-        rows = len(fit[1]) + len(valid[1])
-        rounds = round(best_iteration * rows / len(fit[1]))
-        both = (np.vstack([fit[0], valid[0]]), np.concatenate([fit[1], valid[1]]))
-        estimator = GbmEstimator(refit_gbm(both, categorical, gbm, rounds))
+        boosters = []
+        for (part_fit, part_valid), gbm in zip(parts, fits, strict=True):
+            rows = len(part_fit[1]) + len(part_valid[1])
+            rounds = round(gbm.best_iteration * rows / len(part_fit[1]))
+            both = (
+                np.vstack([part_fit[0], part_valid[0]]),
+                np.concatenate([part_fit[1], part_valid[1]]),
+            )
+            boosters.append(refit_gbm(both, categorical, gbm, rounds))
+        estimator = _gbm_estimator(boosters)
     return Member(estimator, calibrator), best_iteration, raw_ece
+
+
+def _gbm_estimator(boosters: list[lgb.Booster]) -> Estimator:
+    if len(boosters) == 2:
+        return ChainEstimator(GbmEstimator(boosters[0]), GbmEstimator(boosters[1]))
+    return GbmEstimator(boosters[0])
+
+
+def _parent_labels(data: LeadData, rows: np.ndarray, target: str) -> np.ndarray | None:
+    """Labels of the funnel step before ``target`` when the spec chains it and they nest."""
+    if not data.spec.training.chain:
+        return None
+    parent = data.spec.funnel_parent(target)
+    if parent is None or parent not in data.targets:
+        return None
+    y, earlier = data.targets[target], data.targets[parent]
+    if np.any(y[rows] > earlier[rows]):  # a positive that never reached the earlier stage
+        return None
+    return earlier
 
 
 def _fit_recipe(
@@ -274,6 +343,7 @@ def _fit_recipe(
     featurizer.fit(_subset(data, rows))
     matrix = featurizer.transform(_subset(data, rows))
     position = {row: i for i, row in enumerate(rows)} if not by_time else None
+    parent = _parent_labels(data, rows, options.target) if kind == "lightgbm" else None
     members: list[Member] = []
     rounds: list[int] = []
     eces: list[float] = []
@@ -292,6 +362,7 @@ def _fit_recipe(
             params,
             options.seed,
             refit_all=by_time and options.refit_on_valid,
+            parent=None if parent is None else (parent[fit_rows], parent[valid_rows]),
         )
         members.append(member)
         rounds.append(best)

@@ -89,3 +89,16 @@ def test_models_command_lists_versions(
 
 def test_no_champion_loads_as_none(mlflow_settings: TrainingSettings) -> None:
     assert load_champion(mlflow_settings.tracking_uri, "leadscore-arrival-sql") is None
+
+
+def test_a_chained_won_model_reloads_identically(
+    demo_data: LeadData, mlflow_settings: TrainingSettings
+) -> None:
+    options = TrainOptions(stage=KnownAt.ARRIVAL, target="won", params={"learning_rate": 0.1})
+    result = train_model(demo_data, options)
+    _log(result, mlflow_settings, demo_data)
+    loaded = load_champion(mlflow_settings.tracking_uri, model_name("arrival", "won"))
+    assert loaded is not None
+    assert type(loaded.model.members[0].estimator).__name__ == "ChainEstimator"
+    rows = demo_data.frame.tail(300)
+    assert np.array_equal(loaded.model.predict_proba(rows), result.model.predict_proba(rows))

@@ -96,3 +96,61 @@ def test_reasons_name_source_fields(demo_data: LeadData) -> None:
         downs = [r for r in lead.reasons if r.direction == "-"]
         assert len(ups) <= 3
         assert len(downs) <= 3
+
+
+def test_won_is_chained_through_sql(demo_data: LeadData) -> None:
+    from training.model import ChainEstimator, GbmEstimator
+
+    assert demo_data.spec.funnel_parent("won") == "sql"
+    assert demo_data.spec.funnel_parent("sql") is None
+    options = TrainOptions(stage=KnownAt.QUALIFIED, target="won", params=FAST, refit=False)
+    result = train_model(demo_data, options)
+    estimator = result.model.members[0].estimator
+    assert isinstance(estimator, ChainEstimator)
+    assert result.evaluation.metrics["lightgbm"].roc_auc > 0.75
+
+    # its score is exactly P(sql) x P(won | sql) in log-odds
+    matrix = result.model.transform(demo_data.frame.head(300))
+    p_sql = 1 / (1 + np.exp(-estimator.first.raw_score(matrix)))
+    p_won_given_sql = 1 / (1 + np.exp(-estimator.then.raw_score(matrix)))
+    product = p_sql * p_won_given_sql
+    assert np.allclose(estimator.raw_score(matrix), np.log(product / (1 - product)))
+
+    # the second model learned from SQL leads only: it ranks won among them
+    reached = demo_data.targets["sql"] == 1
+    assert estimator.then.booster.num_trees() > 0
+    assert reached.sum() < len(reached) / 2
+
+    # reasons still name source fields, with the chained contributions
+    scored = result.model.score(demo_data.frame.head(20), top_k=2)
+    assert all(lead.reasons for lead in scored)
+
+    # the spec can turn the chain off: one model of won alone
+    training = demo_data.spec.training.model_copy(update={"chain": False})
+    direct_spec = demo_data.spec.model_copy(update={"training": training})
+    direct = train_model(replace(demo_data, spec=direct_spec), options)
+    assert isinstance(direct.model.members[0].estimator, GbmEstimator)
+
+
+def test_chain_falls_back_when_targets_do_not_nest(demo_data: LeadData) -> None:
+    from training.model import ChainEstimator
+
+    rng = np.random.default_rng(3)
+    targets = dict(demo_data.targets)
+    targets["won"] = rng.permutation(targets["won"])  # won leads that never reached SQL
+    options = TrainOptions(stage=KnownAt.ARRIVAL, target="won", params=FAST, refit=False)
+    result = train_model(replace(demo_data, targets=targets), options)
+    # (on noise a baseline may win the registration; what matters is: no chain)
+    assert not isinstance(result.model.members[0].estimator, ChainEstimator)
+    assert abs(result.evaluation.metrics["lightgbm"].roc_auc - 0.5) < 0.06
+
+
+def test_chained_contributions_follow_the_score(demo_data: LeadData) -> None:
+    """The linearised contributions move with the score: a lead's total tracks its log-odds."""
+    options = TrainOptions(stage=KnownAt.QUALIFIED, target="won", params=FAST, refit=False)
+    model = train_model(demo_data, options).model
+    matrix = model.transform(demo_data.frame.head(1000))
+    estimator = model.members[0].estimator
+    total = estimator.contributions(matrix).sum(axis=1)
+    raw = estimator.raw_score(matrix)
+    assert np.corrcoef(total, raw)[0, 1] > 0.9
