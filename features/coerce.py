@@ -8,7 +8,7 @@ present values were lost that way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -34,15 +34,30 @@ def as_object_array(values: Sequence[Any] | np.ndarray | pd.Series) -> np.ndarra
     return array
 
 
+PER_VALUE_MIN_ROWS = 512
+
+
+def per_value(values: np.ndarray, fn: Callable[[Any], Any], dtype: Any) -> np.ndarray:
+    """``fn`` of each element, computed once per distinct value (columns repeat a lot).
+
+    Values that compare equal (1, 1.0, True) share one result, so ``fn`` must give equal
+    values equal results; unhashable values fall back to one call per element.
+    """
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    except TypeError:
+        return np.fromiter(map(fn, values), dtype=dtype, count=len(values))
+    mapped = np.fromiter(map(fn, uniques), dtype=dtype, count=len(uniques))
+    return mapped[codes]
+
+
 def is_missing(values: np.ndarray, markers: Iterable[str] = ("",)) -> np.ndarray:
     """True where a value is None/NaN or equals one of the missing-value markers."""
     out = pd.isna(values)
     marker_set = {m for m in markers}
-    if marker_set:
-        out = out | np.fromiter(
-            (isinstance(v, str) and v.strip() in marker_set for v in values),
-            dtype=bool,
-            count=len(values),
+    if marker_set and len(values):
+        out = out | per_value(
+            values, lambda v: isinstance(v, str) and v.strip() in marker_set, bool
         )
     return np.asarray(out, dtype=bool)
 
@@ -51,7 +66,7 @@ def to_number(values: np.ndarray) -> np.ndarray:
     """float64; booleans become 0/1, strings are parsed (comma decimals accepted)."""
     if values.dtype.kind in "fiub":
         return values.astype(np.float64)
-    return np.fromiter(map(number_of, values), dtype=np.float64, count=len(values))
+    return per_value(values, number_of, np.float64)
 
 
 def number_of(value: Any) -> float:
@@ -73,7 +88,7 @@ def to_bool(values: np.ndarray) -> np.ndarray:
         out = values.astype(np.float64)
         out[(out != 0) & ~np.isnan(out)] = 1.0
         return out
-    return np.fromiter(map(bool_of, values), dtype=np.float64, count=len(values))
+    return per_value(values, bool_of, np.float64)
 
 
 def bool_of(value: Any) -> float:

@@ -1,0 +1,35 @@
+"""Coercion on long columns (computed once per distinct value) equals the per-element path."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.coerce import PER_VALUE_MIN_ROWS, bool_of, is_missing, number_of, to_bool, to_number
+
+MIXED = [None, float("nan"), 1, "1", True, False, 0, "", " ", "Select", " 3,5 ", 2.0, "yes", "x"]
+
+
+def _long(values: list[object]) -> np.ndarray:
+    repeats = PER_VALUE_MIN_ROWS // len(values) + 2
+    return np.array(values * repeats, dtype=object)
+
+
+def test_long_columns_coerce_like_each_value_alone() -> None:
+    column = _long(MIXED)
+    assert len(column) >= PER_VALUE_MIN_ROWS
+    assert np.array_equal(
+        to_number(column), np.array([number_of(v) for v in column]), equal_nan=True
+    )
+    assert np.array_equal(to_bool(column), np.array([bool_of(v) for v in column]), equal_nan=True)
+    expected = [
+        v is None or v != v or (isinstance(v, str) and v.strip() in {"", "Select"}) for v in column
+    ]
+    assert is_missing(column, ["", "Select"]).tolist() == expected
+
+
+def test_unhashable_values_still_coerce() -> None:
+    column = _long([[1], "2", None])
+    assert np.array_equal(
+        to_number(column), np.array([number_of(v) for v in column]), equal_nan=True
+    )
+    assert is_missing(column).tolist() == [v is None for v in column]
