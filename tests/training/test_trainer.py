@@ -154,3 +154,27 @@ def test_chained_contributions_follow_the_score(demo_data: LeadData) -> None:
     total = estimator.contributions(matrix).sum(axis=1)
     raw = estimator.raw_score(matrix)
     assert np.corrcoef(total, raw)[0, 1] > 0.9
+
+
+def test_calibration_improves_ece_on_demo_data(demo_data: LeadData) -> None:
+    """Up-weighted positives (a common imbalance fix) inflate the booster's probabilities;
+    the calibrator fitted on the validation slice brings them back on the test period."""
+    from training.metrics import expected_calibration_error
+
+    options = TrainOptions(
+        stage=KnownAt.QUALIFIED,
+        params={**FAST, "scale_pos_weight": 5.0},
+        refit=False,
+        refit_on_valid=False,
+    )
+    result = train_model(demo_data, options)
+    test_rows = result.split.folds[0].test
+    matrix = result.model.transform(demo_data.frame.iloc[test_rows])
+    y = demo_data.targets["sql"][test_rows]
+    raw = 1 / (1 + np.exp(-result.model.members[0].estimator.raw_score(matrix)))
+    calibrated = result.model.probabilities(matrix)
+    before, after = expected_calibration_error(y, raw), expected_calibration_error(y, calibrated)
+    assert before > 0.05  # the weighted booster overstates every lead's chance
+    assert after < 0.04
+    assert after < before / 3
+    assert abs(calibrated.mean() - y.mean()) < 0.03  # "0.2" means about 20% again
