@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,7 @@ from training.retrain import (
     Settled,
     TierChanges,
     TierCutoffs,
+    Window,
     WindowChoice,
     choose_window,
     cold_start,
@@ -312,8 +313,18 @@ def _sample(rows: np.ndarray, size: int, seed: int) -> np.ndarray:
 
 
 def _champion_metrics(
-    champion: LoadedModel | None, data: LeadData, result: TrainResult, notes: list[str]
+    champion: LoadedModel | None,
+    data: LeadData,
+    result: TrainResult,
+    window: Window,
+    notes: list[str],
 ) -> Metrics | None:
+    """The champion's metrics to judge the challenger against, on the same ground if it can.
+
+    A champion fitted on leads of the window itself (a ``leadscore train`` final fit on all
+    rows) would be judged in-sample there; it is compared by the out-of-time test its own
+    training run logged instead, and a note says so.
+    """
     if champion is None:
         return None
     rows = result.evaluation.rows
@@ -325,7 +336,34 @@ def _champion_metrics(
             "the challenger is judged on its own"
         )
         return None
-    return evaluate(result.evaluation.y, p)
+    on_window = evaluate(result.evaluation.y, p)
+    seen = champion.trained_until
+    if seen is None or seen < window.start:
+        return on_window
+    saw = (
+        f"champion version {champion.version} was fitted on leads up to {seen:%Y-%m-%d}, "
+        f"which include the window {window.label}: its ROC-AUC there "
+        f"({on_window.roc_auc:.4f}) is in-sample"
+    )
+    own = logged_test_metrics(champion.test_metrics)
+    if own is None:
+        notes.append(f"{saw}, and its run logged no test; the challenger is judged on its own")
+        return None
+    notes.append(
+        f"{saw}, so it is compared by its own out-of-time test instead (ROC-AUC "
+        f"{own.roc_auc:.4f}, log loss {own.log_loss:.4f} on {own.rows} leads)"
+    )
+    return own
+
+
+def logged_test_metrics(logged: dict[str, float]) -> Metrics | None:
+    """``Metrics`` from a training run's ``test.*`` metrics (None if any is missing)."""
+    names = [f.name for f in fields(Metrics)]
+    if any(f"test.{name}" not in logged for name in names):
+        return None
+    values: dict[str, Any] = {name: logged[f"test.{name}"] for name in names}
+    values["rows"], values["positives"] = int(values["rows"]), int(values["positives"])
+    return Metrics(**values)
 
 
 def _scores_before(
@@ -447,6 +485,7 @@ def _recipe_only(
         time_range=(data.times.min().isoformat(), data.times.max().isoformat()),
         chosen="lightgbm",
         flagged=False,
+        trained_until=data.times[train_rows].max().isoformat(),
         notes=[
             f"{len(train_rows)} training rows (> {FULL_TRAINING_MAX_ROWS}): the production "
             "recipe was fitted alone, without the baselines"
@@ -536,7 +575,7 @@ def _retrain_one(
     say(f"{name}: scoring the champion on window {window.label}")
     champion = load_champion(mlflow_target.tracking_uri, name)
     report.champion_version = None if champion is None else champion.version
-    report.champion = _champion_metrics(champion, data, result, report.notes)
+    report.champion = _champion_metrics(champion, data, result, window, report.notes)
     psi_rows, report.drift = _drift(
         data, result.model, train_rows, eval_rows, target, choice, config.seed
     )

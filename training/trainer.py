@@ -118,6 +118,8 @@ class TrainResult:
     chosen: str
     flagged: bool
     notes: list[str]
+    #: arrival time of the newest lead the registered model was fitted on (ISO; None: no time)
+    trained_until: str | None = None
 
     @property
     def headline(self) -> Metrics:
@@ -507,10 +509,11 @@ def train_model(
     all_rows = np.arange(len(data))
     if options.refit or len(plan.folds) > 1:
         say("final model: fitting on all rows")
-        final = _fit_recipe(data, all_rows, options, chosen, params, plan.kind == "time")
+        fitted_rows = all_rows
     else:
         say("final model: the evaluation fit")
-        final = _fit_recipe(data, plan.folds[0].train, options, chosen, params, True)
+        fitted_rows = plan.folds[0].train
+    final = _fit_recipe(data, fitted_rows, options, chosen, params, plan.kind == "time")
     final.model.flagged = flagged
     final.model.notes = notes
     times = data.times
@@ -527,6 +530,7 @@ def train_model(
         chosen=chosen,
         flagged=flagged,
         notes=notes,
+        trained_until=None if times is None else times[fitted_rows].max().isoformat(),
     )
 
 

@@ -426,3 +426,45 @@ def test_a_retrain_cycle_on_a_real_registry(
     assert lean.challenger.rows == first.challenger.rows  # the same window
     assert lean.decision is not None
     assert lean.action is (Action.PROMOTED if lean.decision.passed else Action.REFUSED)
+
+
+def test_a_champion_fitted_on_the_window_is_judged_by_its_own_test(
+    mlflow_settings: TrainingSettings,
+) -> None:
+    """`leadscore train` fits the final model on every lead, the window's too: scored there
+    it would look better than any challenger. It is compared by its logged test instead."""
+    from training.registry import ensure_experiment, log_training_run
+    from training.trainer import TrainOptions, train_model
+
+    frame, _truth = generate_leads(n=3600, seed=12, end=date(2026, 6, 30), months=6)
+    spec = load_spec("demo")
+    target = MlflowTarget(mlflow_settings.tracking_uri, "in-sample", mlflow_settings.artifact_root)
+    ensure_experiment(target.tracking_uri, target.experiment, target.artifact_root)
+    data = prepare_frame(spec, frame, source="demo")
+    trained = train_model(data, TrainOptions(params={"learning_rate": 0.1}))  # refit on all
+    assert data.times is not None
+    assert trained.trained_until == data.times.max().isoformat()
+    log_training_run(
+        trained,
+        data_digest="all",
+        tracking_uri=target.tracking_uri,
+        experiment=target.experiment,
+        artifact_root=target.artifact_root,
+    )
+    champion = load_champion(target.tracking_uri, "leadscore-arrival-sql")
+    assert champion is not None
+    assert champion.trained_until == data.times.max()
+
+    config = RetrainConfig(
+        as_of=utc_timestamp("2026-06-15"), params={"learning_rate": 0.1}, dry_run=True
+    )
+    [report] = retrain(frame, spec, [(KnownAt.ARRIVAL, "sql")], config, target)
+    assert report.champion is not None
+    assert report.champion.roc_auc == pytest.approx(trained.headline.roc_auc)
+    assert report.champion.rows == trained.headline.rows
+    [note] = [n for n in report.notes if "in-sample" in n]
+    assert "window 2026-05" in note
+    assert "its own out-of-time test" in note
+    # the challenger is judged against that figure, whichever way it goes
+    auc_gate = next(g for g in report.decision.reasons if g.name == "ROC-AUC vs champion")
+    assert f"{trained.headline.roc_auc:.4f}" in auc_gate.message
