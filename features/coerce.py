@@ -41,8 +41,11 @@ def per_value(values: np.ndarray, fn: Callable[[Any], Any], dtype: Any) -> np.nd
     """``fn`` of each element, computed once per distinct value (columns repeat a lot).
 
     Values that compare equal (1, 1.0, True) share one result, so ``fn`` must give equal
-    values equal results; unhashable values fall back to one call per element.
+    values equal results. Unhashable values fall back to one call per element, and so do
+    short arrays (a served lead), where hashing would cost more than it saves.
     """
+    if len(values) < PER_VALUE_MIN_ROWS:
+        return np.fromiter(map(fn, values), dtype=dtype, count=len(values))
     try:
         codes, uniques = pd.factorize(values, use_na_sentinel=False)
     except TypeError:

@@ -33,3 +33,15 @@ def test_unhashable_values_still_coerce() -> None:
         to_number(column), np.array([number_of(v) for v in column]), equal_nan=True
     )
     assert is_missing(column).tolist() == [v is None for v in column]
+
+
+def test_short_columns_coerce_like_long_ones() -> None:
+    """A served lead (a few values) takes the per-element path: same results."""
+    short, long = np.array(MIXED, dtype=object), _long(MIXED)
+    assert len(short) < PER_VALUE_MIN_ROWS <= len(long)
+    n = len(short)
+    assert np.array_equal(to_number(short), to_number(long)[:n], equal_nan=True)
+    assert np.array_equal(to_bool(short), to_bool(long)[:n], equal_nan=True)
+    assert (
+        is_missing(short, ["", "Select"]).tolist() == is_missing(long, ["", "Select"]).tolist()[:n]
+    )
