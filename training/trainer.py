@@ -335,6 +335,21 @@ def _parent_labels(data: LeadData, rows: np.ndarray, target: str) -> np.ndarray 
     return earlier
 
 
+def _chain_notes(data: LeadData, target: str) -> list[str]:
+    """Say so when the spec would chain ``target`` but its labels do not nest."""
+    parent = data.spec.funnel_parent(target) if data.spec.training.chain else None
+    if parent is None or parent not in data.targets:
+        return []
+    stray = int(np.sum(data.targets[target] > data.targets[parent]))
+    if not stray:
+        return []
+    return [
+        f"{stray} '{target}' leads never reached '{parent}' in this data, so '{target}' was "
+        f"fitted as one model, not as P({parent}) x P({target} | {parent}); check the status "
+        "mapping of the spec"
+    ]
+
+
 def _fit_recipe(
     data: LeadData,
     rows: np.ndarray,
@@ -506,6 +521,7 @@ def train_model(
         )
     evaluation = _evaluate(data, plan, options, params, say)
     chosen, flagged, notes = _choose(evaluation)
+    notes += _chain_notes(data, options.target)
     all_rows = np.arange(len(data))
     if options.refit or len(plan.folds) > 1:
         say("final model: fitting on all rows")

@@ -142,6 +142,8 @@ def test_chain_falls_back_when_targets_do_not_nest(demo_data: LeadData) -> None:
     result = train_model(replace(demo_data, targets=targets), options)
     # (on noise a baseline may win the registration; what matters is: no chain)
     assert not isinstance(result.model.members[0].estimator, ChainEstimator)
+    [note] = [n for n in result.notes if "never reached 'sql'" in n]
+    assert "fitted as one model" in note
     assert abs(result.evaluation.metrics["lightgbm"].roc_auc - 0.5) < 0.06
 
 
