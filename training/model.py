@@ -78,9 +78,13 @@ class GbmEstimator:
         )
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
+        return self.contributions_and_bias(matrix)[:, :-1]
+
+    def contributions_and_bias(self, matrix: np.ndarray) -> np.ndarray:
+        """TreeSHAP values plus the bias column: each row sums to the raw score."""
         threads = _threads_for(matrix)
         contrib = self.booster.predict(matrix, pred_contrib=True, num_threads=threads)
-        return np.asarray(contrib, dtype=float)[:, :-1]
+        return np.asarray(contrib, dtype=float)
 
     @property
     def boosters(self) -> list[lgb.Booster]:
@@ -119,13 +123,13 @@ class ChainEstimator:
         (1 - sigmoid(r_i)) / (1 - p), so each part's contributions are weighted by that
         slope at the lead's own scores (a local, per-lead linearisation).
         """
-        r1, r2 = self._parts(matrix)
+        first = self.first.contributions_and_bias(matrix)
+        then = self.then.contributions_and_bias(matrix)
+        r1, r2 = first.sum(axis=1), then.sum(axis=1)  # the parts' raw scores
         p = np.exp(_log_sigmoid(r1) + _log_sigmoid(r2))
         w1 = (1 - 1 / (1 + np.exp(-r1))) / (1 - p)
         w2 = (1 - 1 / (1 + np.exp(-r2))) / (1 - p)
-        first = self.first.contributions(matrix)
-        then = self.then.contributions(matrix)
-        return np.asarray(first * w1[:, None] + then * w2[:, None], dtype=float)
+        return np.asarray(first[:, :-1] * w1[:, None] + then[:, :-1] * w2[:, None], dtype=float)
 
     @property
     def boosters(self) -> list[lgb.Booster]:
