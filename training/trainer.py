@@ -322,12 +322,16 @@ def _gbm_estimator(boosters: list[lgb.Booster]) -> Estimator:
     return GbmEstimator(boosters[0])
 
 
+def _chain_parent(data: LeadData, target: str) -> str | None:
+    """The target ``target`` is chained through, when the spec chains and the data has it."""
+    parent = data.spec.funnel_parent(target) if data.spec.training.chain else None
+    return parent if parent in data.targets else None
+
+
 def _parent_labels(data: LeadData, rows: np.ndarray, target: str) -> np.ndarray | None:
     """Labels of the funnel step before ``target`` when the spec chains it and they nest."""
-    if not data.spec.training.chain:
-        return None
-    parent = data.spec.funnel_parent(target)
-    if parent is None or parent not in data.targets:
+    parent = _chain_parent(data, target)
+    if parent is None:
         return None
     y, earlier = data.targets[target], data.targets[parent]
     if np.any(y[rows] > earlier[rows]):  # a positive that never reached the earlier stage
@@ -337,8 +341,8 @@ def _parent_labels(data: LeadData, rows: np.ndarray, target: str) -> np.ndarray 
 
 def _chain_notes(data: LeadData, target: str) -> list[str]:
     """Say so when the spec would chain ``target`` but its labels do not nest."""
-    parent = data.spec.funnel_parent(target) if data.spec.training.chain else None
-    if parent is None or parent not in data.targets:
+    parent = _chain_parent(data, target)
+    if parent is None:
         return []
     stray = int(np.sum(data.targets[target] > data.targets[parent]))
     if not stray:
