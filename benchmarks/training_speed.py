@@ -76,8 +76,7 @@ def main() -> None:
         "One production fit (feature pipeline fitted and applied, LightGBM with early stopping "
         "on the most recent 20%, calibration, then below 500k rows the refit on all rows) on "
         "demo leads, all cores; each in a fresh process, so peak memory includes the data "
-        "set itself. Data generation is not timed.\n\n"
-        + markdown_table(table, digits=1)
+        "set itself. Data generation is not timed.\n\n" + markdown_table(table, digits=1)
     )
     write_section("training_speed", "Training speed (`benchmarks/training_speed.py`)", body)
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from training.metrics import Metrics
 from training.registry import (
     CHAMPION,
     PREVIOUS,
@@ -190,15 +193,55 @@ def decision_json(payload: dict[str, object]) -> str:
     return json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n"
 
 
-def trained_until(tracking_uri: str, name: str, version: str) -> pd.Timestamp | None:
-    """The training cut-off a retrain recorded for ``version`` (None when not known)."""
+def _version_run(tracking_uri: str, name: str, version: str) -> Run | None:
+    """The MLflow run that logged ``version`` (None when not known)."""
     client = _client(tracking_uri)
     try:
         run_id = client.get_model_version(name, version).run_id
-        value = client.get_run(run_id).data.tags.get("retrain.trained_until") if run_id else None
+        return client.get_run(run_id) if run_id else None
     except MlflowException:
         return None
-    return pd.Timestamp(value).tz_convert(UTC) if value else None
+
+
+def _utc(text: str) -> pd.Timestamp:
+    stamp = pd.Timestamp(text)
+    return stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
+
+
+def trained_until(tracking_uri: str, name: str, version: str) -> pd.Timestamp | None:
+    """The training cut-off a retrain recorded for ``version`` (None when not known)."""
+    run = _version_run(tracking_uri, name, version)
+    value = run.data.tags.get("retrain.trained_until") if run else None
+    return _utc(value) if value else None
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """What a version's training run logged about the data it was fitted and tested on."""
+
+    fitted_until: pd.Timestamp | None  # the newest lead it was fitted on (None: unknown)
+    test: Metrics | None  # its own out-of-sample test (None: not logged)
+
+
+def training_record(tracking_uri: str, name: str, version: str) -> TrainingRecord:
+    """The ``trained_until`` tag (runs logged before it existed: the end of the data's time
+    range, never earlier than the truth) and the ``test.*`` metrics of ``version``'s run."""
+    run = _version_run(tracking_uri, name, version)
+    if run is None:
+        return TrainingRecord(None, None)
+    tags, params = run.data.tags, run.data.params
+    text = tags.get("trained_until") or params.get("time_range", "").partition(" .. ")[2]
+    return TrainingRecord(_utc(text) if text else None, _logged_test(run.data.metrics))
+
+
+def _logged_test(logged: dict[str, float]) -> Metrics | None:
+    """``Metrics`` from a training run's ``test.*`` metrics (None if any is missing)."""
+    names = [f.name for f in fields(Metrics)]
+    if any(f"test.{name}" not in logged for name in names):
+        return None
+    values: dict[str, Any] = {name: logged[f"test.{name}"] for name in names}
+    values["rows"], values["positives"] = int(values["rows"]), int(values["positives"])
+    return Metrics(**values)
 
 
 def log_report_run(

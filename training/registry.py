@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import version as dist_version
 from pathlib import Path
 from typing import Any
@@ -47,10 +47,6 @@ class LoadedModel:
     name: str
     version: str
     model: LeadModel
-    #: newest lead it was fitted on (None: unknown, or data without time)
-    trained_until: pd.Timestamp | None = None
-    #: metrics its training run logged on its own out-of-sample test ("test.roc_auc", ...)
-    test_metrics: dict[str, float] = field(default_factory=dict)
 
 
 class LeadModelPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
@@ -239,29 +235,7 @@ def load_version(tracking_uri: str, name: str, version: str) -> LoadedModel:
     mlflow.set_registry_uri(tracking_uri)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     wrapper = pyfunc.unwrap_python_model()
-    client = _client(tracking_uri)
-    run_id = client.get_model_version(name, str(version)).run_id
-    run = client.get_run(run_id) if run_id else None
-    return LoadedModel(
-        name=name,
-        version=str(version),
-        model=wrapper.model,
-        trained_until=None if run is None else _trained_until(run.data.tags, run.data.params),
-        test_metrics={} if run is None else dict(run.data.metrics),
-    )
-
-
-def _trained_until(tags: dict[str, str], params: dict[str, str]) -> pd.Timestamp | None:
-    """The newest lead the model was fitted on: its tag, else the end of its data's range.
-
-    Runs logged before the tag existed fall back to the data's time range, which is never
-    earlier than the truth (a final fit saw every row).
-    """
-    text = tags.get("trained_until") or params.get("time_range", "").partition(" .. ")[2]
-    if not text:
-        return None
-    stamp = pd.Timestamp(text)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    return LoadedModel(name=name, version=str(version), model=wrapper.model)
 
 
 def load_champion(tracking_uri: str, name: str, alias: str = CHAMPION) -> LoadedModel | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from training.promotion import (
     promote,
     record_on_run,
     tag_version,
+    training_record,
 )
 from training.registry import LoadedModel, load_champion, log_training_run, model_name
 from training.retrain import (
@@ -317,6 +318,7 @@ def _champion_metrics(
     data: LeadData,
     result: TrainResult,
     window: Window,
+    tracking_uri: str,
     notes: list[str],
 ) -> Metrics | None:
     """The champion's metrics to judge the challenger against, on the same ground if it can.
@@ -337,7 +339,8 @@ def _champion_metrics(
         )
         return None
     on_window = evaluate(result.evaluation.y, p)
-    seen = champion.trained_until
+    record = training_record(tracking_uri, champion.name, champion.version)
+    seen = record.fitted_until
     if seen is None or seen < window.start:
         return on_window
     saw = (
@@ -345,7 +348,7 @@ def _champion_metrics(
         f"which include the window {window.label}: its ROC-AUC there "
         f"({on_window.roc_auc:.4f}) is in-sample"
     )
-    own = logged_test_metrics(champion.test_metrics)
+    own = record.test
     if own is None:
         notes.append(f"{saw}, and its run logged no test; the challenger is judged on its own")
         return None
@@ -354,16 +357,6 @@ def _champion_metrics(
         f"{own.roc_auc:.4f}, log loss {own.log_loss:.4f} on {own.rows} leads)"
     )
     return own
-
-
-def logged_test_metrics(logged: dict[str, float]) -> Metrics | None:
-    """``Metrics`` from a training run's ``test.*`` metrics (None if any is missing)."""
-    names = [f.name for f in fields(Metrics)]
-    if any(f"test.{name}" not in logged for name in names):
-        return None
-    values: dict[str, Any] = {name: logged[f"test.{name}"] for name in names}
-    values["rows"], values["positives"] = int(values["rows"]), int(values["positives"])
-    return Metrics(**values)
 
 
 def _scores_before(
@@ -575,7 +568,9 @@ def _retrain_one(
     say(f"{name}: scoring the champion on window {window.label}")
     champion = load_champion(mlflow_target.tracking_uri, name)
     report.champion_version = None if champion is None else champion.version
-    report.champion = _champion_metrics(champion, data, result, window, report.notes)
+    report.champion = _champion_metrics(
+        champion, data, result, window, mlflow_target.tracking_uri, report.notes
+    )
     psi_rows, report.drift = _drift(
         data, result.model, train_rows, eval_rows, target, choice, config.seed
     )

@@ -433,6 +433,7 @@ def test_a_champion_fitted_on_the_window_is_judged_by_its_own_test(
 ) -> None:
     """`leadscore train` fits the final model on every lead, the window's too: scored there
     it would look better than any challenger. It is compared by its logged test instead."""
+    from training.promotion import training_record
     from training.registry import ensure_experiment, log_training_run
     from training.trainer import TrainOptions, train_model
 
@@ -453,7 +454,9 @@ def test_a_champion_fitted_on_the_window_is_judged_by_its_own_test(
     )
     champion = load_champion(target.tracking_uri, "leadscore-arrival-sql")
     assert champion is not None
-    assert champion.trained_until == data.times.max()
+    assert training_record(target.tracking_uri, champion.name, "1").fitted_until == (
+        data.times.max()
+    )
 
     config = RetrainConfig(
         as_of=utc_timestamp("2026-06-15"), params={"learning_rate": 0.1}, dry_run=True
