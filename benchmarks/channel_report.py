@@ -4,7 +4,7 @@ Usage: .venv/bin/python benchmarks/channel_report.py [--only demo,x_education,ol
        [--demo-rows 60000] [--out DIR]
 
 Trains each data set's model with its shipped spec (``training.trainer.train_model``), builds
-the channel review (``training.channels``) and writes it (HTML + CSV) under ``--out``; the
+the channel review (``training.channels.analysis``) and writes it (HTML + CSV) under ``--out``; the
 headline tables go to docs/benchmarks.md. Which leads and predictions are reported:
 
 * demo: every lead, the qualified-stage SQL model fitted on the training period; the
@@ -30,8 +30,7 @@ from report import markdown_table, write_section
 from features.dataset import LeadData, load_dataset, prepare_frame
 from features.demo import generate_leads
 from features.spec import KnownAt, load_spec
-from training.channel_report import write_report
-from training.channels import (
+from training.channels.analysis import (
     ALL_LEADS,
     ChannelReport,
     Period,
@@ -40,6 +39,7 @@ from training.channels import (
     leads_from_data,
     leads_from_records,
 )
+from training.channels.page import write_report
 from training.trainer import TrainOptions, TrainResult, train_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

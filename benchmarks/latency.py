@@ -32,8 +32,8 @@ from features.dataset import prepare_frame
 from features.demo import generate_leads
 from features.spec import KnownAt, load_spec
 from training.model import GbmEstimator, LeadModel
-from training.registry import log_training_run
 from training.settings import TrainingSettings
+from training.tracking.runs import log_training_run
 from training.trainer import TrainOptions, train_model
 
 KEY = "demo-sdr-key"

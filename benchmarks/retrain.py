@@ -80,8 +80,8 @@ def _child(monthly: int, months: int, runs: int) -> None:
     from features.demo import generate_leads
     from features.spec import load_spec
     from training.registry import ensure_experiment
-    from training.retrain import utc_timestamp
-    from training.retrainer import MlflowTarget, RetrainConfig, retrain
+    from training.retraining.cycle import MlflowTarget, RetrainConfig, retrain
+    from training.retraining.policy import utc_timestamp
 
     frame, _ = generate_leads(n=monthly * months, seed=42, end=date(2026, 12, 31), months=months)
     spec = load_spec("demo")

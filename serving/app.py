@@ -18,16 +18,16 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from features.questionnaire import load_catalog
-from serving.auth import KeyRing
-from serving.deps import Services
-from serving.errors import BodySizeLimit, install_error_handlers
-from serving.metrics import LiveCollector, Metrics, RequestMetrics
+from serving.api.auth import KeyRing
+from serving.api.deps import Services
+from serving.api.errors import BodySizeLimit, install_error_handlers
+from serving.api.metrics import LiveCollector, Metrics, RequestMetrics
+from serving.api.records import RecordSchema
+from serving.api.routers import admin, health, leads, queue, reports, score
 from serving.modelset import ModelHolder, ModelLoader, ModelWatcher, RegistryLoader, load_model_set
-from serving.records import RecordSchema
-from serving.routers import admin, health, leads, queue, reports, score
 from serving.scoring import Scorer, Tiers
 from serving.settings import ServingSettings
-from serving.store import Store
+from serving.store.leads import Store
 from serving.workflows import fallback_names, rescore_unscored
 
 log = logging.getLogger(__name__)

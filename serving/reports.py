@@ -1,8 +1,8 @@
 """Marketing's channel review from the lead store, the models in service or the registry.
 
-The computations are ``training.channels`` (tables) and ``training.channel_report`` (HTML,
+The computations are ``training.channels.analysis`` (tables) and ``training.channels.page`` (HTML,
 CSV, MLflow); this module only gathers their inputs: the period's leads from the store
-(through ``serving.outcomes.store_frame``), the model (the champion in service, or a
+(through ``serving.store.outcomes.store_frame``), the model (the champion in service, or a
 registered version), and the thresholds from the settings.
 """
 
@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from serving.modelset import ModelSet
-from serving.outcomes import store_frame
 from serving.settings import ServingSettings
-from serving.store import Store
+from serving.store.leads import Store
+from serving.store.outcomes import store_frame
 
 if TYPE_CHECKING:
     from features.spec import DatasetSpec
-    from training.channels import ChannelReport, Period, ReportLeads, Thresholds
+    from training.channels.analysis import ChannelReport, Period, ReportLeads, Thresholds
     from training.model import LeadModel
 
 #: Stages tried, in order, when no stage is asked for: the qualified model sees the most.
@@ -39,7 +39,7 @@ def thresholds_of(
     settings: ServingSettings, min_leads: int | None = None, min_conversions: int | None = None
 ) -> Thresholds:
     """The settings' "too few leads to judge" thresholds, with optional overrides."""
-    from training.channels import Thresholds
+    from training.channels.analysis import Thresholds
 
     return Thresholds(
         min_leads=settings.report_min_leads if min_leads is None else min_leads,
@@ -61,7 +61,7 @@ def dataset_spec(name: str) -> DatasetSpec | None:
 
 def store_leads(store: Store, period: Period, spec: DatasetSpec | None = None) -> ReportLeads:
     """The leads that arrived in ``period``, with their outcomes, from the lead store."""
-    from training.channels import leads_from_records
+    from training.channels.analysis import leads_from_records
 
     before = None if period.end is None else period.end.to_pydatetime()
     frame = store_frame(store, arrived_before=before)
@@ -90,7 +90,7 @@ def service_report(
     thresholds: Thresholds | None = None,
 ) -> ChannelReport:
     """The channel review of the stored leads of ``period`` with the model in service."""
-    from training.channels import build_channel_report
+    from training.channels.analysis import build_channel_report
 
     served = served_model(models, settings.score_target, stage)
     leads = store_leads(store, period, dataset_spec(settings.dataset))

@@ -20,13 +20,10 @@ from features.funnel import Status
 from features.lead import SOURCE_COLUMNS as LEAD_SOURCE_COLUMNS
 from features.lead import BANTAnswers, Lead, SourceData, lead_to_record
 from features.questionnaire import QuestionnaireAnswers, QuestionnaireError, validate_answers
-from serving.auth import ApiKey, Role
-from serving.db import LeadRow, ScoreRow
-from serving.deps import Services
-from serving.errors import ApiError, invalid, invalid_many
-from serving.modelset import ModelSet
-from serving.queue import RankedEntry, rank, rank_entry
-from serving.schemas import (
+from serving.api.auth import ApiKey, Role
+from serving.api.deps import Services
+from serving.api.errors import ApiError, invalid, invalid_many
+from serving.api.schemas import (
     ClaimOut,
     LeadDetail,
     LeadScored,
@@ -40,8 +37,11 @@ from serving.schemas import (
     StatusChangeOut,
     StatusRequest,
 )
+from serving.modelset import ModelSet
+from serving.queue import RankedEntry, rank, rank_entry
 from serving.scoring import suggest_route
-from serving.store import LeadClosedError, NewLead, Store, queue_entry
+from serving.store.leads import LeadClosedError, NewLead, Store, queue_entry
+from serving.store.tables import LeadRow, ScoreRow
 
 log = logging.getLogger(__name__)
 

@@ -1,39 +1,35 @@
-"""MLflow: logging training runs, the model registry and its aliases, loading champions.
+"""The MLflow model registry: model names, the one client helper, aliases, loading.
 
 Registered models are named ``leadscore-<stage>-<target>`` for the demo data set and
 ``leadscore-<dataset>-<stage>-<target>`` otherwise. The first version of a model gets the
-alias ``champion``; later versions are promoted by the retraining gates (or by hand). The
-tracking URI always comes from the caller (settings); nothing is set at import time.
+alias ``champion``; later versions are promoted by the retraining gates (or by hand).
+When a new version is promoted the version it replaces keeps the alias ``previous`` (and
+the new version remembers it in its ``replaced`` tag), so ``rollback`` can go back one
+step and then further back the chain. The tracking URI always comes from the caller
+(settings); nothing is set at import time.
+
+This module is what the scoring service imports to load champions: it must stay free of
+the trainer, the plots and the tuner (run logging lives in the tracking package).
 """
 
 from __future__ import annotations
 
-import json
-import tempfile
 from dataclasses import dataclass
-from importlib.metadata import version as dist_version
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
-from mlflow.types import ColSpec, Schema
 
-from training.card import model_card
-from training.importance import importance_table
 from training.model import LeadModel
-from training.plots import gains_plot, importance_plot, pr_plot, reliability_plot, roc_plot
-from training.trainer import TrainResult, feature_table
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
 DEFAULT_DATASET = "demo"
-_REQUIREMENTS = ("lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle", "mlflow")
 
 
 def model_name(stage: str, target: str, dataset: str = DEFAULT_DATASET) -> str:
@@ -59,7 +55,8 @@ class LeadModelPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
         return self.model.predict_proba(model_input)
 
 
-def _client(tracking_uri: str) -> MlflowClient:
+def mlflow_client(tracking_uri: str) -> MlflowClient:
+    """The MLflow client for tracking and registry at ``tracking_uri`` (one store)."""
     prepare_store(tracking_uri)
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
@@ -72,7 +69,7 @@ def prepare_store(tracking_uri: str) -> None:
 
 def ensure_experiment(tracking_uri: str, name: str, artifact_root: Path | None) -> str:
     """The experiment's id, creating it (with a local artifact folder) if needed."""
-    client = _client(tracking_uri)
+    client = mlflow_client(tracking_uri)
     found = client.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
@@ -83,149 +80,10 @@ def ensure_experiment(tracking_uri: str, name: str, artifact_root: Path | None) 
     return str(client.create_experiment(name, artifact_location=location))
 
 
-def _pinned_requirements() -> list[str]:
-    return [f"{name}=={dist_version(name)}" for name in _REQUIREMENTS]
-
-
-def _log_plots(result: TrainResult, folder: Path) -> None:
-    evaluation = result.evaluation
-    y, chosen = evaluation.y, evaluation.predictions[result.chosen]
-    roc_plot(y, evaluation.predictions, folder / "roc.png")
-    pr_plot(y, evaluation.predictions, folder / "pr.png")
-    reliability_plot(y, chosen, folder / "reliability.png")
-    gains_plot(y, chosen, folder / "gains_lift.png")
-
-
-def log_training_run(
-    result: TrainResult,
-    data_digest: str,
-    tracking_uri: str,
-    experiment: str,
-    artifact_root: Path | None,
-    register: bool = True,
-    sample: pd.DataFrame | None = None,
-    extra_tags: dict[str, str] | None = None,
-    claim_champion: bool = True,
-) -> tuple[str, ModelVersion | None]:
-    """Log one trained model with its metrics, plots and card; register it. (run id, version)
-
-    With ``claim_champion`` (the default) the first registered version of a model becomes
-    its champion; the retraining gates pass False and move the alias themselves.
-    """
-    model = result.model
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    experiment_id = ensure_experiment(tracking_uri, experiment, artifact_root)
-    name = model_name(model.stage, model.target, model.dataset)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
-        mlflow.set_tags(
-            {
-                "dataset": model.dataset,
-                "stage": model.stage,
-                "target": model.target,
-                "model_kind": model.kind,
-                "split": result.split.description,
-                "data_digest": data_digest,
-                "flagged": str(result.flagged).lower(),
-                "trained_until": result.trained_until or "",
-                **(extra_tags or {}),
-            }
-        )
-        mlflow.log_params(
-            {
-                **{f"lgbm.{k}": v for k, v in result.params.items()},
-                "best_iteration": result.best_iteration,
-                "calibration": ",".join(sorted(set(result.evaluation.calibration))),
-                "split_kind": result.split.kind,
-                "rows_train": result.rows_train,
-                "rows_test": result.rows_test,
-                "time_range": "" if result.time_range is None else " .. ".join(result.time_range),
-            }
-        )
-        for candidate, metrics in result.evaluation.metrics.items():
-            prefix = "" if candidate == result.chosen else f"{candidate}."
-            mlflow.log_metrics(metrics.as_dict(prefix=f"test.{prefix}"))
-        mlflow.log_metric("test.uncalibrated_valid_ece", result.evaluation.uncalibrated_ece)
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            _log_plots(result, folder)
-            features = feature_table(model)
-            features.to_csv(folder / "features.csv", index=False)
-            result.per_channel.to_csv(folder / "per_channel.csv", index=False)
-            if sample is not None and len(sample):
-                importance = importance_table(model, sample)
-                importance.to_csv(folder / "importance.csv", index=False)
-                importance_plot(importance, "gain", "Importance by gain", folder / "imp_gain.png")
-                importance_plot(
-                    importance,
-                    "mean_abs_shap",
-                    "Importance by mean |SHAP|",
-                    folder / "imp_shap.png",
-                )
-            (folder / "model_card.md").write_text(model_card(result), encoding="utf-8")
-            (folder / "notes.json").write_text(json.dumps(result.notes, indent=2))
-            mlflow.log_artifacts(str(folder))
-        example = None if sample is None else _input_example(sample, model.input_columns)
-        signature = None
-        if example is not None:
-            signature = _optional_inputs(infer_signature(example, model.predict_proba(example)))
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=LeadModelPyfunc(model),
-            signature=signature,
-            input_example=example,
-            pip_requirements=_pinned_requirements(),
-            registered_model_name=name if register else None,
-        )
-        version = None
-        if register and info.registered_model_version is not None:
-            client = _client(tracking_uri)
-            version = client.get_model_version(name, str(info.registered_model_version))
-            for key, value in {
-                "dataset": model.dataset,
-                "roc_auc": f"{result.headline.roc_auc:.4f}",
-                "model_kind": model.kind,
-                "flagged": str(result.flagged).lower(),
-                "trained_until": result.trained_until or "",
-            }.items():
-                client.set_model_version_tag(name, version.version, key, value)
-            if claim_champion and champion_version(tracking_uri, name) is None:
-                client.set_registered_model_alias(name, CHAMPION, version.version)
-        return run.info.run_id, version
-
-
-def _input_example(sample: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """A few rows of the model's raw input, as text.
-
-    The pipeline parses text exactly as it parses typed values (CSV exports arrive as
-    text), and text keeps MLflow's schema check away from NaN in boolean columns and from
-    timezone-aware timestamps, which its schemas cannot hold.
-    """
-    example = sample.head(5)[[c for c in columns if c in sample.columns]].copy()
-    for column in example.columns:
-        values = example[column]
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
-            values = values.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-        example[column] = values.map(lambda v: None if _missing(v) else str(v)).astype("string")
-    return example
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT
-
-
-def _optional_inputs(signature: ModelSignature) -> ModelSignature:
-    """Every input may be missing (unknown answers are normal for a lead)."""
-    inputs = Schema(
-        [ColSpec(spec.type, spec.name, required=False) for spec in signature.inputs.inputs]
-    )
-    return ModelSignature(inputs=inputs, outputs=signature.outputs)
-
-
 def champion_version(tracking_uri: str, name: str, alias: str = CHAMPION) -> str | None:
     """The version the alias points at, or None (no such model or alias)."""
     try:
-        return str(_client(tracking_uri).get_model_version_by_alias(name, alias).version)
+        return str(mlflow_client(tracking_uri).get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
 
@@ -247,7 +105,7 @@ def load_champion(tracking_uri: str, name: str, alias: str = CHAMPION) -> Loaded
 
 
 def set_alias(tracking_uri: str, name: str, alias: str, version: str) -> None:
-    _client(tracking_uri).set_registered_model_alias(name, alias, version)
+    mlflow_client(tracking_uri).set_registered_model_alias(name, alias, version)
 
 
 @dataclass(frozen=True)
@@ -264,7 +122,7 @@ class VersionRow:
 
 def list_versions(tracking_uri: str) -> list[VersionRow]:
     """Every registered leadscore model version with aliases and headline test metrics."""
-    client = _client(tracking_uri)
+    client = mlflow_client(tracking_uri)
     rows: list[VersionRow] = []
     for registered in client.search_registered_models(max_results=1000):
         if not registered.name.startswith("leadscore-"):
@@ -292,3 +150,94 @@ def list_versions(tracking_uri: str) -> list[VersionRow]:
                 )
             )
     return sorted(rows, key=lambda r: (r.name, -int(r.version)))
+
+
+REPLACED_TAG = "replaced"
+
+
+class PromotionError(ValueError):
+    """An alias move that cannot be done (no such version, nothing to roll back to)."""
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    name: str
+    champion: str  # the version now champion
+    replaced: str | None  # the version that was champion before (None: none, or the same)
+    previous: str | None  # the version the `previous` alias points at now
+
+    def summary(self) -> str:
+        if self.replaced is None:
+            return f"{self.name}: version {self.champion} is champion (nothing replaced)"
+        tail = f"; previous = {self.previous}" if self.previous else "; no previous version left"
+        return f"{self.name}: champion {self.replaced} -> {self.champion}{tail}"
+
+
+def _versions(client: MlflowClient, name: str) -> list[str]:
+    try:
+        found = client.search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return []
+    return sorted((str(v.version) for v in found), key=int)
+
+
+def _check_version(client: MlflowClient, name: str, version: str) -> None:
+    known = _versions(client, name)
+    if not known:
+        raise PromotionError(f"no registered model '{name}' (see `leadscore models`)")
+    if str(version) not in known:
+        raise PromotionError(
+            f"model '{name}' has no version {version}; versions: {', '.join(known)}"
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def promote(tracking_uri: str, name: str, version: str) -> AliasChange:
+    """Make ``version`` the champion; the replaced champion becomes ``previous``."""
+    client = mlflow_client(tracking_uri)
+    version = str(version)
+    _check_version(client, name, version)
+    current = champion_version(tracking_uri, name)
+    if current == version:
+        previous = champion_version(tracking_uri, name, PREVIOUS)
+        return AliasChange(name, version, None, previous)
+    if current is not None:
+        set_alias(tracking_uri, name, PREVIOUS, current)
+        client.set_model_version_tag(name, version, REPLACED_TAG, current)
+    set_alias(tracking_uri, name, CHAMPION, version)
+    client.set_model_version_tag(name, version, "promoted_at", _now())
+    return AliasChange(name, version, current, current)
+
+
+def rollback(tracking_uri: str, name: str) -> AliasChange:
+    """Back to the ``previous`` version; ``previous`` then moves one step further back."""
+    client = mlflow_client(tracking_uri)
+    target = champion_version(tracking_uri, name, PREVIOUS)
+    if target is None:
+        if not _versions(client, name):
+            raise PromotionError(f"no registered model '{name}' (see `leadscore models`)")
+        raise PromotionError(
+            f"model '{name}' has no 'previous' version to roll back to; choose one with "
+            "`leadscore promote MODEL VERSION`"
+        )
+    current = champion_version(tracking_uri, name)
+    set_alias(tracking_uri, name, CHAMPION, target)
+    earlier = client.get_model_version(name, target).tags.get(REPLACED_TAG)
+    if earlier and earlier not in (target, current):
+        set_alias(tracking_uri, name, PREVIOUS, earlier)
+        previous: str | None = earlier
+    else:
+        client.delete_registered_model_alias(name, PREVIOUS)
+        previous = None
+    if current is not None:
+        client.set_model_version_tag(name, current, "rolled_back_at", _now())
+    return AliasChange(name, target, current, previous)
+
+
+def tag_version(tracking_uri: str, name: str, version: str, tags: dict[str, str]) -> None:
+    client = mlflow_client(tracking_uri)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value[:5000])

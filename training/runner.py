@@ -12,8 +12,9 @@ from mlflow.entities.model_registry import ModelVersion
 
 from features.dataset import LeadData
 from features.spec import KnownAt
-from training.registry import log_training_run, model_name
+from training.registry import model_name
 from training.settings import TrainingSettings
+from training.tracking.runs import log_training_run
 from training.trainer import TrainOptions, TrainResult, train_model
 
 IMPORTANCE_SAMPLE = 5000

@@ -25,7 +25,7 @@ from features.dataset import (
 from features.funnel import Status
 from features.lead import Lead, lead_to_record
 from features.spec import DatasetSpec, load_spec
-from serving.cli import app
+from serving.cli.main import app
 
 SHARED_DATA = Path(__file__).parents[3] / "shared" / "data"
 

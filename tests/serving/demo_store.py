@@ -9,7 +9,7 @@ from typing import Any
 from features.demo import frame_row_to_lead
 from features.funnel import Status
 from features.lead import lead_to_record
-from serving.store import NewLead, Store
+from serving.store.leads import NewLead, Store
 from serving.workflows import jsonable
 
 

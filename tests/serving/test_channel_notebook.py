@@ -21,9 +21,9 @@ from features.dataset import prepare_frame
 from features.demo import generate_leads
 from features.spec import KnownAt, load_spec
 from serving.settings import ServingSettings
-from serving.store import Store
+from serving.store.leads import Store
 from tests.serving.demo_store import fill_store
-from training.registry import log_training_run
+from training.tracking.runs import log_training_run
 from training.trainer import TrainOptions, train_model
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "channel_review.ipynb"

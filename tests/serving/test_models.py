@@ -24,7 +24,8 @@ from serving.modelset import STAGES, TARGETS, MemoryLoader, registered_name
 from serving.settings import ServingSettings
 from serving.workflows import arrival_view
 from tests.serving.conftest import headers, make_lead
-from training.registry import champion_version, log_training_run, model_name, set_alias
+from training.registry import champion_version, model_name, set_alias
+from training.tracking.runs import log_training_run
 from training.trainer import TrainOptions, TrainResult, train_model
 
 QUALIFICATION = {

@@ -8,16 +8,10 @@ from typer.testing import CliRunner
 
 from features.dataset import LeadData
 from features.spec import KnownAt
-from serving.cli import app
-from training.registry import (
-    CHAMPION,
-    champion_version,
-    list_versions,
-    load_champion,
-    log_training_run,
-    model_name,
-)
+from serving.cli.main import app
+from training.registry import CHAMPION, champion_version, list_versions, load_champion, model_name
 from training.settings import TrainingSettings
+from training.tracking.runs import log_training_run
 from training.trainer import TrainOptions, TrainResult, train_model
 
 

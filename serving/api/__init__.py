@@ -1,0 +1,1 @@
+"""The HTTP face of the service: routers, schemas, dependencies, auth, errors, metrics."""

@@ -1,0 +1,173 @@
+"""Prometheus metrics, one registry per app (never the global one).
+
+Counters and histograms are updated as requests are served; the queue length, SLA
+breaches and the models in service are read from the store and the model holder at
+scrape time by :class:`LiveCollector`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from serving.modelset import ModelSet
+from serving.scoring import Score
+from serving.store.leads import Store
+
+log = logging.getLogger(__name__)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "leadscore_http_requests",
+            "HTTP requests served, by route template and status code",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "leadscore_http_request_duration_seconds",
+            "Time to serve a request, by route template",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.scores = Counter(
+            "leadscore_scores",
+            "Leads scored and stored, by stage, target and tier",
+            ["stage", "target", "tier"],
+            registry=self.registry,
+        )
+        self.fallbacks = Counter(
+            "leadscore_fallback_scores",
+            "Scores given by the fallback rule instead of a model",
+            ["stage", "target"],
+            registry=self.registry,
+        )
+        self.model_errors = Counter(
+            "leadscore_model_errors",
+            "Times a model raised while scoring (the fallback rule scored instead)",
+            ["model"],
+            registry=self.registry,
+        )
+        self.batch_rows = Counter(
+            "leadscore_batch_scored_rows",
+            "Rows scored through POST /score (not stored)",
+            ["stage", "target", "fallback"],
+            registry=self.registry,
+        )
+        self.unseen = Counter(
+            "leadscore_unseen_category_values",
+            "Category values the model did not see in training (scored as 'other')",
+            ["field"],
+            registry=self.registry,
+        )
+        self.leads = Counter(
+            "leadscore_leads_received",
+            "POST /leads calls: stored (new) or repeats of a stored external_id",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.claims = Counter(
+            "leadscore_claims",
+            "Queue claims: handed out, or nothing left to claim",
+            ["outcome"],
+            registry=self.registry,
+        )
+
+    def record_score(self, score: Score) -> None:
+        self.scores.labels(score.stage, score.target, score.tier).inc()
+        if score.is_fallback:
+            self.fallbacks.labels(score.stage, score.target).inc()
+
+    def record_model_error(self, model: str, _error: BaseException) -> None:
+        self.model_errors.labels(model).inc()
+
+
+class LiveCollector(Collector):
+    """Gauges computed when Prometheus scrapes: queue, SLA breaches, models in service."""
+
+    def __init__(
+        self,
+        store: Callable[[], Store | None],
+        models: Callable[[], ModelSet | None],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._store = store
+        self._models = models
+        self._clock = clock
+
+    def collect(self) -> Iterable[Metric]:
+        yield from self._queue()
+        yield from self._models_info()
+
+    def _queue(self) -> Iterable[Metric]:
+        store = self._store()
+        if store is None:
+            return
+        try:
+            total, unclaimed, breached = store.queue_stats(self._clock())
+        except Exception:
+            log.exception("metrics: could not read the queue")
+            return
+        yield GaugeMetricFamily("leadscore_queue_length", "Leads waiting in the SDR queue", total)
+        yield GaugeMetricFamily(
+            "leadscore_queue_unclaimed", "Leads in the queue no SDR has claimed", unclaimed
+        )
+        yield GaugeMetricFamily(
+            "leadscore_queue_sla_breached",
+            "Leads in the queue past their SLA deadline",
+            breached,
+        )
+
+    def _models_info(self) -> Iterable[Metric]:
+        models = self._models()
+        if models is None:
+            return
+        family = GaugeMetricFamily(
+            "leadscore_model_loaded",
+            "1 when the champion of a model name is in service (0: the fallback rule)",
+            labels=["name", "version"],
+        )
+        for name, version in models.versions().items():
+            family.add_metric([name, version or ""], 0.0 if version is None else 1.0)
+        yield family
+
+
+class RequestMetrics:
+    """ASGI middleware counting requests and timing them by route template."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

@@ -1,0 +1,59 @@
+"""The SDR queue: priority order, claiming the next lead, giving it back."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from serving.api.deps import Claimer, QueueReader, ServicesDep, StoreDep
+from serving.api.schemas import ClaimResult, QueueOut, ReleaseResult, Tier
+from serving.workflows import claim_next, lead_detail, queue_view, release
+
+router = APIRouter(prefix="/queue", tags=["queue"])
+
+
+@router.get("", summary="Leads waiting for an SDR, highest priority first")
+def get_queue(
+    services: ServicesDep,
+    store: StoreDep,
+    caller: QueueReader,
+    channel: Annotated[str | None, Query(max_length=200)] = None,
+    tier: Tier | None = None,
+    unclaimed: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> QueueOut:
+    """``priority = probability x urgency``; urgency grows as the SLA deadline nears
+    (docs/serving.md). Leads past their deadline are flagged ``breached``."""
+    return queue_view(services, store, channel, tier, unclaimed, limit)
+
+
+@router.post(
+    "/claim",
+    responses={404: {"description": "nothing to claim"}},
+    summary="Take the next lead (atomic: no lead goes to two SDRs)",
+)
+def post_claim(services: ServicesDep, store: StoreDep, caller: Claimer) -> ClaimResult:
+    row, item = claim_next(services, store, caller)
+    claim = row.claims[-1]
+    return ClaimResult(
+        claimed_by=claim.sdr, claimed_at=claim.claimed_at, queue_item=item, lead=lead_detail(row)
+    )
+
+
+@router.post(
+    "/{lead_id}/release",
+    responses={409: {"description": "not claimed, or claimed by someone else"}},
+    summary="Give a claimed lead back to the queue",
+)
+def post_release(
+    lead_id: Annotated[int, Path(ge=1)],
+    services: ServicesDep,
+    store: StoreDep,
+    caller: Claimer,
+) -> ReleaseResult:
+    """Only the SDR holding the lead (or an admin) can release it."""
+    holder, in_queue = release(store, services, lead_id, caller)
+    return ReleaseResult(
+        lead_id=lead_id, released_by=caller.name, previous_holder=holder, in_queue=in_queue
+    )

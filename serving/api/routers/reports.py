@@ -1,0 +1,122 @@
+"""Marketing's reports: the channel review as JSON tables or as an HTML page."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from serving.api.deps import ModelsDep, ReportReader, ServicesDep, StoreDep
+from serving.api.errors import ApiError, invalid
+from serving.reports import service_report, thresholds_of
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+PeriodQuery = Annotated[
+    str | None,
+    Query(
+        max_length=20,
+        description="YYYY-MM or YYYY-MM..YYYY-MM (months of arrival, UTC); default: every lead",
+        examples=["2026-10", "2026-07..2026-09"],
+    ),
+]
+StageQuery = Annotated[
+    Literal["arrival", "qualified"] | None,
+    Query(description="the model explained; default: qualified if in service, else arrival"),
+]
+MinLeads = Annotated[int | None, Query(ge=1, description="override LEADSCORE_REPORT_MIN_LEADS")]
+MinConversions = Annotated[
+    int | None, Query(ge=0, description="override LEADSCORE_REPORT_MIN_CONVERSIONS")
+]
+
+
+class ChannelReportOut(BaseModel):
+    """Every table of the channel review as records (the CSV files of the CLI report)."""
+
+    title: str
+    source: str
+    period: dict[str, str | None]
+    target: str
+    outcome: str
+    thresholds: dict[str, int]
+    model: dict[str, str] | None
+    explained_per_group: int
+    generated_at: str
+    notes: list[str]
+    tables: dict[str, list[dict[str, Any]]] = Field(
+        description="summary, global_drivers, drivers, campaign_drivers, funnel_channel, "
+        "funnel_campaign, funnel_month"
+    )
+
+
+def _report(
+    services: ServicesDep,
+    store: StoreDep,
+    models: ModelsDep,
+    period: str | None,
+    stage: str | None,
+    min_leads: int | None,
+    min_conversions: int | None,
+) -> Any:
+    from training.channels.analysis import NoLeadsError, Period, ReportError
+
+    try:
+        chosen = Period.parse(period)
+    except ReportError as error:
+        raise invalid("period", str(error), period, location="query") from error
+    try:
+        return service_report(
+            services.settings,
+            store,
+            models,
+            chosen,
+            stage=stage,
+            thresholds=thresholds_of(services.settings, min_leads, min_conversions),
+        )
+    except NoLeadsError as error:
+        raise ApiError(404, str(error)) from error
+    except ReportError as error:
+        raise ApiError(422, str(error)) from error
+
+
+@router.get("/channels", summary="Channel review: drivers and funnel per channel (JSON)")
+def get_channel_report(
+    services: ServicesDep,
+    store: StoreDep,
+    models: ModelsDep,
+    caller: ReportReader,
+    period: PeriodQuery = None,
+    stage: StageQuery = None,
+    min_leads: MinLeads = None,
+    min_conversions: MinConversions = None,
+) -> ChannelReportOut:
+    """Per channel and campaign: what drives conversion (the model's SHAP contributions on
+    the channel's own leads, in plain words, against the global picture), the funnel,
+    average deal value and mean predicted vs actual conversion; per month: the trend.
+    Groups below the thresholds are reported as "too few leads to judge"."""
+    report = _report(services, store, models, period, stage, min_leads, min_conversions)
+    return ChannelReportOut.model_validate(report.to_json())
+
+
+@router.get(
+    "/channels.html",
+    response_class=HTMLResponse,
+    summary="Channel review as a self-contained HTML page",
+)
+def get_channel_report_html(
+    services: ServicesDep,
+    store: StoreDep,
+    models: ModelsDep,
+    caller: ReportReader,
+    period: PeriodQuery = None,
+    stage: StageQuery = None,
+    min_leads: MinLeads = None,
+    min_conversions: MinConversions = None,
+) -> HTMLResponse:
+    """The same report as `GET /reports/channels`, with plots, as one HTML page."""
+    from training.channels.page import render_html
+
+    report = _report(services, store, models, period, stage, min_leads, min_conversions)
+    return HTMLResponse(render_html(report, csv_links=False))

@@ -1,0 +1,123 @@
+"""Batch scoring without storing: JSON leads or flat records, or a CSV upload."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, cast
+
+from fastapi import APIRouter, File, Query, UploadFile
+
+from features.lead import lead_to_record
+from serving.api.deps import ModelsDep, Scoring, Services, ServicesDep
+from serving.api.errors import ApiError, invalid, invalid_many
+from serving.api.records import CsvError, check_records, problems_as_errors, read_csv_rows
+from serving.api.schemas import BatchOut, BatchRow, ModelRef, ReasonOut, ScoreRequest, Stage, Target
+from serving.modelset import ModelSet
+from serving.workflows import arrival_view
+
+router = APIRouter(prefix="/score", tags=["score"])
+
+StageQuery = Annotated[Stage, Query(description="arrival (source only) or qualified")]
+TargetQuery = Annotated[
+    Target | None, Query(description="default: the service's queue target (sql)")
+]
+ReasonsQuery = Annotated[bool, Query(description="add the top reasons (slower)")]
+
+
+def _score(
+    services: Services,
+    models: ModelSet,
+    records: Sequence[Mapping[str, Any]],
+    stage: Stage,
+    target: Target | None,
+    reasons: bool,
+    ignored: list[str],
+) -> BatchOut:
+    limit = services.settings.max_score_rows
+    if len(records) > limit:
+        raise invalid("records", f"at most {limit} rows per request; got {len(records)}")
+    chosen = target or cast(Target, services.scorer.queue_target)
+    rows = [arrival_view(r) for r in records] if stage == "arrival" else list(records)
+    batch = services.scorer.score_batch(models, stage, chosen, rows, reasons)
+    services.metrics.batch_rows.labels(stage, chosen, str(batch.is_fallback).lower()).inc(len(rows))
+    return BatchOut(
+        stage=stage,
+        target=chosen,
+        model=ModelRef(name=batch.model_name, version=batch.model_version),
+        is_fallback=batch.is_fallback,
+        fallback_reason=batch.fallback_reason,
+        rows=[
+            BatchRow(
+                index=i,
+                external_id=_external_id(records[i]),
+                probability=float(batch.probabilities[i]),
+                tier=batch.tiers[i],
+                reasons=(
+                    [ReasonOut.model_validate(r.as_json()) for r in batch.reasons[i]]
+                    if batch.reasons is not None
+                    else None
+                ),
+            )
+            for i in range(len(rows))
+        ],
+        ignored_columns=ignored,
+    )
+
+
+def _external_id(record: Mapping[str, Any]) -> str | None:
+    value = record.get("external_id")
+    return None if value is None else str(value)
+
+
+@router.post("", summary="Score leads or flat records (nothing is stored)")
+def score_json(
+    body: ScoreRequest,
+    services: ServicesDep,
+    models: ModelsDep,
+    caller: Scoring,
+    stage: StageQuery = "arrival",
+    target: TargetQuery = None,
+    reasons: ReasonsQuery = False,
+) -> BatchOut:
+    """Probabilities and tiers in input order, from the batch path of the champion of
+    ``stage``/``target`` (the fallback rule when there is none)."""
+    if body.leads is not None:
+        records = [lead_to_record(lead) for lead in body.leads]
+        return _score(services, models, records, stage, target, reasons, [])
+    assert body.records is not None
+    checked = check_records(services.record_schema, body.records)
+    if checked.problems:
+        raise invalid_many(problems_as_errors(checked.problems, "records"))
+    return _score(
+        services, models, checked.records, stage, target, reasons, checked.ignored_columns
+    )
+
+
+@router.post("/csv", summary="Score a CSV file of flat records (nothing is stored)")
+def score_csv(
+    file: Annotated[UploadFile, File(description="CSV with a header of record columns")],
+    services: ServicesDep,
+    models: ModelsDep,
+    caller: Scoring,
+    stage: StageQuery = "arrival",
+    target: TargetQuery = None,
+    reasons: ReasonsQuery = False,
+) -> BatchOut:
+    """Columns are record columns (``features.lead.RECORD_COLUMNS`` and ``q_<question>``);
+    others are ignored and listed. Bad values are reported by row, file line and column."""
+    try:
+        rows = read_csv_rows(file.file.read())
+    except CsvError as error:
+        raise ApiError(
+            422,
+            f"cannot read the CSV upload: {error}",
+            errors=[{"field": "file", "location": "body", "message": str(error), "input": None}],
+        ) from error
+    if not rows:
+        raise invalid("file", "the CSV file has a header but no rows")
+    checked = check_records(services.record_schema, rows)
+    if checked.problems:
+        raise invalid_many(problems_as_errors(checked.problems, "rows", first_line=2))
+    return _score(
+        services, models, checked.records, stage, target, reasons, checked.ignored_columns
+    )

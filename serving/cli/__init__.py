@@ -1,0 +1,1 @@
+"""The `leadscore` command line: one module per verb group, composed in ``main``."""

@@ -1,0 +1,115 @@
+"""The lead store as a data set: what retraining and the drift report read.
+
+:func:`store_frame` returns one row per stored lead in the flat-record columns
+(``features.lead.lead_to_record``, as the store keeps them) plus the outcome columns of
+the demo spec: ``status``, ``stage_reached``, ``closed_at`` (when a closing status was
+recorded), ``status_history`` (JSON list of ``{"status", "at"}``), ``deal_value`` and
+``deal_currency``. ``features.dataset.prepare_frame(load_spec("demo"), frame)`` accepts it,
+and ``training.retraining.policy.label_settled`` reads the outcomes as they stood at any moment.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from features.funnel import Status
+from serving.store.leads import Store
+from serving.store.tables import LeadRow, StatusChangeRow
+
+OUTCOME_COLUMNS: tuple[str, ...] = (
+    "status",
+    "stage_reached",
+    "closed_at",
+    "status_history",
+    "deal_value",
+    "deal_currency",
+)
+#: Leads read per round trip.
+BATCH = 5_000
+
+
+def _histories(
+    store: Store, arrived_before: datetime | None
+) -> dict[int, list[tuple[str, datetime]]]:
+    query = select(StatusChangeRow.lead_id, StatusChangeRow.status, StatusChangeRow.at)
+    if arrived_before is not None:
+        query = query.join(LeadRow, LeadRow.id == StatusChangeRow.lead_id).where(
+            LeadRow.arrived_at < arrived_before
+        )
+    query = query.order_by(StatusChangeRow.lead_id, StatusChangeRow.at, StatusChangeRow.id)
+    out: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
+    with store.reading() as session:
+        for lead_id, status, at in session.execute(query).yield_per(BATCH * 4):
+            out[int(lead_id)].append((str(status), at))
+    return out
+
+
+def _lead_rows(store: Store, arrived_before: datetime | None) -> Iterator[Any]:
+    query = select(
+        LeadRow.id,
+        LeadRow.external_id,
+        LeadRow.arrived_at,
+        LeadRow.record,
+        LeadRow.status,
+        LeadRow.stage_reached,
+        LeadRow.deal_value,
+        LeadRow.deal_currency,
+    ).order_by(LeadRow.id)
+    if arrived_before is not None:
+        query = query.where(LeadRow.arrived_at < arrived_before)
+    with store.reading() as session:
+        yield from session.execute(query).yield_per(BATCH)
+
+
+def _history_json(changes: list[tuple[str, datetime]]) -> str:
+    return json.dumps([{"status": status, "at": at.isoformat()} for status, at in changes])
+
+
+def _closed_at(status: str, changes: list[tuple[str, datetime]]) -> datetime | None:
+    try:
+        closing = Status(status).is_terminal
+    except ValueError:
+        return None
+    if not closing:
+        return None
+    return next((at for s, at in reversed(changes) if s == status), None)
+
+
+def store_frame(
+    store: Store, columns: Iterable[str] = (), *, arrived_before: datetime | None = None
+) -> pd.DataFrame:
+    """Every stored lead (arrived before ``arrived_before``, if given) as one flat row.
+
+    ``columns`` are added (empty) when no stored record has them, e.g. a questionnaire
+    answer nobody gave yet, so a spec naming them still validates.
+    """
+    histories = _histories(store, arrived_before)
+    records: list[dict[str, Any]] = []
+    for row in _lead_rows(store, arrived_before):
+        changes = histories.get(int(row.id), [])
+        record = dict(row.record or {})
+        record.update(
+            external_id=row.external_id,
+            arrived_at=row.arrived_at,
+            status=row.status,
+            stage_reached=row.stage_reached,
+            closed_at=_closed_at(row.status, changes),
+            status_history=_history_json(changes),
+            deal_value=row.deal_value,
+            deal_currency=row.deal_currency,
+        )
+        records.append(record)
+    frame = pd.DataFrame.from_records(records)
+    for column in ("external_id", "arrived_at", *OUTCOME_COLUMNS, *columns):
+        if column not in frame.columns:
+            frame[column] = None
+    for column in ("arrived_at", "closed_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame

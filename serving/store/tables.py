@@ -1,0 +1,251 @@
+"""The lead store's tables (SQLAlchemy 2 typed ORM) and its engine.
+
+One schema for SQLite (the embedded default) and PostgreSQL. Timestamps are stored in UTC
+and always come back timezone-aware. The schema is created and evolved by the Alembic
+migrations in ``serving/migrations``; :func:`migrate` applies them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
+
+#: Execution option that makes a SQLite transaction take the write lock up front.
+WRITE_OPTION = "leadscore_write"
+#: Key of the advisory lock that serialises concurrent migrations on PostgreSQL.
+MIGRATION_LOCK_KEY = 7_142_010
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC that always reads back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy's declared configuration
+        datetime: UtcDateTime(),
+        dict[str, Any]: Json,
+        list[dict[str, Any]]: Json,
+    }
+
+
+class LeadRow(Base):
+    """One inbound request, its flat record and where it stands now."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    arrived_at: Mapped[datetime] = mapped_column(index=True)
+    channel: Mapped[str] = mapped_column(String(200), index=True)
+    source: Mapped[dict[str, Any]] = mapped_column(comment="SourceData as received")
+    record: Mapped[dict[str, Any]] = mapped_column(comment="the flat record (lead_to_record)")
+    status: Mapped[str] = mapped_column(String(32))
+    stage_reached: Mapped[str] = mapped_column(String(16))
+    deal_value: Mapped[float | None] = mapped_column(Numeric(18, 2, asdecimal=False))
+    deal_currency: Mapped[str | None] = mapped_column(String(3))
+    sla_deadline: Mapped[datetime]
+    in_queue: Mapped[bool] = mapped_column(Boolean, comment="waiting for an SDR")
+    claimed_by: Mapped[str | None] = mapped_column(String(100), comment="SDR holding it now")
+    probability: Mapped[float | None] = mapped_column(Float, comment="latest queue score")
+    tier: Mapped[str | None] = mapped_column(String(1))
+    route: Mapped[str | None] = mapped_column(String(16), comment="suggested after qualifying")
+    qualified_at: Mapped[datetime | None]
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    history: Mapped[list[StatusChangeRow]] = relationship(
+        back_populates="lead", order_by="StatusChangeRow.id", lazy="raise"
+    )
+    scores: Mapped[list[ScoreRow]] = relationship(
+        back_populates="lead", order_by="ScoreRow.id", lazy="raise"
+    )
+    qualifications: Mapped[list[QualificationRow]] = relationship(
+        back_populates="lead", order_by="QualificationRow.id", lazy="raise"
+    )
+    claims: Mapped[list[ClaimRow]] = relationship(
+        back_populates="lead", order_by="ClaimRow.id", lazy="raise"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("external_id", name="uq_leads_external_id"),
+        Index("ix_leads_queue", "in_queue", "claimed_by"),
+    )
+
+
+class StatusChangeRow(Base):
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+    changed_by: Mapped[str] = mapped_column(String(100))
+    recorded_at: Mapped[datetime]
+
+    lead: Mapped[LeadRow] = relationship(back_populates="history", lazy="raise")
+
+
+class ScoreRow(Base):
+    __tablename__ = "scores"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), comment="arrival | qualified")
+    target: Mapped[str] = mapped_column(String(16), comment="sql | won")
+    probability: Mapped[float] = mapped_column(Float)
+    tier: Mapped[str] = mapped_column(String(1))
+    reasons: Mapped[list[dict[str, Any]]]
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[str] = mapped_column(String(50), comment="'fallback' for the rule")
+    is_fallback: Mapped[bool] = mapped_column(Boolean)
+    fallback_reason: Mapped[str | None] = mapped_column(Text)
+    scored_at: Mapped[datetime]
+
+    lead: Mapped[LeadRow] = relationship(back_populates="scores", lazy="raise")
+
+
+class QualificationRow(Base):
+    __tablename__ = "qualifications"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    bant: Mapped[dict[str, Any]]
+    questionnaire: Mapped[dict[str, Any] | None]
+    route: Mapped[str | None] = mapped_column(String(16))
+    qualified_by: Mapped[str] = mapped_column(String(100))
+    qualified_at: Mapped[datetime]
+
+    lead: Mapped[LeadRow] = relationship(back_populates="qualifications", lazy="raise")
+
+
+class ClaimRow(Base):
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    sdr: Mapped[str] = mapped_column(String(100))
+    claimed_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+    release_reason: Mapped[str | None] = mapped_column(String(32))
+
+    lead: Mapped[LeadRow] = relationship(back_populates="claims", lazy="raise")
+
+    __table_args__ = (
+        Index(
+            "uq_claims_open",
+            "lead_id",
+            unique=True,
+            sqlite_where=text("released_at IS NULL"),
+            postgresql_where=text("released_at IS NULL"),
+        ),
+    )
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # SQLAlchemy emits BEGIN itself (see _sqlite_begin), so disable the driver's own.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return on_connect
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Writers take SQLite's write lock at BEGIN, so no transaction fails half-way on a lock
+    upgrade; readers start a deferred transaction and read a consistent WAL snapshot."""
+    if conn.get_execution_options().get(WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
+    """An engine for the lead store; on SQLite with WAL, foreign keys and a busy timeout."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+        )
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def alembic_config() -> Config:
+    """The Alembic configuration shipped inside the package."""
+    ini = resources.files("serving.store").joinpath("alembic.ini")
+    config = Config(str(ini))
+    config.set_main_option(
+        "script_location", str(resources.files("serving.store").joinpath("migrations"))
+    )
+    return config
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the store's schema up to ``revision`` (one transaction; concurrent-safe)."""
+    config = alembic_config()
+    url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    config.set_main_option("sqlalchemy.url", url)
+    with (
+        engine.connect().execution_options(**{WRITE_OPTION: True}) as connection,
+        connection.begin(),
+    ):
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)

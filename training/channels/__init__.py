@@ -1,0 +1,1 @@
+"""Marketing's channel review: what drives conversion per channel (analysis and page)."""

@@ -1,0 +1,1 @@
+"""Run tracking: what one training run logs to MLflow (metrics, plots, model card)."""

@@ -1,0 +1,273 @@
+"""Logging training runs to MLflow and reading back what a version's run recorded.
+
+One run per trained model: tags (data set, stage, target, split, data digest), the
+LightGBM parameters, the test metrics of the chosen model and of each baseline, the
+plots, the feature table, the importance table and the model card; the model itself is
+logged as a pyfunc and registered under the registry's name.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, fields
+from datetime import UTC
+from importlib.metadata import version as dist_version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.entities import Run
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, Schema
+
+from training.importance import importance_table
+from training.metrics import Metrics
+from training.registry import (
+    CHAMPION,
+    LeadModelPyfunc,
+    champion_version,
+    ensure_experiment,
+    mlflow_client,
+    model_name,
+)
+from training.tracking.card import model_card
+from training.tracking.plots import gains_plot, importance_plot, pr_plot, reliability_plot, roc_plot
+from training.trainer import TrainResult, feature_table
+
+_REQUIREMENTS = ("lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle", "mlflow")
+
+
+def _pinned_requirements() -> list[str]:
+    return [f"{name}=={dist_version(name)}" for name in _REQUIREMENTS]
+
+
+def _log_plots(result: TrainResult, folder: Path) -> None:
+    evaluation = result.evaluation
+    y, chosen = evaluation.y, evaluation.predictions[result.chosen]
+    roc_plot(y, evaluation.predictions, folder / "roc.png")
+    pr_plot(y, evaluation.predictions, folder / "pr.png")
+    reliability_plot(y, chosen, folder / "reliability.png")
+    gains_plot(y, chosen, folder / "gains_lift.png")
+
+
+def log_training_run(
+    result: TrainResult,
+    data_digest: str,
+    tracking_uri: str,
+    experiment: str,
+    artifact_root: Path | None,
+    register: bool = True,
+    sample: pd.DataFrame | None = None,
+    extra_tags: dict[str, str] | None = None,
+    claim_champion: bool = True,
+) -> tuple[str, ModelVersion | None]:
+    """Log one trained model with its metrics, plots and card; register it. (run id, version)
+
+    With ``claim_champion`` (the default) the first registered version of a model becomes
+    its champion; the retraining gates pass False and move the alias themselves.
+    """
+    model = result.model
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    experiment_id = ensure_experiment(tracking_uri, experiment, artifact_root)
+    name = model_name(model.stage, model.target, model.dataset)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
+        mlflow.set_tags(
+            {
+                "dataset": model.dataset,
+                "stage": model.stage,
+                "target": model.target,
+                "model_kind": model.kind,
+                "split": result.split.description,
+                "data_digest": data_digest,
+                "flagged": str(result.flagged).lower(),
+                "trained_until": result.trained_until or "",
+                **(extra_tags or {}),
+            }
+        )
+        mlflow.log_params(
+            {
+                **{f"lgbm.{k}": v for k, v in result.params.items()},
+                "best_iteration": result.best_iteration,
+                "calibration": ",".join(sorted(set(result.evaluation.calibration))),
+                "split_kind": result.split.kind,
+                "rows_train": result.rows_train,
+                "rows_test": result.rows_test,
+                "time_range": "" if result.time_range is None else " .. ".join(result.time_range),
+            }
+        )
+        for candidate, metrics in result.evaluation.metrics.items():
+            prefix = "" if candidate == result.chosen else f"{candidate}."
+            mlflow.log_metrics(metrics.as_dict(prefix=f"test.{prefix}"))
+        mlflow.log_metric("test.uncalibrated_valid_ece", result.evaluation.uncalibrated_ece)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            _log_plots(result, folder)
+            features = feature_table(model)
+            features.to_csv(folder / "features.csv", index=False)
+            result.per_channel.to_csv(folder / "per_channel.csv", index=False)
+            if sample is not None and len(sample):
+                importance = importance_table(model, sample)
+                importance.to_csv(folder / "importance.csv", index=False)
+                importance_plot(importance, "gain", "Importance by gain", folder / "imp_gain.png")
+                importance_plot(
+                    importance,
+                    "mean_abs_shap",
+                    "Importance by mean |SHAP|",
+                    folder / "imp_shap.png",
+                )
+            (folder / "model_card.md").write_text(model_card(result), encoding="utf-8")
+            (folder / "notes.json").write_text(json.dumps(result.notes, indent=2))
+            mlflow.log_artifacts(str(folder))
+        example = None if sample is None else _input_example(sample, model.input_columns)
+        signature = None
+        if example is not None:
+            signature = _optional_inputs(infer_signature(example, model.predict_proba(example)))
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=LeadModelPyfunc(model),
+            signature=signature,
+            input_example=example,
+            pip_requirements=_pinned_requirements(),
+            registered_model_name=name if register else None,
+        )
+        version = None
+        if register and info.registered_model_version is not None:
+            client = mlflow_client(tracking_uri)
+            version = client.get_model_version(name, str(info.registered_model_version))
+            for key, value in {
+                "dataset": model.dataset,
+                "roc_auc": f"{result.headline.roc_auc:.4f}",
+                "model_kind": model.kind,
+                "flagged": str(result.flagged).lower(),
+                "trained_until": result.trained_until or "",
+            }.items():
+                client.set_model_version_tag(name, version.version, key, value)
+            if claim_champion and champion_version(tracking_uri, name) is None:
+                client.set_registered_model_alias(name, CHAMPION, version.version)
+        return run.info.run_id, version
+
+
+def _input_example(sample: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A few rows of the model's raw input, as text.
+
+    The pipeline parses text exactly as it parses typed values (CSV exports arrive as
+    text), and text keeps MLflow's schema check away from NaN in boolean columns and from
+    timezone-aware timestamps, which its schemas cannot hold.
+    """
+    example = sample.head(5)[[c for c in columns if c in sample.columns]].copy()
+    for column in example.columns:
+        values = example[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            values = values.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        example[column] = values.map(lambda v: None if _missing(v) else str(v)).astype("string")
+    return example
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT
+
+
+def _optional_inputs(signature: ModelSignature) -> ModelSignature:
+    """Every input may be missing (unknown answers are normal for a lead)."""
+    inputs = Schema(
+        [ColSpec(spec.type, spec.name, required=False) for spec in signature.inputs.inputs]
+    )
+    return ModelSignature(inputs=inputs, outputs=signature.outputs)
+
+
+def record_on_run(
+    tracking_uri: str,
+    run_id: str,
+    tags: dict[str, str],
+    metrics: dict[str, float],
+    files: dict[str, str],
+) -> None:
+    """Add tags, metrics and text artifacts (file name -> content) to a finished run."""
+    client = mlflow_client(tracking_uri)
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value[:5000])
+    for name, number in metrics.items():
+        if number == number:  # not NaN
+            client.log_metric(run_id, name, float(number))
+    with tempfile.TemporaryDirectory() as tmp:
+        for file_name, content in files.items():
+            path = Path(tmp) / file_name
+            path.write_text(content, encoding="utf-8")
+            client.log_artifact(run_id, str(path))
+
+
+def _version_run(tracking_uri: str, name: str, version: str) -> Run | None:
+    """The MLflow run that logged ``version`` (None when not known)."""
+    client = mlflow_client(tracking_uri)
+    try:
+        run_id = client.get_model_version(name, version).run_id
+        return client.get_run(run_id) if run_id else None
+    except MlflowException:
+        return None
+
+
+def _utc(text: str) -> pd.Timestamp:
+    stamp = pd.Timestamp(text)
+    return stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
+
+
+def trained_until(tracking_uri: str, name: str, version: str) -> pd.Timestamp | None:
+    """The training cut-off a retrain recorded for ``version`` (None when not known)."""
+    run = _version_run(tracking_uri, name, version)
+    value = run.data.tags.get("retrain.trained_until") if run else None
+    return _utc(value) if value else None
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """What a version's training run logged about the data it was fitted and tested on."""
+
+    fitted_until: pd.Timestamp | None  # the newest lead it was fitted on (None: unknown)
+    test: Metrics | None  # its own out-of-sample test (None: not logged)
+
+
+def training_record(tracking_uri: str, name: str, version: str) -> TrainingRecord:
+    """The ``trained_until`` tag (runs logged before it existed: the end of the data's time
+    range, never earlier than the truth) and the ``test.*`` metrics of ``version``'s run."""
+    run = _version_run(tracking_uri, name, version)
+    if run is None:
+        return TrainingRecord(None, None)
+    tags, params = run.data.tags, run.data.params
+    text = tags.get("trained_until") or params.get("time_range", "").partition(" .. ")[2]
+    return TrainingRecord(_utc(text) if text else None, _logged_test(run.data.metrics))
+
+
+def _logged_test(logged: dict[str, float]) -> Metrics | None:
+    """``Metrics`` from a training run's ``test.*`` metrics (None if any is missing)."""
+    names = [f.name for f in fields(Metrics)]
+    if any(f"test.{name}" not in logged for name in names):
+        return None
+    values: dict[str, Any] = {name: logged[f"test.{name}"] for name in names}
+    values["rows"], values["positives"] = int(values["rows"]), int(values["positives"])
+    return Metrics(**values)
+
+
+def log_report_run(
+    tracking_uri: str,
+    experiment: str,
+    artifact_root: Path | None,
+    run_name: str,
+    tags: dict[str, str],
+    files: dict[str, str],
+) -> str:
+    """A run holding a report (e.g. the drift report) as text artifacts; its id."""
+    client = mlflow_client(tracking_uri)
+    experiment_id = ensure_experiment(tracking_uri, experiment, artifact_root)
+    run = client.create_run(experiment_id, tags=tags, run_name=run_name)
+    run_id = str(run.info.run_id)
+    try:
+        record_on_run(tracking_uri, run_id, {}, {}, files)
+    finally:
+        client.set_terminated(run_id)
+    return run_id
