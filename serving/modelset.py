@@ -5,22 +5,24 @@ target. The :class:`ModelHolder` swaps whole snapshots by reference: a request t
 reference once at its start (``holder.current``) and finishes on that snapshot even if a
 reload swaps in a new one meanwhile, so a reload never fails a request.
 
-The registry itself (``training.registry``) is reached through the small
-:class:`ModelLoader` protocol; :class:`RegistryLoader` is the real implementation.
+The registry is reached through the small :class:`ModelLoader` protocol:
+:class:`RegistryLoader` is the MLflow registry, :class:`MemoryLoader` holds models
+published in memory (embedding the service, tests).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any, Protocol
 
 import numpy as np
+
+from training.model import ScoredLead
+from training.registry import VersionedModel, champion_version, load_champion, model_name
 
 log = logging.getLogger(__name__)
 
@@ -29,37 +31,12 @@ TARGETS: tuple[str, ...] = ("sql", "won")
 Slot = tuple[str, str]  # (stage, target)
 
 
-class ReasonLike(Protocol):
-    @property
-    def field(self) -> str: ...
-    @property
-    def phrase(self) -> str: ...
-    @property
-    def contribution(self) -> float: ...
-
-
-class ScoredLike(Protocol):
-    @property
-    def probability(self) -> float: ...
-    @property
-    def reasons(self) -> Sequence[ReasonLike]: ...
-
-
 class ScoringModel(Protocol):
-    """What serving needs from a trained model (``training.model.LeadModel``)."""
+    """What serving needs from a trained model (a ``LeadModel``)."""
 
-    def score(self, records: Any, top_k: int = 3) -> Sequence[ScoredLike]: ...
+    def score(self, records: Any, top_k: int = 3) -> Sequence[ScoredLead]: ...
 
     def predict_proba(self, records: Any) -> np.ndarray: ...
-
-
-class LoadedLike(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-    @property
-    def model(self) -> Any: ...
 
 
 class ModelLoader(Protocol):
@@ -67,18 +44,9 @@ class ModelLoader(Protocol):
 
     def model_name(self, stage: str, target: str, dataset: str) -> str: ...
 
-    def load(self, name: str) -> LoadedLike | None: ...
+    def load(self, name: str) -> VersionedModel | None: ...
 
     def version(self, name: str) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    name: str
-    version: str
-    stage: str
-    target: str
-    model: ScoringModel
 
 
 @dataclass(frozen=True)
@@ -86,10 +54,10 @@ class ModelSet:
     """The champions in service, per (stage, target); a missing slot scores with the rule."""
 
     names: Mapping[Slot, str]
-    models: Mapping[Slot, ServedModel] = field(default_factory=dict)
+    models: Mapping[Slot, VersionedModel] = field(default_factory=dict)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def get(self, stage: str, target: str) -> ServedModel | None:
+    def get(self, stage: str, target: str) -> VersionedModel | None:
         return self.models.get((stage, target))
 
     def name(self, stage: str, target: str) -> str:
@@ -102,7 +70,7 @@ class ModelSet:
             for slot, name in self.names.items()
         }
 
-    def replace(self, slot: Slot, served: ServedModel | None) -> ModelSet:
+    def replace(self, slot: Slot, served: VersionedModel | None) -> ModelSet:
         models = {key: value for key, value in self.models.items() if key != slot}
         if served is not None:
             models[slot] = served
@@ -127,40 +95,26 @@ class ModelHolder:
             return self._current
 
 
-def registered_name(stage: str, target: str, dataset: str) -> str:
-    """The registry's naming rule (``training.registry.model_name``), without importing it."""
-    if dataset == "demo":
-        return f"leadscore-{stage}-{target}"
-    return f"leadscore-{dataset}-{stage}-{target}"
-
-
-@dataclass(frozen=True)
-class HeldModel:
-    name: str
-    version: str
-    model: Any
-
-
 class MemoryLoader:
     """Champions held in memory instead of a registry: for embedding the service in another
     program (publish a trained ``LeadModel`` directly) and for testing it without MLflow."""
 
     def __init__(self) -> None:
-        self._models: dict[str, HeldModel] = {}
+        self._models: dict[str, VersionedModel] = {}
         self._lock = threading.Lock()
 
     def publish(self, name: str, version: str, model: Any) -> None:
         with self._lock:
-            self._models[name] = HeldModel(name, version, model)
+            self._models[name] = VersionedModel(name, version, model)
 
     def withdraw(self, name: str) -> None:
         with self._lock:
             self._models.pop(name, None)
 
     def model_name(self, stage: str, target: str, dataset: str) -> str:
-        return registered_name(stage, target, dataset)
+        return model_name(stage, target, dataset)
 
-    def load(self, name: str) -> LoadedLike | None:
+    def load(self, name: str) -> VersionedModel | None:
         with self._lock:
             return self._models.get(name)
 
@@ -170,43 +124,19 @@ class MemoryLoader:
 
 
 class RegistryLoader:
-    """The MLflow model registry through ``training.registry``.
-
-    When ``training.registry`` cannot be imported, no model is found and the service
-    scores with the fallback rule (and says so on /ready).
-    """
+    """The MLflow model registry: champions by alias."""
 
     def __init__(self, tracking_uri: str) -> None:
         self.tracking_uri = tracking_uri
 
-    @staticmethod
-    def _registry() -> ModuleType | None:
-        try:
-            return importlib.import_module("training.registry")
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("training.registry", "training"):
-                raise
-            return None
-
     def model_name(self, stage: str, target: str, dataset: str) -> str:
-        registry = self._registry()
-        if registry is not None:
-            return str(registry.model_name(stage, target, dataset))
-        return registered_name(stage, target, dataset)
+        return model_name(stage, target, dataset)
 
-    def load(self, name: str) -> LoadedLike | None:
-        registry = self._registry()
-        if registry is None:
-            return None
-        loaded: LoadedLike | None = registry.load_champion(self.tracking_uri, name)
-        return loaded
+    def load(self, name: str) -> VersionedModel | None:
+        return load_champion(self.tracking_uri, name)
 
     def version(self, name: str) -> str | None:
-        registry = self._registry()
-        if registry is None:
-            return None
-        version = registry.champion_version(self.tracking_uri, name)
-        return None if version is None else str(version)
+        return champion_version(self.tracking_uri, name)
 
 
 def expected_names(loader: ModelLoader, dataset: str) -> dict[Slot, str]:
@@ -217,7 +147,8 @@ def expected_names(loader: ModelLoader, dataset: str) -> dict[Slot, str]:
     }
 
 
-def _served(slot: Slot, loaded: LoadedLike) -> ServedModel:
+def _checked(slot: Slot, loaded: VersionedModel) -> VersionedModel:
+    """The loaded model, with a warning when it was trained for another slot."""
     stage, target = slot
     model = loaded.model
     found = (getattr(model, "stage", stage), getattr(model, "target", target))
@@ -229,19 +160,19 @@ def _served(slot: Slot, loaded: LoadedLike) -> ServedModel:
             *found,
             *slot,
         )
-    return ServedModel(loaded.name, str(loaded.version), stage, target, model)
+    return loaded
 
 
-def load_slot(loader: ModelLoader, slot: Slot, name: str) -> ServedModel | None:
+def load_slot(loader: ModelLoader, slot: Slot, name: str) -> VersionedModel | None:
     """The champion for one slot (None when there is none). Registry errors propagate."""
     loaded = loader.load(name)
-    return None if loaded is None else _served(slot, loaded)
+    return None if loaded is None else _checked(slot, loaded)
 
 
 def load_model_set(loader: ModelLoader, dataset: str, previous: ModelSet | None = None) -> ModelSet:
     """Load every champion. A slot whose load fails keeps its previous model (if any)."""
     names = expected_names(loader, dataset)
-    models: dict[Slot, ServedModel] = {}
+    models: dict[Slot, VersionedModel] = {}
     for slot, name in names.items():
         try:
             served = load_slot(loader, slot, name)

@@ -8,7 +8,6 @@ registered version), and the thresholds from the settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from serving.modelset import ModelSet
@@ -19,20 +18,10 @@ from serving.store.outcomes import store_frame
 if TYPE_CHECKING:
     from features.spec import DatasetSpec
     from training.channels.analysis import ChannelReport, Period, ReportLeads, Thresholds
-    from training.model import LeadModel
+    from training.registry import VersionedModel
 
 #: Stages tried, in order, when no stage is asked for: the qualified model sees the most.
 STAGE_ORDER: tuple[str, ...] = ("qualified", "arrival")
-
-
-@dataclass(frozen=True)
-class ReportModel:
-    """The model a report explains, and where it came from."""
-
-    name: str
-    version: str
-    model: LeadModel
-    run_id: str | None = None
 
 
 def thresholds_of(
@@ -69,14 +58,14 @@ def store_leads(store: Store, period: Period, spec: DatasetSpec | None = None) -
     return leads.in_period(period)
 
 
-def served_model(models: ModelSet, target: str, stage: str | None = None) -> ReportModel | None:
+def served_model(models: ModelSet, target: str, stage: str | None = None) -> VersionedModel | None:
     """The champion in service for ``target`` (at ``stage``, else qualified, else arrival)."""
     from training.model import LeadModel
 
     for candidate in (stage,) if stage else STAGE_ORDER:
         served = models.get(candidate, target)
         if served is not None and isinstance(served.model, LeadModel):
-            return ReportModel(served.name, served.version, served.model)
+            return served
     return None
 
 
@@ -104,45 +93,6 @@ def service_report(
         explain_per_group=settings.report_explain_per_group,
         title="Channel review: lead store",
     )
-
-
-class ModelNotFoundError(LookupError):
-    """A model reference the registry cannot resolve; the message says what was tried."""
-
-
-def _split_reference(reference: str) -> tuple[str, str | None, str | None]:
-    """``NAME``, ``NAME@ALIAS`` or ``NAME/VERSION`` -> (name, alias, version)."""
-    if "@" in reference:
-        name, alias = reference.split("@", 1)
-        return name, alias, None
-    if "/" in reference:
-        name, version = reference.rsplit("/", 1)
-        return name, None, version
-    return reference, "champion", None
-
-
-def registered_model(tracking_uri: str, reference: str) -> ReportModel:
-    """A registered model by ``NAME`` (its champion), ``NAME@ALIAS`` or ``NAME/VERSION``."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    from training.registry import champion_version, load_version
-
-    name, alias, version = _split_reference(reference.strip())
-    if version is None:
-        version = champion_version(tracking_uri, name, alias or "champion")
-        if version is None:
-            raise ModelNotFoundError(
-                f"no model '{name}' with alias '{alias}' in the registry at {tracking_uri} "
-                "(list them with `leadscore models`)"
-            )
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    try:
-        run_id = client.get_model_version(name, version).run_id
-        loaded = load_version(tracking_uri, name, version)
-    except MlflowException as error:
-        raise ModelNotFoundError(f"cannot load model '{name}' version {version}: {error}") from None
-    return ReportModel(name, str(version), loaded.model, run_id or None)
 
 
 def default_reference(

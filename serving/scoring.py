@@ -15,8 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from serving.modelset import TARGETS, ModelSet, ReasonLike, ServedModel
+from serving.modelset import TARGETS, ModelSet
+from training.reasons import Reason
+from training.registry import VersionedModel
 from training.rules import rule_points, rule_probability, top_rule_points
+from training.tiers import Tiers
 
 log = logging.getLogger(__name__)
 
@@ -26,51 +29,12 @@ Record = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
-class Tiers:
-    """Probability cut-offs: A from ``a``, B from ``b``, C from ``c``, else D."""
-
-    a: float = 0.5
-    b: float = 0.25
-    c: float = 0.1
-
-    def of(self, probability: float) -> str:
-        if probability >= self.a:
-            return "A"
-        if probability >= self.b:
-            return "B"
-        if probability >= self.c:
-            return "C"
-        return "D"
-
-
-@dataclass(frozen=True)
-class Explanation:
-    """One reason behind a score: the field, plain words, and its push (log-odds or points)."""
-
-    field: str
-    phrase: str
-    contribution: float
-
-    @property
-    def direction(self) -> str:
-        return "+" if self.contribution >= 0 else "-"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "field": self.field,
-            "phrase": self.phrase,
-            "direction": self.direction,
-            "contribution": round(self.contribution, 6),
-        }
-
-
-@dataclass(frozen=True)
 class Score:
     stage: str
     target: str
     probability: float
     tier: str
-    reasons: list[Explanation]
+    reasons: list[Reason]
     model_name: str
     model_version: str
     is_fallback: bool = False
@@ -81,7 +45,7 @@ class Score:
 class BatchScores:
     probabilities: np.ndarray
     tiers: list[str]
-    reasons: list[list[Explanation]] | None
+    reasons: list[list[Reason]] | None
     model_name: str
     model_version: str
     is_fallback: bool
@@ -93,13 +57,9 @@ ScoreListener = Callable[[Score], None]
 ErrorListener = Callable[[str, BaseException], None]
 
 
-def _explained(reasons: Sequence[ReasonLike]) -> list[Explanation]:
-    return [Explanation(r.field, r.phrase, float(r.contribution)) for r in reasons]
-
-
-def rule_explanations(record: Record, top_k: int) -> list[Explanation]:
+def rule_reasons(record: Record, top_k: int) -> list[Reason]:
     _points, lines = rule_points(record)
-    return [Explanation(p.field, p.phrase, float(p.points)) for p in top_rule_points(lines, top_k)]
+    return top_rule_points(lines, top_k)
 
 
 class Scorer:
@@ -119,7 +79,7 @@ class Scorer:
         self._on_score = on_score
         self._on_model_error = on_model_error
 
-    def _model_failed(self, served: ServedModel, error: BaseException) -> str:
+    def _model_failed(self, served: VersionedModel, error: BaseException) -> str:
         log.error(
             "model %s v%s failed; scoring with the fallback rule",
             served.name,
@@ -142,7 +102,7 @@ class Scorer:
             target,
             probability,
             self.tiers.of(probability),
-            rule_explanations(record, self.top_k),
+            rule_reasons(record, self.top_k),
             FALLBACK_MODEL,
             FALLBACK_VERSION,
             is_fallback=True,
@@ -161,7 +121,7 @@ class Scorer:
             probability = float(scored.probability)
             if not np.isfinite(probability):
                 raise ValueError(f"model returned a non-finite probability {probability}")
-            reasons = _explained(scored.reasons)
+            reasons = list(scored.reasons)
         except Exception as error:
             reason = self._model_failed(served, error)
             if target != self.queue_target:
@@ -195,7 +155,7 @@ class Scorer:
         else:
             reason = f"no champion of {models.name(stage, target)} is loaded"
         probabilities = rule_probability(records)
-        explanations = [rule_explanations(r, self.top_k) for r in records] if with_reasons else None
+        explanations = [rule_reasons(r, self.top_k) for r in records] if with_reasons else None
         return BatchScores(
             probabilities,
             [self.tiers.of(float(p)) for p in probabilities],
@@ -207,13 +167,13 @@ class Scorer:
         )
 
     def _model_batch(
-        self, served: ServedModel, records: Sequence[Record], with_reasons: bool
+        self, served: VersionedModel, records: Sequence[Record], with_reasons: bool
     ) -> BatchScores:
-        explanations: list[list[Explanation]] | None = None
+        explanations: list[list[Reason]] | None = None
         if with_reasons:
             scored = served.model.score(records, top_k=self.top_k)
             probabilities = np.array([s.probability for s in scored], dtype=np.float64)
-            explanations = [_explained(s.reasons) for s in scored]
+            explanations = [list(s.reasons) for s in scored]
         else:
             probabilities = np.asarray(served.model.predict_proba(records), dtype=np.float64)
         if probabilities.shape != (len(records),) or not np.all(np.isfinite(probabilities)):

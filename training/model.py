@@ -20,22 +20,10 @@ from sklearn.pipeline import Pipeline
 
 from features.pipeline import LeadFeaturizer
 from training.calibration import Calibrator
+from training.reasons import Reason
 
 Records: TypeAlias = Sequence[Mapping[str, Any]]
 Inputs: TypeAlias = pd.DataFrame | Records
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One source field's push on the score: log-odds contribution and plain words."""
-
-    field: str
-    phrase: str
-    contribution: float
-
-    @property
-    def direction(self) -> str:
-        return "+" if self.contribution >= 0 else "-"
 
 
 @dataclass(frozen=True)

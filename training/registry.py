@@ -39,10 +39,13 @@ def model_name(stage: str, target: str, dataset: str = DEFAULT_DATASET) -> str:
 
 
 @dataclass(frozen=True)
-class LoadedModel:
+class VersionedModel:
+    """A model with the registry name and version it was loaded as (and its run)."""
+
     name: str
     version: str
     model: LeadModel
+    run_id: str | None = None
 
 
 class LeadModelPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
@@ -88,15 +91,16 @@ def champion_version(tracking_uri: str, name: str, alias: str = CHAMPION) -> str
         return None
 
 
-def load_version(tracking_uri: str, name: str, version: str) -> LoadedModel:
+def load_version(tracking_uri: str, name: str, version: str) -> VersionedModel:
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     wrapper = pyfunc.unwrap_python_model()
-    return LoadedModel(name=name, version=str(version), model=wrapper.model)
+    run_id = pyfunc.metadata.run_id if pyfunc.metadata is not None else None
+    return VersionedModel(name, str(version), wrapper.model, run_id or None)
 
 
-def load_champion(tracking_uri: str, name: str, alias: str = CHAMPION) -> LoadedModel | None:
+def load_champion(tracking_uri: str, name: str, alias: str = CHAMPION) -> VersionedModel | None:
     """The model behind ``name@alias``, or None when there is none."""
     version = champion_version(tracking_uri, name, alias)
     if version is None:
@@ -241,3 +245,34 @@ def tag_version(tracking_uri: str, name: str, version: str, tags: dict[str, str]
     client = mlflow_client(tracking_uri)
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value[:5000])
+
+
+class ModelNotFoundError(LookupError):
+    """A model reference the registry cannot resolve; the message says what was tried."""
+
+
+def split_reference(reference: str) -> tuple[str, str | None, str | None]:
+    """``NAME``, ``NAME@ALIAS`` or ``NAME/VERSION`` -> (name, alias, version)."""
+    if "@" in reference:
+        name, alias = reference.split("@", 1)
+        return name, alias, None
+    if "/" in reference:
+        name, version = reference.rsplit("/", 1)
+        return name, None, version
+    return reference, CHAMPION, None
+
+
+def resolve_model(tracking_uri: str, reference: str) -> VersionedModel:
+    """A registered model by ``NAME`` (its champion), ``NAME@ALIAS`` or ``NAME/VERSION``."""
+    name, alias, version = split_reference(reference.strip())
+    if version is None:
+        version = champion_version(tracking_uri, name, alias or CHAMPION)
+        if version is None:
+            raise ModelNotFoundError(
+                f"no model '{name}' with alias '{alias}' in the registry at {tracking_uri} "
+                "(list them with `leadscore models`)"
+            )
+    try:
+        return load_version(tracking_uri, name, version)
+    except MlflowException as error:
+        raise ModelNotFoundError(f"cannot load model '{name}' version {version}: {error}") from None

@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from features.coerce import bool_of, is_na, number_of
 from features.email import EmailKind, email_kind
+from training.reasons import Reason
 
 #: Points at which the rule gives probability 0.5, and points per unit of log-odds.
 POINTS_AT_HALF = 70.0
@@ -111,15 +111,6 @@ TIMEFRAME_POINTS: dict[str, float] = {
 }
 
 
-@dataclass(frozen=True)
-class RulePoint:
-    """One line of the rule that applied: the record field, a plain phrase, its points."""
-
-    field: str
-    phrase: str
-    points: float
-
-
 def _present(value: Any) -> bool:
     if is_na(value):
         return False
@@ -150,43 +141,43 @@ def _flag(value: Any) -> bool | None:
     return None if math.isnan(flag) else flag == 1.0
 
 
-def _channel_points(record: Mapping[str, Any]) -> list[RulePoint]:
+def _channel_points(record: Mapping[str, Any]) -> list[Reason]:
     channel = _key(record.get("channel"))
     if channel is None or channel not in CHANNEL_POINTS:
         return []
-    return [RulePoint("channel", f"channel = {channel}", CHANNEL_POINTS[channel])]
+    return [Reason("channel", f"channel = {channel}", CHANNEL_POINTS[channel])]
 
 
-def _contact_points(record: Mapping[str, Any]) -> list[RulePoint]:
-    found: list[RulePoint] = []
+def _contact_points(record: Mapping[str, Any]) -> list[Reason]:
+    found: list[Reason] = []
     kind = email_kind(_text(record.get("email")))
     if kind is EmailKind.MISSING or kind is EmailKind.INVALID:
-        found.append(RulePoint("email", "no usable e-mail address", NO_EMAIL_POINTS))
+        found.append(Reason("email", "no usable e-mail address", NO_EMAIL_POINTS))
     elif kind is EmailKind.CORPORATE:
-        found.append(RulePoint("email", "corporate e-mail address", CORPORATE_EMAIL_POINTS))
+        found.append(Reason("email", "corporate e-mail address", CORPORATE_EMAIL_POINTS))
     elif kind is EmailKind.FREE_MAIL:
-        found.append(RulePoint("email", "personal e-mail address", FREE_EMAIL_POINTS))
+        found.append(Reason("email", "personal e-mail address", FREE_EMAIL_POINTS))
     if _text(record.get("phone")) is not None:
-        found.append(RulePoint("phone", "phone number given", PHONE_POINTS))
+        found.append(Reason("phone", "phone number given", PHONE_POINTS))
     if _key(record.get("contact_type")) == "call":
-        found.append(RulePoint("contact_type", "called in", CALL_POINTS))
+        found.append(Reason("contact_type", "called in", CALL_POINTS))
     size = _text(record.get("company_size"))
     if size in COMPANY_SIZE_POINTS:
-        found.append(RulePoint("company_size", f"company size {size}", COMPANY_SIZE_POINTS[size]))
-    return [point for point in found if point.points != 0]
+        found.append(Reason("company_size", f"company size {size}", COMPANY_SIZE_POINTS[size]))
+    return [point for point in found if point.contribution != 0]
 
 
 def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
 
-def _message_points(record: Mapping[str, Any]) -> list[RulePoint]:
+def _message_points(record: Mapping[str, Any]) -> list[Reason]:
     message = _text(record.get("message"))
     if message is None:
-        return [RulePoint("message", "no message", NO_MESSAGE_POINTS)]
+        return [Reason("message", "no message", NO_MESSAGE_POINTS)]
     words = _words(message)
     return [
-        RulePoint("message", phrase, points)
+        Reason("message", phrase, points)
         for points, phrase, keywords in KEYWORD_POINTS
         if words.intersection(keywords)
     ]
@@ -208,33 +199,31 @@ def _rounded_rub(amount: float) -> str:
     return f"{amount / 1000:.0f}k RUB"
 
 
-def _bant_points(record: Mapping[str, Any]) -> list[RulePoint]:
-    found: list[RulePoint] = []
+def _bant_points(record: Mapping[str, Any]) -> list[Reason]:
+    found: list[Reason] = []
     budget = budget_rub(record)
     if budget is not None:
         points = [p for bound, p in BUDGET_POINTS if budget >= bound][-1]
-        found.append(RulePoint("budget_amount", f"budget ≈ {_rounded_rub(budget)}", points))
+        found.append(Reason("budget_amount", f"budget ≈ {_rounded_rub(budget)}", points))
     decision_maker = _flag(record.get("is_decision_maker"))
     if decision_maker is True:
         found.append(
-            RulePoint("is_decision_maker", "talking to a decision maker", DECISION_MAKER_POINTS)
+            Reason("is_decision_maker", "talking to a decision maker", DECISION_MAKER_POINTS)
         )
     elif decision_maker is False:
         found.append(
-            RulePoint("is_decision_maker", "no decision maker yet", NOT_DECISION_MAKER_POINTS)
+            Reason("is_decision_maker", "no decision maker yet", NOT_DECISION_MAKER_POINTS)
         )
     fit = _key(record.get("need_fit"))
     if fit in NEED_FIT_POINTS:
-        found.append(RulePoint("need_fit", f"need fit = {fit}", NEED_FIT_POINTS[fit]))
+        found.append(Reason("need_fit", f"need fit = {fit}", NEED_FIT_POINTS[fit]))
     timeframe = _key(record.get("timeframe"))
     if timeframe in TIMEFRAME_POINTS and TIMEFRAME_POINTS[timeframe] != 0:
-        found.append(
-            RulePoint("timeframe", f"timeframe = {timeframe}", TIMEFRAME_POINTS[timeframe])
-        )
+        found.append(Reason("timeframe", f"timeframe = {timeframe}", TIMEFRAME_POINTS[timeframe]))
     return found
 
 
-def rule_points(record: Mapping[str, Any]) -> tuple[float, list[RulePoint]]:
+def rule_points(record: Mapping[str, Any]) -> tuple[float, list[Reason]]:
     """Total points for one flat record, and every rule line that applied (table order)."""
     found = [
         *_channel_points(record),
@@ -242,7 +231,7 @@ def rule_points(record: Mapping[str, Any]) -> tuple[float, list[RulePoint]]:
         *_message_points(record),
         *_bant_points(record),
     ]
-    return float(sum(point.points for point in found)), found
+    return float(sum(point.contribution for point in found)), found
 
 
 def points_to_probability(points: float | np.ndarray) -> np.ndarray:
@@ -257,8 +246,8 @@ def rule_probability(records: Iterable[Mapping[str, Any]]) -> np.ndarray:
     return points_to_probability(points)
 
 
-def top_rule_points(points: Sequence[RulePoint], top_k: int) -> list[RulePoint]:
+def top_rule_points(points: Sequence[Reason], top_k: int) -> list[Reason]:
     """The ``top_k`` strongest positive and ``top_k`` strongest negative lines."""
-    positive = sorted((p for p in points if p.points > 0), key=lambda p: -p.points)
-    negative = sorted((p for p in points if p.points < 0), key=lambda p: p.points)
+    positive = sorted((p for p in points if p.contribution > 0), key=lambda p: -p.contribution)
+    negative = sorted((p for p in points if p.contribution < 0), key=lambda p: p.contribution)
     return [*positive[:top_k], *negative[:top_k]]

@@ -9,9 +9,9 @@ import typer
 
 if TYPE_CHECKING:
     from features.spec import DatasetSpec
-    from serving.reports import ReportModel
     from serving.settings import ServingSettings
     from training.channels.analysis import ChannelReport, Period, ReportLeads
+    from training.registry import VersionedModel
 
 app = typer.Typer(
     name="report",
@@ -59,10 +59,11 @@ def _model(
     dataset: str,
     stages: list[str],
     target: str,
-) -> ReportModel | None:
+) -> VersionedModel | None:
     from rich.console import Console
 
-    from serving.reports import ModelNotFoundError, default_reference, registered_model
+    from serving.reports import default_reference
+    from training.registry import ModelNotFoundError, resolve_model
 
     chosen = reference or default_reference(settings.tracking_uri, dataset, stages, target)
     if chosen is None:
@@ -72,7 +73,7 @@ def _model(
         )
         return None
     try:
-        return registered_model(settings.tracking_uri, chosen)
+        return resolve_model(settings.tracking_uri, chosen)
     except ModelNotFoundError as error:
         raise _fail(str(error)) from None
 

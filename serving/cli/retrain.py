@@ -266,7 +266,8 @@ def retrain(
     from serving.settings import ServingSettings
     from training.retraining.cycle import MlflowTarget, RetrainConfig
     from training.retraining.cycle import retrain as run_retrain
-    from training.retraining.policy import Gates, TierCutoffs
+    from training.retraining.policy import Gates
+    from training.tiers import Tiers
 
     if data is not None and from_store:
         raise _fail("give --from-store or --data PATH, not both", 2)
@@ -291,7 +292,7 @@ def retrain(
         eval_months=eval_months,
         min_settled_share=min_settled_share,
         gates=gates,
-        tiers=TierCutoffs(settings.tier_a, settings.tier_b, settings.tier_c),
+        tiers=Tiers(settings.tier_a, settings.tier_b, settings.tier_c),
         params=_params(param),
         dry_run=dry_run,
         force=force,

@@ -20,7 +20,7 @@ from features.demo import generate_leads
 from features.lead import Lead, lead_to_record
 from features.spec import KnownAt, load_spec
 from serving.app import create_app
-from serving.modelset import STAGES, TARGETS, MemoryLoader, registered_name
+from serving.modelset import STAGES, TARGETS, MemoryLoader, RegistryLoader
 from serving.settings import ServingSettings
 from serving.workflows import arrival_view
 from tests.serving.conftest import headers, make_lead
@@ -59,14 +59,17 @@ def trained(demo_data: LeadData) -> dict[str, TrainResult]:
 
 def _publish(loader: MemoryLoader, trained: dict[str, TrainResult], version: str) -> None:
     for stage, result in trained.items():
-        loader.publish(registered_name(stage, "sql", "demo"), version, result.model)
+        loader.publish(model_name(stage, "sql", "demo"), version, result.model)
 
 
-def test_serving_names_follow_the_registry() -> None:
-    for dataset in ("demo", "olist"):
-        for stage in STAGES:
-            for target in TARGETS:
-                assert registered_name(stage, target, dataset) == model_name(stage, target, dataset)
+def test_serving_names_follow_the_registry(tmp_path: Path) -> None:
+    loaders = [MemoryLoader(), RegistryLoader(f"sqlite:///{tmp_path / 'mlflow.db'}")]
+    for loader in loaders:
+        for dataset in ("demo", "olist"):
+            for stage in STAGES:
+                for target in TARGETS:
+                    expected = model_name(stage, target, dataset)
+                    assert loader.model_name(stage, target, dataset) == expected
 
 
 def test_models_score_explain_and_route(

@@ -29,7 +29,7 @@ STRONG_ARRIVAL = {
 
 def test_arrival_only_record_uses_source_fields() -> None:
     points, lines = rule_points(STRONG_ARRIVAL)
-    phrases = {line.phrase: line.points for line in lines}
+    phrases = {line.phrase: line.contribution for line in lines}
     assert phrases == {
         "channel = referral": 25,
         "corporate e-mail address": 10,
@@ -58,13 +58,13 @@ def test_bant_answers_add_points_also_as_text() -> None:
         "timeframe": "now",
     }
     _, lines = rule_points(answers)
-    phrases = {line.phrase: line.points for line in lines}
+    phrases = {line.phrase: line.contribution for line in lines}
     assert phrases["budget ≈ 1.8m RUB"] == 25
     assert phrases["talking to a decision maker"] == 15
     assert phrases["need fit = strong"] == 20
     assert phrases["timeframe = now"] == 15
     weak = rule_points({"is_decision_maker": False, "need_fit": "none", "timeframe": "gt_6m"})[1]
-    assert {line.points for line in weak} >= {-10, -40}
+    assert {line.contribution for line in weak} >= {-10, -40}
 
 
 @pytest.mark.parametrize(
@@ -101,13 +101,14 @@ def test_probability_curve_is_fixed_and_monotone() -> None:
 
 
 def test_channel_table_normalises_names() -> None:
-    assert rule_points({"channel": "Paid Search"})[1][0].points == CHANNEL_POINTS["paid_search"]
-    assert rule_points({"channel": "organic-search"})[1][0].points == 10
+    paid = rule_points({"channel": "Paid Search"})[1][0]
+    assert paid.contribution == CHANNEL_POINTS["paid_search"]
+    assert rule_points({"channel": "organic-search"})[1][0].contribution == 10
     assert not any(line.field == "channel" for line in rule_points({"channel": "tiktok"})[1])
 
 
 def test_top_points_keep_strongest_of_each_sign() -> None:
     _, lines = rule_points({**STRONG_ARRIVAL, "need_fit": "none", "timeframe": "gt_6m"})
     top = top_rule_points(lines, 2)
-    assert [line.points for line in top] == [25, 10, -40, -10]
-    assert math.isclose(sum(line.points for line in top), -15)
+    assert [line.contribution for line in top] == [25, 10, -40, -10]
+    assert math.isclose(sum(line.contribution for line in top), -15)

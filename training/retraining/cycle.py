@@ -28,7 +28,7 @@ from features.spec import DatasetSpec, KnownAt, StatusTarget
 from training.gbm import DEFAULT_PARAMS, scale_learning_rate
 from training.metrics import Metrics, evaluate, per_channel
 from training.model import LeadModel
-from training.registry import LoadedModel, load_champion, model_name, promote, tag_version
+from training.registry import VersionedModel, load_champion, model_name, promote, tag_version
 from training.retraining.drift import (
     DriftReport,
     FeaturePsi,
@@ -48,7 +48,6 @@ from training.retraining.policy import (
     Gates,
     Settled,
     TierChanges,
-    TierCutoffs,
     Window,
     WindowChoice,
     choose_window,
@@ -67,6 +66,7 @@ from training.retraining.records import (
     latest_retrain,
 )
 from training.rules import rule_probability
+from training.tiers import Tiers
 from training.tracking.runs import log_training_run, record_on_run, training_record
 from training.trainer import (
     Evaluation,
@@ -108,7 +108,7 @@ class RetrainConfig:
     eval_months: int = DEFAULT_EVAL_MONTHS
     min_settled_share: float = DEFAULT_MIN_SETTLED_SHARE
     gates: Gates = field(default_factory=Gates)
-    tiers: TierCutoffs = field(default_factory=TierCutoffs)
+    tiers: Tiers = field(default_factory=Tiers)
     params: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     dry_run: bool = False
@@ -311,7 +311,7 @@ def _sample(rows: np.ndarray, size: int, seed: int) -> np.ndarray:
 
 
 def _champion_metrics(
-    champion: LoadedModel | None,
+    champion: VersionedModel | None,
     data: LeadData,
     result: TrainResult,
     window: Window,
@@ -357,7 +357,7 @@ def _champion_metrics(
 
 
 def _scores_before(
-    champion: LoadedModel | None, frame: pd.DataFrame, spec: DatasetSpec, stage: KnownAt
+    champion: VersionedModel | None, frame: pd.DataFrame, spec: DatasetSpec, stage: KnownAt
 ) -> np.ndarray:
     """What scores the open leads now: the champion, or the fallback rule."""
     if champion is not None:
@@ -380,9 +380,9 @@ def _tier_changes(
     settled: Settled,
     spec: DatasetSpec,
     stage: KnownAt,
-    champion: LoadedModel | None,
+    champion: VersionedModel | None,
     challenger: LeadModel,
-    cutoffs: TierCutoffs,
+    cutoffs: Tiers,
 ) -> TierChanges:
     frame = _open_leads(settled, stage)
     if len(frame) == 0:

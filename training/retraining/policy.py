@@ -40,6 +40,7 @@ from features.funnel import TERMINAL_STATUSES, Stage, Status, highest_stage
 from features.lead import BANT_COLUMNS, QUESTION_PREFIX
 from training.metrics import ECE_BINS, Metrics
 from training.retraining.drift import FeaturePsi
+from training.tiers import Tiers
 
 DEFAULT_MATURITY_DAYS = 90
 DEFAULT_EVAL_MONTHS = 1
@@ -696,19 +697,6 @@ def _comparison_gates(
 
 
 @dataclass(frozen=True)
-class TierCutoffs:
-    """Probability cut-offs of the tiers (the service's LEADSCORE_TIER_A/B/C)."""
-
-    a: float = 0.5
-    b: float = 0.25
-    c: float = 0.1
-
-    def of(self, probabilities: np.ndarray) -> np.ndarray:
-        p = np.asarray(probabilities, dtype=float)
-        return np.select([p >= self.a, p >= self.b, p >= self.c], ["A", "B", "C"], default="D")
-
-
-@dataclass(frozen=True)
 class TierChanges:
     leads: int
     changed: int
@@ -726,9 +714,9 @@ class TierChanges:
         )
 
 
-def tier_changes(before: np.ndarray, after: np.ndarray, cutoffs: TierCutoffs) -> TierChanges:
+def tier_changes(before: np.ndarray, after: np.ndarray, cutoffs: Tiers) -> TierChanges:
     """How many leads change tier between two scorings, with the full transition matrix."""
-    now, then = cutoffs.of(before), cutoffs.of(after)
+    now, then = cutoffs.of_many(before), cutoffs.of_many(after)
     rank = {tier: i for i, tier in enumerate(TIERS)}
     a = np.array([rank[t] for t in now], dtype=int)
     b = np.array([rank[t] for t in then], dtype=int)

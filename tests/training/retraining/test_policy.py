@@ -17,7 +17,6 @@ from features.dataset import prepare_frame
 from features.demo import generate_leads
 from features.lead import BANT_COLUMNS
 from features.spec import KnownAt, load_spec
-from training.retraining import cycle
 from training.metrics import Metrics, expected_calibration_error
 from training.registry import (
     PREVIOUS,
@@ -27,11 +26,11 @@ from training.registry import (
     promote,
     rollback,
 )
+from training.retraining import cycle
 from training.retraining.cycle import Action, MlflowTarget, RetrainConfig, retrain
 from training.retraining.drift import FeaturePsi
 from training.retraining.policy import (
     Gates,
-    TierCutoffs,
     choose_window,
     cold_start,
     ece_noise,
@@ -42,6 +41,7 @@ from training.retraining.policy import (
     utc_timestamp,
 )
 from training.settings import TrainingSettings
+from training.tiers import Tiers
 
 AS_OF = pd.Timestamp("2026-06-01", tz=UTC)
 CUTOFF = AS_OF - pd.Timedelta(days=90)  # 2026-03-03: open leads from then on are too young
@@ -341,7 +341,7 @@ def test_gate_settings_are_checked() -> None:
 def test_tier_changes_under_fixed_cutoffs() -> None:
     before = np.array([0.6, 0.3, 0.05, 0.2, 0.9])
     after = np.array([0.4, 0.3, 0.15, 0.26, 0.95])
-    changes = tier_changes(before, after, TierCutoffs(0.5, 0.25, 0.1))
+    changes = tier_changes(before, after, Tiers(0.5, 0.25, 0.1))
     assert (changes.leads, changes.changed, changes.up, changes.down) == (5, 3, 2, 1)
     assert changes.matrix.loc["A", "B"] == 1
     assert changes.matrix.loc["D", "C"] == 1
