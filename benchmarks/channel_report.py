@@ -46,7 +46,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _stage(data: LeadData) -> KnownAt:
-    return KnownAt.QUALIFIED if KnownAt.QUALIFIED in data.spec.stages else KnownAt.ARRIVAL
+    return KnownAt.QUALIFIED if KnownAt.QUALIFIED in data.spec.known_ats else KnownAt.ARRIVAL
 
 
 def _out_of_fold(data: LeadData, result: TrainResult) -> np.ndarray:
@@ -114,7 +114,7 @@ def _demo(rows: int) -> tuple[ChannelReport, dict[str, Any]]:
     frame, truth = generate_leads(n=rows, seed=42)
     spec = load_spec("demo")
     data = prepare_frame(spec, frame, source=f"demo n={rows}")
-    options = TrainOptions(stage=KnownAt.QUALIFIED, target="sql", refit=False)
+    options = TrainOptions(known_at=KnownAt.QUALIFIED, target="sql", refit=False)
     result = train_model(data, options)
     leads = leads_from_records(frame, spec=spec, source=f"demo n={rows} seed=42")
     report = build_channel_report(
@@ -129,7 +129,7 @@ def _demo(rows: int) -> tuple[ChannelReport, dict[str, Any]]:
 def _x_education() -> ChannelReport:
     data = load_dataset(load_spec("x_education"))
     stage = _stage(data)
-    result = train_model(data, TrainOptions(stage=stage, target="converted"))
+    result = train_model(data, TrainOptions(known_at=stage, target="converted"))
     return build_channel_report(
         leads_from_data(data),
         result.model,
@@ -141,7 +141,7 @@ def _x_education() -> ChannelReport:
 
 def _olist() -> ChannelReport:
     data = load_dataset(load_spec("olist"))
-    result = train_model(data, TrainOptions(stage=KnownAt.ARRIVAL, target="won", refit=False))
+    result = train_model(data, TrainOptions(known_at=KnownAt.ARRIVAL, target="won", refit=False))
     return build_channel_report(
         leads_from_data(data),
         result.model,

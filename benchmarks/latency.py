@@ -171,7 +171,7 @@ def main() -> None:
     frame, _ = generate_leads(n=args.train_rows, seed=42)
     data = prepare_frame(load_spec("demo"), frame, source="demo")
     print("training the arrival/sql demo model ...", flush=True)
-    result = train_model(data, TrainOptions(stage=KnownAt.ARRIVAL, target="sql", refit=False))
+    result = train_model(data, TrainOptions(known_at=KnownAt.ARRIVAL, target="sql", refit=False))
     model = result.model
     records = frame.sample(n=args.requests, random_state=1)
     one_by_one = [

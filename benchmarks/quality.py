@@ -85,7 +85,7 @@ def main() -> None:
     for data, frame in _datasets(set(args.only.split(",")), args.demo_rows):
         for stage, target in plan_models(data, None, None):
             started = time.perf_counter()
-            result = train_model(data, TrainOptions(stage=stage, target=target, refit=False))
+            result = train_model(data, TrainOptions(known_at=stage, target=target, refit=False))
             metrics = result.evaluation.metrics
             ours = metrics["lightgbm"]
             oracle = (

@@ -85,7 +85,7 @@ def _child(monthly: int, months: int, runs: int) -> None:
 
     frame, _ = generate_leads(n=monthly * months, seed=42, end=date(2026, 12, 31), months=months)
     spec = load_spec("demo")
-    pairs = [(stage, target) for stage in spec.stages for target in spec.targets]
+    pairs = [(stage, target) for stage in spec.known_ats for target in spec.targets]
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         target = MlflowTarget(

@@ -29,7 +29,7 @@ def _child(rows: int, stage: str) -> None:
     data = prepare_frame(load_spec("demo"), frame, source=f"demo n={rows}")
     del frame
     started = time.perf_counter()
-    model = fit_final(data, TrainOptions(stage=KnownAt(stage), target="sql"))
+    model = fit_final(data, TrainOptions(known_at=KnownAt(stage), target="sql"))
     seconds = time.perf_counter() - started
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     boosters = [b for m in model.members for b in getattr(m.estimator, "boosters", [])]

@@ -1,6 +1,7 @@
 """The one feature pipeline: raw lead rows -> a float matrix, used verbatim by training and serving.
 
-``LeadFeaturizer`` reads only the columns of the features a model for its stage may use
+``LeadFeaturizer`` reads only the columns of the features a model scoring at its ``known_at``
+may use
 (``arrival`` or ``qualified``; see ``DatasetSpec.features_for``), so an arrival model cannot
 see BANT answers. Input is a DataFrame (training, batch scoring) or a list of dicts
 (serving, ``features.lead.lead_to_record`` rows). Both paths turn each raw column into a 1-d
@@ -696,11 +697,11 @@ _MONOTONE_TYPES = frozenset(
 )
 
 
-def build_encoders(spec: DatasetSpec, stage: KnownAt) -> list[Encoder]:
-    """One encoder per feature a ``stage`` model may use, in spec order."""
+def build_encoders(spec: DatasetSpec, known_at: KnownAt) -> list[Encoder]:
+    """One encoder per feature a ``known_at`` model may use, in spec order."""
     markers = frozenset(spec.missing_values)
     encoders: list[Encoder] = []
-    for feature in spec.features_for(stage):
+    for feature in spec.features_for(known_at):
         if feature.monotone and feature.type not in _MONOTONE_TYPES:
             raise ValueError(
                 f"feature '{feature.column}': monotone applies to numeric-valued types "
@@ -787,7 +788,7 @@ def _columns(X: Inputs, columns: Sequence[str]) -> tuple[int, dict[str, Column]]
 
 
 class LeadFeaturizer(TransformerMixin, BaseEstimator):
-    """Raw lead rows -> float64 matrix for the features a ``stage`` model may use.
+    """Raw lead rows -> float64 matrix for the features a ``known_at`` model may use.
 
     Learned attributes: ``input_columns_`` (raw columns read), ``feature_names_``,
     ``categorical_indices_`` (integer-coded outputs), ``feature_sources_`` (spec column of
@@ -795,9 +796,15 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator):
     categorical output, keyed by output name; for a categorical feature that is its column).
     """
 
-    def __init__(self, spec: DatasetSpec, stage: str = "arrival") -> None:
+    def __init__(self, spec: DatasetSpec, known_at: str = "arrival") -> None:
         self.spec = spec
-        self.stage = stage
+        self.known_at = known_at
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # featurizers pickled before the moment was named `known_at` stored it as `stage`
+        if "stage" in state:
+            state["known_at"] = state.pop("stage")
+        super().__setstate__(state)
 
     # -- sklearn API
 
@@ -834,11 +841,13 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator):
 
     def _fit(self, X: Inputs) -> tuple[int, dict[str, Column]]:
         try:
-            stage = KnownAt(self.stage)
+            known_at = KnownAt(self.known_at)
         except ValueError:
-            stages = ", ".join(s.value for s in KnownAt)
-            raise ValueError(f"stage must be one of {stages}, got {self.stage!r}") from None
-        encoders = build_encoders(self.spec, stage)
+            known_ats = ", ".join(s.value for s in KnownAt)
+            raise ValueError(
+                f"known_at must be one of {known_ats}, got {self.known_at!r}"
+            ) from None
+        encoders = build_encoders(self.spec, known_at)
         inputs = list(dict.fromkeys(c for encoder in encoders for c in encoder.inputs))
         n, columns = _columns(X, inputs)
         if n == 0:

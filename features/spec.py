@@ -19,8 +19,8 @@ Example (abridged)::
       sql: {kind: status, column: status, reach: sql, stage_map: {...}}
       won: {kind: binary, column: won, positive: [true]}
     features:
-      - {column: channel, type: categorical, stage: arrival}
-      - {column: budget_amount, type: money, stage: qualified, currency_column: budget_currency}
+      - {column: channel, type: categorical, known_at: arrival}
+      - {column: budget_amount, type: money, known_at: qualified, currency_column: budget_currency}
     split: {kind: time, test_start: 2018-03-01}
 """
 
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from features.funnel import Stage
 
@@ -45,7 +45,7 @@ class KnownAt(StrEnum):
     QUALIFIED = "qualified"
 
     def includes(self, other: KnownAt) -> bool:
-        """Whether a model for this stage may use a field known at ``other``."""
+        """Whether a model scoring at this moment may use a field known at ``other``."""
         return _KNOWN_AT_ORDER.index(other) <= _KNOWN_AT_ORDER.index(self)
 
 
@@ -76,7 +76,11 @@ class _Spec(BaseModel):
 class FeatureSpec(_Spec):
     column: str = Field(min_length=1)
     type: FeatureType
-    stage: KnownAt = KnownAt.ARRIVAL
+    known_at: KnownAt = Field(
+        default=KnownAt.ARRIVAL,
+        validation_alias=AliasChoices("known_at", "stage"),
+        description="when the field becomes known (`stage` is the older spelling)",
+    )
     description: str | None = None
     # categorical
     min_count: int = Field(default=20, ge=1, description="rarer values become 'other'")
@@ -249,14 +253,14 @@ class DatasetSpec(_Spec):
             raise ValueError("; ".join(problems))
         return self
 
-    def features_for(self, stage: KnownAt) -> list[FeatureSpec]:
-        """Features a model scoring at ``stage`` may use: never one known later."""
-        return [f for f in self.features if stage.includes(f.stage)]
+    def features_for(self, known_at: KnownAt) -> list[FeatureSpec]:
+        """Features a model scoring at ``known_at`` may use: never one known later."""
+        return [f for f in self.features if known_at.includes(f.known_at)]
 
     @property
-    def stages(self) -> list[KnownAt]:
-        """Stages with at least one feature of their own (always includes arrival)."""
-        present = {f.stage for f in self.features}
+    def known_ats(self) -> list[KnownAt]:
+        """Moments with at least one feature of their own (always includes arrival)."""
+        present = {f.known_at for f in self.features}
         return [s for s in _KNOWN_AT_ORDER if s is KnownAt.ARRIVAL or s in present]
 
     def funnel_parent(self, target: str) -> str | None:

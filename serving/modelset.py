@@ -1,6 +1,6 @@
 """The models the service scores with, and how they are (re)loaded from the MLflow registry.
 
-A :class:`ModelSet` is an immutable snapshot of the champions loaded for each stage and
+A :class:`ModelSet` is an immutable snapshot of the champions loaded for each moment (known_at) and
 target. The :class:`ModelHolder` swaps whole snapshots by reference: a request takes the
 reference once at its start (``holder.current``) and finishes on that snapshot even if a
 reload swaps in a new one meanwhile, so a reload never fails a request.
@@ -26,9 +26,9 @@ from training.registry import VersionedModel, champion_version, load_champion, m
 
 log = logging.getLogger(__name__)
 
-STAGES: tuple[str, ...] = ("arrival", "qualified")
+KNOWN_ATS: tuple[str, ...] = ("arrival", "qualified")
 TARGETS: tuple[str, ...] = ("sql", "won")
-Slot = tuple[str, str]  # (stage, target)
+Slot = tuple[str, str]  # (known_at, target)
 
 
 class ScoringModel(Protocol):
@@ -42,7 +42,7 @@ class ScoringModel(Protocol):
 class ModelLoader(Protocol):
     """Finds registered champions: names per slot, the champion's version, the model."""
 
-    def model_name(self, stage: str, target: str, dataset: str) -> str: ...
+    def model_name(self, known_at: str, target: str, dataset: str) -> str: ...
 
     def load(self, name: str) -> VersionedModel | None: ...
 
@@ -51,17 +51,17 @@ class ModelLoader(Protocol):
 
 @dataclass(frozen=True)
 class ModelSet:
-    """The champions in service, per (stage, target); a missing slot scores with the rule."""
+    """The champions in service, per (known_at, target); a missing slot scores with the rule."""
 
     names: Mapping[Slot, str]
     models: Mapping[Slot, VersionedModel] = field(default_factory=dict)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def get(self, stage: str, target: str) -> VersionedModel | None:
-        return self.models.get((stage, target))
+    def get(self, known_at: str, target: str) -> VersionedModel | None:
+        return self.models.get((known_at, target))
 
-    def name(self, stage: str, target: str) -> str:
-        return self.names[(stage, target)]
+    def name(self, known_at: str, target: str) -> str:
+        return self.names[(known_at, target)]
 
     def versions(self) -> dict[str, str | None]:
         """Every expected model name with the version in service (None: not loaded)."""
@@ -111,8 +111,8 @@ class MemoryLoader:
         with self._lock:
             self._models.pop(name, None)
 
-    def model_name(self, stage: str, target: str, dataset: str) -> str:
-        return model_name(stage, target, dataset)
+    def model_name(self, known_at: str, target: str, dataset: str) -> str:
+        return model_name(known_at, target, dataset)
 
     def load(self, name: str) -> VersionedModel | None:
         with self._lock:
@@ -129,8 +129,8 @@ class RegistryLoader:
     def __init__(self, tracking_uri: str) -> None:
         self.tracking_uri = tracking_uri
 
-    def model_name(self, stage: str, target: str, dataset: str) -> str:
-        return model_name(stage, target, dataset)
+    def model_name(self, known_at: str, target: str, dataset: str) -> str:
+        return model_name(known_at, target, dataset)
 
     def load(self, name: str) -> VersionedModel | None:
         return load_champion(self.tracking_uri, name)
@@ -141,17 +141,17 @@ class RegistryLoader:
 
 def expected_names(loader: ModelLoader, dataset: str) -> dict[Slot, str]:
     return {
-        (stage, target): loader.model_name(stage, target, dataset)
-        for stage in STAGES
+        (known_at, target): loader.model_name(known_at, target, dataset)
+        for known_at in KNOWN_ATS
         for target in TARGETS
     }
 
 
 def _checked(slot: Slot, loaded: VersionedModel) -> VersionedModel:
     """The loaded model, with a warning when it was trained for another slot."""
-    stage, target = slot
+    known_at, target = slot
     model = loaded.model
-    found = (getattr(model, "stage", stage), getattr(model, "target", target))
+    found = (getattr(model, "known_at", known_at), getattr(model, "target", target))
     if found != slot:
         log.warning(
             "model %s v%s is for %s/%s but registered as %s/%s",

@@ -1,7 +1,7 @@
 """Scoring leads with the models in service, falling back to the BANT/source rule.
 
 The fallback rule (``training.rules``) scores whenever the champion for the requested
-stage and the queue target is missing or raises; the score says so (``is_fallback``,
+moment (known_at) and the queue target is missing or raises; the score says so (``is_fallback``,
 ``fallback_reason``), the error is logged and counted. A missing or failing model for a
 secondary target (e.g. ``won`` next to ``sql``) is skipped: the rule does not estimate it.
 """
@@ -30,7 +30,7 @@ Record = Mapping[str, Any]
 
 @dataclass(frozen=True)
 class Score:
-    stage: str
+    known_at: str
     target: str
     probability: float
     tier: str
@@ -95,10 +95,10 @@ class Scorer:
             self._on_score(score)
         return score
 
-    def fallback(self, stage: str, target: str, record: Record, reason: str) -> Score:
+    def fallback(self, known_at: str, target: str, record: Record, reason: str) -> Score:
         probability = float(rule_probability([record])[0])
         return Score(
-            stage,
+            known_at,
             target,
             probability,
             self.tiers.of(probability),
@@ -109,13 +109,13 @@ class Scorer:
             fallback_reason=reason,
         )
 
-    def _one(self, models: ModelSet, stage: str, target: str, record: Record) -> Score | None:
-        served = models.get(stage, target)
+    def _one(self, models: ModelSet, known_at: str, target: str, record: Record) -> Score | None:
+        served = models.get(known_at, target)
         if served is None:
             if target != self.queue_target:
                 return None
-            reason = f"no champion of {models.name(stage, target)} is loaded"
-            return self.fallback(stage, target, record, reason)
+            reason = f"no champion of {models.name(known_at, target)} is loaded"
+            return self.fallback(known_at, target, record, reason)
         try:
             scored = served.model.score([record], top_k=self.top_k)[0]
             probability = float(scored.probability)
@@ -126,26 +126,26 @@ class Scorer:
             reason = self._model_failed(served, error)
             if target != self.queue_target:
                 return None
-            return self.fallback(stage, target, record, reason)
+            return self.fallback(known_at, target, record, reason)
         tier = self.tiers.of(probability)
-        return Score(stage, target, probability, tier, reasons, served.name, served.version)
+        return Score(known_at, target, probability, tier, reasons, served.name, served.version)
 
-    def score_lead(self, models: ModelSet, stage: str, record: Record) -> list[Score]:
-        """Scores for one lead at ``stage``: the queue target first, then the others loaded."""
+    def score_lead(self, models: ModelSet, known_at: str, record: Record) -> list[Score]:
+        """Scores for one lead at ``known_at``: the queue target first, then the others loaded."""
         targets = [self.queue_target, *(t for t in TARGETS if t != self.queue_target)]
-        found = (self._one(models, stage, target, record) for target in targets)
+        found = (self._one(models, known_at, target, record) for target in targets)
         return [self._emit(score) for score in found if score is not None]
 
     def score_batch(
         self,
         models: ModelSet,
-        stage: str,
+        known_at: str,
         target: str,
         records: Sequence[Record],
         with_reasons: bool,
     ) -> BatchScores:
         """Many leads at once (the fast path: no reasons unless asked for)."""
-        served = models.get(stage, target)
+        served = models.get(known_at, target)
         reason: str | None = None
         if served is not None:
             try:
@@ -153,7 +153,7 @@ class Scorer:
             except Exception as error:
                 reason = self._model_failed(served, error)
         else:
-            reason = f"no champion of {models.name(stage, target)} is loaded"
+            reason = f"no champion of {models.name(known_at, target)} is loaded"
         probabilities = rule_probability(records)
         explanations = [rule_reasons(r, self.top_k) for r in records] if with_reasons else None
         return BatchScores(

@@ -158,7 +158,8 @@ class Member:
 
 @dataclass
 class LeadModel:
-    """One trained, calibrated model for a stage (arrival/qualified) and a target.
+    """One trained, calibrated model scoring at one moment (``known_at``: arrival or
+    qualified) for one target.
 
     It holds one or more cross-fitted members (each trained on part of the rows and
     calibrated on the rest); the probability is their mean, the reasons their mean
@@ -166,12 +167,18 @@ class LeadModel:
     """
 
     dataset: str
-    stage: str
+    known_at: str
     target: str
     featurizer: LeadFeaturizer
     members: list[Member]
     flagged: bool = False
     notes: list[str] = field(default_factory=list)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # models registered before the moment was named `known_at` stored it as `stage`
+        if "stage" in state:
+            state["known_at"] = state.pop("stage")
+        self.__dict__.update(state)
 
     @property
     def kind(self) -> str:

@@ -1,7 +1,7 @@
 """The MLflow model registry: model names, the one client helper, aliases, loading.
 
-Registered models are named ``leadscore-<stage>-<target>`` for the demo data set and
-``leadscore-<dataset>-<stage>-<target>`` otherwise. The first version of a model gets the
+Registered models are named ``leadscore-<known_at>-<target>`` for the demo data set and
+``leadscore-<dataset>-<known_at>-<target>`` otherwise. The first version of a model gets the
 alias ``champion``; later versions are promoted by the retraining gates (or by hand).
 When a new version is promoted the version it replaces keeps the alias ``previous`` (and
 the new version remembers it in its ``replaced`` tag), so ``rollback`` can go back one
@@ -32,10 +32,10 @@ PREVIOUS = "previous"
 DEFAULT_DATASET = "demo"
 
 
-def model_name(stage: str, target: str, dataset: str = DEFAULT_DATASET) -> str:
+def model_name(known_at: str, target: str, dataset: str = DEFAULT_DATASET) -> str:
     if dataset == DEFAULT_DATASET:
-        return f"leadscore-{stage}-{target}"
-    return f"leadscore-{dataset}-{stage}-{target}"
+        return f"leadscore-{known_at}-{target}"
+    return f"leadscore-{dataset}-{known_at}-{target}"
 
 
 @dataclass(frozen=True)

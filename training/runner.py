@@ -1,4 +1,4 @@
-"""Train and register the models of a data set: every stage x target, one MLflow run each."""
+"""Train and register the models of a data set: every known_at x target, one MLflow run each."""
 
 from __future__ import annotations
 
@@ -46,22 +46,25 @@ def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
 
 
 def plan_models(
-    data: LeadData, stages: list[KnownAt] | None, targets: list[str] | None
+    data: LeadData, known_ats: list[KnownAt] | None, targets: list[str] | None
 ) -> list[tuple[KnownAt, str]]:
-    """Every (stage, target) pair to train; unknown names raise ValueError naming the valid ones."""
-    known_stages = data.spec.stages
-    chosen_stages = stages or known_stages
-    for stage in chosen_stages:
-        if stage not in known_stages:
-            valid = ", ".join(s.value for s in known_stages)
-            raise ValueError(f"stage '{stage.value}' has no features in this spec; use: {valid}")
+    """Every (known_at, target) pair to train; unknown names raise ValueError naming the
+    valid ones."""
+    available = data.spec.known_ats
+    chosen = known_ats or available
+    for known_at in chosen:
+        if known_at not in available:
+            valid = ", ".join(s.value for s in available)
+            raise ValueError(
+                f"no features are known at '{known_at.value}' in this spec; use: {valid}"
+            )
     chosen_targets = targets or list(data.targets)
     for target in chosen_targets:
         if target not in data.targets:
             raise ValueError(
                 f"unknown target '{target}'; the spec defines: {', '.join(data.targets)}"
             )
-    return [(s, t) for s in chosen_stages for t in chosen_targets]
+    return [(s, t) for s in chosen for t in chosen_targets]
 
 
 def train_and_register(
@@ -73,14 +76,14 @@ def train_and_register(
     register: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[Trained]:
-    """Train each (stage, target), log it to MLflow and register it (first version: champion)."""
+    """Train each (known_at, target), log it to MLflow and register it (first version: champion)."""
     say = progress or (lambda _message: None)
     sample = data.frame.sample(n=min(IMPORTANCE_SAMPLE, len(data)), random_state=0)
     out: list[Trained] = []
-    for stage, target in pairs:
-        name = model_name(stage.value, target, data.spec.name)
+    for known_at, target in pairs:
+        name = model_name(known_at.value, target, data.spec.name)
         options = TrainOptions(
-            stage=stage,
+            known_at=known_at,
             target=target,
             test_start=base.test_start,
             test_end=base.test_end,

@@ -1,8 +1,8 @@
-"""Training one model (stage x target) with honest, out-of-time validation.
+"""Training one model (known_at x target) with honest, out-of-time validation.
 
 Recipe, the same for evaluation and for the final model:
-1. the feature pipeline is fitted on the training rows (for the stage: an ``arrival``
-   model never reads a field known later);
+1. the feature pipeline is fitted on the training rows (for the moment the model scores,
+   ``known_at``: an ``arrival`` model never reads a field known later);
 2. LightGBM is trained on the earlier part of the training rows and early-stopped on the
    most recent slice of them (``valid_share``), never on the test period;
 3. a calibrator (isotonic or sigmoid, chosen by validation) is fitted on that same slice.
@@ -62,7 +62,7 @@ REFIT_MAX_ROWS = 500_000
 
 @dataclass(frozen=True)
 class TrainOptions:
-    stage: KnownAt = KnownAt.ARRIVAL
+    known_at: KnownAt = KnownAt.ARRIVAL
     target: str = "sql"
     test_start: date | None = None  # overrides the spec's time split
     test_end: date | None = None
@@ -364,7 +364,7 @@ def _fit_recipe(
 ) -> _Candidate:
     """Featurize, fit the classifier(s) (``lightgbm`` or ``logistic``), calibrate."""
     y_all = data.targets[options.target]
-    featurizer = LeadFeaturizer(spec=data.spec, stage=options.stage.value)
+    featurizer = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value)
     featurizer.fit(_subset(data, rows))
     matrix = featurizer.transform(_subset(data, rows))
     position = {row: i for i, row in enumerate(rows)} if not by_time else None
@@ -394,7 +394,7 @@ def _fit_recipe(
         eces.append(ece)
     model = LeadModel(
         dataset=data.spec.name,
-        stage=options.stage.value,
+        known_at=options.known_at.value,
         target=options.target,
         featurizer=featurizer,
         members=members,
@@ -407,8 +407,8 @@ def _has_bant(data: LeadData) -> bool:
     return any(column in data.frame.columns for column in BANT_COLUMNS)
 
 
-def _rule_scores(data: LeadData, rows: np.ndarray, stage: KnownAt) -> np.ndarray:
-    allowed = data.spec.features_for(stage)
+def _rule_scores(data: LeadData, rows: np.ndarray, known_at: KnownAt) -> np.ndarray:
+    allowed = data.spec.features_for(known_at)
     columns = [c for f in allowed for c in f.input_columns if c in data.frame.columns]
     frame = data.frame.iloc[rows][columns]
     return rule_probability(frame.to_dict(orient="records"))
@@ -454,7 +454,7 @@ def _evaluate(
         default = fit_default_gbm((x_train, y_all[fold.train]), categorical, options.seed)
         predictions["lightgbm_default"][where] = default.predict(x_test)
         if "bant_rule" in predictions:
-            predictions["bant_rule"][where] = _rule_scores(data, fold.test, options.stage)
+            predictions["bant_rule"][where] = _rule_scores(data, fold.test, options.known_at)
         offset += len(fold.test)
     y = y_all[test_rows]
     return Evaluation(
@@ -498,8 +498,8 @@ def train_model(
     if options.target not in data.targets:
         known = ", ".join(data.targets)
         raise TrainingError(f"unknown target '{options.target}'; the spec defines: {known}")
-    if options.stage not in data.spec.stages:
-        raise TrainingError(f"the spec has no features for stage '{options.stage.value}'")
+    if options.known_at not in data.spec.known_ats:
+        raise TrainingError(f"the spec has no features for known_at '{options.known_at.value}'")
     plan = plan_split(data, options.target, options)
     params = _params(data, options, len(data))
     trials = options.trials or data.spec.training.trials
@@ -511,7 +511,7 @@ def train_model(
             plan.kind == "time",
             replace(options, members=1),
         )[0]
-        featurizer = LeadFeaturizer(spec=data.spec, stage=options.stage.value)
+        featurizer = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value)
         featurizer.fit(_subset(data, first.train))
         y = data.targets[options.target]
         say(f"tuning LightGBM: {trials} trials on the validation slice")
@@ -555,7 +555,7 @@ def train_model(
 
 
 def feature_table(model: LeadModel) -> pd.DataFrame:
-    """Output features with the source field and the stage at which it becomes known."""
+    """Output features with the source field and the known_at at which it becomes known."""
     spec_by_column = {f.column: f for f in model.featurizer.spec.features}
     sources = list(model.featurizer.feature_sources_)
     return pd.DataFrame(
@@ -563,7 +563,7 @@ def feature_table(model: LeadModel) -> pd.DataFrame:
             "feature": list(model.featurizer.get_feature_names_out()),
             "source": sources,
             "type": [spec_by_column[s].type.value for s in sources],
-            "known_at": [spec_by_column[s].stage.value for s in sources],
+            "known_at": [spec_by_column[s].known_at.value for s in sources],
         }
     )
 

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.funnel import TransitionError
-from serving.store.leads import StoreError
+from serving.store.leads import LeadNotFoundError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +116,14 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
     return _json(exc.status_code, {"detail": exc.detail, **exc.extra}, headers)
 
 
+def store_status(error: StoreError) -> int:
+    """The HTTP status of a store refusal: 404 for a missing lead, else 409 (conflict)."""
+    return 404 if isinstance(error, LeadNotFoundError) else 409
+
+
 async def _store_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StoreError)
-    return _json(exc.status_code, {"detail": exc.detail, **exc.extra})
+    return _json(store_status(exc), {"detail": exc.detail, **exc.extra})
 
 
 async def _transition_error(_request: Request, exc: Exception) -> JSONResponse:

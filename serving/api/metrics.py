@@ -86,9 +86,9 @@ class Metrics:
         )
 
     def record_score(self, score: Score) -> None:
-        self.scores.labels(score.stage, score.target, score.tier).inc()
+        self.scores.labels(score.known_at, score.target, score.tier).inc()
         if score.is_fallback:
-            self.fallbacks.labels(score.stage, score.target).inc()
+            self.fallbacks.labels(score.known_at, score.target).inc()
 
     def record_model_error(self, model: str, _error: BaseException) -> None:
         self.model_errors.labels(model).inc()

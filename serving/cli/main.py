@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from serving.cli.console import safe_url
 from serving.cli.data import app as data_app
 from serving.cli.models import app as training_app
 from serving.cli.report import app as report_app
@@ -60,11 +61,5 @@ def serve(
     except KeyConfigError as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(2) from error
-    typer.echo(f"leadscore: lead store {_safe_url(settings.store_url)}, listening on {host}:{port}")
+    typer.echo(f"leadscore: lead store {safe_url(settings.store_url)}, listening on {host}:{port}")
     uvicorn.run("serving.app:create_app", factory=True, host=host, port=port, log_level=log_level)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

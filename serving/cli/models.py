@@ -8,40 +8,12 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from serving.cli.console import fail, load_data
+
 if TYPE_CHECKING:
-    from features.dataset import LeadData
     from training.runner import Trained
-    from training.settings import TrainingSettings
 
 app = typer.Typer(no_args_is_help=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    from rich.console import Console
-
-    Console(stderr=True, soft_wrap=True, markup=False, highlight=False).print(message)
-    return typer.Exit(1)
-
-
-def load_data(spec_name: str, data: Path | None, settings: TrainingSettings) -> LeadData:
-    """Spec + data file, with errors printed for people (exits 1)."""
-    from features.dataset import DatasetError, load_dataset
-    from features.spec import SpecError, load_spec
-
-    try:
-        spec = load_spec(spec_name)
-    except SpecError as exc:
-        raise _fail(str(exc)) from None
-    path = data or spec.data_path()
-    if path is None and spec.name == "demo":
-        path = settings.demo_data_path
-    if path is None or not path.exists():
-        hint = "run `leadscore demo-data` first" if spec.name == "demo" else "pass --data PATH"
-        raise _fail(f"no data file for spec '{spec.name}' ({path or 'none given'}): {hint}")
-    try:
-        return load_dataset(spec, path)
-    except DatasetError as exc:
-        raise _fail(str(exc)) from None
 
 
 def _summary(trained: list[Trained]) -> None:
@@ -105,11 +77,11 @@ def train(
     try:
         stages = [KnownAt(s) for s in stage] or None
     except ValueError:
-        raise _fail(f"--stage takes arrival or qualified, got: {', '.join(stage)}") from None
+        raise fail(f"--stage takes arrival or qualified, got: {', '.join(stage)}") from None
     try:
         pairs = plan_models(loaded, stages, target or None)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     options = TrainOptions(
         test_start=test_start.date() if test_start else None,
         test_end=test_end.date() if test_end else None,
@@ -129,7 +101,7 @@ def train(
                 progress=lambda message: bar.update(task, description=message),
             )
         except TrainingError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
     _summary(trained)
     typer.echo(f"MLflow: {settings.tracking_uri} (open it with `leadscore mlflow-ui`)")
 
@@ -159,11 +131,9 @@ def evaluate(
     try:
         model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model().model
     except MlflowException as exc:
-        raise _fail(f"cannot load {model_uri}: {exc.message}") from None
+        raise fail(f"cannot load {model_uri}: {exc.message}") from None
     if model.target not in loaded.targets:
-        raise _fail(
-            f"the data has no target '{model.target}' (it has: {', '.join(loaded.targets)})"
-        )
+        raise fail(f"the data has no target '{model.target}' (it has: {', '.join(loaded.targets)})")
     y = loaded.targets[model.target]
     p = model.predict_proba(loaded.frame)
     metrics = measure(y, p)
@@ -246,7 +216,7 @@ def promote(
     try:
         change = move(settings.tracking_uri, model, version)
     except PromotionError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(change.summary())
     typer.echo(
         "A running service picks it up at its next model check (or POST /admin/models/reload)."
@@ -266,7 +236,7 @@ def rollback(
     try:
         change = back(settings.tracking_uri, model)
     except PromotionError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(change.summary())
     typer.echo(
         "A running service picks it up at its next model check (or POST /admin/models/reload)."

@@ -42,7 +42,7 @@ def _file_leads(
     settings: ServingSettings, spec: str, data: Path | None
 ) -> tuple[ReportLeads, DatasetSpec]:
     from features.dataset import DatasetError, read_table
-    from serving.cli.models import load_data
+    from serving.cli.console import load_data
     from training.channels.analysis import leads_from_data
 
     loaded = load_data(spec, data, settings)
@@ -147,7 +147,7 @@ def channels(
         task = bar.add_task("reading leads", total=None)
         if spec is not None or data is not None:
             leads, loaded_spec = _file_leads(settings, spec or settings.dataset, data)
-            dataset, stages = loaded_spec.name, [s.value for s in loaded_spec.stages]
+            dataset, stages = loaded_spec.name, [s.value for s in loaded_spec.known_ats]
             targets = list(loaded_spec.targets)
             target = settings.score_target if settings.score_target in targets else targets[0]
             title = f"Channel review: {loaded_spec.name}"

@@ -84,11 +84,11 @@ def _pairs(spec: DatasetSpec, stage: list[str], target: list[str]) -> list[tuple
     from features.spec import KnownAt
 
     try:
-        stages = [KnownAt(s) for s in stage] or spec.stages
+        stages = [KnownAt(s) for s in stage] or spec.known_ats
     except ValueError:
         raise _fail(f"--stage takes arrival or qualified, got: {', '.join(stage)}", 2) from None
     for chosen in stages:
-        if chosen not in spec.stages:
+        if chosen not in spec.known_ats:
             raise _fail(f"spec '{spec.name}' has no features for stage '{chosen.value}'", 2)
     targets = target or list(spec.targets)
     unknown = [t for t in targets if t not in spec.targets]

@@ -27,7 +27,7 @@ def _missing_champions(settings: ServingSettings) -> list[str]:
 
     spec = load_spec(settings.dataset)
     targets = list(spec.targets)
-    names = [model_name(s.value, t, spec.name) for s in spec.stages for t in targets]
+    names = [model_name(s.value, t, spec.name) for s in spec.known_ats for t in targets]
     return [n for n in names if champion_version(settings.tracking_uri, n) is None]
 
 

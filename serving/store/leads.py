@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from features.funnel import Status, check_transition, highest_stage
 from serving.queue import QueueEntry, RankedEntry
-from serving.scoring import Score
 from serving.store.tables import (
     WRITE_OPTION,
     ClaimRow,
@@ -30,6 +29,7 @@ from serving.store.tables import (
     make_engine,
     migrate,
 )
+from training.reasons import Reason
 
 #: Statuses in which a lead still waits for the SDR team.
 SDR_STATUSES: frozenset[Status] = frozenset({Status.NEW, Status.SDR_QUALIFYING})
@@ -38,9 +38,8 @@ CLAIM_ROUNDS = 5
 
 
 class StoreError(Exception):
-    """A request the store refuses; ``status_code`` and ``extra`` shape the HTTP answer."""
-
-    status_code = 409
+    """A change the store refuses: ``detail`` says why, ``extra`` carries facts about it
+    (e.g. the current status). How a caller answers it (HTTP or CLI) is the caller's."""
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
@@ -49,8 +48,6 @@ class StoreError(Exception):
 
 
 class LeadNotFoundError(StoreError):
-    status_code = 404
-
     def __init__(self, lead: int | str) -> None:
         super().__init__(f"no lead {lead!r}")
 
@@ -66,6 +63,29 @@ class ClaimRefusedError(StoreError):
 
 class StatusTimeConflictError(StoreError):
     pass
+
+
+class StoredScore(Protocol):
+    """What the store keeps of a score (the scorer's ``Score`` is one)."""
+
+    @property
+    def known_at(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def probability(self) -> float: ...
+    @property
+    def tier(self) -> str: ...
+    @property
+    def reasons(self) -> Sequence[Reason]: ...
+    @property
+    def model_name(self) -> str: ...
+    @property
+    def model_version(self) -> str: ...
+    @property
+    def is_fallback(self) -> bool: ...
+    @property
+    def fallback_reason(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -331,7 +351,7 @@ class Store:
     def add_scores(
         self,
         lead_id: int,
-        scores: Sequence[Score],
+        scores: Sequence[StoredScore],
         now: datetime,
         queue_target: str,
         *,
@@ -343,9 +363,11 @@ class Store:
         with self.writing() as session:
             lead = self._locked(session, lead_id)
             if only_if_unscored and scores:
-                stage = scores[0].stage
+                known_at = scores[0].known_at
                 already = session.scalar(
-                    select(func.count()).where(ScoreRow.lead_id == lead_id, ScoreRow.kind == stage)
+                    select(func.count()).where(
+                        ScoreRow.lead_id == lead_id, ScoreRow.kind == known_at
+                    )
                 )
                 if already:
                     return False
@@ -353,7 +375,7 @@ class Store:
                 session.add(
                     ScoreRow(
                         lead_id=lead_id,
-                        kind=score.stage,
+                        kind=score.known_at,
                         target=score.target,
                         probability=score.probability,
                         tier=score.tier,

@@ -248,12 +248,27 @@ def test_pickle_round_trip_behaves_identically(
         )
 
 
+def test_a_featurizer_pickled_under_the_old_name_of_known_at_still_loads(
+    spec: DatasetSpec, records: list[dict[str, Any]]
+) -> None:
+    fitted = LeadFeaturizer(spec, "qualified").fit(records)
+    old = pickle.dumps(fitted)
+    # a featurizer pickled before the rename carried the moment in its `stage` attribute
+    state = pickle.loads(old).__getstate__()
+    state["stage"] = state.pop("known_at")
+    restored = LeadFeaturizer.__new__(LeadFeaturizer)
+    restored.__setstate__(state)
+    assert restored.known_at == "qualified"
+    assert not hasattr(restored, "stage")
+    np.testing.assert_array_equal(restored.transform(records), fitted.transform(records))
+
+
 def test_clone_and_params(spec: DatasetSpec, records: list[dict[str, Any]]) -> None:
     featurizer = LeadFeaturizer(spec, "qualified")
-    assert featurizer.get_params() == {"spec": spec, "stage": "qualified"}
+    assert featurizer.get_params() == {"spec": spec, "known_at": "qualified"}
     fitted = featurizer.fit(records)
     fresh = clone(fitted)
-    assert fresh.get_params()["stage"] == "qualified"
+    assert fresh.get_params()["known_at"] == "qualified"
     assert fresh.get_params()["spec"] == spec
     assert not hasattr(fresh, "feature_names_")
     with pytest.raises(NotFittedError):
@@ -324,7 +339,7 @@ def test_arrival_stage_reads_no_qualified_column(
     qualified_columns = {
         column
         for feature in spec.features
-        if feature.stage is KnownAt.QUALIFIED
+        if feature.known_at is KnownAt.QUALIFIED
         for column in feature.input_columns
     }
     assert qualified_columns  # the demo spec has BANT features
@@ -549,7 +564,7 @@ def test_bad_input_gets_clear_errors(spec: DatasetSpec, records: list[dict[str, 
     fitted = LeadFeaturizer(spec, "qualified").fit(frame)
     with pytest.raises(ValueError, match="'budget_currency'"):
         fitted.transform(frame.drop(columns=["budget_currency"]))
-    with pytest.raises(ValueError, match="stage must be one of"):
+    with pytest.raises(ValueError, match="known_at must be one of"):
         LeadFeaturizer(spec, "won").fit(records)
     with pytest.raises(TypeError, match="single record"):
         fitted.transform(records[0])

@@ -65,15 +65,15 @@ def test_shipped_specs_load_by_path(name: str) -> None:
 def test_arrival_features_never_include_a_qualified_one(name: str) -> None:
     spec = load_spec(name)
     arrival = spec.features_for(KnownAt.ARRIVAL)
-    assert all(f.stage is KnownAt.ARRIVAL for f in arrival)
+    assert all(f.known_at is KnownAt.ARRIVAL for f in arrival)
     assert spec.features_for(KnownAt.QUALIFIED) == spec.features
-    qualified = {f.column for f in spec.features if f.stage is KnownAt.QUALIFIED}
+    qualified = {f.column for f in spec.features if f.known_at is KnownAt.QUALIFIED}
     assert not qualified & {f.column for f in arrival}
 
 
 def test_demo_spec_has_both_stages() -> None:
     spec = load_spec("demo")
-    assert spec.stages == [KnownAt.ARRIVAL, KnownAt.QUALIFIED]
+    assert spec.known_ats == [KnownAt.ARRIVAL, KnownAt.QUALIFIED]
     arrival = {f.column for f in spec.features_for(KnownAt.ARRIVAL)}
     assert "channel" in arrival
     assert "budget_amount" not in arrival

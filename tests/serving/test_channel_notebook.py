@@ -69,7 +69,11 @@ def test_channel_review_notebook_runs_clean(
     frame, _truth = generate_leads(n=2500, seed=31)
     data = prepare_frame(load_spec("demo"), frame)
     options = TrainOptions(
-        stage=KnownAt.QUALIFIED, target="sql", params={"learning_rate": 0.1}, members=1, refit=False
+        known_at=KnownAt.QUALIFIED,
+        target="sql",
+        params={"learning_rate": 0.1},
+        members=1,
+        refit=False,
     )
     result = train_model(data, options)
     _run, version = log_training_run(

@@ -20,7 +20,7 @@ from features.demo import generate_leads
 from features.lead import Lead, lead_to_record
 from features.spec import KnownAt, load_spec
 from serving.app import create_app
-from serving.modelset import STAGES, TARGETS, MemoryLoader, RegistryLoader
+from serving.modelset import KNOWN_ATS, TARGETS, MemoryLoader, RegistryLoader
 from serving.settings import ServingSettings
 from serving.workflows import arrival_view
 from tests.serving.conftest import headers, make_lead
@@ -51,7 +51,7 @@ def trained(demo_data: LeadData) -> dict[str, TrainResult]:
     """arrival -> sql and qualified -> sql, as the demo data set's trainer builds them."""
     return {
         stage.value: train_model(
-            demo_data, TrainOptions(stage=stage, params={"learning_rate": 0.2}, refit=False)
+            demo_data, TrainOptions(known_at=stage, params={"learning_rate": 0.2}, refit=False)
         )
         for stage in (KnownAt.ARRIVAL, KnownAt.QUALIFIED)
     }
@@ -66,7 +66,7 @@ def test_serving_names_follow_the_registry(tmp_path: Path) -> None:
     loaders = [MemoryLoader(), RegistryLoader(f"sqlite:///{tmp_path / 'mlflow.db'}")]
     for loader in loaders:
         for dataset in ("demo", "olist"):
-            for stage in STAGES:
+            for stage in KNOWN_ATS:
                 for target in TARGETS:
                     expected = model_name(stage, target, dataset)
                     assert loader.model_name(stage, target, dataset) == expected

@@ -17,7 +17,7 @@ from training.trainer import TrainOptions, TrainResult, train_model
 
 @pytest.fixture(scope="module")
 def trained(demo_data: LeadData) -> TrainResult:
-    options = TrainOptions(stage=KnownAt.ARRIVAL, params={"learning_rate": 0.1}, refit=False)
+    options = TrainOptions(known_at=KnownAt.ARRIVAL, params={"learning_rate": 0.1}, refit=False)
     return train_model(demo_data, options)
 
 
@@ -88,7 +88,7 @@ def test_no_champion_loads_as_none(mlflow_settings: TrainingSettings) -> None:
 def test_a_chained_won_model_reloads_identically(
     demo_data: LeadData, mlflow_settings: TrainingSettings
 ) -> None:
-    options = TrainOptions(stage=KnownAt.ARRIVAL, target="won", params={"learning_rate": 0.1})
+    options = TrainOptions(known_at=KnownAt.ARRIVAL, target="won", params={"learning_rate": 0.1})
     result = train_model(demo_data, options)
     _log(result, mlflow_settings, demo_data)
     loaded = load_champion(mlflow_settings.tracking_uri, model_name("arrival", "won"))

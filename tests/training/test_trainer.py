@@ -43,11 +43,13 @@ def test_empty_test_period_is_refused(demo_data: LeadData) -> None:
 
 
 def test_arrival_model_never_reads_a_later_field(demo_data: LeadData) -> None:
-    result = train_model(demo_data, TrainOptions(stage=KnownAt.ARRIVAL, params=FAST, refit=False))
+    result = train_model(
+        demo_data, TrainOptions(known_at=KnownAt.ARRIVAL, params=FAST, refit=False)
+    )
     qualified = {
         column
         for feature in demo_data.spec.features
-        if feature.stage is KnownAt.QUALIFIED
+        if feature.known_at is KnownAt.QUALIFIED
         for column in feature.input_columns
     }
     assert qualified.isdisjoint(result.model.input_columns)
@@ -61,7 +63,9 @@ def test_arrival_model_never_reads_a_later_field(demo_data: LeadData) -> None:
 
 
 def test_lightgbm_learns_and_is_calibrated(demo_data: LeadData) -> None:
-    result = train_model(demo_data, TrainOptions(stage=KnownAt.QUALIFIED, params=FAST, refit=False))
+    result = train_model(
+        demo_data, TrainOptions(known_at=KnownAt.QUALIFIED, params=FAST, refit=False)
+    )
     metrics = result.evaluation.metrics
     assert metrics["lightgbm"].roc_auc > 0.7
     assert metrics["lightgbm"].roc_auc >= metrics["lightgbm_default"].roc_auc - 0.01
@@ -78,13 +82,15 @@ def test_shuffled_labels_give_chance_auc(demo_data: LeadData) -> None:
     shuffled["sql"] = rng.permutation(shuffled["sql"])
     result = train_model(
         replace(demo_data, targets=shuffled),
-        TrainOptions(stage=KnownAt.QUALIFIED, params=FAST, refit=False),
+        TrainOptions(known_at=KnownAt.QUALIFIED, params=FAST, refit=False),
     )
     assert abs(result.evaluation.metrics["lightgbm"].roc_auc - 0.5) < 0.05
 
 
 def test_reasons_name_source_fields(demo_data: LeadData) -> None:
-    result = train_model(demo_data, TrainOptions(stage=KnownAt.QUALIFIED, params=FAST, refit=False))
+    result = train_model(
+        demo_data, TrainOptions(known_at=KnownAt.QUALIFIED, params=FAST, refit=False)
+    )
     scored = result.model.score(demo_data.frame.head(20), top_k=3)
     fields = {f.column for f in demo_data.spec.features}
     assert len(scored) == 20
@@ -103,7 +109,7 @@ def test_won_is_chained_through_sql(demo_data: LeadData) -> None:
 
     assert demo_data.spec.funnel_parent("won") == "sql"
     assert demo_data.spec.funnel_parent("sql") is None
-    options = TrainOptions(stage=KnownAt.QUALIFIED, target="won", params=FAST, refit=False)
+    options = TrainOptions(known_at=KnownAt.QUALIFIED, target="won", params=FAST, refit=False)
     result = train_model(demo_data, options)
     estimator = result.model.members[0].estimator
     assert isinstance(estimator, ChainEstimator)
@@ -138,7 +144,7 @@ def test_chain_falls_back_when_targets_do_not_nest(demo_data: LeadData) -> None:
     rng = np.random.default_rng(3)
     targets = dict(demo_data.targets)
     targets["won"] = rng.permutation(targets["won"])  # won leads that never reached SQL
-    options = TrainOptions(stage=KnownAt.ARRIVAL, target="won", params=FAST, refit=False)
+    options = TrainOptions(known_at=KnownAt.ARRIVAL, target="won", params=FAST, refit=False)
     result = train_model(replace(demo_data, targets=targets), options)
     # (on noise a baseline may win the registration; what matters is: no chain)
     assert not isinstance(result.model.members[0].estimator, ChainEstimator)
@@ -149,7 +155,7 @@ def test_chain_falls_back_when_targets_do_not_nest(demo_data: LeadData) -> None:
 
 def test_chained_contributions_follow_the_score(demo_data: LeadData) -> None:
     """The linearised contributions move with the score: a lead's total tracks its log-odds."""
-    options = TrainOptions(stage=KnownAt.QUALIFIED, target="won", params=FAST, refit=False)
+    options = TrainOptions(known_at=KnownAt.QUALIFIED, target="won", params=FAST, refit=False)
     model = train_model(demo_data, options).model
     matrix = model.transform(demo_data.frame.head(1000))
     estimator = model.members[0].estimator
@@ -164,7 +170,7 @@ def test_calibration_improves_ece_on_demo_data(demo_data: LeadData) -> None:
     from training.metrics import expected_calibration_error
 
     options = TrainOptions(
-        stage=KnownAt.QUALIFIED,
+        known_at=KnownAt.QUALIFIED,
         params={**FAST, "scale_pos_weight": 5.0},
         refit=False,
         refit_on_valid=False,

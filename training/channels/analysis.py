@@ -730,7 +730,7 @@ def _driver_rows(
 class ModelInfo:
     name: str
     version: str
-    stage: str
+    known_at: str
     target: str
     kind: str
 
@@ -917,9 +917,9 @@ def build_channel_report(
         if predicted is None:
             predicted = model.predict_proba(leads.frame)
         info = ModelInfo(
-            model_name or f"{model.dataset}-{model.stage}-{model.target}",
+            model_name or f"{model.dataset}-{model.known_at}-{model.target}",
             model_version or "-",
-            model.stage,
+            model.known_at,
             model.target,
             model.kind,
         )

@@ -282,7 +282,7 @@ def _meta(report: ChannelReport) -> str:
             "model",
             "none"
             if model is None
-            else f"{model.name} version {model.version} ({model.kind}, {model.stage} stage)",
+            else f"{model.name} version {model.version} ({model.kind}, scored at {model.known_at})",
         ),
         (
             "too few leads to judge below",

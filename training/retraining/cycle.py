@@ -539,7 +539,7 @@ def _retrain_one(
         f"{name}: training the challenger on {len(train_rows)} leads before {window.start:%Y-%m-%d}"
     )
     options = TrainOptions(
-        stage=stage,
+        known_at=stage,
         target=target,
         test_start=window.start.date(),
         test_end=window.end.date(),
@@ -777,7 +777,7 @@ def drift_report(
     end_ref = reference_end if reference_end is not None else start
     settled, data = settle(spec, frame, model.target, as_of, maturity_days)
     times = settled.times
-    usable = qualified_rows(frame.reset_index(drop=True)) if model.stage == "qualified" else None
+    usable = qualified_rows(frame.reset_index(drop=True)) if model.known_at == "qualified" else None
     ref = np.flatnonzero(np.asarray(times < end_ref) & (usable if usable is not None else True))
     cur = np.flatnonzero(
         np.asarray((times >= start) & (times < as_of)) & (usable if usable is not None else True)

@@ -51,10 +51,10 @@ def model_card(result: TrainResult) -> str:
     flags = "\n".join(f"- **{note}**" for note in result.notes) or "- none"
     time_range = " .. ".join(result.time_range) if result.time_range else "no time column"
     calibration = ", ".join(sorted(set(result.evaluation.calibration)))
-    return f"""# Model card: {model.dataset} / {model.stage} / {model.target}
+    return f"""# Model card: {model.dataset} / {model.known_at} / {model.target}
 
 **What it predicts**: the probability that a lead reaches `{model.target}`, scored at the
-`{model.stage}` stage (it only reads fields known by then).
+`{model.known_at}` moment (it only reads fields known by then).
 **Classifier**: {_classifier(model)}, calibrated ({calibration}).
 
 ## Validation

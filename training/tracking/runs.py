@@ -1,6 +1,6 @@
 """Logging training runs to MLflow and reading back what a version's run recorded.
 
-One run per trained model: tags (data set, stage, target, split, data digest), the
+One run per trained model: tags (data set, known_at, target, split, data digest), the
 LightGBM parameters, the test metrics of the chosen model and of each baseline, the
 plots, the feature table, the importance table and the model card; the model itself is
 logged as a pyfunc and registered under the registry's name.
@@ -75,12 +75,12 @@ def log_training_run(
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     experiment_id = ensure_experiment(tracking_uri, experiment, artifact_root)
-    name = model_name(model.stage, model.target, model.dataset)
+    name = model_name(model.known_at, model.target, model.dataset)
     with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
         mlflow.set_tags(
             {
                 "dataset": model.dataset,
-                "stage": model.stage,
+                "known_at": model.known_at,
                 "target": model.target,
                 "model_kind": model.kind,
                 "split": result.split.description,

@@ -46,7 +46,11 @@ def demo_frame() -> pd.DataFrame:
 def model(demo_frame: pd.DataFrame) -> LeadModel:
     data = prepare_frame(load_spec("demo"), demo_frame)
     options = TrainOptions(
-        stage=KnownAt.QUALIFIED, target="sql", params={"learning_rate": 0.1}, members=1, refit=False
+        known_at=KnownAt.QUALIFIED,
+        target="sql",
+        params={"learning_rate": 0.1},
+        members=1,
+        refit=False,
     )
     return train_model(data, options).model
 

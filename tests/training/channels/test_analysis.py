@@ -50,7 +50,7 @@ def _demo(rows: int, seed: int) -> Demo:
     frame, truth = generate_leads(n=rows, seed=seed)
     data = prepare_frame(load_spec("demo"), frame, source=f"demo(n={rows}, seed={seed})")
     options = TrainOptions(
-        stage=KnownAt.QUALIFIED,
+        known_at=KnownAt.QUALIFIED,
         target="sql",
         params={"learning_rate": 0.1},
         members=1,

@@ -115,7 +115,7 @@ def months() -> tuple[LeadFeaturizer, pd.DataFrame, pd.DataFrame]:
     before = frame[frame["arrived_at"] < pd.Timestamp("2026-06-01", tz="UTC")]
     june = frame[frame["arrived_at"] >= pd.Timestamp("2026-06-01", tz="UTC")].copy()
     june["email"] = None  # the CRM stopped sending it
-    featurizer = LeadFeaturizer(load_spec("demo"), stage="arrival").fit(before)
+    featurizer = LeadFeaturizer(load_spec("demo"), known_at="arrival").fit(before)
     return featurizer, before, june
 
 
