@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 
 from features.dataset import LeadData
@@ -29,16 +28,12 @@ class Trained:
 
 
 def file_digest(path: Path) -> str:
+    """A short content digest of a data file (tags every run trained on it)."""
     sha = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             sha.update(block)
     return sha.hexdigest()[:16]
-
-
-def frame_digest(frame: pd.DataFrame) -> str:
-    hashed = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
-    return hashlib.sha256(hashed.tobytes()).hexdigest()[:16]
 
 
 def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
@@ -76,23 +71,14 @@ def train_and_register(
     register: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[Trained]:
-    """Train each (known_at, target), log it to MLflow and register it (first version: champion)."""
+    """Train each (known_at, target) with ``base``'s other options, log it to MLflow and
+    register it (first version: champion)."""
     say = progress or (lambda _message: None)
     sample = data.frame.sample(n=min(IMPORTANCE_SAMPLE, len(data)), random_state=0)
     out: list[Trained] = []
     for known_at, target in pairs:
         name = model_name(known_at.value, target, data.spec.name)
-        options = TrainOptions(
-            known_at=known_at,
-            target=target,
-            test_start=base.test_start,
-            test_end=base.test_end,
-            valid_share=base.valid_share,
-            trials=base.trials,
-            params=base.params,
-            seed=base.seed,
-            refit=base.refit,
-        )
+        options = replace(base, known_at=known_at, target=target)
         result = train_model(data, options, progress=_prefixed(say, name))
         say(f"{name}: logging to MLflow")
         run_id, version = log_training_run(
