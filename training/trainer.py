@@ -22,8 +22,8 @@ baseline beat LightGBM, the better model is registered and flagged.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import lightgbm as lgb
@@ -47,6 +47,7 @@ from training.gbm import (
 )
 from training.metrics import Metrics, evaluate, expected_calibration_error, per_channel
 from training.model import ChainEstimator, Estimator, GbmEstimator, LeadModel, Member
+from training.options import TrainOptions
 from training.rules import rule_probability
 
 Progress = Callable[[str], None]
@@ -58,21 +59,6 @@ MAX_ROWS_FOR_MEMBERS = 100_000
 #: validation rows: on 1M demo leads the refit added 0.0009 ROC-AUC (sql) and 0.0002 (won)
 #: for 75% more time (benchmarks/training_speed.py, docs/benchmarks.md).
 REFIT_MAX_ROWS = 500_000
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    known_at: KnownAt = KnownAt.ARRIVAL
-    target: str = "sql"
-    test_start: date | None = None  # overrides the spec's time split
-    test_end: date | None = None
-    valid_share: float = 0.2
-    trials: int = 0  # Optuna trials on the validation slice (0: the tuned defaults)
-    params: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    refit: bool = True  # fit the final model on all rows (False: keep the evaluation fit)
-    refit_on_valid: bool = True  # time split: refit on fit + recent slice (< REFIT_MAX_ROWS)
-    members: int = 5  # cross-fitted members for data without time (up to MAX_ROWS_FOR_MEMBERS)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import typer
 
 if TYPE_CHECKING:
     from features.dataset import LeadData
-    from features.spec import DatasetSpec
+    from features.spec import DatasetSpec, KnownAt
     from training.settings import TrainingSettings
 
 
@@ -40,6 +40,17 @@ def spec_or_exit(name: str, code: int = 1) -> DatasetSpec:
         return load_spec(name)
     except SpecError as exc:
         raise fail(str(exc), code) from None
+
+
+def known_ats_or_exit(values: list[str], code: int = 1) -> list[KnownAt] | None:
+    """`--known-at` values as moments (None: none given, meaning all); a wrong one exits."""
+    from features.spec import KnownAt
+
+    try:
+        return [KnownAt(value) for value in values] or None
+    except ValueError:
+        choices = ", ".join(k.value for k in KnownAt)
+        raise fail(f"--known-at takes {choices}, got: {', '.join(values)}", code) from None
 
 
 def load_data(spec_name: str, data: Path | None, settings: TrainingSettings) -> LeadData:

@@ -1,19 +1,25 @@
-"""CLI commands about models: train, evaluate, list."""
+"""`leadscore train`, `evaluate`, `models`, `promote`, `rollback` and `mlflow-ui`: the models
+in the registry."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
-from serving.cli.console import fail, load_data
+from serving.cli.console import fail, known_ats_or_exit, load_data
+from training.options import TrainOptions
 
 if TYPE_CHECKING:
     from training.runner import Trained
 
 app = typer.Typer(no_args_is_help=True)
+
+#: The defaults of a training run, shown and used by `leadscore train`.
+DEFAULTS = TrainOptions()
 
 
 def _summary(trained: list[Trained]) -> None:
@@ -49,8 +55,11 @@ def _summary(trained: list[Trained]) -> None:
 def train(
     spec: str = typer.Option("demo", "--spec", help="Spec YAML, or a shipped spec name."),
     data: Path | None = typer.Option(None, "--data", help="Data file; default: the spec's."),
-    stage: list[str] = typer.Option(
-        [], "--stage", help="arrival and/or qualified (repeat the option); default: all."
+    known_at: list[str] = typer.Option(
+        [],
+        "--known-at",
+        "--stage",
+        help="Moment the model scores: arrival and/or qualified (repeat the option); default: all.",
     ),
     target: list[str] = typer.Option(
         [], "--target", help="Targets from the spec, e.g. sql, won; default: all."
@@ -61,28 +70,26 @@ def train(
     test_end: datetime | None = typer.Option(
         None, "--test-end", formats=["%Y-%m-%d"], help="...up to (excluding) this date."
     ),
-    trials: int = typer.Option(0, "--trials", min=0, max=200, help="Optuna trials (0: none)."),
+    trials: int = typer.Option(
+        DEFAULTS.trials, "--trials", min=0, max=200, help="Optuna trials (0: none)."
+    ),
     register: bool = typer.Option(True, "--register/--no-register", help="Register in MLflow."),
 ) -> None:
     """Train calibrated LightGBM models (and baselines) and register them in MLflow."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from features.spec import KnownAt
     from training.runner import file_digest, plan_models, train_and_register
     from training.settings import TrainingSettings
-    from training.trainer import TrainingError, TrainOptions
+    from training.trainer import TrainingError
 
     settings = TrainingSettings()
     loaded = load_data(spec, data, settings)
     try:
-        stages = [KnownAt(s) for s in stage] or None
-    except ValueError:
-        raise fail(f"--stage takes arrival or qualified, got: {', '.join(stage)}") from None
-    try:
-        pairs = plan_models(loaded, stages, target or None)
+        pairs = plan_models(loaded, known_ats_or_exit(known_at), target or None)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    options = TrainOptions(
+    options = replace(
+        DEFAULTS,
         test_start=test_start.date() if test_start else None,
         test_end=test_end.date() if test_end else None,
         trials=trials,

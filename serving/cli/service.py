@@ -1,4 +1,5 @@
-"""`leadscore up` (what `make run` runs) and `leadscore simulate` (demo traffic)."""
+"""Running the service: `leadscore serve`, `leadscore up` (what `make run` runs: demo
+data, demo models, the API), `leadscore simulate` (demo traffic) and `leadscore version`."""
 
 from __future__ import annotations
 
@@ -8,17 +9,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from serving.api.auth import DEMO_KEYS, Role
+from serving.cli.console import safe_url
+
 if TYPE_CHECKING:
     from serving.settings import ServingSettings
 
 app = typer.Typer(no_args_is_help=True)
 
-DEMO_KEYS = {
-    "sdr": "demo-sdr-key",
-    "sales": "demo-sales-key",
-    "marketing": "demo-marketing-key",
-    "admin": "demo-admin-key",
-}
+#: The demo SDR key: what `simulate` posts with unless told otherwise.
+DEMO_SDR_KEY = next(key for key, role, _name in DEMO_KEYS if role is Role.SDR)
 
 
 def _missing_champions(settings: ServingSettings) -> list[str]:
@@ -83,8 +83,6 @@ def up(
     demo_rows: int = typer.Option(60_000, "--demo-rows", min=1000, help="Demo leads to create."),
 ) -> None:
     """Everything on embedded defaults: demo data, train if no champion, serve the API."""
-    import uvicorn
-
     from serving.settings import ServingSettings
 
     settings = ServingSettings()
@@ -94,12 +92,12 @@ def up(
     if not (settings.api_keys or settings.api_keys_file):
         os.environ["LEADSCORE_DEMO"] = "true"
         typer.echo("API keys (demo mode, never use in production):")
-        for role, key in DEMO_KEYS.items():
-            typer.echo(f"  {role:<10} X-API-Key: {key}")
+        for key, role, _name in DEMO_KEYS:
+            typer.echo(f"  {role.value:<10} X-API-Key: {key}")
     base = f"http://{host}:{port}"
     typer.echo(f"API on {base} (docs: {base}/docs); MLflow: `leadscore mlflow-ui`")
     typer.echo(f"demo traffic: `.venv/bin/leadscore simulate --rate 2 --url {base}`")
-    uvicorn.run("serving.app:create_app", factory=True, host=host, port=port, log_level="info")
+    _run_api(host, port, "info")
 
 
 @app.command()
@@ -107,7 +105,7 @@ def simulate(
     rate: float = typer.Option(1.0, "--rate", min=0.01, max=500, help="Leads per second."),
     count: int = typer.Option(100, "--count", min=1, help="How many leads to post."),
     url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The running service."),
-    api_key: str = typer.Option(DEMO_KEYS["sdr"], "--api-key", help="An sdr or admin key."),
+    api_key: str = typer.Option(DEMO_SDR_KEY, "--api-key", help="An sdr or admin key."),
     seed: int = typer.Option(2026, "--seed", help="Seed for the generated leads."),
 ) -> None:
     """Post realistic demo leads to a running service, so the SDR queue fills up."""
@@ -159,3 +157,47 @@ def simulate(
                 f"queue #{body.get('queue_position')}"
             )
             time.sleep(max(0.0, 1.0 / rate - (time.monotonic() - started)))
+
+
+@app.command()
+def version() -> None:
+    """Print the installed leadscore version."""
+    from importlib.metadata import version as dist_version
+
+    typer.echo(dist_version("leadscore"))
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    reload_models_every: float | None = typer.Option(
+        None,
+        "--reload-models-every",
+        min=0,
+        help="Seconds between checks for a new champion model "
+        "(default: LEADSCORE_MODEL_CHECK_SECONDS, 60; 0 disables).",
+    ),
+    log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Run the scoring service (FastAPI on uvicorn) with the LEADSCORE_* settings."""
+    from serving.api.auth import KeyConfigError, KeyRing
+    from serving.settings import ServingSettings
+
+    if reload_models_every is not None:
+        os.environ["LEADSCORE_MODEL_CHECK_SECONDS"] = str(reload_models_every)
+    settings = ServingSettings()
+    try:
+        KeyRing.configured(settings.api_keys, settings.api_keys_file, settings.demo)
+    except KeyConfigError as error:
+        typer.echo(f"Error: {error}", err=True)
+        raise typer.Exit(2) from error
+    typer.echo(f"leadscore: lead store {safe_url(settings.store_url)}, listening on {host}:{port}")
+    _run_api(host, port, log_level)
+
+
+def _run_api(host: str, port: int, log_level: str) -> None:
+    """The app factory on uvicorn (the settings are read by the factory)."""
+    import uvicorn
+
+    uvicorn.run("serving.app:create_app", factory=True, host=host, port=port, log_level=log_level)
