@@ -77,80 +77,112 @@ def log_training_run(
     experiment_id = ensure_experiment(tracking_uri, experiment, artifact_root)
     name = model_name(model.known_at, model.target, model.dataset)
     with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
-        mlflow.set_tags(
-            {
-                "dataset": model.dataset,
-                "known_at": model.known_at,
-                "target": model.target,
-                "model_kind": model.kind,
-                "split": result.split.description,
-                "data_digest": data_digest,
-                "flagged": str(result.flagged).lower(),
-                "trained_until": result.trained_until or "",
-                **(extra_tags or {}),
-            }
-        )
-        mlflow.log_params(
-            {
-                **{f"lgbm.{k}": v for k, v in result.params.items()},
-                "best_iteration": result.best_iteration,
-                "calibration": ",".join(sorted(set(result.evaluation.calibration))),
-                "split_kind": result.split.kind,
-                "rows_train": result.rows_train,
-                "rows_test": result.rows_test,
-                "time_range": "" if result.time_range is None else " .. ".join(result.time_range),
-            }
-        )
-        for candidate, metrics in result.evaluation.metrics.items():
-            prefix = "" if candidate == result.chosen else f"{candidate}."
-            mlflow.log_metrics(metrics.as_dict(prefix=f"test.{prefix}"))
-        mlflow.log_metric("test.uncalibrated_valid_ece", result.evaluation.uncalibrated_ece)
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            _log_plots(result, folder)
-            features = feature_table(model)
-            features.to_csv(folder / "features.csv", index=False)
-            result.per_channel.to_csv(folder / "per_channel.csv", index=False)
-            if sample is not None and len(sample):
-                importance = importance_table(model, sample)
-                importance.to_csv(folder / "importance.csv", index=False)
-                importance_plot(importance, "gain", "Importance by gain", folder / "imp_gain.png")
-                importance_plot(
-                    importance,
-                    "mean_abs_shap",
-                    "Importance by mean |SHAP|",
-                    folder / "imp_shap.png",
-                )
-            (folder / "model_card.md").write_text(model_card(result), encoding="utf-8")
-            (folder / "notes.json").write_text(json.dumps(result.notes, indent=2))
-            mlflow.log_artifacts(str(folder))
-        example = None if sample is None else _input_example(sample, model.input_columns)
-        signature = None
-        if example is not None:
-            signature = _optional_inputs(infer_signature(example, model.predict_proba(example)))
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=LeadModelPyfunc(model),
-            signature=signature,
-            input_example=example,
-            pip_requirements=_pinned_requirements(),
-            registered_model_name=name if register else None,
-        )
+        mlflow.set_tags({**_run_tags(result, data_digest), **(extra_tags or {})})
+        mlflow.log_params(_run_params(result))
+        _log_test_metrics(result)
+        _log_artifacts(result, sample)
+        registered = _log_model(result, sample, name if register else None)
         version = None
-        if register and info.registered_model_version is not None:
-            client = mlflow_client(tracking_uri)
-            version = client.get_model_version(name, str(info.registered_model_version))
-            for key, value in {
-                "dataset": model.dataset,
-                "roc_auc": f"{result.headline.roc_auc:.4f}",
-                "model_kind": model.kind,
-                "flagged": str(result.flagged).lower(),
-                "trained_until": result.trained_until or "",
-            }.items():
-                client.set_model_version_tag(name, version.version, key, value)
+        if registered is not None:
+            version = _tag_version(tracking_uri, name, registered, result)
             if claim_champion and champion_version(tracking_uri, name) is None:
-                client.set_registered_model_alias(name, CHAMPION, version.version)
+                mlflow_client(tracking_uri).set_registered_model_alias(
+                    name, CHAMPION, version.version
+                )
         return run.info.run_id, version
+
+
+def _run_tags(result: TrainResult, data_digest: str) -> dict[str, str]:
+    model = result.model
+    return {
+        "dataset": model.dataset,
+        "known_at": model.known_at,
+        "target": model.target,
+        "model_kind": model.kind,
+        "split": result.split.description,
+        "data_digest": data_digest,
+        "flagged": str(result.flagged).lower(),
+        "trained_until": result.trained_until or "",
+    }
+
+
+def _run_params(result: TrainResult) -> dict[str, Any]:
+    return {
+        **{f"lgbm.{k}": v for k, v in result.params.items()},
+        "best_iteration": result.best_iteration,
+        "calibration": ",".join(sorted(set(result.evaluation.calibration))),
+        "split_kind": result.split.kind,
+        "rows_train": result.rows_train,
+        "rows_test": result.rows_test,
+        "time_range": "" if result.time_range is None else " .. ".join(result.time_range),
+    }
+
+
+def _log_test_metrics(result: TrainResult) -> None:
+    """The chosen model's test metrics as ``test.*``, each baseline's as ``test.<name>.*``."""
+    for candidate, metrics in result.evaluation.metrics.items():
+        prefix = "" if candidate == result.chosen else f"{candidate}."
+        mlflow.log_metrics(metrics.as_dict(prefix=f"test.{prefix}"))
+    mlflow.log_metric("test.uncalibrated_valid_ece", result.evaluation.uncalibrated_ece)
+
+
+def _log_artifacts(result: TrainResult, sample: pd.DataFrame | None) -> None:
+    """Plots, the feature and per-channel tables, importance (on ``sample``), the card."""
+    model = result.model
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        _log_plots(result, folder)
+        feature_table(model).to_csv(folder / "features.csv", index=False)
+        result.per_channel.to_csv(folder / "per_channel.csv", index=False)
+        if sample is not None and len(sample):
+            importance = importance_table(model, sample)
+            importance.to_csv(folder / "importance.csv", index=False)
+            importance_plot(importance, "gain", "Importance by gain", folder / "imp_gain.png")
+            importance_plot(
+                importance, "mean_abs_shap", "Importance by mean |SHAP|", folder / "imp_shap.png"
+            )
+        (folder / "model_card.md").write_text(model_card(result), encoding="utf-8")
+        (folder / "notes.json").write_text(json.dumps(result.notes, indent=2))
+        mlflow.log_artifacts(str(folder))
+
+
+def _log_model(
+    result: TrainResult, sample: pd.DataFrame | None, registered_name: str | None
+) -> str | None:
+    """The model as an MLflow pyfunc (registered under ``registered_name`` if given); the
+    registered version number, or None."""
+    model = result.model
+    example = None if sample is None else _input_example(sample, model.input_columns)
+    signature = None
+    if example is not None:
+        signature = _optional_inputs(infer_signature(example, model.predict_proba(example)))
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=LeadModelPyfunc(model),
+        signature=signature,
+        input_example=example,
+        pip_requirements=_pinned_requirements(),
+        registered_model_name=registered_name,
+    )
+    if registered_name is None or info.registered_model_version is None:
+        return None
+    return str(info.registered_model_version)
+
+
+def _tag_version(tracking_uri: str, name: str, version: str, result: TrainResult) -> ModelVersion:
+    """Headline facts on the registered version, so `leadscore models` reads them cheaply."""
+    client = mlflow_client(tracking_uri)
+    model = result.model
+    tags = {
+        "dataset": model.dataset,
+        "roc_auc": f"{result.headline.roc_auc:.4f}",
+        "model_kind": model.kind,
+        "flagged": str(result.flagged).lower(),
+        "trained_until": result.trained_until or "",
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    return client.get_model_version(name, version)
 
 
 def _input_example(sample: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
