@@ -476,6 +476,32 @@ def _choose(evaluation: Evaluation) -> tuple[str, bool, list[str]]:
     return "lightgbm", True, notes
 
 
+def _tuned(
+    data: LeadData, plan: SplitPlan, options: TrainOptions, params: dict[str, Any], say: Progress
+) -> dict[str, Any]:
+    """``params`` tuned with Optuna on the first fold's validation slice, when trials are
+    asked for (options first, then the spec); otherwise ``params`` as they are."""
+    trials = options.trials or data.spec.training.trials
+    if trials <= 0:
+        return params
+    first = plan.folds[0]
+    y = data.targets[options.target]
+    fit_rows, valid_rows = _inner_splits(
+        first.train, y, plan.kind == "time", replace(options, members=1)
+    )[0]
+    featurizer = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value)
+    featurizer.fit(_subset(data, first.train))
+    say(f"tuning LightGBM: {trials} trials on the validation slice")
+    return tune_gbm(
+        (featurizer.transform(_subset(data, fit_rows)), y[fit_rows]),
+        (featurizer.transform(_subset(data, valid_rows)), y[valid_rows]),
+        list(featurizer.categorical_indices_),
+        params,
+        trials,
+        seed=options.seed,
+    )
+
+
 def train_model(
     data: LeadData, options: TrainOptions, progress: Progress | None = None
 ) -> TrainResult:
@@ -485,30 +511,10 @@ def train_model(
         known = ", ".join(data.targets)
         raise TrainingError(f"unknown target '{options.target}'; the spec defines: {known}")
     if options.known_at not in data.spec.known_ats:
-        raise TrainingError(f"the spec has no features for known_at '{options.known_at.value}'")
+        raise TrainingError(f"the spec has no features known at '{options.known_at.value}'")
     plan = plan_split(data, options.target, options)
     params = _params(data, options, len(data))
-    trials = options.trials or data.spec.training.trials
-    if trials > 0:
-        first = plan.folds[0]
-        fit_rows, valid_rows = _inner_splits(
-            first.train,
-            data.targets[options.target],
-            plan.kind == "time",
-            replace(options, members=1),
-        )[0]
-        featurizer = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value)
-        featurizer.fit(_subset(data, first.train))
-        y = data.targets[options.target]
-        say(f"tuning LightGBM: {trials} trials on the validation slice")
-        params = tune_gbm(
-            (featurizer.transform(_subset(data, fit_rows)), y[fit_rows]),
-            (featurizer.transform(_subset(data, valid_rows)), y[valid_rows]),
-            list(featurizer.categorical_indices_),
-            params,
-            trials,
-            seed=options.seed,
-        )
+    params = _tuned(data, plan, options, params, say)
     evaluation = _evaluate(data, plan, options, params, say)
     chosen, flagged, notes = _choose(evaluation)
     notes += _chain_notes(data, options.target)
