@@ -186,3 +186,11 @@ def test_calibration_improves_ece_on_demo_data(demo_data: LeadData) -> None:
     assert after < 0.04
     assert after < before / 3
     assert abs(calibrated.mean() - y.mean()) < 0.03  # "0.2" means about 20% again
+
+
+def test_trials_tune_on_the_validation_slice_before_evaluating(demo_data: LeadData) -> None:
+    said: list[str] = []
+    options = TrainOptions(known_at=KnownAt.ARRIVAL, params=FAST, trials=2, refit=False)
+    result = train_model(demo_data, options, progress=said.append)
+    assert said.index("tuning LightGBM: 2 trials on the validation slice") < len(said) - 1
+    assert result.headline.roc_auc > 0.6
