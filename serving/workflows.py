@@ -91,10 +91,10 @@ def _check_questionnaire(services: Services, answers: QuestionnaireAnswers | Non
 
 
 def count_unseen(
-    services: Services, models: ModelSet, stage: str, record: Mapping[str, Any]
+    services: Services, models: ModelSet, known_at: str, record: Mapping[str, Any]
 ) -> None:
     """Count category values the serving model never saw in training (best effort)."""
-    served = models.get(stage, services.scorer.queue_target)
+    served = models.get(known_at, services.scorer.queue_target)
     featurizer = getattr(served.model, "featurizer", None) if served else None
     categories = getattr(featurizer, "categories_", None)
     if not isinstance(categories, Mapping):
@@ -124,11 +124,11 @@ def score_out(row: ScoreRow) -> ScoreOut:
     )
 
 
-def latest_scores(rows: Sequence[ScoreRow], stage: str | None = None) -> list[ScoreRow]:
-    """The newest score of each (stage, target), in the order first scored."""
+def latest_scores(rows: Sequence[ScoreRow], known_at: str | None = None) -> list[ScoreRow]:
+    """The newest score of each (known_at, target), in the order first scored."""
     latest: dict[tuple[str, str], ScoreRow] = {}
     for row in rows:
-        if stage is None or row.kind == stage:
+        if known_at is None or row.kind == known_at:
             latest[(row.kind, row.target)] = row
     return list(latest.values())
 
@@ -230,14 +230,14 @@ def _score_and_store(
     store: Store,
     models: ModelSet,
     lead_id: int,
-    stage: str,
+    known_at: str,
     record: Mapping[str, Any],
     *,
     only_if_unscored: bool,
     route_it: bool,
 ) -> None:
-    scores = services.scorer.score_lead(models, stage, record)
-    count_unseen(services, models, stage, record)
+    scores = services.scorer.score_lead(models, known_at, record)
+    count_unseen(services, models, known_at, record)
     route = None
     if route_it and scores:
         settings = services.settings
@@ -457,6 +457,6 @@ def fallback_names(models: ModelSet, queue_target: str) -> list[str]:
     """Models of the queue target that are not loaded: the fallback rule scores for them."""
     return [
         name
-        for (stage, target), name in models.names.items()
-        if target == queue_target and models.get(stage, target) is None
+        for (known_at, target), name in models.names.items()
+        if target == queue_target and models.get(known_at, target) is None
     ]

@@ -11,7 +11,8 @@ from features.funnel import Status
 from features.lead import BANTAnswers, Lead, Money
 from features.questionnaire import QuestionnaireAnswers
 
-Stage = Literal["arrival", "qualified"]
+#: When a score was made (`known_at`: arrival or qualified); the API calls the field `stage`.
+KnownAtValue = Literal["arrival", "qualified"]
 Target = Literal["sql", "won"]
 Tier = Literal["A", "B", "C", "D"]
 Route = Literal["sales", "partner", "disqualify"]
@@ -156,7 +157,7 @@ class ModelRef(_Out):
 
 
 class ScoreOut(_Out):
-    stage: Stage
+    stage: KnownAtValue
     target: Target
     probability: float
     tier: Tier
@@ -295,7 +296,7 @@ class BatchRow(_Out):
 
 
 class BatchOut(_Out):
-    stage: Stage
+    stage: KnownAtValue
     target: Target
     model: ModelRef
     is_fallback: bool

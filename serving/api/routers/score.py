@@ -11,13 +11,23 @@ from features.lead import lead_to_record
 from serving.api.deps import ModelsDep, Scoring, Services, ServicesDep
 from serving.api.errors import ApiError, invalid, invalid_many
 from serving.api.records import CsvError, check_records, problems_as_errors, read_csv_rows
-from serving.api.schemas import BatchOut, BatchRow, ModelRef, ReasonOut, ScoreRequest, Stage, Target
+from serving.api.schemas import (
+    BatchOut,
+    BatchRow,
+    KnownAtValue,
+    ModelRef,
+    ReasonOut,
+    ScoreRequest,
+    Target,
+)
 from serving.modelset import ModelSet
 from serving.workflows import arrival_view
 
 router = APIRouter(prefix="/score", tags=["score"])
 
-StageQuery = Annotated[Stage, Query(description="arrival (source only) or qualified")]
+KnownAtQuery = Annotated[
+    KnownAtValue, Query(alias="stage", description="arrival (source only) or qualified")
+]
 TargetQuery = Annotated[
     Target | None, Query(description="default: the service's queue target (sql)")
 ]
@@ -28,7 +38,7 @@ def _score(
     services: Services,
     models: ModelSet,
     records: Sequence[Mapping[str, Any]],
-    stage: Stage,
+    known_at: KnownAtValue,
     target: Target | None,
     reasons: bool,
     ignored: list[str],
@@ -37,11 +47,13 @@ def _score(
     if len(records) > limit:
         raise invalid("records", f"at most {limit} rows per request; got {len(records)}")
     chosen = target or cast(Target, services.scorer.queue_target)
-    rows = [arrival_view(r) for r in records] if stage == "arrival" else list(records)
-    batch = services.scorer.score_batch(models, stage, chosen, rows, reasons)
-    services.metrics.batch_rows.labels(stage, chosen, str(batch.is_fallback).lower()).inc(len(rows))
+    rows = [arrival_view(r) for r in records] if known_at == "arrival" else list(records)
+    batch = services.scorer.score_batch(models, known_at, chosen, rows, reasons)
+    services.metrics.batch_rows.labels(known_at, chosen, str(batch.is_fallback).lower()).inc(
+        len(rows)
+    )
     return BatchOut(
-        stage=stage,
+        stage=known_at,
         target=chosen,
         model=ModelRef(name=batch.model_name, version=batch.model_version),
         is_fallback=batch.is_fallback,
@@ -75,7 +87,7 @@ def score_json(
     services: ServicesDep,
     models: ModelsDep,
     caller: Scoring,
-    stage: StageQuery = "arrival",
+    known_at: KnownAtQuery = "arrival",
     target: TargetQuery = None,
     reasons: ReasonsQuery = False,
 ) -> BatchOut:
@@ -83,13 +95,13 @@ def score_json(
     ``stage``/``target`` (the fallback rule when there is none)."""
     if body.leads is not None:
         records = [lead_to_record(lead) for lead in body.leads]
-        return _score(services, models, records, stage, target, reasons, [])
+        return _score(services, models, records, known_at, target, reasons, [])
     assert body.records is not None
     checked = check_records(services.record_schema, body.records)
     if checked.problems:
         raise invalid_many(problems_as_errors(checked.problems, "records"))
     return _score(
-        services, models, checked.records, stage, target, reasons, checked.ignored_columns
+        services, models, checked.records, known_at, target, reasons, checked.ignored_columns
     )
 
 
@@ -99,7 +111,7 @@ def score_csv(
     services: ServicesDep,
     models: ModelsDep,
     caller: Scoring,
-    stage: StageQuery = "arrival",
+    known_at: KnownAtQuery = "arrival",
     target: TargetQuery = None,
     reasons: ReasonsQuery = False,
 ) -> BatchOut:
@@ -119,5 +131,5 @@ def score_csv(
     if checked.problems:
         raise invalid_many(problems_as_errors(checked.problems, "rows", first_line=2))
     return _score(
-        services, models, checked.records, stage, target, reasons, checked.ignored_columns
+        services, models, checked.records, known_at, target, reasons, checked.ignored_columns
     )
