@@ -24,11 +24,11 @@ from serving.api.errors import BodySizeLimit, install_error_handlers
 from serving.api.metrics import LiveCollector, Metrics, RequestMetrics
 from serving.api.records import RecordSchema
 from serving.api.routers import admin, health, leads, queue, reports, score
+from serving.api.workflows import fallback_names, rescore_unscored
 from serving.modelset import ModelHolder, ModelLoader, ModelWatcher, RegistryLoader, load_model_set
 from serving.scoring import Scorer
 from serving.settings import ServingSettings
 from serving.store.leads import Store
-from serving.workflows import fallback_names, rescore_unscored
 from training.tiers import Tiers
 
 log = logging.getLogger(__name__)

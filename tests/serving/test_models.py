@@ -19,10 +19,10 @@ from features.dataset import LeadData, prepare_frame
 from features.demo import generate_leads
 from features.lead import Lead, lead_to_record
 from features.spec import KnownAt, load_spec
+from serving.api.workflows import arrival_view
 from serving.app import create_app
 from serving.modelset import KNOWN_ATS, TARGETS, MemoryLoader, RegistryLoader
 from serving.settings import ServingSettings
-from serving.workflows import arrival_view
 from tests.serving.conftest import headers, make_lead
 from training.registry import champion_version, model_name, set_alias
 from training.tracking.runs import log_training_run

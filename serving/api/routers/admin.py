@@ -6,8 +6,8 @@ from fastapi import APIRouter
 
 from serving.api.deps import Admin, ServicesDep
 from serving.api.schemas import ModelsOut
+from serving.api.workflows import fallback_names
 from serving.modelset import load_model_set
-from serving.workflows import fallback_names
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

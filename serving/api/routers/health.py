@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from serving.api.deps import MetricsReader, ServicesDep
 from serving.api.schemas import HealthOut, ReadyOut
-from serving.workflows import fallback_names
+from serving.api.workflows import fallback_names
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])

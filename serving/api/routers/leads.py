@@ -24,8 +24,8 @@ from serving.api.schemas import (
     QualificationRequest,
     StatusRequest,
 )
+from serving.api.workflows import change_status, lead_detail, qualify_lead, receive_lead
 from serving.store.leads import LeadNotFoundError
-from serving.workflows import change_status, lead_detail, qualify_lead, receive_lead
 
 router = APIRouter(prefix="/leads", tags=["leads"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from serving.api.deps import Claimer, QueueReader, ServicesDep, StoreDep
 from serving.api.schemas import ClaimResult, QueueOut, ReleaseResult, Tier
-from serving.workflows import claim_next, lead_detail, queue_view, release
+from serving.api.workflows import claim_next, lead_detail, queue_view, release
 
 router = APIRouter(prefix="/queue", tags=["queue"])
 

@@ -20,8 +20,8 @@ from serving.api.schemas import (
     ScoreRequest,
     Target,
 )
+from serving.api.workflows import arrival_view
 from serving.modelset import ModelSet
-from serving.workflows import arrival_view
 
 router = APIRouter(prefix="/score", tags=["score"])
 
