@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from serving.modelset import TARGETS, ModelSet
+from serving.scores import Score
 from training.reasons import Reason
 from training.registry import VersionedModel
 from training.rules import rule_points, rule_probability, top_rule_points
@@ -26,19 +27,6 @@ log = logging.getLogger(__name__)
 FALLBACK_MODEL = "bant-source-rule"
 FALLBACK_VERSION = "fallback"
 Record = Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class Score:
-    known_at: str
-    target: str
-    probability: float
-    tier: str
-    reasons: list[Reason]
-    model_name: str
-    model_version: str
-    is_fallback: bool = False
-    fallback_reason: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.modelset import ModelSet
-from serving.scoring import Score
+from serving.scores import Score
 from serving.store.leads import Store
 
 log = logging.getLogger(__name__)

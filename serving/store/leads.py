@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from features.funnel import Status, check_transition, highest_stage
 from serving.queue import QueueEntry, RankedEntry
+from serving.scores import Score
 from serving.store.tables import (
     WRITE_OPTION,
     ClaimRow,
@@ -29,7 +30,6 @@ from serving.store.tables import (
     make_engine,
     migrate,
 )
-from training.reasons import Reason
 
 #: Statuses in which a lead still waits for the SDR team.
 SDR_STATUSES: frozenset[Status] = frozenset({Status.NEW, Status.SDR_QUALIFYING})
@@ -63,29 +63,6 @@ class ClaimRefusedError(StoreError):
 
 class StatusTimeConflictError(StoreError):
     pass
-
-
-class StoredScore(Protocol):
-    """What the store keeps of a score (the scorer's ``Score`` is one)."""
-
-    @property
-    def known_at(self) -> str: ...
-    @property
-    def target(self) -> str: ...
-    @property
-    def probability(self) -> float: ...
-    @property
-    def tier(self) -> str: ...
-    @property
-    def reasons(self) -> Sequence[Reason]: ...
-    @property
-    def model_name(self) -> str: ...
-    @property
-    def model_version(self) -> str: ...
-    @property
-    def is_fallback(self) -> bool: ...
-    @property
-    def fallback_reason(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -351,7 +328,7 @@ class Store:
     def add_scores(
         self,
         lead_id: int,
-        scores: Sequence[StoredScore],
+        scores: Sequence[Score],
         now: datetime,
         queue_target: str,
         *,

@@ -118,11 +118,16 @@ class LeadRow(Base):
     )
 
 
-class StatusChangeRow(Base):
-    __tablename__ = "status_changes"
+class _LeadEvent:
+    """Columns every row about one lead has: its own id and the lead's (deleted with it)."""
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+
+
+class StatusChangeRow(_LeadEvent, Base):
+    __tablename__ = "status_changes"
+
     status: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime]
     note: Mapped[str | None] = mapped_column(Text)
@@ -132,11 +137,9 @@ class StatusChangeRow(Base):
     lead: Mapped[LeadRow] = relationship(back_populates="history", lazy="raise")
 
 
-class ScoreRow(Base):
+class ScoreRow(_LeadEvent, Base):
     __tablename__ = "scores"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16), comment="arrival | qualified")
     target: Mapped[str] = mapped_column(String(16), comment="sql | won")
     probability: Mapped[float] = mapped_column(Float)
@@ -151,11 +154,9 @@ class ScoreRow(Base):
     lead: Mapped[LeadRow] = relationship(back_populates="scores", lazy="raise")
 
 
-class QualificationRow(Base):
+class QualificationRow(_LeadEvent, Base):
     __tablename__ = "qualifications"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     bant: Mapped[dict[str, Any]]
     questionnaire: Mapped[dict[str, Any] | None]
     route: Mapped[str | None] = mapped_column(String(16))
@@ -165,11 +166,9 @@ class QualificationRow(Base):
     lead: Mapped[LeadRow] = relationship(back_populates="qualifications", lazy="raise")
 
 
-class ClaimRow(Base):
+class ClaimRow(_LeadEvent, Base):
     __tablename__ = "claims"
 
-    id: Mapped[int] = mapped_column(Id, primary_key=True)
-    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     sdr: Mapped[str] = mapped_column(String(100))
     claimed_at: Mapped[datetime]
     released_at: Mapped[datetime | None]

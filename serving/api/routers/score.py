@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Query, UploadFile
 
 from features.lead import lead_to_record
 from serving.api.deps import ModelsDep, Scoring, Services, ServicesDep
@@ -34,15 +35,32 @@ TargetQuery = Annotated[
 ReasonsQuery = Annotated[bool, Query(description="add the top reasons (slower)")]
 
 
+@dataclass(frozen=True)
+class ScoreAsk:
+    """What a batch asks for: the moment, the target (None: the queue's), reasons or not."""
+
+    known_at: KnownAtValue
+    target: Target | None
+    reasons: bool
+
+
+def _ask(
+    known_at: KnownAtQuery = "arrival", target: TargetQuery = None, reasons: ReasonsQuery = False
+) -> ScoreAsk:
+    return ScoreAsk(known_at, target, reasons)
+
+
+AskDep = Annotated[ScoreAsk, Depends(_ask)]
+
+
 def _score(
     services: Services,
     models: ModelSet,
     records: Sequence[Mapping[str, Any]],
-    known_at: KnownAtValue,
-    target: Target | None,
-    reasons: bool,
+    ask: ScoreAsk,
     ignored: list[str],
 ) -> BatchOut:
+    known_at, target, reasons = ask.known_at, ask.target, ask.reasons
     limit = services.settings.max_score_rows
     if len(records) > limit:
         raise invalid("records", f"at most {limit} rows per request; got {len(records)}")
@@ -87,22 +105,15 @@ def score_json(
     services: ServicesDep,
     models: ModelsDep,
     caller: Scoring,
-    known_at: KnownAtQuery = "arrival",
-    target: TargetQuery = None,
-    reasons: ReasonsQuery = False,
+    ask: AskDep,
 ) -> BatchOut:
     """Probabilities and tiers in input order, from the batch path of the champion of
     ``stage``/``target`` (the fallback rule when there is none)."""
     if body.leads is not None:
         records = [lead_to_record(lead) for lead in body.leads]
-        return _score(services, models, records, known_at, target, reasons, [])
+        return _score(services, models, records, ask, [])
     assert body.records is not None
-    checked = check_records(services.record_schema, body.records)
-    if checked.problems:
-        raise invalid_many(problems_as_errors(checked.problems, "records"))
-    return _score(
-        services, models, checked.records, known_at, target, reasons, checked.ignored_columns
-    )
+    return _score_checked(services, models, body.records, ask, "records", first_line=None)
 
 
 @router.post("/csv", summary="Score a CSV file of flat records (nothing is stored)")
@@ -111,9 +122,7 @@ def score_csv(
     services: ServicesDep,
     models: ModelsDep,
     caller: Scoring,
-    known_at: KnownAtQuery = "arrival",
-    target: TargetQuery = None,
-    reasons: ReasonsQuery = False,
+    ask: AskDep,
 ) -> BatchOut:
     """Columns are record columns (``features.lead.RECORD_COLUMNS`` and ``q_<question>``);
     others are ignored and listed. Bad values are reported by row, file line and column."""
@@ -127,9 +136,20 @@ def score_csv(
         ) from error
     if not rows:
         raise invalid("file", "the CSV file has a header but no rows")
+    return _score_checked(services, models, rows, ask, "rows", first_line=2)
+
+
+def _score_checked(
+    services: Services,
+    models: ModelSet,
+    rows: Sequence[Mapping[str, Any]],
+    ask: ScoreAsk,
+    field: str,
+    first_line: int | None,
+) -> BatchOut:
+    """Flat records checked against the record schema (every problem by row and column),
+    then scored."""
     checked = check_records(services.record_schema, rows)
     if checked.problems:
-        raise invalid_many(problems_as_errors(checked.problems, "rows", first_line=2))
-    return _score(
-        services, models, checked.records, known_at, target, reasons, checked.ignored_columns
-    )
+        raise invalid_many(problems_as_errors(checked.problems, field, first_line=first_line))
+    return _score(services, models, checked.records, ask, checked.ignored_columns)
