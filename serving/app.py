@@ -21,7 +21,7 @@ from features.questionnaire import load_catalog
 from serving.api.auth import KeyRing
 from serving.api.deps import Services
 from serving.api.errors import BodySizeLimit, install_error_handlers
-from serving.api.metrics import LiveCollector, Metrics, RequestMetrics
+from serving.api.metrics import LiveCollector, RequestMetrics, ServiceMetrics
 from serving.api.records import RecordSchema
 from serving.api.routers import admin, health, leads, queue, reports, score
 from serving.api.workflows import fallback_names, rescore_unscored
@@ -43,7 +43,7 @@ fallback rule.
 
 
 def _services(settings: ServingSettings, loader: ModelLoader) -> Services:
-    metrics = Metrics()
+    metrics = ServiceMetrics()
     catalog = load_catalog()
     scorer = Scorer(
         Tiers(settings.tier_a, settings.tier_b, settings.tier_c),

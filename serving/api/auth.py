@@ -28,7 +28,7 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-class Action(StrEnum):
+class Permission(StrEnum):
     """Everything an API caller can do, each allowed to some roles."""
 
     READ_LEADS = "read leads"
@@ -44,17 +44,17 @@ class Action(StrEnum):
 
 
 _ALL = frozenset(Role)
-PERMISSIONS: dict[Action, frozenset[Role]] = {
-    Action.READ_LEADS: _ALL,
-    Action.CREATE_LEADS: frozenset({Role.SDR, Role.ADMIN}),
-    Action.SCORE: frozenset({Role.SDR, Role.SALES, Role.ADMIN}),
-    Action.READ_QUEUE: frozenset({Role.SDR, Role.MARKETING, Role.ADMIN}),
-    Action.CLAIM: frozenset({Role.SDR, Role.ADMIN}),
-    Action.QUALIFY: frozenset({Role.SDR, Role.SALES, Role.ADMIN}),
-    Action.CHANGE_STATUS: frozenset({Role.SDR, Role.SALES, Role.ADMIN}),
-    Action.READ_METRICS: _ALL,
-    Action.READ_REPORTS: frozenset({Role.MARKETING, Role.ADMIN}),
-    Action.ADMIN: frozenset({Role.ADMIN}),
+PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    Permission.READ_LEADS: _ALL,
+    Permission.CREATE_LEADS: frozenset({Role.SDR, Role.ADMIN}),
+    Permission.SCORE: frozenset({Role.SDR, Role.SALES, Role.ADMIN}),
+    Permission.READ_QUEUE: frozenset({Role.SDR, Role.MARKETING, Role.ADMIN}),
+    Permission.CLAIM: frozenset({Role.SDR, Role.ADMIN}),
+    Permission.QUALIFY: frozenset({Role.SDR, Role.SALES, Role.ADMIN}),
+    Permission.CHANGE_STATUS: frozenset({Role.SDR, Role.SALES, Role.ADMIN}),
+    Permission.READ_METRICS: _ALL,
+    Permission.READ_REPORTS: frozenset({Role.MARKETING, Role.ADMIN}),
+    Permission.ADMIN: frozenset({Role.ADMIN}),
 }
 
 #: Accepted only in demo mode when no keys are configured: (key, role, name).
@@ -73,7 +73,7 @@ class ApiKey:
     name: str
     role: Role
 
-    def may(self, action: Action) -> bool:
+    def may(self, action: Permission) -> bool:
         return self.role in PERMISSIONS[action]
 
 

@@ -15,9 +15,9 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from features.questionnaire import QuestionCatalog
-from serving.api.auth import PERMISSIONS, Action, ApiKey, KeyRing
+from serving.api.auth import PERMISSIONS, ApiKey, KeyRing, Permission
 from serving.api.errors import ApiError
-from serving.api.metrics import Metrics
+from serving.api.metrics import ServiceMetrics
 from serving.api.records import RecordSchema
 from serving.modelset import ModelHolder, ModelLoader, ModelSet
 from serving.scoring import Scorer
@@ -35,7 +35,7 @@ class Services:
 
     settings: ServingSettings
     keys: KeyRing
-    metrics: Metrics
+    metrics: ServiceMetrics
     catalog: QuestionCatalog
     record_schema: RecordSchema
     scorer: Scorer
@@ -75,7 +75,7 @@ _key_header = APIKeyHeader(
 _bearer = HTTPBearer(auto_error=False, description="the API key as a bearer token")
 
 
-def require(action: Action) -> Callable[..., ApiKey]:
+def require(action: Permission) -> Callable[..., ApiKey]:
     """A dependency that lets through callers whose role may do ``action``."""
     allowed = ", ".join(sorted(role.value for role in PERMISSIONS[action]))
 
@@ -109,13 +109,13 @@ def require(action: Action) -> Callable[..., ApiKey]:
     return check
 
 
-LeadReader = Annotated[ApiKey, Depends(require(Action.READ_LEADS))]
-LeadCreator = Annotated[ApiKey, Depends(require(Action.CREATE_LEADS))]
-Scoring = Annotated[ApiKey, Depends(require(Action.SCORE))]
-QueueReader = Annotated[ApiKey, Depends(require(Action.READ_QUEUE))]
-Claimer = Annotated[ApiKey, Depends(require(Action.CLAIM))]
-Qualifier = Annotated[ApiKey, Depends(require(Action.QUALIFY))]
-StatusChanger = Annotated[ApiKey, Depends(require(Action.CHANGE_STATUS))]
-MetricsReader = Annotated[ApiKey, Depends(require(Action.READ_METRICS))]
-ReportReader = Annotated[ApiKey, Depends(require(Action.READ_REPORTS))]
-Admin = Annotated[ApiKey, Depends(require(Action.ADMIN))]
+LeadReader = Annotated[ApiKey, Depends(require(Permission.READ_LEADS))]
+LeadCreator = Annotated[ApiKey, Depends(require(Permission.CREATE_LEADS))]
+Scoring = Annotated[ApiKey, Depends(require(Permission.SCORE))]
+QueueReader = Annotated[ApiKey, Depends(require(Permission.READ_QUEUE))]
+Claimer = Annotated[ApiKey, Depends(require(Permission.CLAIM))]
+Qualifier = Annotated[ApiKey, Depends(require(Permission.QUALIFY))]
+StatusChanger = Annotated[ApiKey, Depends(require(Permission.CHANGE_STATUS))]
+MetricsReader = Annotated[ApiKey, Depends(require(Permission.READ_METRICS))]
+ReportReader = Annotated[ApiKey, Depends(require(Permission.READ_REPORTS))]
+Admin = Annotated[ApiKey, Depends(require(Permission.ADMIN))]
