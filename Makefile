@@ -19,10 +19,16 @@ $(STAMP): requirements/lock.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/leadscore up
 
-## test: the whole test suite (PostgreSQL tests run when LEADSCORE_TEST_DATABASE_URL is set)
+## test: the whole test suite, on SQLite and, when a local server answers, PostgreSQL
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	@if url=$$($(PYTHON) .ci/postgres-url); then \
+		echo "PostgreSQL answers: store and API tests run on SQLite and on $$url"; \
+		export LEADSCORE_TEST_DATABASE_URL="$$url"; \
+	else \
+		echo "No PostgreSQL on 127.0.0.1:5432: store and API tests run on SQLite only"; \
+	fi; \
 	OMP_NUM_THREADS=1 $(BIN)/pytest -n 2
 
 lint: $(STAMP)

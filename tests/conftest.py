@@ -11,3 +11,14 @@ import os
 
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
+
+
+def pytest_terminal_summary(terminalreporter: object) -> None:
+    """Say which databases the store and API tests ran on."""
+    url = os.environ.get("LEADSCORE_TEST_DATABASE_URL")
+    line = (
+        f"lead store tests ran on SQLite and PostgreSQL ({url.rsplit('@', 1)[-1]})"
+        if url
+        else "lead store tests ran on SQLite only (LEADSCORE_TEST_DATABASE_URL not set)"
+    )
+    terminalreporter.write_line(line)  # type: ignore[attr-defined]
