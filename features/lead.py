@@ -157,7 +157,10 @@ class Lead(_Model):
     """One inbound request with everything recorded about it so far."""
 
     external_id: str = Field(min_length=1, max_length=128, description="The CRM's id")
-    arrived_at: datetime
+    arrived_at: datetime = Field(
+        default_factory=lambda: datetime.now(UTC),
+        description="When the request arrived; default: when the service received it",
+    )
     source: SourceData
     bant: BANTAnswers | None = None
     questionnaire: QuestionnaireAnswers | None = None
@@ -177,6 +180,12 @@ class Lead(_Model):
         if self.deal_value is not None and self.status is not Status.WON:
             raise ValueError("deal_value is only recorded for a won lead")
         return self
+
+    def received(self, now: datetime) -> Lead:
+        """This lead, arriving at ``now`` when the sender did not say when it arrived."""
+        if "arrived_at" in self.model_fields_set:
+            return self
+        return self.model_copy(update={"arrived_at": _as_utc(now)})
 
     @property
     def status(self) -> Status:

@@ -271,10 +271,10 @@ def receive_lead(
 ) -> LeadScored:
     """Store a lead (idempotent on external_id), score it on arrival, queue it."""
     _check_questionnaire(services, lead.questionnaire)
+    now = services.clock()
+    lead = lead.received(now)
     record = lead_to_record(lead)
-    lead_id, created = store.add_lead(
-        _new_lead(services, lead, record, caller.name), services.clock()
-    )
+    lead_id, created = store.add_lead(_new_lead(services, lead, record, caller.name), now)
     services.metrics.leads.labels("stored" if created else "repeat").inc()
     row = store.lead(lead_id)
     if not any(score.kind == "arrival" for score in row.scores):

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.serving.conftest import PostLead, headers, make_lead
+
+
+def test_a_lead_posted_without_arrival_time_arrives_when_received(client: TestClient) -> None:
+    lead = make_lead()
+    del lead["arrived_at"]
+    before = datetime.now(UTC)
+    response = client.post("/leads", json=lead, headers=headers())
+    after = datetime.now(UTC)
+    assert response.status_code == 201, response.text
+    deadline = datetime.fromisoformat(response.json()["sla_deadline"])
+    sla = timedelta(minutes=30)
+    assert before + sla - timedelta(seconds=1) <= deadline <= after + sla + timedelta(seconds=1)
 
 
 def test_lead_is_stored_scored_and_queued(client: TestClient) -> None:
