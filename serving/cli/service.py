@@ -4,13 +4,14 @@ data, demo models, the API), `leadscore simulate` (demo traffic) and `leadscore 
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from typing import TYPE_CHECKING
 
 import typer
 
 from serving.api.auth import DEMO_KEYS, Role
-from serving.cli.console import safe_url
+from serving.cli.console import port_free_or_exit, safe_url
 
 if TYPE_CHECKING:
     from serving.settings import ServingSettings
@@ -85,6 +86,7 @@ def up(
     """Everything on embedded defaults: demo data, train if no champion, serve the API."""
     from serving.settings import ServingSettings
 
+    port_free_or_exit(host, port)
     settings = ServingSettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _ensure_demo_data(settings, demo_rows)
@@ -106,7 +108,9 @@ def simulate(
     count: int = typer.Option(100, "--count", min=1, help="How many leads to post."),
     url: str = typer.Option("http://127.0.0.1:8000", "--url", help="The running service."),
     api_key: str = typer.Option(DEMO_SDR_KEY, "--api-key", help="An sdr or admin key."),
-    seed: int = typer.Option(2026, "--seed", help="Seed for the generated leads."),
+    seed: int | None = typer.Option(
+        None, "--seed", help="Seed for the generated leads (default: a fresh one, printed)."
+    ),
 ) -> None:
     """Post realistic demo leads to a running service, so the SDR queue fills up."""
     import uuid
@@ -117,6 +121,9 @@ def simulate(
 
     from features.demo import frame_row_to_lead, generate_leads
 
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    typer.echo(f"seed {seed} (post the same leads again with --seed {seed})")
     frame, _truth = generate_leads(n=max(count, 1000), seed=seed)
     rows = frame.sample(n=count, random_state=seed).to_dict(orient="records")
     console = Console()
@@ -184,6 +191,7 @@ def serve(
     from serving.api.auth import KeyConfigError, KeyRing
     from serving.settings import ServingSettings
 
+    port_free_or_exit(host, port)
     if reload_models_every is not None:
         os.environ["LEADSCORE_MODEL_CHECK_SECONDS"] = str(reload_models_every)
     settings = ServingSettings()
