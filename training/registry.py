@@ -70,17 +70,30 @@ def prepare_store(tracking_uri: str) -> None:
         Path(tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
+#: MLflow 3 shows an experiment by its kind; leadscore's runs are model development, so the
+#: UI opens on runs, metrics and models (without it, on traces and GenAI views).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+
+
 def ensure_experiment(tracking_uri: str, name: str, artifact_root: Path | None) -> str:
-    """The experiment's id, creating it (with a local artifact folder) if needed."""
+    """The experiment's id, creating it (with a local artifact folder) if needed; marked as
+    a model-development experiment, also when it was created before that mark existed."""
     client = mlflow_client(tracking_uri)
     found = client.get_experiment_by_name(name)
     if found is not None:
+        if found.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+            client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         return str(found.experiment_id)
     location = None
     if artifact_root is not None:
         artifact_root.mkdir(parents=True, exist_ok=True)
         location = artifact_root.as_uri()
-    return str(client.create_experiment(name, artifact_location=location))
+    return str(
+        client.create_experiment(
+            name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+        )
+    )
 
 
 def champion_version(tracking_uri: str, name: str, alias: str = CHAMPION) -> str | None:

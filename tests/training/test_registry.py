@@ -9,7 +9,15 @@ from typer.testing import CliRunner
 from features.dataset import LeadData
 from features.spec import KnownAt
 from serving.cli.main import app
-from training.registry import CHAMPION, champion_version, list_versions, load_champion, model_name
+from training.registry import (
+    CHAMPION,
+    champion_version,
+    ensure_experiment,
+    list_versions,
+    load_champion,
+    mlflow_client,
+    model_name,
+)
 from training.settings import TrainingSettings
 from training.tracking.runs import log_training_run
 from training.trainer import TrainOptions, TrainResult, train_model
@@ -96,3 +104,15 @@ def test_a_chained_won_model_reloads_identically(
     assert type(loaded.model.members[0].estimator).__name__ == "ChainEstimator"
     rows = demo_data.frame.tail(300)
     assert np.array_equal(loaded.model.predict_proba(rows), result.model.predict_proba(rows))
+
+
+def test_the_experiment_opens_as_model_development(mlflow_settings: TrainingSettings) -> None:
+    uri = mlflow_settings.tracking_uri
+    client = mlflow_client(uri)
+    fresh = ensure_experiment(uri, "fresh", None)
+    # one created before the mark existed (e.g. by an older leadscore) gets it on next use
+    older = client.create_experiment("older")
+    assert ensure_experiment(uri, "older", None) == older
+    for experiment_id in (fresh, older):
+        tags = client.get_experiment(experiment_id).tags
+        assert tags["mlflow.experimentKind"] == "custom_model_development"
