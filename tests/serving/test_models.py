@@ -24,8 +24,8 @@ from serving.app import create_app
 from serving.modelset import KNOWN_ATS, TARGETS, MemoryLoader, RegistryLoader
 from serving.settings import ServingSettings
 from tests.serving.conftest import headers, make_lead
+from tests.training.conftest import register
 from training.registry import champion_version, model_name, set_alias
-from training.tracking.runs import log_training_run
 from training.trainer import TrainOptions, TrainResult, train_model
 
 QUALIFICATION = {
@@ -196,18 +196,6 @@ def registry_settings(settings: ServingSettings, tmp_path: Path) -> ServingSetti
     )
 
 
-def _log(result: TrainResult, settings: ServingSettings) -> str:
-    _run, version = log_training_run(
-        result,
-        data_digest="test",
-        tracking_uri=settings.tracking_uri,
-        experiment="serving-test",
-        artifact_root=settings.artifact_root,
-    )
-    assert version is not None
-    return str(version.version)
-
-
 def test_real_registry_from_empty_to_champion(
     registry_settings: ServingSettings, trained: dict[str, TrainResult], database_url: str
 ) -> None:
@@ -223,7 +211,7 @@ def test_real_registry_from_empty_to_champion(
         assert first["is_fallback"] is True
         assert first["in_queue"] is True
 
-        version = _log(trained["arrival"], registry_settings)
+        version = register(trained["arrival"], registry_settings)
         name = model_name("arrival", "sql")
         assert champion_version(registry_settings.tracking_uri, name) == version
         reloaded = client.post("/admin/models/reload", headers=headers("admin")).json()
@@ -237,7 +225,7 @@ def test_real_registry_from_empty_to_champion(
         expected = trained["arrival"].model.predict_proba([record])[0]
         assert body["probability"] == pytest.approx(float(expected), abs=1e-9)
 
-        second = _log(trained["arrival"], registry_settings)
+        second = register(trained["arrival"], registry_settings)
         set_alias(registry_settings.tracking_uri, name, "champion", second)
         after: dict[str, Any] = client.post("/admin/models/reload", headers=headers("admin")).json()
         assert after["models"][name] == second

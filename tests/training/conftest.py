@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from features.dataset import LeadData, prepare_frame
 from features.demo import generate_leads
 from features.spec import load_spec
 from training.settings import TrainingSettings
+from training.tracking.runs import log_training_run
+from training.trainer import TrainResult
 
 DEMO_ROWS = 12_000
 
@@ -23,3 +26,19 @@ def demo_data() -> LeadData:
 @pytest.fixture
 def mlflow_settings(tmp_path: Path) -> TrainingSettings:
     return TrainingSettings(data_dir=tmp_path / "data")
+
+
+def register(
+    result: TrainResult, settings: TrainingSettings, sample: pd.DataFrame | None = None
+) -> str:
+    """Log and register a trained model in the settings' MLflow store; its version."""
+    _run, version = log_training_run(
+        result,
+        data_digest="test",
+        tracking_uri=settings.tracking_uri,
+        experiment="test",
+        artifact_root=settings.artifact_root,
+        sample=sample,
+    )
+    assert version is not None
+    return str(version.version)

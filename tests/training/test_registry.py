@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from features.dataset import LeadData
 from features.spec import KnownAt
 from serving.cli.main import app
+from tests.training.conftest import register
 from training.registry import (
     CHAMPION,
     champion_version,
@@ -19,7 +20,6 @@ from training.registry import (
     model_name,
 )
 from training.settings import TrainingSettings
-from training.tracking.runs import log_training_run
 from training.trainer import TrainOptions, TrainResult, train_model
 
 
@@ -29,26 +29,13 @@ def trained(demo_data: LeadData) -> TrainResult:
     return train_model(demo_data, options)
 
 
-def _log(result: TrainResult, settings: TrainingSettings, demo_data: LeadData) -> str:
-    _run, version = log_training_run(
-        result,
-        data_digest="test",
-        tracking_uri=settings.tracking_uri,
-        experiment="test",
-        artifact_root=settings.artifact_root,
-        sample=demo_data.frame.head(300),
-    )
-    assert version is not None
-    return str(version.version)
-
-
 def test_first_version_is_champion_and_reload_is_identical(
     trained: TrainResult, demo_data: LeadData, mlflow_settings: TrainingSettings
 ) -> None:
     name = model_name("arrival", "sql")
     assert name == "leadscore-arrival-sql"
     assert model_name("arrival", "won", "olist") == "leadscore-olist-arrival-won"
-    first = _log(trained, mlflow_settings, demo_data)
+    first = register(trained, mlflow_settings, demo_data.frame.head(300))
     assert champion_version(mlflow_settings.tracking_uri, name) == first
 
     loaded = load_champion(mlflow_settings.tracking_uri, name)
@@ -62,7 +49,7 @@ def test_first_version_is_champion_and_reload_is_identical(
     )
 
     # a second version is registered but does not take the champion alias by itself
-    second = _log(trained, mlflow_settings, demo_data)
+    second = register(trained, mlflow_settings, demo_data.frame.head(300))
     assert second != first
     assert champion_version(mlflow_settings.tracking_uri, name) == first
     versions = [r for r in list_versions(mlflow_settings.tracking_uri) if r.name == name]
@@ -82,7 +69,7 @@ def test_models_command_lists_versions(
     empty = runner.invoke(app, ["models"])
     assert empty.exit_code == 0
     assert "No registered models" in empty.output
-    _log(trained, mlflow_settings, demo_data)
+    register(trained, mlflow_settings, demo_data.frame.head(300))
     listed = runner.invoke(app, ["models"], env={"COLUMNS": "200"})
     assert listed.exit_code == 0, listed.output
     assert "leadscore-arrival-sql" in listed.output
@@ -98,7 +85,7 @@ def test_a_chained_won_model_reloads_identically(
 ) -> None:
     options = TrainOptions(known_at=KnownAt.ARRIVAL, target="won", params={"learning_rate": 0.1})
     result = train_model(demo_data, options)
-    _log(result, mlflow_settings, demo_data)
+    register(result, mlflow_settings, demo_data.frame.head(300))
     loaded = load_champion(mlflow_settings.tracking_uri, model_name("arrival", "won"))
     assert loaded is not None
     assert type(loaded.model.members[0].estimator).__name__ == "ChainEstimator"
