@@ -27,14 +27,10 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 
 class ServiceMetrics:
+    """The service's Prometheus metrics, in a registry of their own (one per app)."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "leadscore_http_requests",
-            "HTTP requests served, by route template and status code",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
         self.latency = Histogram(
             "leadscore_http_request_duration_seconds",
             "Time to serve a request, by route template",
@@ -42,48 +38,54 @@ class ServiceMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.scores = Counter(
+        self.requests = self._counter(
+            "leadscore_http_requests",
+            "HTTP requests served, by route template and status code",
+            "method",
+            "route",
+            "status",
+        )
+        self.scores = self._counter(
             "leadscore_scores",
             "Leads scored and stored, by stage, target and tier",
-            ["stage", "target", "tier"],
-            registry=self.registry,
+            "stage",
+            "target",
+            "tier",
         )
-        self.fallbacks = Counter(
+        self.fallbacks = self._counter(
             "leadscore_fallback_scores",
             "Scores given by the fallback rule instead of a model",
-            ["stage", "target"],
-            registry=self.registry,
+            "stage",
+            "target",
         )
-        self.model_errors = Counter(
+        self.model_errors = self._counter(
             "leadscore_model_errors",
             "Times a model raised while scoring (the fallback rule scored instead)",
-            ["model"],
-            registry=self.registry,
+            "model",
         )
-        self.batch_rows = Counter(
+        self.batch_rows = self._counter(
             "leadscore_batch_scored_rows",
             "Rows scored through POST /score (not stored)",
-            ["stage", "target", "fallback"],
-            registry=self.registry,
+            "stage",
+            "target",
+            "fallback",
         )
-        self.unseen = Counter(
+        self.unseen = self._counter(
             "leadscore_unseen_category_values",
             "Category values the model did not see in training (scored as 'other')",
-            ["field"],
-            registry=self.registry,
+            "field",
         )
-        self.leads = Counter(
+        self.leads = self._counter(
             "leadscore_leads_received",
             "POST /leads calls: stored (new) or repeats of a stored external_id",
-            ["outcome"],
-            registry=self.registry,
+            "outcome",
         )
-        self.claims = Counter(
-            "leadscore_claims",
-            "Queue claims: handed out, or nothing left to claim",
-            ["outcome"],
-            registry=self.registry,
+        self.claims = self._counter(
+            "leadscore_claims", "Queue claims: handed out, or nothing left to claim", "outcome"
         )
+
+    def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
+        return Counter(name, documentation, list(labels), registry=self.registry)
 
     def record_score(self, score: Score) -> None:
         self.scores.labels(score.known_at, score.target, score.tier).inc()
