@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+# the demo generator's defaults, from its config: cheap, loads neither the generator nor numpy
+from features.demo.config import DEFAULTS as DEMO_DEFAULTS
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -69,17 +72,13 @@ def _print_data_summary(data: LeadData) -> None:
         console.print(f"warning: {warning}", markup=False)
 
 
-#: Defaults of `demo-data` (the same as features.demo.DEFAULT_N / DEFAULT_SEED; kept literal
-#: so that `leadscore --help` does not import the generator).
-DEMO_DEFAULT_N = 60_000
-DEMO_DEFAULT_SEED = 42
-
-
 @app.command("demo-data")
 def demo_data(
-    n: int = typer.Option(DEMO_DEFAULT_N, "--n", min=1, help="How many leads to generate."),
+    n: int = typer.Option(DEMO_DEFAULTS.n, "--n", min=1, help="How many leads to generate."),
     seed: int = typer.Option(
-        DEMO_DEFAULT_SEED, "--seed", help="Random seed: the same --n and --seed give the same data."
+        DEMO_DEFAULTS.seed,
+        "--seed",
+        help="Random seed: the same --n and --seed give the same data.",
     ),
     out: Path | None = typer.Option(
         None,
