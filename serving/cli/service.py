@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from features.demo.config import DEFAULTS as DEMO_DEFAULTS
 from serving.api.auth import DEMO_KEYS, Role
 from serving.cli.console import port_free_or_exit, safe_url
 
@@ -42,7 +43,7 @@ def _ensure_demo_data(settings: ServingSettings, rows: int) -> None:
         typer.echo(f"demo data: {path} (already there)")
         return
     with Console().status(f"generating {rows} demo leads into {path} ..."):
-        summary = write_demo_data(path, n=rows, seed=42)
+        summary = write_demo_data(path, n=rows, seed=DEMO_DEFAULTS.seed)
     typer.echo(f"demo data: {path} ({summary.rows} leads)")
 
 
@@ -81,7 +82,9 @@ def _ensure_models(settings: ServingSettings) -> None:
 def up(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
-    demo_rows: int = typer.Option(60_000, "--demo-rows", min=1000, help="Demo leads to create."),
+    demo_rows: int = typer.Option(
+        DEMO_DEFAULTS.n, "--demo-rows", min=1000, help="Demo leads to create."
+    ),
 ) -> None:
     """Everything on embedded defaults: demo data, train if no champion, serve the API."""
     from serving.settings import ServingSettings
