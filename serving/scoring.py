@@ -1,6 +1,6 @@
 """Scoring leads with the models in service, falling back to the BANT/source rule.
 
-The fallback rule (``training.rules``) scores whenever the champion for the requested
+The fallback rule (the BANT/source points rule) scores whenever the champion for the requested
 moment (known_at) and the queue target is missing or raises; the score says so (``is_fallback``,
 ``fallback_reason``), the error is logged and counted. A missing or failing model for a
 secondary target (e.g. ``won`` next to ``sql``) is skipped: the rule does not estimate it.

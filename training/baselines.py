@@ -3,7 +3,7 @@
 - logistic regression on the same feature matrix (one-hot categoricals, imputed,
   log-scaled and standardised numerics with missing indicators);
 - LightGBM with its default parameters (to show what tuning buys);
-- the BANT points rule (``training.rules``) where the data has BANT answers.
+- the BANT points rule (the fallback rule) where the data has BANT answers.
 """
 
 from __future__ import annotations

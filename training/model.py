@@ -1,7 +1,7 @@
 """The trained model as serving uses it: feature pipeline + classifier + calibrator.
 
 A :class:`LeadModel` is what each registered MLflow model holds. It takes raw flat
-records (``features.lead.lead_to_record``) or a data frame in the spec's columns, runs
+records (a lead's flat record) or a data frame in the spec's columns, runs
 the one feature pipeline, and returns calibrated probabilities with reasons: the
 classifier's own per-feature contributions (LightGBM's ``pred_contrib``; coefficient x
 value for the logistic fallback) summed per source field and put in plain words.

@@ -4,7 +4,7 @@ It is what an experienced SDR team would write on a whiteboard, and leadscore us
 the scoring service falls back to it whenever no trained model is available (or a model
 fails), and training reports it as the baseline every model must beat.
 
-The rule reads only flat-record fields (``features.lead.lead_to_record``) and skips any that
+The rule reads only flat-record fields (a lead's flat record) and skips any that
 are missing, so it works on arrival-only records (no BANT answers yet) and on CSV rows
 whose values are still text. Points add up; a fixed logistic curve maps them to a
 probability: ``p = 1 / (1 + exp(-(points - POINTS_AT_HALF) / POINTS_PER_LOGIT)``. The

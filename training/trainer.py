@@ -56,8 +56,8 @@ MATCH_TOLERANCE = 0.002
 #: Above this many rows one member (a single validation slice) is plenty and 5x cheaper.
 MAX_ROWS_FOR_MEMBERS = 100_000
 #: From this many training rows the early-stopped fit is kept, without the refit on fit +
-#: validation rows: on 1M demo leads the refit added 0.0009 ROC-AUC (sql) and 0.0002 (won)
-#: for 75% more time (benchmarks/training_speed.py, docs/benchmarks.md).
+#: validation rows: at that size the refit adds almost nothing for much more time (the
+#: measured trade-off is in docs/training.md).
 REFIT_MAX_ROWS = 500_000
 
 
