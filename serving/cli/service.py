@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -15,6 +15,7 @@ from serving.api.auth import DEMO_KEYS, Role
 from serving.cli.console import port_free_or_exit, safe_url
 
 if TYPE_CHECKING:
+    from features.lead import Lead
     from serving.settings import ServingSettings
 
 app = typer.Typer(no_args_is_help=True)
@@ -117,7 +118,6 @@ def simulate(
 ) -> None:
     """Post realistic demo leads to a running service, so the SDR queue fills up."""
     import uuid
-    from datetime import UTC, datetime
 
     import httpx
     from rich.console import Console
@@ -134,21 +134,11 @@ def simulate(
     with httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=10) as client:
         for i, row in enumerate(rows, start=1):
             started = time.monotonic()
-            lead = frame_row_to_lead(row)
-            fresh = lead.model_copy(
-                update={
-                    "external_id": f"sim-{run}-{i}",
-                    "arrived_at": datetime.now(UTC),
-                    "bant": None,
-                    "questionnaire": None,
-                    "status_history": [],
-                    "deal_value": None,
-                }
-            )
+            lead = _as_new(frame_row_to_lead(row), f"sim-{run}-{i}")
             try:
                 response = client.post(
                     "/leads",
-                    content=fresh.model_dump_json(),
+                    content=lead.model_dump_json(),
                     headers={"Content-Type": "application/json"},
                 )
             except httpx.HTTPError as exc:
@@ -157,16 +147,34 @@ def simulate(
             if response.status_code >= 400:
                 console.print(f"[red]{response.status_code}: {response.text}[/red]")
                 raise typer.Exit(1)
-            body = response.json()
-            model = body.get("model") or {}
-            probability = body.get("probability")
-            console.print(
-                f"{i:>4}/{count} {fresh.source.channel:<16} tier {body.get('tier') or '?'} "
-                f"p={probability if probability is not None else float('nan'):.3f} "
-                f"{model.get('name', '')} v{model.get('version', '?')} "
-                f"queue #{body.get('queue_position')}"
-            )
+            console.print(f"{i:>4}/{count} {_answer_line(lead.source.channel, response.json())}")
             time.sleep(max(0.0, 1.0 / rate - (time.monotonic() - started)))
+
+
+def _as_new(lead: Lead, external_id: str) -> Lead:
+    """A demo lead as it arrives now: no answers, no history, no deal yet."""
+    from datetime import UTC, datetime
+
+    update: dict[str, Any] = {
+        "bant": None,
+        "questionnaire": None,
+        "status_history": [],
+        "deal_value": None,
+    }
+    return lead.model_copy(
+        update={**update, "external_id": external_id, "arrived_at": datetime.now(UTC)}
+    )
+
+
+def _answer_line(channel: str, body: dict[str, Any]) -> str:
+    model = body.get("model") or {}
+    probability = body.get("probability")
+    return (
+        f"{channel:<16} tier {body.get('tier') or '?'} "
+        f"p={probability if probability is not None else float('nan'):.3f} "
+        f"{model.get('name', '')} v{model.get('version', '?')} "
+        f"queue #{body.get('queue_position')}"
+    )
 
 
 @app.command()
