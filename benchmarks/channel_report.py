@@ -3,13 +3,13 @@
 Usage: .venv/bin/python benchmarks/channel_report.py [--only demo,x_education,olist]
        [--demo-rows 60000] [--out DIR]
 
-Trains each data set's model with its shipped spec (``training.trainer.train_model``), builds
-the channel review (``training.channels.analysis``) and writes it (HTML + CSV) under ``--out``; the
-headline tables go to docs/benchmarks.md. Which leads and predictions are reported:
+Trains each data set's model with its shipped spec (``train_model``), builds the channel
+review (``build_channel_report``) and writes it (HTML + CSV) under ``--out``; the headline
+tables go to docs/benchmarks.md. Which leads and predictions are reported:
 
-* demo: every lead, the qualified-stage SQL model fitted on the training period; the
+* demo: every lead, the SQL model scoring at qualified, fitted on the training period; the
   generator's ground truth (drivers per channel) is compared with the report's ranking;
-* X Education (no time column): every lead, the qualified-stage model, with its pooled
+* X Education (no time column): every lead, the model scoring at qualified, with its pooled
   out-of-fold predictions for predicted vs actual;
 * Olist: the out-of-time test period (2018-03..05), the model fitted before it.
 """
@@ -30,22 +30,16 @@ from report import markdown_table, write_section
 from features.dataset import LeadData, load_dataset, prepare_frame
 from features.demo import generate_leads
 from features.spec import KnownAt, load_spec
-from training.channels.analysis import (
-    ALL_LEADS,
-    ChannelReport,
-    Period,
-    Thresholds,
-    build_channel_report,
-    leads_from_data,
-    leads_from_records,
-)
+from training.channels.funnel import ALL_LEADS, Thresholds
+from training.channels.leads import Period, leads_from_data, leads_from_records
 from training.channels.page import write_report
+from training.channels.report import ChannelReport, build_channel_report
 from training.trainer import TrainOptions, TrainResult, train_model
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def _stage(data: LeadData) -> KnownAt:
+def _known_at(data: LeadData) -> KnownAt:
     return KnownAt.QUALIFIED if KnownAt.QUALIFIED in data.spec.known_ats else KnownAt.ARRIVAL
 
 
@@ -128,13 +122,13 @@ def _demo(rows: int) -> tuple[ChannelReport, dict[str, Any]]:
 
 def _x_education() -> ChannelReport:
     data = load_dataset(load_spec("x_education"))
-    stage = _stage(data)
-    result = train_model(data, TrainOptions(known_at=stage, target="converted"))
+    known_at = _known_at(data)
+    result = train_model(data, TrainOptions(known_at=known_at, target="converted"))
     return build_channel_report(
         leads_from_data(data),
         result.model,
         predicted=_out_of_fold(data, result),
-        model_name=f"x_education-{stage.value}-converted (all rows; out-of-fold predictions)",
+        model_name=f"x_education-{known_at.value}-converted (all rows; out-of-fold predictions)",
         title="Channel review: X Education",
     )
 

@@ -1,14 +1,15 @@
-"""Marketing's channel review from the lead store, the models in service or the registry.
+"""What the service hands to the channel review: the lead store's leads of a period, the
+model in service, and the options (thresholds, leads explained) its settings give.
 
-The computations are ``training.channels.analysis`` (tables) and ``training.channels.page`` (HTML,
-CSV, MLflow); this module only gathers their inputs: the period's leads from the store
-(through ``serving.store.outcomes.store_frame``), the model (the champion in service, or a
-registered version), and the thresholds from the settings.
+The review itself, the same for every caller, is ``channel_review``; this module only
+gathers what the service puts into it.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from serving.modelset import ModelSet
 from serving.settings import ServingSettings
@@ -17,24 +18,36 @@ from serving.store.outcomes import store_frame
 
 if TYPE_CHECKING:
     from features.spec import DatasetSpec
-    from training.channels.analysis import ChannelReport, Period, ReportLeads, Thresholds
+    from training.channels.leads import Period
+    from training.channels.report import ChannelReport
+    from training.channels.review import ReviewOptions, StoreLeads
     from training.registry import VersionedModel
 
-#: Stages tried, in order, when no stage is asked for: the qualified model sees the most.
-STAGE_ORDER: tuple[str, ...] = ("qualified", "arrival")
+#: The title of a review of the lead store.
+STORE_TITLE = "Channel review: lead store"
 
 
-def thresholds_of(
-    settings: ServingSettings, min_leads: int | None = None, min_conversions: int | None = None
-) -> Thresholds:
-    """The settings' "too few leads to judge" thresholds, with optional overrides."""
-    from training.channels.analysis import Thresholds
+def review_options(
+    settings: ServingSettings,
+    period: Period,
+    *,
+    min_leads: int | None = None,
+    min_conversions: int | None = None,
+    explain_per_group: int | None = None,
+    title: str = STORE_TITLE,
+) -> ReviewOptions:
+    """The review of ``period`` as the settings ask for it, with optional overrides."""
+    from training.channels.funnel import Thresholds
+    from training.channels.review import ReviewOptions
 
-    return Thresholds(
+    thresholds = Thresholds(
         min_leads=settings.report_min_leads if min_leads is None else min_leads,
         min_conversions=(
             settings.report_min_conversions if min_conversions is None else min_conversions
         ),
+    )
+    return ReviewOptions(
+        period, thresholds, explain_per_group or settings.report_explain_per_group, title
     )
 
 
@@ -48,21 +61,34 @@ def dataset_spec(name: str) -> DatasetSpec | None:
         return None
 
 
-def store_leads(store: Store, period: Period, spec: DatasetSpec | None = None) -> ReportLeads:
+def store_leads(store: Store, settings: ServingSettings, period: Period) -> StoreLeads:
     """The leads that arrived in ``period``, with their outcomes, from the lead store."""
-    from training.channels.analysis import leads_from_records
+    from training.channels.review import StoreLeads
 
     before = None if period.end is None else period.end.to_pydatetime()
     frame = store_frame(store, arrived_before=before)
-    leads = leads_from_records(frame, spec=spec, source="lead store")
-    return leads.in_period(period)
+    mask = period.mask(pd.DatetimeIndex(frame["arrived_at"]))
+    frame = frame if mask is None else frame[mask]
+    return StoreLeads(frame, dataset_spec(settings.dataset))
 
 
-def served_model(models: ModelSet, target: str, stage: str | None = None) -> VersionedModel | None:
-    """The champion in service for ``target`` (at ``stage``, else qualified, else arrival)."""
+def read_store_leads(settings: ServingSettings, period: Period) -> StoreLeads:
+    """:func:`store_leads` of the store the settings name (opened and closed here)."""
+    store = Store.open(settings.store_url, settings.db_busy_timeout_ms)
+    try:
+        return store_leads(store, settings, period)
+    finally:
+        store.close()
+
+
+def served_model(
+    models: ModelSet, target: str, known_at: str | None = None
+) -> VersionedModel | None:
+    """The champion in service for ``target`` (at ``known_at``, else qualified, else arrival)."""
+    from training.channels.review import PREFERRED_KNOWN_ATS
     from training.model import LeadModel
 
-    for candidate in (stage,) if stage else STAGE_ORDER:
+    for candidate in (known_at,) if known_at else PREFERRED_KNOWN_ATS:
         served = models.get(candidate, target)
         if served is not None and isinstance(served.model, LeadModel):
             return served
@@ -73,36 +99,11 @@ def service_report(
     settings: ServingSettings,
     store: Store,
     models: ModelSet,
-    period: Period,
-    *,
-    stage: str | None = None,
-    thresholds: Thresholds | None = None,
+    options: ReviewOptions,
+    known_at: str | None = None,
 ) -> ChannelReport:
-    """The channel review of the stored leads of ``period`` with the model in service."""
-    from training.channels.analysis import build_channel_report
+    """The channel review of the stored leads with the model in service."""
+    from training.channels.review import channel_review
 
-    served = served_model(models, settings.score_target, stage)
-    leads = store_leads(store, period, dataset_spec(settings.dataset))
-    return build_channel_report(
-        leads,
-        None if served is None else served.model,
-        period=period,
-        thresholds=thresholds or thresholds_of(settings),
-        model_name=None if served is None else served.name,
-        model_version=None if served is None else served.version,
-        explain_per_group=settings.report_explain_per_group,
-        title="Channel review: lead store",
-    )
-
-
-def default_reference(
-    tracking_uri: str, dataset: str, stages: list[str], target: str
-) -> str | None:
-    """The first of the data set's models (qualified, then arrival) that has a champion."""
-    from training.registry import champion_version, model_name
-
-    for stage in [s for s in STAGE_ORDER if s in stages]:
-        name = model_name(stage, target, dataset)
-        if champion_version(tracking_uri, name) is not None:
-            return name
-    return None
+    served = served_model(models, settings.score_target, known_at)
+    return channel_review(store_leads(store, settings, options.period), served, options)

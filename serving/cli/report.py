@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:
-    from features.spec import DatasetSpec
     from serving.settings import ServingSettings
-    from training.channels.analysis import ChannelReport, Period, ReportLeads
+    from training.channels.leads import Period
+    from training.channels.report import ChannelReport
+    from training.channels.review import LeadFrame, ReviewOptions, SavedReview
     from training.registry import VersionedModel
 
 app = typer.Typer(
@@ -20,62 +23,59 @@ app = typer.Typer(
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    from rich.console import Console
+def _period(text: str | None) -> Period:
+    from serving.cli.console import fail
+    from training.channels.leads import Period, ReportError
 
-    Console(stderr=True, soft_wrap=True, markup=False, highlight=False).print(message)
-    return typer.Exit(1)
-
-
-def _store_leads(settings: ServingSettings, period: Period) -> tuple[ReportLeads, str]:
-    from serving.reports import dataset_spec, store_leads
-    from serving.store.leads import Store
-
-    store = Store.open(settings.store_url, settings.db_busy_timeout_ms)
     try:
-        return store_leads(store, period, dataset_spec(settings.dataset)), settings.dataset
-    finally:
-        store.close()
+        return Period.parse(text)
+    except ReportError as error:
+        raise fail(str(error)) from None
 
 
-def _file_leads(
-    settings: ServingSettings, spec: str, data: Path | None
-) -> tuple[ReportLeads, DatasetSpec]:
-    from features.dataset import DatasetError, read_table
+def _leads(
+    settings: ServingSettings, spec: str | None, data: Path | None, period: Period
+) -> tuple[LeadFrame, str]:
+    """The leads to review (a data file's when a spec or file is given, else the lead
+    store's) and the report's title."""
     from serving.cli.console import load_data
-    from training.channels.analysis import leads_from_data
+    from serving.reports import STORE_TITLE, read_store_leads
+    from training.channels.review import ExportLeads
 
-    loaded = load_data(spec, data, settings)
-    try:
-        raw = read_table(Path(loaded.source), loaded.spec.format)
-    except DatasetError:
-        raw = None
-    return leads_from_data(loaded, raw), loaded.spec
+    if spec is None and data is None:
+        return read_store_leads(settings, period), STORE_TITLE
+    loaded = load_data(spec or settings.dataset, data, settings)
+    return ExportLeads(loaded), f"Channel review: {loaded.spec.name}"
 
 
 def _model(
-    settings: ServingSettings,
-    reference: str | None,
-    dataset: str,
-    stages: list[str],
-    target: str,
+    settings: ServingSettings, reference: str | None, leads: LeadFrame
 ) -> VersionedModel | None:
+    """The model named, else the data set's default champion (None, with a warning)."""
     from rich.console import Console
 
-    from serving.reports import default_reference
-    from training.registry import ModelNotFoundError, resolve_model
+    from serving.cli.console import fail
+    from training.channels.review import PREFERRED_KNOWN_ATS, ExportLeads, registered_model
+    from training.registry import ModelNotFoundError
 
-    chosen = reference or default_reference(settings.tracking_uri, dataset, stages, target)
-    if chosen is None:
+    dataset, target = settings.dataset, settings.score_target
+    known_ats: list[str] = list(PREFERRED_KNOWN_ATS)
+    if isinstance(leads, ExportLeads):
+        spec = leads.data.spec
+        dataset, known_ats = spec.name, [k.value for k in spec.known_ats]
+        target = target if target in spec.targets else next(iter(spec.targets))
+    try:
+        found = registered_model(
+            settings.tracking_uri, reference, dataset=dataset, known_ats=known_ats, target=target
+        )
+    except ModelNotFoundError as error:
+        raise fail(str(error)) from None
+    if found is None:
         Console(stderr=True).print(
             f"[yellow]no champion model for data set '{dataset}' (target {target}): "
             "reporting the funnel only; train one with `leadscore train` or pass --model[/]"
         )
-        return None
-    try:
-        return resolve_model(settings.tracking_uri, chosen)
-    except ModelNotFoundError as error:
-        raise _fail(str(error)) from None
+    return found
 
 
 def _print_summary(report: ChannelReport) -> None:
@@ -97,6 +97,36 @@ def _print_summary(report: ChannelReport) -> None:
             str(row.top_drivers).split(" | ")[0] if judged else "too few leads to judge",
         )
     Console().print(table)
+
+
+@contextmanager
+def _steps(first: str) -> Iterator[Callable[[str], None]]:
+    """A spinner showing ``first``; the callable given shows the next step."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()) as bar:
+        task = bar.add_task(first, total=None)
+        yield lambda step: bar.update(task, description=step)
+
+
+def _review(
+    leads: LeadFrame, model: VersionedModel | None, options: ReviewOptions
+) -> ChannelReport:
+    from serving.cli.console import fail
+    from training.channels.leads import ReportError
+    from training.channels.review import channel_review
+
+    try:
+        return channel_review(leads, model, options)
+    except ReportError as error:
+        raise fail(str(error)) from None
+
+
+def _print_saved(saved: SavedReview) -> None:
+    files = saved.files
+    typer.echo(f"report: {files.html} (+ {len(files.csvs)} CSV files in {files.folder})")
+    if saved.run_id is not None:
+        typer.echo(f"logged to MLflow run {saved.run_id}: {saved.artifact_uri}")
 
 
 @app.command("channels")
@@ -131,51 +161,27 @@ def channels(
     ),
 ) -> None:
     """Channel review: what drives conversion per channel and campaign, and each funnel."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from serving.reports import thresholds_of
+    from serving.reports import review_options
     from serving.settings import ServingSettings
-    from training.channels.analysis import Period, ReportError, build_channel_report
-    from training.channels.page import log_report, write_report
+    from training.channels.review import save_review
 
     settings = ServingSettings()
-    try:
-        chosen = Period.parse(period)
-    except ReportError as error:
-        raise _fail(str(error)) from None
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()) as bar:
-        task = bar.add_task("reading leads", total=None)
-        if spec is not None or data is not None:
-            leads, loaded_spec = _file_leads(settings, spec or settings.dataset, data)
-            dataset, stages = loaded_spec.name, [s.value for s in loaded_spec.known_ats]
-            targets = list(loaded_spec.targets)
-            target = settings.score_target if settings.score_target in targets else targets[0]
-            title = f"Channel review: {loaded_spec.name}"
-        else:
-            leads, dataset = _store_leads(settings, chosen)
-            stages, target = ["qualified", "arrival"], settings.score_target
-            title = "Channel review: lead store"
-        bar.update(task, description="loading the model")
-        found = _model(settings, model, dataset, stages, target)
-        bar.update(task, description=f"explaining {len(leads):,} leads")
-        try:
-            report = build_channel_report(
-                leads,
-                None if found is None else found.model,
-                period=chosen,
-                thresholds=thresholds_of(settings, min_leads, min_conversions),
-                model_name=None if found is None else found.name,
-                model_version=None if found is None else found.version,
-                explain_per_group=explain_per_group or settings.report_explain_per_group,
-                title=title,
-            )
-        except ReportError as error:
-            raise _fail(str(error)) from None
-        bar.update(task, description="writing the report")
-        files = write_report(report, out)
+    chosen = _period(period)
+    with _steps("reading leads") as step:
+        leads, title = _leads(settings, spec, data, chosen)
+        step("loading the model")
+        found = _model(settings, model, leads)
+        step(f"explaining {len(leads):,} leads")
+        options = review_options(
+            settings,
+            chosen,
+            min_leads=min_leads,
+            min_conversions=min_conversions,
+            explain_per_group=explain_per_group,
+            title=title,
+        )
+        report = _review(leads, found, options)
+        step("writing the report")
+        saved = save_review(report, out, found, settings.tracking_uri if log else None)
     _print_summary(report)
-    typer.echo(f"report: {files.html} (+ {len(files.csvs)} CSV files in {files.folder})")
-    if log and found is not None and found.run_id is not None:
-        label = chosen.label.replace("..", "_to_")
-        uri = log_report(settings.tracking_uri, found.run_id, out, f"channel_report/{label}")
-        typer.echo(f"logged to MLflow run {found.run_id}: {uri}")
+    _print_saved(saved)

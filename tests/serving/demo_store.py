@@ -9,8 +9,8 @@ from typing import Any
 from features.demo import frame_row_to_lead
 from features.funnel import Status
 from features.lead import lead_to_record
+from serving.api.workflows import jsonable
 from serving.store.leads import NewLead, Store
-from serving.workflows import jsonable
 
 
 def new_lead(row: Mapping[str, Any]) -> NewLead:

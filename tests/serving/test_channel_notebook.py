@@ -19,12 +19,12 @@ from nbclient import NotebookClient
 
 from features.dataset import prepare_frame
 from features.demo import generate_leads
-from features.spec import KnownAt, load_spec
+from features.spec import load_spec
 from serving.settings import ServingSettings
 from serving.store.leads import Store
 from tests.serving.demo_store import fill_store
+from tests.training.channels.demo_model import train_demo_model
 from training.tracking.runs import log_training_run
-from training.trainer import TrainOptions, train_model
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "channel_review.ipynb"
 KERNEL = "leadscore-test"
@@ -68,14 +68,7 @@ def test_channel_review_notebook_runs_clean(
     )
     frame, _truth = generate_leads(n=2500, seed=31)
     data = prepare_frame(load_spec("demo"), frame)
-    options = TrainOptions(
-        known_at=KnownAt.QUALIFIED,
-        target="sql",
-        params={"learning_rate": 0.1},
-        members=1,
-        refit=False,
-    )
-    result = train_model(data, options)
+    result = train_demo_model(data)
     _run, version = log_training_run(
         result,
         data_digest="test",

@@ -1,1 +1,8 @@
-"""Marketing's channel review: what drives conversion per channel (analysis and page)."""
+"""Marketing's channel review: what drives conversion in each channel, and each funnel.
+
+The modules, from the leads up: ``leads`` (the leads of a report and the period they are
+chosen by), ``funnel`` (the funnel tables and when a group is too small to judge),
+``drivers`` (the model's SHAP per channel and campaign, in words), ``report`` (the whole
+report from leads and a model), ``plots`` and ``page`` (the figures; the HTML page, its CSV
+files, logging them to MLflow) and ``review`` (the one orchestration every caller uses).
+"""

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from serving.api.deps import ModelsDep, ReportReader, ServicesDep, StoreDep
 from serving.api.errors import ApiError, invalid
-from serving.reports import service_report, thresholds_of
+from serving.reports import review_options, service_report
+from training.channels.leads import NoLeadsError, Period, ReportError
+from training.channels.report import ChannelReport
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
@@ -22,9 +24,13 @@ PeriodQuery = Annotated[
         examples=["2026-10", "2026-07..2026-09"],
     ),
 ]
-StageQuery = Annotated[
+KnownAtQuery = Annotated[
     Literal["arrival", "qualified"] | None,
-    Query(description="the model explained; default: qualified if in service, else arrival"),
+    Query(
+        alias="stage",
+        description="the model explained (the moment it scores at); default: qualified if in "
+        "service, else arrival",
+    ),
 ]
 MinLeads = Annotated[int | None, Query(ge=1, description="override LEADSCORE_REPORT_MIN_LEADS")]
 MinConversions = Annotated[
@@ -51,52 +57,40 @@ class ChannelReportOut(BaseModel):
     )
 
 
-def _report(
+def channel_report(
+    caller: ReportReader,
     services: ServicesDep,
     store: StoreDep,
     models: ModelsDep,
-    period: str | None,
-    stage: str | None,
-    min_leads: int | None,
-    min_conversions: int | None,
-) -> Any:
-    from training.channels.analysis import NoLeadsError, Period, ReportError
-
+    period: PeriodQuery = None,
+    known_at: KnownAtQuery = None,
+    min_leads: MinLeads = None,
+    min_conversions: MinConversions = None,
+) -> ChannelReport:
+    """The report the query asks for (once the caller may read reports)."""
     try:
         chosen = Period.parse(period)
     except ReportError as error:
         raise invalid("period", str(error), period, location="query") from error
+    settings = services.settings
+    options = review_options(settings, chosen, min_leads=min_leads, min_conversions=min_conversions)
     try:
-        return service_report(
-            services.settings,
-            store,
-            models,
-            chosen,
-            stage=stage,
-            thresholds=thresholds_of(services.settings, min_leads, min_conversions),
-        )
+        return service_report(settings, store, models, options, known_at)
     except NoLeadsError as error:
         raise ApiError(404, str(error)) from error
     except ReportError as error:
         raise ApiError(422, str(error)) from error
 
 
+ReportDep = Annotated[ChannelReport, Depends(channel_report)]
+
+
 @router.get("/channels", summary="Channel review: drivers and funnel per channel (JSON)")
-def get_channel_report(
-    services: ServicesDep,
-    store: StoreDep,
-    models: ModelsDep,
-    caller: ReportReader,
-    period: PeriodQuery = None,
-    stage: StageQuery = None,
-    min_leads: MinLeads = None,
-    min_conversions: MinConversions = None,
-) -> ChannelReportOut:
+def get_channel_report(report: ReportDep) -> ChannelReportOut:
     """Per channel and campaign: what drives conversion (the model's SHAP contributions on
     the channel's own leads, in plain words, against the global picture), the funnel,
     average deal value and mean predicted vs actual conversion; per month: the trend.
     Groups below the thresholds are reported as "too few leads to judge"."""
-    report = _report(services, store, models, period, stage, min_leads, min_conversions)
     return ChannelReportOut.model_validate(report.to_json())
 
 
@@ -105,18 +99,8 @@ def get_channel_report(
     response_class=HTMLResponse,
     summary="Channel review as a self-contained HTML page",
 )
-def get_channel_report_html(
-    services: ServicesDep,
-    store: StoreDep,
-    models: ModelsDep,
-    caller: ReportReader,
-    period: PeriodQuery = None,
-    stage: StageQuery = None,
-    min_leads: MinLeads = None,
-    min_conversions: MinConversions = None,
-) -> HTMLResponse:
+def get_channel_report_html(report: ReportDep) -> HTMLResponse:
     """The same report as `GET /reports/channels`, with plots, as one HTML page."""
     from training.channels.page import render_html
 
-    report = _report(services, store, models, period, stage, min_leads, min_conversions)
     return HTMLResponse(render_html(report, csv_links=False))

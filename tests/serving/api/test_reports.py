@@ -1,36 +1,30 @@
 """GET /reports/channels(.html): the channel review of the stored leads, over HTTP.
 
 Demo leads with their whole funnel history are written to a real store (SQLite and
-PostgreSQL), a real qualified-stage model is in service, and the report's counts are
-checked against counts queried from the store itself. The app and its store are shared by
-the module's tests (per back end): they only read, except the last test, which restores
-what it changes.
+PostgreSQL: the app and store of the serving conftest, one per test), a real model scoring
+at qualified is in service, and the report's counts are checked against counts queried
+from the store itself. The model is shared by the module's tests: the last test, which
+withdraws it, restores it.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from features.dataset import prepare_frame
 from features.demo import generate_leads
 from features.funnel import Stage, Status
-from features.spec import KnownAt, load_spec
-from serving.app import create_app
+from features.spec import load_spec
 from serving.modelset import MemoryLoader
-from serving.settings import ServingSettings
 from serving.store.leads import Store
 from serving.store.tables import LeadRow
-from tests.serving.conftest import API_KEYS, PG_ENV, headers, with_search_path
+from tests.serving.conftest import headers
 from tests.serving.demo_store import fill_store
+from tests.training.channels.demo_model import train_demo_model
 from training.model import LeadModel
-from training.trainer import TrainOptions, train_model
 
 MODEL_NAME = "leadscore-qualified-sql"
 STORED = 500
@@ -44,15 +38,7 @@ def demo_frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def model(demo_frame: pd.DataFrame) -> LeadModel:
-    data = prepare_frame(load_spec("demo"), demo_frame)
-    options = TrainOptions(
-        known_at=KnownAt.QUALIFIED,
-        target="sql",
-        params={"learning_rate": 0.1},
-        members=1,
-        refit=False,
-    )
-    return train_model(data, options).model
+    return train_demo_model(prepare_frame(load_spec("demo"), demo_frame)).model
 
 
 @pytest.fixture(scope="module")
@@ -63,56 +49,13 @@ def loader(model: LeadModel) -> MemoryLoader:
     return held
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
-def service(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    loader: MemoryLoader,
-    demo_frame: pd.DataFrame,
-) -> Iterator[tuple[TestClient, Store]]:
-    """The real app on a real store (SQLite, PostgreSQL) holding the last STORED demo leads
-    with their histories; one per module and back end (filling the store takes a while)."""
-    folder = tmp_path_factory.mktemp("reports")
-    url, cleanup = f"sqlite:///{folder / 'leads.db'}", None
-    if request.param == "postgresql":
-        base = os.environ.get(PG_ENV)
-        if not base:
-            pytest.skip(f"{PG_ENV} not set")
-        schema = f"t_{uuid.uuid4().hex[:16]}"
-        admin = create_engine(base)
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url, cleanup = with_search_path(base, schema), (admin, schema)
-    settings = ServingSettings(
-        data_dir=folder / "data",
-        database_url=url,
-        api_keys=API_KEYS,
-        model_check_seconds=0,
-        mlflow_tracking_uri=f"sqlite:///{folder / 'unused-mlflow.db'}",
-    )
-    try:
-        with TestClient(create_app(settings, loader=loader)) as client:
-            store: Store = client.app.state.services.store  # type: ignore[attr-defined]
-            fill_store(store, demo_frame.tail(STORED).to_dict(orient="records"))
-            yield client, store
-    finally:
-        if cleanup is not None:
-            engine, name = cleanup
-            with engine.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-            engine.dispose()
-
-
 @pytest.fixture
-def client(service: tuple[TestClient, Store]) -> TestClient:
-    return service[0]
-
-
-@pytest.fixture
-def store(service: tuple[TestClient, Store]) -> Store:
-    return service[1]
+def store(client: TestClient, demo_frame: pd.DataFrame) -> Store:
+    """The app's store (SQLite, PostgreSQL: the conftest's) holding the last STORED demo
+    leads with their histories."""
+    store: Store = client.app.state.services.store  # type: ignore[attr-defined]
+    fill_store(store, demo_frame.tail(STORED).to_dict(orient="records"))
+    return store
 
 
 def _store_counts(store: Store, month: str | None = None) -> pd.DataFrame:

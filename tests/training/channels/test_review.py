@@ -1,0 +1,81 @@
+"""The one orchestration every caller uses: the leads (in the lead store's shape, or a CRM
+export loaded with its spec), a registered model or none, and the options, to the report."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from features.dataset import load_dataset
+from features.spec import load_spec
+from tests.training.channels.demo_model import Demo
+from training.channels.funnel import Thresholds
+from training.channels.leads import Period, leads_from_data, leads_from_records
+from training.channels.report import ChannelReport, build_channel_report
+from training.channels.review import (
+    ExportLeads,
+    ReviewOptions,
+    StoreLeads,
+    channel_review,
+    registered_model,
+    save_review,
+)
+from training.registry import VersionedModel
+
+OPTIONS = ReviewOptions(Period.parse("2026-10"), Thresholds(30, 3), 50, "Channel review: test")
+
+
+def _same(report: ChannelReport) -> dict[str, Any]:
+    body = report.to_json()
+    body.pop("generated_at")
+    return body
+
+
+def _built(leads: Any, served: VersionedModel) -> ChannelReport:
+    """The report built directly, with the same options."""
+    asked = {f.name: getattr(OPTIONS, f.name) for f in fields(OPTIONS)}
+    name, version = served.name, served.version
+    return build_channel_report(
+        leads, served.model, model_name=name, model_version=version, **asked
+    )
+
+
+def test_store_leads_are_reviewed_as_the_report_built_from_them(demo: Demo) -> None:
+    frame, _truth, model = demo
+    served = VersionedModel("leadscore-qualified-sql", "4", model)
+    spec = load_spec("demo")
+    report = channel_review(StoreLeads(frame, spec), served, OPTIONS)
+    direct = _built(leads_from_records(frame, spec=spec, source="lead store"), served)
+    assert _same(report) == _same(direct)
+    assert report.model is not None
+    assert (report.model.name, report.model.version) == ("leadscore-qualified-sql", "4")
+    october = (frame["arrived_at"] >= "2026-10-01") & (frame["arrived_at"] < "2026-11-01")
+    assert report.lead_count == october.sum()
+
+
+def test_an_export_keeps_the_outcome_columns_the_spec_drops(demo: Demo, tmp_path: Path) -> None:
+    frame, _truth, model = demo
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False)
+    data = load_dataset(load_spec("demo"), path)
+    served = VersionedModel("leadscore-qualified-sql", "4", model)
+    report = channel_review(ExportLeads(data), served, OPTIONS)
+    assert report.source == str(path)
+    assert {"mql", "sql", "sal", "won", "open"} <= set(report.funnel_channel.columns)
+    direct = _built(leads_from_data(data, frame), served)
+    assert _same(report) == _same(direct)
+
+
+def test_without_a_champion_there_is_no_model_and_the_files_are_not_logged(
+    demo: Demo, tmp_path: Path
+) -> None:
+    frame, _truth, _model = demo
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    found = registered_model(tracking, None, dataset="demo", target="sql")
+    assert found is None
+    report = channel_review(StoreLeads(frame.head(2000)), found, ReviewOptions())
+    saved = save_review(report, tmp_path / "report", found, tracking)
+    assert saved.run_id is None
+    assert saved.files.html.exists()
+    assert report.title == "Channel review"
