@@ -127,6 +127,8 @@ def _print_saved(saved: SavedReview) -> None:
     typer.echo(f"report: {files.html} (+ {len(files.csvs)} CSV files in {files.folder})")
     if saved.run_id is not None:
         typer.echo(f"logged to MLflow run {saved.run_id}: {saved.artifact_uri}")
+        for earlier in saved.earlier:
+            typer.echo(f"  earlier report on that run: {earlier}")
 
 
 @app.command("channels")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,11 +134,33 @@ def registered_model(
 
 @dataclass(frozen=True)
 class SavedReview:
-    """The report's files, and where they were logged in MLflow (None: not logged)."""
+    """The report's files, where they were logged in MLflow (None: not logged), and the
+    reports logged to the same run before it."""
 
     files: ReportFiles
     run_id: str | None = None
     artifact_uri: str | None = None
+    earlier: tuple[str, ...] = ()
+
+
+#: Where a run keeps its channel reports, one folder per report.
+REPORTS_FOLDER = "channel_report"
+
+
+def report_folder(report: ChannelReport, at: datetime) -> str:
+    """The artifact folder of one report: period, moment, target and time, so reports of
+    one model never overwrite each other."""
+    known_at = report.model.known_at if report.model is not None else "no-model"
+    stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{REPORTS_FOLDER}/{report.period.slug}_{known_at}_{report.target}_{stamp}"
+
+
+def logged_reports(tracking_uri: str, run_id: str) -> tuple[str, ...]:
+    """The channel reports already logged to a run, oldest first."""
+    from training.registry import mlflow_client
+
+    found = mlflow_client(tracking_uri).list_artifacts(run_id, REPORTS_FOLDER)
+    return tuple(sorted((a.path for a in found if a.is_dir), key=lambda p: p.rsplit("_", 1)[-1]))
 
 
 def save_review(
@@ -147,12 +170,12 @@ def save_review(
     tracking_uri: str | None = None,
 ) -> SavedReview:
     """Write the page and the CSV files into ``folder``; with a tracking URI and a model
-    from a run, log them as artifacts ``channel_report/<period>`` of that run too."""
+    from a run, log them as a new folder under ``channel_report/`` of that run too."""
     from training.channels.page import log_report, write_report
 
     files = write_report(report, folder)
     if tracking_uri is None or model is None or model.run_id is None:
         return SavedReview(files)
-    path = f"channel_report/{report.period.slug}"
-    uri = log_report(tracking_uri, model.run_id, folder, path)
-    return SavedReview(files, model.run_id, uri)
+    earlier = logged_reports(tracking_uri, model.run_id)
+    uri = log_report(tracking_uri, model.run_id, folder, report_folder(report, datetime.now(UTC)))
+    return SavedReview(files, model.run_id, uri, earlier)

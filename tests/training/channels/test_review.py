@@ -3,9 +3,12 @@ export loaded with its spec), a registered model or none, and the options, to th
 
 from __future__ import annotations
 
+import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
+
+from mlflow.tracking import MlflowClient
 
 from features.dataset import load_dataset
 from features.spec import load_spec
@@ -22,6 +25,7 @@ from training.channels.review import (
     save_review,
 )
 from training.registry import VersionedModel
+from training.settings import TrainingSettings
 
 OPTIONS = ReviewOptions(Period.parse("2026-10"), Thresholds(30, 3), 50, "Channel review: test")
 
@@ -79,3 +83,24 @@ def test_without_a_champion_there_is_no_model_and_the_files_are_not_logged(
     assert saved.run_id is None
     assert saved.files.html.exists()
     assert report.title == "Channel review"
+
+
+def test_reports_logged_to_one_run_never_overwrite_each_other(demo: Demo, tmp_path: Path) -> None:
+    frame, _truth, model = demo
+    settings = TrainingSettings(data_dir=tmp_path / "data")
+    settings.artifact_root.mkdir(parents=True)
+    client = MlflowClient(tracking_uri=settings.tracking_uri)
+    run = client.create_run(client.create_experiment("reports", settings.artifact_root.as_uri()))
+    served = VersionedModel("leadscore-qualified-sql", "4", model, run.info.run_id)
+    report = channel_review(StoreLeads(frame, load_spec("demo")), served, OPTIONS)
+    first = save_review(report, tmp_path / "first", served, settings.tracking_uri)
+    time.sleep(1.1)  # the folder names carry the time to the second
+    second = save_review(report, tmp_path / "second", served, settings.tracking_uri)
+    assert first.earlier == ()
+    assert first.artifact_uri != second.artifact_uri
+    assert second.artifact_uri is not None
+    assert "/channel_report/2026-10_qualified_sql_" in second.artifact_uri
+    assert first.artifact_uri is not None
+    assert second.earlier == ("channel_report/" + first.artifact_uri.rsplit("/", 1)[1],)
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "channel_report")}
+    assert len(logged) == 2
