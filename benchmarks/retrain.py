@@ -80,12 +80,13 @@ def _child(monthly: int, months: int, runs: int) -> None:
     from features.demo import generate_leads
     from features.spec import load_spec
     from training.registry import ensure_experiment
-    from training.retraining.cycle import MlflowTarget, RetrainConfig, retrain
-    from training.retraining.policy import utc_timestamp
+    from training.retraining.config import MlflowTarget
+    from training.retraining.cycle import RetrainConfig, retrain
+    from training.retraining.labels import utc_timestamp
 
     frame, _ = generate_leads(n=monthly * months, seed=42, end=date(2026, 12, 31), months=months)
     spec = load_spec("demo")
-    pairs = [(stage, target) for stage in spec.known_ats for target in spec.targets]
+    pairs = [(known_at, target) for known_at in spec.known_ats for target in spec.targets]
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         target = MlflowTarget(

@@ -1,52 +1,177 @@
 """`leadscore retrain` and `leadscore drift`: monthly retraining and drift from the lead store.
 
 Both read the settled outcomes from the lead store (``LEADSCORE_DATABASE_URL``) or from a
-CRM export through its dataset spec (``--data``); the work is done by
-``training.retraining.cycle``. Exit codes: 0 when every model was handled (promoted, refused,
-cold start or unchanged: all normal outcomes), 1 when something failed (bad data, a model
-that could not be trained or logged), 2 for a wrong command line.
+CRM export through its dataset spec (``--data``); the retraining cycle does the work. The
+defaults shown and used are the retraining's own (its config module). Exit codes: 0 when
+every model was handled (promoted, refused, cold start or unchanged: all normal outcomes),
+1 when something failed (bad data, a model that could not be trained or logged), 2 for a
+wrong command line.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from serving.cli.console import fail, safe_url, spec_or_exit
+from training.retraining.config import (
+    DEFAULT_EVAL_MONTHS,
+    DEFAULT_MATURITY_DAYS,
+    DEFAULT_MIN_SETTLED_SHARE,
+    Gates,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.table import Table
 
     from features.spec import DatasetSpec, KnownAt
     from serving.settings import ServingSettings
-    from training.retraining.cycle import ModelReport
+    from training.registry import VersionedModel
+    from training.retraining.cycle import RetrainConfig
+    from training.retraining.drift import DriftReport
+    from training.retraining.gates import Decision
+    from training.retraining.report import ModelReport
 
 app = typer.Typer(no_args_is_help=True)
 
+#: The default promotion gates, shown and used by `leadscore retrain`.
+GATES = Gates()
 _DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
+# --------------------------------------------------------------------------- options
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    from rich.console import Console
+SpecName = Annotated[
+    str,
+    typer.Option("--spec", help="Spec YAML or shipped name; default: LEADSCORE_DATASET (demo)."),
+]
+AsOf = Annotated[
+    datetime | None,
+    typer.Option("--as-of", formats=_DATE_FORMATS, help="As of this moment (UTC); default: now."),
+]
+MaturityDays = Annotated[
+    int,
+    typer.Option(
+        "--maturity-days", min=0, help="Open leads older than this count as not converted."
+    ),
+]
+FromStore = Annotated[
+    bool,
+    typer.Option("--from-store", help="Read leads and outcomes from the lead store (the default)."),
+]
+RetrainData = Annotated[
+    Path | None,
+    typer.Option("--data", help="Read a CRM export (CSV/Parquet) through the spec instead."),
+]
+EvalMonths = Annotated[
+    int,
+    typer.Option(
+        "--eval-months", min=1, max=12, help="Months in the out-of-time evaluation window."
+    ),
+]
+MinSettledShare = Annotated[
+    float,
+    typer.Option(
+        "--min-settled-share",
+        min=0.0,
+        max=1.0,
+        help="Share of a window's leads that must be settled; else an earlier month is used.",
+    ),
+]
+KnownAtOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--known-at",
+        "--stage",
+        help="Moment the model scores: arrival and/or qualified (repeat the option); default: all.",
+    ),
+]
+Targets = Annotated[
+    list[str] | None,
+    typer.Option("--target", help="Targets from the spec, e.g. sql, won; default: all."),
+]
+DryRun = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Train and judge, but log, register and promote nothing."),
+]
+Force = Annotated[
+    bool,
+    typer.Option("--force", help="Retrain even when nothing changed since the last retrain."),
+]
+AucTolerance = Annotated[
+    float,
+    typer.Option("--auc-tolerance", min=0.0, help="Challenger ROC-AUC may trail by this much."),
+]
+MaxEce = Annotated[
+    float,
+    typer.Option(
+        "--max-ece",
+        min=0.0001,
+        max=1.0,
+        help="Largest calibration error on the window, above what sampling noise gives.",
+    ),
+]
+MinPositives = Annotated[
+    int,
+    typer.Option(
+        "--min-positives", min=1, help="Settled positives needed in training (cold start)."
+    ),
+]
+MinNegatives = Annotated[
+    int, typer.Option("--min-negatives", min=1, help="Settled negatives needed in training.")
+]
+MinWindowPositives = Annotated[
+    int,
+    typer.Option(
+        "--min-window-positives", min=1, help="Positives needed in the evaluation window."
+    ),
+]
+MaxPsi = Annotated[
+    float,
+    typer.Option("--max-psi", min=0.0001, help="Largest feature PSI between training and window."),
+]
+AllowDrift = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-drift", help="Feature (output or source field) exempt from the PSI gate."
+    ),
+]
+Params = Annotated[
+    list[str] | None,
+    typer.Option("--param", help="LightGBM parameter KEY=VALUE over the defaults (repeatable)."),
+]
+JsonOut = Annotated[
+    Path | None, typer.Option("--json", help="Also write every decision as JSON to this file.")
+]
+ModelOption = Annotated[
+    str,
+    typer.Option(
+        "--model", help="Registered model name; default: the arrival model of the queue target."
+    ),
+]
+DriftData = Annotated[
+    Path | None,
+    typer.Option("--data", help="Read a CRM export (CSV/Parquet) instead of the lead store."),
+]
+ReportFolder = Annotated[
+    Path | None,
+    typer.Option("--out", help="Folder for drift-*.md/.html; default: <data_dir>/reports."),
+]
+LogReport = Annotated[bool, typer.Option("--log/--no-log", help="Also log the report to MLflow.")]
 
-    Console(stderr=True, soft_wrap=True, markup=False, highlight=False).print(message)
-    return typer.Exit(code)
+
+# --------------------------------------------------------------------------- inputs
 
 
 def _as_of(value: datetime | None) -> pd.Timestamp:
-    from training.retraining.policy import utc_timestamp
+    from training.retraining.labels import utc_timestamp
 
     return utc_timestamp(value if value is not None else datetime.now(UTC))
-
-
-def _spec(name: str) -> DatasetSpec:
-    from features.spec import SpecError, load_spec
-
-    try:
-        return load_spec(name)
-    except SpecError as exc:
-        raise _fail(str(exc)) from None
 
 
 def _lead_frame(
@@ -54,48 +179,48 @@ def _lead_frame(
 ) -> tuple[pd.DataFrame, str]:
     """The raw lead frame: a CRM export through its spec, or every lead in the store."""
     from features.dataset import DatasetError, read_table
+    from serving.store.outcomes import StoreUnavailableError, read_store
 
     if data is not None:
         try:
             return read_table(data, spec.format), str(data)
         except DatasetError as exc:
-            raise _fail(str(exc)) from None
-    from serving.store.leads import Store
-    from serving.store.outcomes import store_frame
-
+            raise fail(str(exc)) from None
+    shown = safe_url(settings.store_url)
     columns = [c for f in spec.features for c in f.input_columns]
     try:
-        store = Store.open(settings.store_url, settings.db_busy_timeout_ms)
-    except Exception as exc:
-        raise _fail(f"cannot open the lead store {_safe_url(settings.store_url)}: {exc}") from None
-    try:
-        return store_frame(store, columns), f"lead store {_safe_url(settings.store_url)}"
-    finally:
-        store.close()
+        frame = read_store(settings.store_url, settings.db_busy_timeout_ms, columns)
+    except StoreUnavailableError as exc:
+        raise fail(f"cannot open the lead store {shown}: {exc}") from None
+    return frame, f"lead store {shown}"
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _pairs(spec: DatasetSpec, stage: list[str], target: list[str]) -> list[tuple[KnownAt, str]]:
+def _pairs(spec: DatasetSpec, known_at: list[str], target: list[str]) -> list[tuple[KnownAt, str]]:
     from features.spec import KnownAt
 
     try:
-        stages = [KnownAt(s) for s in stage] or spec.known_ats
+        moments = [KnownAt(k) for k in known_at] or spec.known_ats
     except ValueError:
-        raise _fail(f"--stage takes arrival or qualified, got: {', '.join(stage)}", 2) from None
-    for chosen in stages:
+        choices = " or ".join(k.value for k in KnownAt)
+        given = ", ".join(known_at)
+        raise fail(f"--known-at/--stage takes {choices}, got: {given}", 2) from None
+    for chosen in moments:
         if chosen not in spec.known_ats:
-            raise _fail(f"spec '{spec.name}' has no features for stage '{chosen.value}'", 2)
+            raise fail(f"spec '{spec.name}' has no features known at '{chosen.value}'", 2)
     targets = target or list(spec.targets)
     unknown = [t for t in targets if t not in spec.targets]
     if unknown:
         known = ", ".join(spec.targets)
-        raise _fail(f"unknown target {', '.join(unknown)}; the spec defines: {known}", 2)
-    return [(s, t) for s in stages for t in targets]
+        raise fail(f"unknown target {', '.join(unknown)}; the spec defines: {known}", 2)
+    return [(k, t) for k in moments for t in targets]
+
+
+def _gates(allow_drift: list[str], **thresholds: Any) -> Gates:
+    """The gates asked for; wrong settings exit 2."""
+    try:
+        return Gates(allow_drift=tuple(allow_drift), **thresholds)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
 
 
 def _params(values: list[str]) -> dict[str, Any]:
@@ -105,9 +230,20 @@ def _params(values: list[str]) -> dict[str, Any]:
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise _fail(f"--param takes KEY=VALUE (a LightGBM parameter), got '{item}'", 2)
+            raise fail(f"--param takes KEY=VALUE (a LightGBM parameter), got '{item}'", 2)
         params[key.strip()] = yaml.safe_load(raw)
     return params
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[str], None]]:
+    """A transient spinner; the callable yielded replaces its description."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda message: bar.update(task, description=message)
 
 
 # --------------------------------------------------------------------------- output
@@ -121,12 +257,9 @@ def _number(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
-def _print_reports(reports: list[ModelReport], title: str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
+def _summary_table(reports: list[ModelReport], title: str) -> Table:
     from rich.table import Table
 
-    console = Console(soft_wrap=True)
     summary = Table(title=title)
     summary.add_column("model", no_wrap=True)
     summary.add_column("window", no_wrap=True)
@@ -141,34 +274,40 @@ def _print_reports(reports: list[ModelReport], title: str) -> None:
         if r.champion_version is not None:
             auc = _number(r.champion.roc_auc) if r.champion else "n/a"
             champion = f"{auc} (v{r.champion_version})"
-        summary.add_row(
-            r.name,
-            r.window.window.label if r.window else "-",
-            challenger,
-            champion,
-            _number(r.challenger.ece if r.challenger else None),
-            r.action.value + (f" (v{r.version})" if r.version else ""),
-        )
-    console.print(summary)
+        window = r.window.window.label if r.window else "-"
+        ece = _number(r.challenger.ece if r.challenger else None)
+        action = r.action.value + (f" (v{r.version})" if r.version else "")
+        summary.add_row(r.name, window, challenger, champion, ece, action)
+    return summary
+
+
+def _gate_table(decision: Decision) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
+    gates = Table(show_header=True, header_style="bold")
+    gates.add_column("gate", no_wrap=True)
+    for column in ("result", "value", "threshold", "reason"):
+        gates.add_column(column)
+    for g in decision.reasons:
+        result = "[green]pass[/green]" if g.passed else "[red]FAIL[/red]"
+        gates.add_row(g.name, result, _number(g.value), _number(g.threshold), escape(g.message))
+    return gates
+
+
+def _print_reports(reports: list[ModelReport], title: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(soft_wrap=True)
+    console.print(_summary_table(reports, title))
     for r in reports:
         console.print(f"\n[bold]{escape(r.name)}[/bold]: {escape(r.action.value)}")
-        if r.settled is not None:
-            console.print("  " + escape(r.settled.summary()))
-        if r.window is not None:
-            console.print("  " + escape(r.window.summary()))
-        if r.tiers is not None:
-            console.print("  " + escape(r.tiers.summary()))
+        summaries = [r.settled, r.window, r.tiers]
+        for part in (item.summary() for item in summaries if item is not None):
+            console.print("  " + escape(part))
         if r.decision is not None:
-            gates = Table(show_header=True, header_style="bold")
-            gates.add_column("gate", no_wrap=True)
-            for column in ("result", "value", "threshold", "reason"):
-                gates.add_column(column)
-            for g in r.decision.reasons:
-                result = "[green]pass[/green]" if g.passed else "[red]FAIL[/red]"
-                gates.add_row(
-                    g.name, result, _number(g.value), _number(g.threshold), escape(g.message)
-                )
-            console.print(gates)
+            console.print(_gate_table(r.decision))
         for note in [*r.notes, *(r.settled.notes if r.settled else [])]:
             console.print(f"  [yellow]note:[/yellow] {escape(note)}")
         console.print("  " + escape(r.message))
@@ -185,107 +324,74 @@ def _write_json(path: Path, reports: list[ModelReport], extra: dict[str, Any]) -
 # --------------------------------------------------------------------------- retrain
 
 
+def _run(
+    frame: pd.DataFrame,
+    spec: DatasetSpec,
+    pairs: list[tuple[KnownAt, str]],
+    config: RetrainConfig,
+    settings: ServingSettings,
+    source: str,
+) -> list[ModelReport]:
+    """The retrain cycle with a spinner; data that does not fit its spec exits 1."""
+    from features.dataset import DatasetError
+    from training.retraining.config import MlflowTarget
+    from training.retraining.cycle import retrain as run_retrain
+
+    where = MlflowTarget(settings.tracking_uri, settings.mlflow_experiment, settings.artifact_root)
+    with _progress(f"retraining {len(pairs)} model(s) from {source}") as say:
+        try:
+            return run_retrain(frame, spec, pairs, config, where, source=source, progress=say)
+        except (DatasetError, ValueError) as exc:
+            raise fail(f"cannot retrain from {source}: {exc}") from None
+
+
+def _title(config: RetrainConfig, source: str) -> str:
+    mode = " (dry run)" if config.dry_run else ""
+    return f"Retrain as of {config.as_of:%Y-%m-%d %H:%M} UTC from {source}{mode}"
+
+
 @app.command()
 def retrain(
-    spec: str = typer.Option(
-        "", "--spec", help="Spec YAML or shipped name; default: LEADSCORE_DATASET (demo)."
-    ),
-    from_store: bool = typer.Option(
-        False, "--from-store", help="Read leads and outcomes from the lead store (the default)."
-    ),
-    data: Path | None = typer.Option(
-        None, "--data", help="Read a CRM export (CSV/Parquet) through the spec instead."
-    ),
-    as_of: datetime | None = typer.Option(
-        None,
-        "--as-of",
-        formats=_DATE_FORMATS,
-        help="Retrain as of this moment (UTC); default: now.",
-    ),
-    maturity_days: int = typer.Option(
-        90, "--maturity-days", min=0, help="Open leads older than this count as not converted."
-    ),
-    eval_months: int = typer.Option(
-        1, "--eval-months", min=1, max=12, help="Months in the out-of-time evaluation window."
-    ),
-    min_settled_share: float = typer.Option(
-        0.9,
-        "--min-settled-share",
-        min=0.0,
-        max=1.0,
-        help="Share of a window's leads that must be settled; else an earlier month is used.",
-    ),
-    stage: list[str] = typer.Option(
-        [], "--stage", help="arrival and/or qualified (repeat the option); default: all."
-    ),
-    target: list[str] = typer.Option(
-        [], "--target", help="Targets from the spec, e.g. sql, won; default: all."
-    ),
-    dry_run: bool = typer.Option(
-        False, "--dry-run", help="Train and judge, but log, register and promote nothing."
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Retrain even when nothing changed since the last retrain."
-    ),
-    auc_tolerance: float = typer.Option(
-        0.005, "--auc-tolerance", min=0.0, help="Challenger ROC-AUC may trail by this much."
-    ),
-    max_ece: float = typer.Option(
-        0.03,
-        "--max-ece",
-        min=0.0001,
-        max=1.0,
-        help="Largest calibration error on the window, above what sampling noise gives.",
-    ),
-    min_positives: int = typer.Option(
-        40, "--min-positives", min=1, help="Settled positives needed in training (cold start)."
-    ),
-    min_negatives: int = typer.Option(
-        40, "--min-negatives", min=1, help="Settled negatives needed in training."
-    ),
-    min_window_positives: int = typer.Option(
-        10, "--min-window-positives", min=1, help="Positives needed in the evaluation window."
-    ),
-    max_psi: float = typer.Option(
-        0.25, "--max-psi", min=0.0001, help="Largest feature PSI between training and window."
-    ),
-    allow_drift: list[str] = typer.Option(
-        [], "--allow-drift", help="Feature (output or source field) exempt from the PSI gate."
-    ),
-    param: list[str] = typer.Option(
-        [], "--param", help="LightGBM parameter KEY=VALUE over the defaults (repeatable)."
-    ),
-    json_out: Path | None = typer.Option(
-        None, "--json", help="Also write every decision as JSON to this file."
-    ),
+    spec: SpecName = "",
+    from_store: FromStore = False,
+    data: RetrainData = None,
+    as_of: AsOf = None,
+    maturity_days: MaturityDays = DEFAULT_MATURITY_DAYS,
+    eval_months: EvalMonths = DEFAULT_EVAL_MONTHS,
+    min_settled_share: MinSettledShare = DEFAULT_MIN_SETTLED_SHARE,
+    known_at: KnownAtOption = None,
+    target: Targets = None,
+    dry_run: DryRun = False,
+    force: Force = False,
+    auc_tolerance: AucTolerance = GATES.auc_tolerance,
+    max_ece: MaxEce = GATES.max_ece,
+    min_positives: MinPositives = GATES.min_positives,
+    min_negatives: MinNegatives = GATES.min_negatives,
+    min_window_positives: MinWindowPositives = GATES.min_eval_positives,
+    max_psi: MaxPsi = GATES.max_psi,
+    allow_drift: AllowDrift = None,
+    param: Params = None,
+    json_out: JsonOut = None,
 ) -> None:
     """Retrain from settled outcomes; promote each challenger only if every gate passes."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from features.dataset import DatasetError
     from serving.settings import ServingSettings
-    from training.retraining.cycle import MlflowTarget, RetrainConfig
-    from training.retraining.cycle import retrain as run_retrain
-    from training.retraining.policy import Gates
+    from training.retraining.cycle import RetrainConfig, config_summary
     from training.tiers import Tiers
 
     if data is not None and from_store:
-        raise _fail("give --from-store or --data PATH, not both", 2)
+        raise fail("give --from-store or --data PATH, not both", 2)
     settings = ServingSettings()
-    chosen = _spec(spec or settings.dataset)
-    pairs = _pairs(chosen, stage, target)
-    try:
-        gates = Gates(
-            auc_tolerance=auc_tolerance,
-            max_ece=max_ece,
-            min_positives=min_positives,
-            min_negatives=min_negatives,
-            min_eval_positives=min_window_positives,
-            max_psi=max_psi,
-            allow_drift=tuple(allow_drift),
-        )
-    except ValueError as exc:
-        raise _fail(str(exc), 2) from None
+    chosen = spec_or_exit(spec or settings.dataset)
+    pairs = _pairs(chosen, known_at or [], target or [])
+    gates = _gates(
+        allow_drift or [],
+        auc_tolerance=auc_tolerance,
+        max_ece=max_ece,
+        min_positives=min_positives,
+        min_negatives=min_negatives,
+        min_eval_positives=min_window_positives,
+        max_psi=max_psi,
+    )
     config = RetrainConfig(
         as_of=_as_of(as_of),
         maturity_days=maturity_days,
@@ -293,35 +399,14 @@ def retrain(
         min_settled_share=min_settled_share,
         gates=gates,
         tiers=Tiers(settings.tier_a, settings.tier_b, settings.tier_c),
-        params=_params(param),
+        params=_params(param or []),
         dry_run=dry_run,
         force=force,
     )
     frame, source = _lead_frame(chosen, data, settings)
-    target_store = MlflowTarget(
-        settings.tracking_uri, settings.mlflow_experiment, settings.artifact_root
-    )
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(f"retraining {len(pairs)} model(s) from {source}", total=None)
-        try:
-            reports = run_retrain(
-                frame,
-                chosen,
-                pairs,
-                config,
-                target_store,
-                source=source,
-                progress=lambda message: bar.update(task, description=message),
-            )
-        except (DatasetError, ValueError) as exc:
-            raise _fail(f"cannot retrain from {source}: {exc}") from None
-    mode = " (dry run)" if dry_run else ""
-    title = f"Retrain as of {config.as_of:%Y-%m-%d %H:%M} UTC from {source}{mode}"
-    _print_reports(reports, title)
+    reports = _run(frame, chosen, pairs, config, settings, source)
+    _print_reports(reports, _title(config, source))
     if json_out is not None:
-        from training.retraining.cycle import config_summary
-
         _write_json(json_out, reports, {"source": source, "config": config_summary(config)})
     if any(r.failed for r in reports):
         raise typer.Exit(1)
@@ -330,48 +415,79 @@ def retrain(
 # --------------------------------------------------------------------------- drift
 
 
-@app.command()
-def drift(
-    model: str = typer.Option(
-        "", "--model", help="Registered model name; default: the arrival model of the queue target."
-    ),
-    spec: str = typer.Option(
-        "", "--spec", help="Spec YAML or shipped name; default: LEADSCORE_DATASET (demo)."
-    ),
-    data: Path | None = typer.Option(
-        None, "--data", help="Read a CRM export (CSV/Parquet) instead of the lead store."
-    ),
-    as_of: datetime | None = typer.Option(
-        None, "--as-of", formats=_DATE_FORMATS, help="Report as of this moment (UTC); default: now."
-    ),
-    maturity_days: int = typer.Option(
-        90, "--maturity-days", min=0, help="Open leads older than this count as not converted."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", help="Folder for drift-*.md/.html; default: <data_dir>/reports."
-    ),
-    log: bool = typer.Option(True, "--log/--no-log", help="Also log the report to MLflow."),
-) -> None:
-    """PSI per feature and of the score, training data vs the last month; conversion per channel."""
+def _champion_or_exit(tracking_uri: str, name: str) -> VersionedModel:
+    from training.registry import load_champion
+
+    loaded = load_champion(tracking_uri, name)
+    if loaded is None:
+        raise fail(
+            f"no champion of '{name}' in {tracking_uri}: the drift report compares a "
+            "model's training data with recent leads (run `leadscore retrain` or `train` first)"
+        )
+    return loaded
+
+
+def _write_drift(report: DriftReport, folder: Path, stem: str) -> dict[str, str]:
+    """Write and print the report; its files by name (Markdown, HTML)."""
     from rich.console import Console
     from rich.markdown import Markdown
 
-    from features.dataset import DatasetError
-    from serving.settings import ServingSettings
-    from training.registry import load_champion, model_name
-    from training.retraining.cycle import drift_report
     from training.retraining.drift import render_html, render_markdown
-    from training.tracking.runs import log_report_run, trained_until
+
+    markdown, page = render_markdown(report), render_html(report)
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / stem
+    base.with_suffix(".md").write_text(markdown, encoding="utf-8")
+    base.with_suffix(".html").write_text(page, encoding="utf-8")
+    Console().print(Markdown(markdown))
+    typer.echo(f"written: {base.with_suffix('.md')} and {base.with_suffix('.html')}")
+    return {"drift.md": markdown, "drift.html": page}
+
+
+def _log_drift(
+    settings: ServingSettings, champion: VersionedModel, stamp: pd.Timestamp, files: dict[str, str]
+) -> None:
+    from training.tracking.runs import log_report_run
+
+    tags = {
+        "kind": "drift",
+        "model": champion.name,
+        "model_version": champion.version,
+        "as_of": stamp.isoformat(),
+    }
+    run_id = log_report_run(
+        settings.tracking_uri,
+        settings.mlflow_experiment,
+        settings.artifact_root,
+        f"drift {champion.name}",
+        tags,
+        files,
+    )
+    typer.echo(f"logged to MLflow run {run_id} ({settings.tracking_uri})")
+
+
+@app.command()
+def drift(
+    model: ModelOption = "",
+    spec: SpecName = "",
+    data: DriftData = None,
+    as_of: AsOf = None,
+    maturity_days: MaturityDays = DEFAULT_MATURITY_DAYS,
+    out: ReportFolder = None,
+    log: LogReport = True,
+) -> None:
+    """PSI per feature and of the score, training data vs the last month; conversion per channel."""
+    from features.dataset import DatasetError
+    from features.spec import KnownAt
+    from serving.settings import ServingSettings
+    from training.registry import model_name
+    from training.retraining.drift import drift_report
+    from training.tracking.runs import trained_until
 
     settings = ServingSettings()
-    chosen = _spec(spec or settings.dataset)
-    name = model or model_name("arrival", settings.score_target, chosen.name)
-    loaded = load_champion(settings.tracking_uri, name)
-    if loaded is None:
-        raise _fail(
-            f"no champion of '{name}' in {settings.tracking_uri}: the drift report compares a "
-            "model's training data with recent leads (run `leadscore retrain` or `train` first)"
-        )
+    chosen = spec_or_exit(spec or settings.dataset)
+    name = model or model_name(KnownAt.ARRIVAL.value, settings.score_target, chosen.name)
+    loaded = _champion_or_exit(settings.tracking_uri, name)
     stamp = _as_of(as_of)
     frame, source = _lead_frame(chosen, data, settings)
     reference_end = trained_until(settings.tracking_uri, name, loaded.version)
@@ -381,27 +497,8 @@ def drift(
             frame, chosen, loaded.model, title, stamp, reference_end, maturity_days
         )
     except (DatasetError, ValueError) as exc:
-        raise _fail(f"cannot build the drift report from {source}: {exc}") from None
-    markdown, page = render_markdown(report), render_html(report)
+        raise fail(f"cannot build the drift report from {source}: {exc}") from None
     folder = out or settings.data_dir / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    base = folder / f"drift-{name}-{stamp:%Y-%m-%d}"
-    base.with_suffix(".md").write_text(markdown, encoding="utf-8")
-    base.with_suffix(".html").write_text(page, encoding="utf-8")
-    Console().print(Markdown(markdown))
-    typer.echo(f"written: {base.with_suffix('.md')} and {base.with_suffix('.html')}")
+    files = _write_drift(report, folder, f"drift-{name}-{stamp:%Y-%m-%d}")
     if log:
-        run_id = log_report_run(
-            settings.tracking_uri,
-            settings.mlflow_experiment,
-            settings.artifact_root,
-            f"drift {name}",
-            {
-                "kind": "drift",
-                "model": name,
-                "model_version": loaded.version,
-                "as_of": stamp.isoformat(),
-            },
-            {"drift.md": markdown, "drift.html": page},
-        )
-        typer.echo(f"logged to MLflow run {run_id} ({settings.tracking_uri})")
+        _log_drift(settings, loaded, stamp, files)

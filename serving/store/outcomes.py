@@ -1,11 +1,12 @@
 """The lead store as a data set: what retraining and the drift report read.
 
 :func:`store_frame` returns one row per stored lead in the flat-record columns
-(``features.lead.lead_to_record``, as the store keeps them) plus the outcome columns of
-the demo spec: ``status``, ``stage_reached``, ``closed_at`` (when a closing status was
-recorded), ``status_history`` (JSON list of ``{"status", "at"}``), ``deal_value`` and
-``deal_currency``. ``features.dataset.prepare_frame(load_spec("demo"), frame)`` accepts it,
-and ``training.retraining.policy.label_settled`` reads the outcomes as they stood at any moment.
+(``lead_to_record``, as the store keeps them) plus the outcome columns of the demo spec:
+``status``, ``stage_reached``, ``closed_at`` (when a closing status was recorded),
+``status_history`` (JSON list of ``{"status", "at"}``), ``deal_value`` and
+``deal_currency``. ``prepare_frame(load_spec("demo"), frame)`` accepts it, and the
+retraining labels (``label_settled``) read the outcomes as they stood at any moment.
+:func:`read_store` does the same for a store given by its URL, opened for the one read.
 """
 
 from __future__ import annotations
@@ -113,3 +114,19 @@ def store_frame(
     for column in ("arrived_at", "closed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
+
+
+class StoreUnavailableError(Exception):
+    """The lead store could not be opened (the cause is chained)."""
+
+
+def read_store(url: str, busy_timeout_ms: int, columns: Iterable[str] = ()) -> pd.DataFrame:
+    """:func:`store_frame` of the store at ``url``, opened for this read and closed after."""
+    try:
+        store = Store.open(url, busy_timeout_ms)
+    except Exception as exc:
+        raise StoreUnavailableError(str(exc)) from exc
+    try:
+        return store_frame(store, columns)
+    finally:
+        store.close()

@@ -1,1 +1,2 @@
-"""Monthly retraining: settled labels, the window, the gates, the cycle, its records, drift."""
+"""Monthly retraining, one module per concept: config, labels, settle, window, challenger,
+gates, drift, report, records, and the cycle that runs them."""

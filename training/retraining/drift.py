@@ -1,5 +1,10 @@
 """Population stability (PSI) of features and scores, and the drift report.
 
+Two comparisons: in every retrain, the training data vs the evaluation window
+(:func:`window_drift`, which also feeds the PSI gate); for ``leadscore drift``, a
+champion's training period vs the last month (:func:`drift_report`). Both render as
+Markdown and HTML.
+
 PSI compares how a variable is distributed in a *reference* sample (the model's training
 data) and a *current* one (the leads of the last month, or the evaluation window)::
 
@@ -26,12 +31,22 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from features.pipeline import LeadFeaturizer
-from features.spec import FeatureType
+from features.spec import DatasetSpec, FeatureType
+from training.retraining.config import DEFAULT_MATURITY_DAYS
+from training.retraining.labels import qualified_rows
+from training.retraining.settle import settle
+from training.retraining.window import Window
+
+if TYPE_CHECKING:
+    from features.dataset import LeadData
+    from training.model import LeadModel
+    from training.trainer import Fold
 
 #: Flag thresholds: watch from ``WATCH``, drift from ``DRIFT``.
 WATCH = 0.1
@@ -44,6 +59,8 @@ MIN_BIN_SHARE = 0.01
 SMOOTHING = 0.5
 #: Datetime parts that move with the calendar: never a gate.
 SEASONAL_PARTS = ("month", "dayofyear")
+#: Rows of the training data compared with the current leads (a random sample above it).
+DRIFT_REFERENCE_ROWS = 100_000
 
 
 class Flag(StrEnum):
@@ -247,6 +264,135 @@ def channel_conversion(
     table["change"] = table["conversion_now"] - table["conversion_then"]
     table = table.reset_index().sort_values(["leads_then", "channel"], ascending=[False, True])
     return table.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def sample_rows(rows: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """At most ``size`` of ``rows``, drawn at random, in order."""
+    if len(rows) <= size:
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size=size, replace=False))
+
+
+def _model_psi(
+    model: LeadModel, reference: pd.DataFrame, current: pd.DataFrame
+) -> tuple[list[FeaturePsi], float]:
+    """PSI of every feature of ``model`` and of its score between two frames of leads."""
+    x_ref, x_cur = model.transform(reference), model.transform(current)
+    rows = feature_psi(model.featurizer, x_ref, x_cur)
+    return rows, psi(model.probabilities(x_ref), model.probabilities(x_cur))
+
+
+def window_drift(
+    data: LeadData, model: LeadModel, fold: Fold, target: str, window: Window, seed: int
+) -> tuple[list[FeaturePsi], DriftReport]:
+    """PSI of every feature and of the score between training data and the window.
+
+    ``fold`` holds the training rows (before the window) and the window's rows.
+    """
+    train, test = fold.train, fold.test
+    reference = sample_rows(train, DRIFT_REFERENCE_ROWS, seed)
+    rows, score = _model_psi(model, data.frame.iloc[reference], data.frame.iloc[test])
+    y = data.targets[target]
+    report = DriftReport(
+        title=f"Drift: training data vs window {window.label}",
+        reference=Sample(f"training leads before {window.start:%Y-%m-%d}", len(train), len(train)),
+        current=Sample(f"window {window.label}", len(test), len(test)),
+        features=rows,
+        score_psi=score,
+        channels=channel_conversion(data.channels[train], y[train], data.channels[test], y[test]),
+        target=target,
+    )
+    return rows, report
+
+
+def drift_report(
+    frame: pd.DataFrame,
+    spec: DatasetSpec,
+    model: LeadModel,
+    title: str,
+    as_of: pd.Timestamp,
+    reference_end: pd.Timestamp | None = None,
+    maturity_days: int = DEFAULT_MATURITY_DAYS,
+    seed: int = 0,
+) -> DriftReport:
+    """Drift of ``model``'s features and score: its training period vs the last month.
+
+    Current: leads that arrived in the month before ``as_of``. Reference: leads that
+    arrived before ``reference_end`` (the model's training cut-off when known; default:
+    the start of the current month). A qualified model is compared on qualified leads
+    only. Conversion per channel counts settled leads on both sides.
+    """
+    assert spec.time_column is not None
+    start = as_of - pd.DateOffset(months=1)
+    end_ref = reference_end if reference_end is not None else start
+    settled, data = settle(spec, frame, model.target, as_of, maturity_days)
+    source = frame.reset_index(drop=True)
+    ref, cur = _periods(settled.times, source, model.known_at, end_ref, (start, as_of))
+    notes: list[str] = []
+    if len(ref) == 0 or len(cur) == 0:
+        notes.append(
+            f"{len(ref)} reference and {len(cur)} current leads: PSI needs leads on both sides"
+        )
+    ref = sample_rows(ref, DRIFT_REFERENCE_ROWS, seed)
+    rows: list[FeaturePsi] = []
+    score = float("nan")
+    if len(ref) and len(cur):
+        rows, score = _model_psi(model, source.iloc[ref], source.iloc[cur])
+    then_n, now_n, channels = _settled_conversion(data, model.target, end_ref, (start, as_of))
+    notes.append(
+        "conversion 'now' counts only leads settled by the report date; recent leads still "
+        "open are left out, so it is provisional"
+    )
+    notes.extend(settled.notes)
+    return DriftReport(
+        title=title,
+        reference=Sample(f"leads before {end_ref:%Y-%m-%d} (training period)", len(ref), then_n),
+        current=Sample(
+            f"leads of {start:%Y-%m-%d} .. {as_of:%Y-%m-%d} (the last month)", len(cur), now_n
+        ),
+        features=rows,
+        score_psi=score,
+        channels=channels,
+        target=model.target,
+        notes=notes,
+    )
+
+
+def _periods(
+    times: pd.DatetimeIndex,
+    source: pd.DataFrame,
+    known_at: str,
+    reference_end: pd.Timestamp,
+    current: tuple[pd.Timestamp, pd.Timestamp],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the reference (before ``reference_end``) and of the current period."""
+    usable = qualified_rows(source) if known_at == "qualified" else np.ones(len(times), bool)
+    ref = np.asarray(times < reference_end) & usable
+    cur = np.asarray((times >= current[0]) & (times < current[1])) & usable
+    return np.flatnonzero(ref), np.flatnonzero(cur)
+
+
+def _settled_conversion(
+    data: LeadData | None,
+    target: str,
+    reference_end: pd.Timestamp,
+    current: tuple[pd.Timestamp, pd.Timestamp],
+) -> tuple[int, int, pd.DataFrame]:
+    """Settled leads then and now, and the conversion per channel on both sides."""
+    if data is None or data.times is None:
+        empty = np.array([])
+        return 0, 0, channel_conversion(empty, empty, empty, empty)
+    y = data.targets[target]
+    then = np.asarray(data.times < reference_end)
+    now = np.asarray((data.times >= current[0]) & (data.times < current[1]))
+    channels = channel_conversion(data.channels[then], y[then], data.channels[now], y[now])
+    return int(then.sum()), int(now.sum()), channels
+
+
+# --------------------------------------------------------------------------- rendering
 
 
 def _number(value: float, digits: int = 3) -> str:

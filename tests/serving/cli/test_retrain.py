@@ -30,6 +30,7 @@ from features.funnel import Status, highest_stage
 from features.lead import Lead, lead_to_record
 from features.questionnaire import load_catalog
 from features.spec import load_spec
+from serving.api.workflows import jsonable
 from serving.app import create_app
 from serving.cli.main import app as cli
 from serving.modelset import MemoryLoader
@@ -37,10 +38,9 @@ from serving.settings import ServingSettings
 from serving.store.leads import SDR_STATUSES, Store
 from serving.store.outcomes import store_frame
 from serving.store.tables import LeadRow, QualificationRow, StatusChangeRow
-from serving.workflows import jsonable
 from tests.serving.conftest import API_KEYS, headers, make_lead
 from training.registry import PREVIOUS, champion_version
-from training.retraining.policy import label_settled
+from training.retraining.labels import label_settled
 
 MODEL = "leadscore-arrival-sql"
 LEADS = 5400  # 600 a month, January to September 2026

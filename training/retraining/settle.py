@@ -1,0 +1,98 @@
+"""Settling a spec's targets in a raw lead frame: the settled leads of each target and the
+validated data set built from them.
+
+The outcomes are read and the data validated once, for the union of the targets' settled
+leads (a lower stage settles more leads); each target then takes its own rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from features.coerce import as_object_array, to_text
+from features.dataset import LeadData, prepare_frame
+from features.funnel import Stage
+from features.spec import DatasetSpec, StatusTarget
+from training.retraining.config import DEFAULT_MATURITY_DAYS
+from training.retraining.labels import Settled, read_outcomes
+
+
+def target_stage(spec: DatasetSpec, target: str) -> str | None:
+    """The funnel stage whose reaching makes a lead positive (status targets only)."""
+    definition = spec.targets[target]
+    return definition.reach.value if isinstance(definition, StatusTarget) else None
+
+
+def _check_spec(spec: DatasetSpec, targets: list[str]) -> str:
+    if spec.time_column is None:
+        raise ValueError(f"spec '{spec.name}' has no time column: retraining needs arrival times")
+    unknown = [t for t in targets if t not in spec.targets]
+    if unknown:
+        known = ", ".join(spec.targets)
+        raise ValueError(f"unknown target {', '.join(unknown)}; the spec defines: {known}")
+    return spec.time_column
+
+
+def subset_data(data: LeadData, rows: np.ndarray) -> LeadData:
+    """The same data set restricted to ``rows`` (positions, in order)."""
+    return replace(
+        data,
+        frame=data.frame.iloc[rows].reset_index(drop=True),
+        ids=data.ids[rows],
+        times=None if data.times is None else data.times[rows],
+        channels=data.channels[rows],
+        campaigns=None if data.campaigns is None else data.campaigns[rows],
+        targets={name: values[rows] for name, values in data.targets.items()},
+    )
+
+
+def settle_targets(
+    spec: DatasetSpec,
+    frame: pd.DataFrame,
+    targets: list[str],
+    as_of: pd.Timestamp,
+    maturity_days: int = DEFAULT_MATURITY_DAYS,
+    source: str = "<frame>",
+) -> dict[str, tuple[Settled, LeadData | None]]:
+    """Settled leads of each target and the validated data set built from them."""
+    time_column = _check_spec(spec, targets)
+    outcomes = read_outcomes(frame, as_of, maturity_days, time_column=time_column)
+    settled = {t: outcomes.settled(target_stage(spec, t)) for t in targets}
+    if not any(item.mask.any() for item in settled.values()):
+        return {t: (item, None) for t, item in settled.items()}
+    # the lowest stage settles every lead any of the targets counts
+    everything = outcomes.settled(_lowest_stage(spec, targets))
+    data = prepare_frame(spec, everything.frame, source=f"{source} (settled)")
+    kept = np.flatnonzero(everything.mask)
+    ids = pd.Index(_ids(outcomes.frame[spec.id_column].iloc[kept]))
+    position = kept[ids.get_indexer(data.ids)]
+    out: dict[str, tuple[Settled, LeadData | None]] = {}
+    for target, item in settled.items():
+        rows = np.flatnonzero(item.mask[position])
+        out[target] = (item, subset_data(data, rows) if len(rows) else None)
+    return out
+
+
+def _ids(values: pd.Series) -> np.ndarray:
+    return to_text(as_object_array(values))
+
+
+def _lowest_stage(spec: DatasetSpec, targets: list[str]) -> str | None:
+    """The earliest funnel stage among the targets' (None: no status target)."""
+    stages = [stage for t in targets if (stage := target_stage(spec, t)) is not None]
+    return min(stages, key=lambda s: Stage(s).rank) if stages else None
+
+
+def settle(
+    spec: DatasetSpec,
+    frame: pd.DataFrame,
+    target: str,
+    as_of: pd.Timestamp,
+    maturity_days: int = DEFAULT_MATURITY_DAYS,
+    source: str = "<frame>",
+) -> tuple[Settled, LeadData | None]:
+    """Settled leads for ``target`` and the validated data set built from them."""
+    return settle_targets(spec, frame, [target], as_of, maturity_days, source)[target]
