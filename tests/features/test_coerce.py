@@ -1,10 +1,22 @@
-"""Coercion on long columns (computed once per distinct value) equals the per-element path."""
+"""Coercion: long columns (computed once per distinct value) equal the per-element path, and
+the fast datetime parser agrees with pandas."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from features.coerce import PER_VALUE_MIN_ROWS, bool_of, is_missing, number_of, to_bool, to_number
+from features.coerce import (
+    PER_VALUE_MIN_ROWS,
+    bool_of,
+    datetime_us_of,
+    is_missing,
+    number_of,
+    to_bool,
+    to_datetime64_utc,
+    to_datetime_utc,
+    to_number,
+)
 
 MIXED = [None, float("nan"), 1, "1", True, False, 0, "", " ", "Select", " 3,5 ", 2.0, "yes", "x"]
 
@@ -45,3 +57,18 @@ def test_short_columns_coerce_like_long_ones() -> None:
     assert (
         is_missing(short, ["", "Select"]).tolist() == is_missing(long, ["", "Select"]).tolist()[:n]
     )
+
+
+def test_coerce_datetime_fast_path_agrees_with_pandas() -> None:
+    values = np.array(
+        ["2024-03-05T14:20:00Z", "2024-03-05 17:20:00.5+03:00", "2024-03-05", "05.03.2024", None],
+        dtype=object,
+    )
+    fast = to_datetime64_utc(values)
+    slow = to_datetime_utc(values).tz_localize(None).to_numpy().astype("datetime64[us]")
+    np.testing.assert_array_equal(fast, slow)
+    assert datetime_us_of(pd.NaT) is None
+    assert datetime_us_of("garbage") is None
+    typed = pd.to_datetime(values[:3], utc=True, format="ISO8601").tz_convert(None).to_numpy()
+    frame_path = to_datetime64_utc(typed)
+    np.testing.assert_array_equal(frame_path, fast[:3])

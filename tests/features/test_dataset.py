@@ -159,7 +159,7 @@ def _spec_dict() -> dict[str, Any]:
                 "type": "money",
                 "currency_column": "currency",
                 "rates": {"RUB": 1.0, "USD": 90.0},
-                "stage": "qualified",
+                "known_at": "qualified",
             },
             {"column": "region", "type": "categorical"},
         ],

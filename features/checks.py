@@ -1,0 +1,400 @@
+"""Validating a lead data set against its spec: every problem found, with its line and column.
+
+Owns :class:`Problem` and the :class:`Checker` that collects problems and warnings for one
+file (turning row positions into the line numbers people see), the checks of columns, ids,
+times and feature values, and the builders of targets (status, binary, membership) that
+report every value they cannot use. Values the pipeline can live with (an ordinal outside
+its order, a currency without a rate) are kept as warnings. Nothing here reads a file: the
+dataset module reads and hands frames over.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.coerce import (
+    as_object_array,
+    is_missing,
+    to_bool,
+    to_datetime_utc,
+    to_number,
+    to_text,
+    unparsed,
+)
+from features.spec import (
+    BinaryTarget,
+    DatasetSpec,
+    FeatureSpec,
+    FeatureType,
+    MembershipTarget,
+    StatusTarget,
+)
+
+#: How many offending rows are listed per column before only counting the rest.
+ROWS_LISTED_PER_COLUMN = 20
+#: Values a binary target accepts as negative (compared lower-cased, stripped).
+NEGATIVE_VALUES = frozenset({"0", "false", "no", "нет"})
+_ISO_HINT = "an ISO 8601 date/time such as 2018-02-01 or 2018-02-01T10:30:00Z"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong (or suspicious) in a data file.
+
+    ``row`` is the 1-based line in the file (header = line 1) for CSV, the 1-based row for
+    Parquet and in-memory frames; None when the problem is not about one row.
+    """
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.row is None else f"{self.file}:{self.row}"
+        column = f" column '{self.column}':" if self.column is not None else ""
+        return f"{where}:{column} {self.message}"
+
+
+# --------------------------------------------------------------------------- collecting
+
+
+@dataclass
+class Checker:
+    """Collects problems and warnings for one file, turning row positions into lines."""
+
+    source: str
+    first_row: int
+    markers: list[str]
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def error(self, position: int | None, column: str | None, message: str) -> None:
+        self.problems.append(Problem(self.source, self.line(position), column, message))
+
+    def warn(self, position: int | None, column: str | None, message: str) -> None:
+        self.warnings.append(Problem(self.source, self.line(position), column, message))
+
+    def line(self, position: int | None) -> int | None:
+        """The row number reported for a 0-based row position."""
+        return None if position is None else position + self.first_row
+
+    def rows(
+        self,
+        positions: np.ndarray,
+        column: str,
+        describe: Callable[[int], str],
+        summary: str,
+        *,
+        warning: bool = False,
+    ) -> None:
+        """Report up to ``ROWS_LISTED_PER_COLUMN`` rows, then how many there were in all."""
+        report = self.warn if warning else self.error
+        for position in positions[:ROWS_LISTED_PER_COLUMN]:
+            report(int(position), column, describe(int(position)))
+        if len(positions) > ROWS_LISTED_PER_COLUMN:
+            report(
+                None,
+                column,
+                f"{len(positions)} rows in all {summary} (first {ROWS_LISTED_PER_COLUMN} listed)",
+            )
+
+    def columns(self, available: list[str], required: dict[str, str]) -> set[str]:
+        """Report each required column that is not ``available``; return those that are."""
+        return check_columns(self, available, required, self.source)
+
+    def unused(self, columns: list[str], spec: DatasetSpec) -> None:
+        """Warn about columns the spec neither reads nor drops."""
+        used = set(required_columns(spec))
+        extra = [c for c in columns if c not in used and not any(d.matches(c) for d in spec.drop)]
+        if extra:
+            self.warn(None, None, "columns not named by the spec are ignored: " + ", ".join(extra))
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def check_columns(
+    check: Checker, available: Iterable[object], required: dict[str, str], file: str
+) -> set[str]:
+    """Report each ``required`` column (name -> role) missing from ``file``, with the closest
+    name there is; return the required columns that are present."""
+    names = [str(c) for c in available]
+    present: set[str] = set()
+    for column, role in required.items():
+        if column in names:
+            present.add(column)
+            continue
+        check.problems.append(
+            Problem(
+                file, None, column, f"missing column (needed as {role}){_suggest(column, names)}"
+            )
+        )
+    return present
+
+
+def _suggest(column: str, names: list[str]) -> str:
+    lowered = {name.lower().strip(): name for name in names}
+    close = lowered.get(column.lower().strip())
+    if close is None:
+        matches = difflib.get_close_matches(column, names, n=1, cutoff=0.6)
+        close = matches[0] if matches else None
+    return f"; did you mean '{close}'?" if close else ""
+
+
+def required_columns(spec: DatasetSpec) -> dict[str, str]:
+    """Every column the spec reads, with the role that needs it (first role wins)."""
+    roles: dict[str, str] = {spec.id_column: "the id column"}
+    if spec.time_column:
+        roles.setdefault(spec.time_column, "the time column")
+    roles.setdefault(spec.channel_column, "the channel column")
+    if spec.campaign_column:
+        roles.setdefault(spec.campaign_column, "the campaign column")
+    for name, target in spec.targets.items():
+        if not isinstance(target, MembershipTarget):
+            roles.setdefault(target.column, f"target '{name}'")
+    for feature in spec.features:
+        for column in feature.input_columns:
+            roles.setdefault(column, f"an input of feature '{feature.column}'")
+    return roles
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def column_values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A frame column as a 1-d object array, missing values as None."""
+    return as_object_array(frame[column])
+
+
+def checked_ids(check: Checker, frame: pd.DataFrame, column: str) -> np.ndarray:
+    """The ids as text; missing and repeated ids reported."""
+    ids = to_text(column_values(frame, column))
+    missing = np.flatnonzero(pd.isna(ids))
+    check.rows(missing, column, lambda _: "missing id", "with a missing id")
+    first_seen: dict[str, int] = {}
+    duplicates: list[int] = []
+    for position, value in enumerate(ids):
+        if value is None:
+            continue
+        if value in first_seen:
+            duplicates.append(position)
+        else:
+            first_seen[value] = position
+    line = check.line
+    check.rows(
+        np.asarray(duplicates, dtype=int),
+        column,
+        lambda p: f"duplicate id '{ids[p]}' (first on line {line(first_seen[ids[p]])})",
+        "repeat an earlier id",
+    )
+    return ids
+
+
+def checked_times(check: Checker, frame: pd.DataFrame, spec: DatasetSpec) -> pd.DatetimeIndex:
+    """The time column parsed (UTC); unreadable and missing times reported."""
+    column = spec.time_column
+    assert column is not None
+    raw = column_values(frame, column)
+    times = to_datetime_utc(raw, spec.time_format)
+    expected = f"format {spec.time_format}" if spec.time_format else _ISO_HINT
+    bad = unparsed(raw, times.to_numpy(), check.markers)
+    check.rows(
+        bad,
+        column,
+        lambda p: f"cannot read time '{raw[p]}'; expected {expected}",
+        "with an unreadable time",
+    )
+    missing = np.flatnonzero(is_missing(raw, check.markers))
+    check.rows(
+        missing, column, lambda _: "missing time; every lead needs one", "with a missing time"
+    )
+    return times
+
+
+def check_feature(
+    check: Checker, frame: pd.DataFrame, feature: FeatureSpec, present: set[str]
+) -> None:
+    """Report values of ``feature`` its type cannot read (errors) or will not use (warnings)."""
+    if feature.column not in present:
+        return
+    raw = column_values(frame, feature.column)
+    if is_missing(raw, check.markers).all():
+        check.warn(None, feature.column, "every value is missing; the feature carries nothing")
+    kind = feature.type
+    if kind is FeatureType.NUMERIC:
+        _unparsed(check, feature.column, raw, to_number(raw), "a number")
+    elif kind is FeatureType.BOOLEAN:
+        _unparsed(check, feature.column, raw, to_bool(raw), "true/false (yes/no, 1/0)")
+    elif kind is FeatureType.MONEY:
+        _unparsed(check, feature.column, raw, to_number(raw), "an amount")
+        _check_money_codes(check, frame, feature, present)
+    elif kind in (FeatureType.DATETIME, FeatureType.SINCE):
+        parsed = to_datetime_utc(raw).to_numpy()
+        _unparsed(check, feature.column, raw, parsed, f"a date/time ({_ISO_HINT})")
+    elif kind is FeatureType.ORDINAL:
+        _unknown(check, feature.column, raw, feature.order or [], "outside the order")
+
+
+def _unparsed(
+    check: Checker, column: str, raw: np.ndarray, parsed: np.ndarray, expected: str
+) -> None:
+    bad = unparsed(raw, parsed, check.markers)
+    check.rows(
+        bad, column, lambda p: f"cannot read '{raw[p]}'; expected {expected}", f"are not {expected}"
+    )
+
+
+def _unknown(check: Checker, column: str, raw: np.ndarray, known: Iterable[str], what: str) -> None:
+    """Warn (the pipeline treats them as missing) about values outside ``known``."""
+    allowed = list(known)
+    text = to_text(raw)
+    bad = np.flatnonzero([v is not None and v not in allowed for v in text])
+    listing = ", ".join(allowed)
+    check.rows(
+        bad,
+        column,
+        lambda p: f"'{text[p]}' is {what} ({listing}); it will be treated as missing",
+        f"{what}",
+        warning=True,
+    )
+
+
+def _check_money_codes(
+    check: Checker, frame: pd.DataFrame, feature: FeatureSpec, present: set[str]
+) -> None:
+    if feature.currency_column and feature.currency_column in present:
+        raw = column_values(frame, feature.currency_column)
+        _unknown(
+            check, feature.currency_column, raw, feature.rates or {}, "a currency with no rate"
+        )
+    if feature.bracket_column and feature.bracket_column in present:
+        raw = column_values(frame, feature.bracket_column)
+        _unknown(
+            check, feature.bracket_column, raw, feature.bracket_values or {}, "an unknown bracket"
+        )
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def column_target(
+    check: Checker,
+    frame: pd.DataFrame,
+    target: StatusTarget | BinaryTarget,
+    name: str,
+    present: set[str],
+) -> np.ndarray:
+    """0/1 per row of a target read from a column of the data; every bad value reported."""
+    if target.column not in present:
+        return np.zeros(len(frame), dtype=np.int8)
+    text = to_text(column_values(frame, target.column))
+    missing = np.flatnonzero(pd.isna(text))
+    check.rows(
+        missing,
+        target.column,
+        lambda _: f"missing value of target '{name}'",
+        f"miss target '{name}'",
+    )
+    if isinstance(target, StatusTarget):
+        return _status_target(check, target, text)
+    return _binary_target(check, target, text)
+
+
+def _status_target(check: Checker, target: StatusTarget, text: np.ndarray) -> np.ndarray:
+    stages = target.stage_map
+    known = ", ".join(stages)
+    bad = np.flatnonzero([v is not None and v not in stages for v in text])
+    check.rows(
+        bad,
+        target.column,
+        lambda p: f"unknown status '{text[p]}'; known: {known}",
+        "hold an unknown status",
+    )
+    reach = target.reach.rank
+    return np.fromiter(
+        (v in stages and stages[v].rank >= reach for v in text), dtype=np.int8, count=len(text)
+    )
+
+
+def _binary_target(check: Checker, target: BinaryTarget, text: np.ndarray) -> np.ndarray:
+    positive = {to_text(np.array([p], dtype=object))[0].lower() for p in target.positive}
+    lowered = [None if v is None else v.lower() for v in text]
+    bad = np.flatnonzero(
+        [v is not None and v not in positive and v not in NEGATIVE_VALUES for v in lowered]
+    )
+    expected = ", ".join(sorted(positive)) + " (positive) or " + ", ".join(sorted(NEGATIVE_VALUES))
+    check.rows(
+        bad,
+        target.column,
+        lambda p: f"'{text[p]}' is not a target value; expected {expected}",
+        "hold an unknown target value",
+    )
+    return np.fromiter((v in positive for v in lowered), dtype=np.int8, count=len(lowered))
+
+
+def membership_target(
+    check: Checker,
+    target: MembershipTarget,
+    name: str,
+    positives: pd.DataFrame,
+    file: str,
+    ids: np.ndarray | None,
+    times: pd.DatetimeIndex | None,
+) -> np.ndarray:
+    """0/1 per lead: is its id among the keys of ``positives`` (the target's file, read)?"""
+    required = {target.key: f"the key of target '{name}'"}
+    if target.time_column:
+        required[target.time_column] = f"the time of target '{name}'"
+    present = check_columns(check, positives.columns, required, file)
+    if target.key not in present or ids is None:
+        return np.zeros(0 if ids is None else len(ids), dtype=np.int8)
+    keys = to_text(as_object_array(positives[target.key]))
+    key_set = {k for k in keys if k is not None}
+    flags = np.fromiter((i in key_set for i in ids), dtype=np.int8, count=len(ids))
+    unknown = len(key_set - set(ids))
+    if unknown:
+        check.warnings.append(
+            Problem(file, None, target.key, f"{unknown} ids of target '{name}' are not leads")
+        )
+    if target.time_column in present and times is not None:
+        _membership_times(check, positives, target, keys, ids, times, file)
+    return flags
+
+
+def _membership_times(
+    check: Checker,
+    positives: pd.DataFrame,
+    target: MembershipTarget,
+    keys: np.ndarray,
+    ids: np.ndarray,
+    times: pd.DatetimeIndex,
+    file: str,
+) -> None:
+    column = target.time_column
+    assert column is not None
+    raw = as_object_array(positives[column])
+    won = to_datetime_utc(raw)
+    for position in unparsed(raw, won.to_numpy(), check.markers)[:ROWS_LISTED_PER_COLUMN]:
+        check.problems.append(
+            Problem(
+                file,
+                int(position) + 2,
+                column,
+                f"cannot read time '{raw[position]}'; expected {_ISO_HINT}",
+            )
+        )
+    arrived = dict(zip(ids, times, strict=True))
+    early = [
+        k
+        for k, t in zip(keys, won, strict=True)
+        if k in arrived and not pd.isna(t) and not pd.isna(arrived[k]) and t < arrived[k]
+    ]
+    if early:
+        message = f"{len(early)} lead(s) positive before they arrived, e.g. '{early[0]}'"
+        check.warnings.append(Problem(file, None, column, message))

@@ -1,0 +1,110 @@
+"""``LeadFeaturizer``: the scikit-learn transformer training and serving both call.
+
+It builds one encoder per feature its ``known_at`` may use, reads only the input columns of
+those encoders, fixes what they learn in ``fit`` and writes each encoder's outputs into its
+slice of one float64 matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from features.pipeline.columns import Column, Inputs, read_columns
+from features.pipeline.encoders import build_encoders
+from features.spec import DatasetSpec, KnownAt
+
+
+class LeadFeaturizer(TransformerMixin, BaseEstimator):
+    """Raw lead rows -> float64 matrix for the features a ``known_at`` model may use.
+
+    Learned attributes: ``input_columns_`` (raw columns read), ``feature_names_``,
+    ``categorical_indices_`` (integer-coded outputs), ``feature_sources_`` (spec column of
+    each output), ``monotone_constraints_``, ``categories_`` (category list of every
+    categorical output, keyed by output name; for a categorical feature that is its column).
+    """
+
+    def __init__(self, spec: DatasetSpec, known_at: str = "arrival") -> None:
+        self.spec = spec
+        self.known_at = known_at
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # featurizers pickled before the moment was named `known_at` stored it as `stage`
+        if "stage" in state:
+            state["known_at"] = state.pop("stage")
+        super().__setstate__(state)
+
+    # -- sklearn API
+
+    def fit(self, X: Inputs, y: Any = None) -> Self:
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X: Inputs, y: Any = None, **fit_params: Any) -> np.ndarray:
+        n, columns = self._fit(X)
+        return self._encode(n, columns)
+
+    def transform(self, X: Inputs) -> np.ndarray:
+        if not hasattr(self, "feature_names_"):  # check_is_fitted, minus its cost per request
+            check_is_fitted(self, "feature_names_")
+        n, columns = read_columns(X, self.input_columns_)
+        return self._encode(n, columns)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self, "feature_names_")
+        return np.asarray(self.feature_names_, dtype=object)
+
+    # -- explanations
+
+    def describe(self, column: str, record: Mapping[str, Any]) -> str:
+        """Plain words for the value of source field ``column`` in a raw ``record``."""
+        check_is_fitted(self, "feature_names_")
+        for encoder in self._encoders:
+            if encoder.column == column:
+                return encoder.describe([record.get(name) for name in encoder.inputs])
+        known = ", ".join(encoder.column for encoder in self._encoders)
+        raise ValueError(f"'{column}' is not a source field of this pipeline (fields: {known})")
+
+    # -- internals
+
+    def _fit(self, X: Inputs) -> tuple[int, dict[str, Column]]:
+        try:
+            known_at = KnownAt(self.known_at)
+        except ValueError:
+            known_ats = ", ".join(s.value for s in KnownAt)
+            raise ValueError(
+                f"known_at must be one of {known_ats}, got {self.known_at!r}"
+            ) from None
+        encoders = build_encoders(self.spec, known_at)
+        inputs = list(dict.fromkeys(c for encoder in encoders for c in encoder.inputs))
+        n, columns = read_columns(X, inputs)
+        if n == 0:
+            raise ValueError("cannot fit the feature pipeline on no rows")
+        for encoder in encoders:
+            encoder.fit([columns[c] for c in encoder.inputs])
+        self._encoders = encoders
+        self._slices: list[tuple[int, int]] = []
+        start = 0
+        for encoder in encoders:
+            self._slices.append((start, start + len(encoder.names)))
+            start += len(encoder.names)
+        self.input_columns_: list[str] = inputs
+        self.feature_names_: list[str] = [n for e in encoders for n in e.names]
+        flags = [flag for encoder in encoders for flag in encoder.categorical]
+        self.categorical_indices_: list[int] = [i for i, flag in enumerate(flags) if flag]
+        self.feature_sources_: list[str] = [e.column for e in encoders for _ in e.names]
+        self.monotone_constraints_: list[int] = [m for e in encoders for m in e.monotone]
+        self.categories_: dict[str, list[str]] = {
+            name: labels for e in encoders for name, labels in e.categories.items()
+        }
+        return n, columns
+
+    def _encode(self, n: int, columns: Mapping[str, Column]) -> np.ndarray:
+        out = np.empty((n, len(self.feature_names_)), dtype=np.float64)
+        for encoder, (start, stop) in zip(self._encoders, self._slices, strict=True):
+            encoder.encode([columns[c] for c in encoder.inputs], out[:, start:stop])
+        return out
