@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.funnel import TransitionError
+from serving.api.middleware import HttpMiddleware
 from serving.store.leads import LeadNotFoundError, StoreError
 
 log = logging.getLogger(__name__)
@@ -169,18 +170,15 @@ class BodyTooLarge(StarletteHTTPException):
         super().__init__(413, f"request body too large: the limit is {limit} bytes")
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """Refuse bodies above ``limit`` bytes with 413: by Content-Length up front, and by
     counting while the body streams in (chunked uploads have no Content-Length)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.limit = limit
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
             await self._refuse(send)

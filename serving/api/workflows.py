@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -178,22 +179,13 @@ def lead_detail(row: LeadRow) -> LeadDetail:
 
 
 def queue_item(ranked: RankedEntry) -> QueueItem:
-    entry = ranked.entry
     return QueueItem(
-        lead_id=entry.lead_id,
-        external_id=entry.external_id,
-        channel=entry.channel,
-        status=Status(entry.status),
-        arrived_at=entry.arrived_at,
-        sla_deadline=entry.sla_deadline,
-        probability=entry.probability,
-        tier=entry.tier,
+        **asdict(ranked.entry),
         priority=round(ranked.priority, 6),
         urgency=round(ranked.urgency, 6),
         minutes_left=round(ranked.minutes_left, 2),
         breached=ranked.breached,
         minutes_overdue=round(ranked.minutes_overdue, 2),
-        claimed_by=entry.claimed_by,
     )
 
 

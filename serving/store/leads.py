@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -103,18 +103,12 @@ def _close_claim(session: Session, lead: LeadRow, at: datetime, reason: str) -> 
 
 def queue_entry(row: Any) -> QueueEntry:
     """A queue entry from a lead row (or a row of its queue columns)."""
-    return QueueEntry(
-        lead_id=row.id,
-        external_id=row.external_id,
-        channel=row.channel,
-        arrived_at=row.arrived_at,
-        sla_deadline=row.sla_deadline,
-        probability=row.probability,
-        tier=row.tier,
-        status=row.status,
-        claimed_by=row.claimed_by,
-    )
+    columns = {name: getattr(row, name) for name in _ENTRY_COLUMNS}
+    return QueueEntry(lead_id=row.id, **columns)
 
+
+#: The queue entry's fields that are lead columns of the same name.
+_ENTRY_COLUMNS = tuple(f.name for f in fields(QueueEntry) if f.name != "lead_id")
 
 _QUEUE_COLUMNS = (
     LeadRow.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -190,39 +191,51 @@ def test_unknown_feature_type_names_the_feature(tmp_path: Path) -> None:
     assert "numeric" in message  # the allowed values are listed
 
 
-def test_feature_that_is_also_dropped(tmp_path: Path) -> None:
-    raw = _minimal()
+def _dropped_budget(raw: dict[str, Any]) -> None:
     raw["drop"] = [{"column": "bud*", "reason": "filled by sales"}]
-    message = _broken(tmp_path, raw)
-    assert "feature column 'budget' is also dropped (filled by sales)" in message
 
 
-def test_target_column_as_feature(tmp_path: Path) -> None:
-    raw = _minimal()
+def _target_as_feature(raw: dict[str, Any]) -> None:
     raw["features"].append({"column": "won", "type": "boolean"})
-    message = _broken(tmp_path, raw)
-    assert "target column 'won' cannot also be a feature" in message
 
 
-def test_time_split_without_time_column(tmp_path: Path) -> None:
-    raw = _minimal()
+def _no_time_column(raw: dict[str, Any]) -> None:
     raw["time_column"] = None
-    message = _broken(tmp_path, raw)
-    assert "split kind 'time' needs time_column" in message
 
 
-def test_ordinal_without_order(tmp_path: Path) -> None:
-    raw = _minimal()
+def _ordinal_without_order(raw: dict[str, Any]) -> None:
     raw["features"].append({"column": "size", "type": "ordinal"})
-    message = _broken(tmp_path, raw)
-    assert "features.2" in message
-    assert "feature 'size': type ordinal needs 'order'" in message
 
 
-def test_feature_listed_twice(tmp_path: Path) -> None:
-    raw = _minimal()
+def _channel_twice(raw: dict[str, Any]) -> None:
     raw["features"].append({"column": "channel", "type": "categorical"})
-    assert "feature column 'channel' is listed twice" in _broken(tmp_path, raw)
+
+
+@pytest.mark.parametrize(
+    ("breaks", "expected"),
+    [
+        (_dropped_budget, ["feature column 'budget' is also dropped (filled by sales)"]),
+        (_target_as_feature, ["target column 'won' cannot also be a feature"]),
+        (_no_time_column, ["split kind 'time' needs time_column"]),
+        (_ordinal_without_order, ["features.2", "feature 'size': type ordinal needs 'order'"]),
+        (_channel_twice, ["feature column 'channel' is listed twice"]),
+    ],
+    ids=[
+        "feature also dropped",
+        "target as feature",
+        "time split without time column",
+        "ordinal without order",
+        "feature listed twice",
+    ],
+)
+def test_an_inconsistent_spec_is_refused_naming_the_problem(
+    tmp_path: Path, breaks: Callable[[dict[str, Any]], None], expected: list[str]
+) -> None:
+    raw = _minimal()
+    breaks(raw)
+    message = _broken(tmp_path, raw)
+    for words in expected:
+        assert words in message
 
 
 def test_unknown_spec_field_is_named(tmp_path: Path) -> None:
