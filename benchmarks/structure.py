@@ -41,6 +41,7 @@ class Figures:
     modules: int
     edges: list[str]
     upward_calls: int
+    entered: list[str]
 
 
 def _sources(tree: Path) -> list[Path]:
@@ -105,9 +106,17 @@ def measure(tree: Path, label: str) -> Figures:
     trace = _trace(tree)
     calls = [(str(a), str(b)) for a, b in trace["calls"]]  # type: ignore[union-attr]
     modules = {m for call in calls for m in call}
-    crossing = sorted({f"{a.split('.')[0]} -> {b.split('.')[0]}" for a, b in calls})
+    crossing = sorted(
+        {f"{a.split('.')[0]} -> {b.split('.')[0]}" for a, b in calls if _layer(a) != _layer(b)}
+    )
+    path = _collapsed([b.split(".")[0] for a, b in calls if _layer(a) != _layer(b)])
     upward = sum(1 for a, b in calls if _layer(b) > _layer(a))
-    return Figures(label, _duplicates(tree), functions, files, len(modules), crossing, upward)
+    return Figures(label, _duplicates(tree), functions, files, len(modules), crossing, upward, path)
+
+
+def _collapsed(packages: list[str]) -> list[str]:
+    """Consecutive repeats folded: the packages entered, in the order calls cross into them."""
+    return [p for i, p in enumerate(packages) if i == 0 or packages[i - 1] != p]
 
 
 def _table(figures: list[Figures]) -> str:
@@ -118,6 +127,10 @@ def _table(figures: list[Figures]) -> str:
         ("modules one POST /leads runs", [str(f.modules) for f in figures]),
         ("package boundaries its calls cross", [", ".join(f.edges) for f in figures]),
         ("calls from a lower layer up to a higher one", [str(f.upward_calls) for f in figures]),
+        (
+            "packages entered across a boundary, in call order",
+            [f"{len(f.entered)}: " + " > ".join(f.entered) for f in figures],
+        ),
     ]
     lines = ["| figure | " + " | ".join(f.label for f in figures) + " |"]
     lines.append("|---|" + "---|" * len(figures))
