@@ -13,6 +13,7 @@ come back sorted by time, with the roles the spec names.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,13 +88,16 @@ def _format_of(path: Path, fmt: str | None) -> str:
         return "parquet"
     if suffix in {".csv", ".txt"}:
         return "csv"
+    if suffix == ".xlsx":
+        return "xlsx"
     raise DatasetError(
-        [Problem(str(path), None, None, "unknown file type; expected .csv or .parquet")]
+        [Problem(str(path), None, None, "unknown file type; expected .csv, .parquet or .xlsx")]
     )
 
 
 def read_table(path: Path, fmt: str | None = None) -> pd.DataFrame:
-    """Read a CSV (every column as text, markers left as they are) or a Parquet file."""
+    """Read a CSV or an Excel workbook's first sheet (every column as text, markers left as
+    they are) or a Parquet file."""
     kind = _format_of(path, fmt)
     if not path.is_file():
         raise DatasetError([Problem(str(path), None, None, "no such file")])
@@ -104,6 +108,8 @@ def read_table(path: Path, fmt: str | None = None) -> pd.DataFrame:
             raise DatasetError(
                 [Problem(str(path), None, None, f"not a Parquet file: {exc}")]
             ) from exc
+    if kind == "xlsx":
+        return _read_xlsx(path)
     try:
         return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
@@ -112,9 +118,22 @@ def read_table(path: Path, fmt: str | None = None) -> pd.DataFrame:
         raise DatasetError([Problem(str(path), None, None, f"not a readable CSV: {exc}")]) from exc
 
 
+def _read_xlsx(path: Path) -> pd.DataFrame:
+    """The first sheet of a CRM's Excel export, as text like a CSV (CRMs export .xlsx)."""
+    try:
+        frame = pd.read_excel(
+            path, sheet_name=0, dtype=str, keep_default_na=False, engine="openpyxl"
+        )
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # openpyxl on a bad file
+        raise DatasetError(
+            [Problem(str(path), None, None, f"not a readable .xlsx: {exc}")]
+        ) from exc
+    return frame
+
+
 def _first_row(path: Path, fmt: str | None) -> int:
-    """The number of the first data row in problems: CSV lines count the header."""
-    return 2 if _format_of(path, fmt) == "csv" else 1
+    """The number of the first data row in problems: CSV and sheet rows count the header."""
+    return 2 if _format_of(path, fmt) in ("csv", "xlsx") else 1
 
 
 # --------------------------------------------------------------------------- loading

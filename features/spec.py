@@ -212,7 +212,7 @@ class DatasetSpec(_Spec):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str | None = None
     data: str | None = Field(default=None, description="default data file, relative to the spec")
-    format: Literal["csv", "parquet"] | None = Field(
+    format: Literal["csv", "parquet", "xlsx"] | None = Field(
         default=None, description="default: from the file's extension"
     )
     id_column: str

@@ -517,3 +517,34 @@ def test_check_data_reports_a_broken_spec(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check-data", "--spec", str(spec)])
     assert result.exit_code == 1
     assert "not valid YAML" in result.output
+
+
+def _xlsx(tmp_path: Path, rows: list[str]) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for line in [HEADER, *rows]:
+        sheet.append([cell if cell else None for cell in line.split(",")])
+    path = tmp_path / "leads.xlsx"
+    book.save(path)
+    return path
+
+
+def test_an_excel_export_loads_as_its_csv_does(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path))
+    from_csv = load_dataset(spec, _csv(tmp_path, GOOD_ROWS))
+    from_excel = load_dataset(spec, _xlsx(tmp_path, GOOD_ROWS))
+    pd.testing.assert_frame_equal(from_excel.frame, from_csv.frame)
+    assert list(from_excel.ids) == list(from_csv.ids)
+    assert list(from_excel.targets["won"]) == list(from_csv.targets["won"])
+
+
+def test_a_broken_excel_file_is_named(tmp_path: Path) -> None:
+    spec = load_spec(_spec(tmp_path))
+    path = tmp_path / "leads.xlsx"
+    path.write_bytes(b"not a workbook")
+    problems = _problems(spec, path)
+    assert len(problems) == 1
+    assert "not a readable .xlsx" in problems[0].message
