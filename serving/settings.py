@@ -96,3 +96,25 @@ class ServingSettings(TrainingSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'leads.db').resolve()}"
+
+
+def project_root(start: Path) -> Path | None:
+    """The leadscore checkout ``start`` is in (the folder of its pyproject.toml), if any."""
+    for folder in (start.resolve(), *start.resolve().parents):
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and 'name = "leadscore"' in pyproject.read_text(encoding="utf-8"):
+            return folder
+    return None
+
+
+def settings_from(data_dir: str | Path | None = None, start: Path | None = None) -> ServingSettings:
+    """The settings for work started from anywhere in a checkout (a notebook in
+    ``notebooks/``, a script): ``data_dir`` if given, else LEADSCORE_DATA_DIR, else the
+    checkout's own ``data/`` folder rather than one relative to the working directory."""
+    if data_dir is not None:
+        return ServingSettings(data_dir=Path(data_dir))
+    settings = ServingSettings()
+    if "data_dir" in settings.model_fields_set or settings.data_dir.is_absolute():
+        return settings
+    root = project_root(start or Path.cwd())
+    return settings if root is None else ServingSettings(data_dir=root / settings.data_dir)

@@ -93,7 +93,8 @@ def test_channel_review_notebook_runs_clean(
         notebook,
         timeout=240,
         kernel_name=KERNEL,
-        resources={"metadata": {"path": str(tmp_path)}},
+        # run where Jupyter starts it: in notebooks/, not at the top of the checkout
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     )
     client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
 
