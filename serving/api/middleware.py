@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 
-class HttpMiddleware:
-    """ASGI middleware that sees only HTTP requests; subclasses write ``handle``."""
+class HttpMiddleware(ABC):
+    """ASGI middleware that sees only HTTP requests; subclasses say what ``handle`` does."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -18,5 +20,6 @@ class HttpMiddleware:
             return
         await self.handle(scope, receive, send)
 
+    @abstractmethod
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        raise NotImplementedError
+        """Serve one HTTP request (``scope["type"] == "http"``)."""
