@@ -83,7 +83,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     for data, frame in _datasets(set(args.only.split(",")), args.demo_rows):
-        for stage, target in plan_models(data, None, None):
+        for stage, target in plan_models(data.spec, None, None):
             started = time.perf_counter()
             result = train_model(data, TrainOptions(known_at=stage, target=target, refit=False))
             metrics = result.evaluation.metrics

@@ -10,7 +10,7 @@ from pathlib import Path
 from mlflow.entities.model_registry import ModelVersion
 
 from features.dataset import LeadData
-from features.spec import KnownAt
+from features.spec import DatasetSpec, KnownAt
 from training.registry import model_name
 from training.settings import TrainingSettings
 from training.tracking.runs import log_training_run
@@ -41,11 +41,11 @@ def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
 
 
 def plan_models(
-    data: LeadData, known_ats: list[KnownAt] | None, targets: list[str] | None
+    spec: DatasetSpec, known_ats: list[KnownAt] | None, targets: list[str] | None
 ) -> list[tuple[KnownAt, str]]:
     """Every (known_at, target) pair to train; unknown names raise ValueError naming the
     valid ones."""
-    available = data.spec.known_ats
+    available = spec.known_ats
     chosen = known_ats or available
     for known_at in chosen:
         if known_at not in available:
@@ -53,11 +53,11 @@ def plan_models(
             raise ValueError(
                 f"no features are known at '{known_at.value}' in this spec; use: {valid}"
             )
-    chosen_targets = targets or list(data.targets)
+    chosen_targets = targets or list(spec.targets)
     for target in chosen_targets:
-        if target not in data.targets:
+        if target not in spec.targets:
             raise ValueError(
-                f"unknown target '{target}'; the spec defines: {', '.join(data.targets)}"
+                f"unknown target '{target}'; the spec defines: {', '.join(spec.targets)}"
             )
     return [(s, t) for s in chosen for t in chosen_targets]
 

@@ -49,8 +49,9 @@ def known_ats_or_exit(values: list[str], code: int = 1) -> list[KnownAt] | None:
     try:
         return [KnownAt(value) for value in values] or None
     except ValueError:
-        choices = ", ".join(k.value for k in KnownAt)
-        raise fail(f"--known-at takes {choices}, got: {', '.join(values)}", code) from None
+        choices = " or ".join(k.value for k in KnownAt)
+        given = ", ".join(values)
+        raise fail(f"--known-at/--stage takes {choices}, got: {given}", code) from None
 
 
 def port_free_or_exit(host: str, port: int) -> None:

@@ -85,7 +85,7 @@ def train(
     settings = TrainingSettings()
     loaded = load_data(spec, data, settings)
     try:
-        pairs = plan_models(loaded, known_ats_or_exit(known_at), target or None)
+        pairs = plan_models(loaded.spec, known_ats_or_exit(known_at), target or None)
     except ValueError as exc:
         raise fail(str(exc)) from None
     options = replace(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from serving.cli.console import fail, safe_url, spec_or_exit
+from serving.cli.console import fail, known_ats_or_exit, safe_url, spec_or_exit
 from training.retraining.config import (
     DEFAULT_EVAL_MONTHS,
     DEFAULT_MATURITY_DAYS,
@@ -196,23 +196,13 @@ def _lead_frame(
 
 
 def _pairs(spec: DatasetSpec, known_at: list[str], target: list[str]) -> list[tuple[KnownAt, str]]:
-    from features.spec import KnownAt
+    """Every (moment, target) to retrain; a wrong one exits 2."""
+    from training.runner import plan_models
 
     try:
-        moments = [KnownAt(k) for k in known_at] or spec.known_ats
-    except ValueError:
-        choices = " or ".join(k.value for k in KnownAt)
-        given = ", ".join(known_at)
-        raise fail(f"--known-at/--stage takes {choices}, got: {given}", 2) from None
-    for chosen in moments:
-        if chosen not in spec.known_ats:
-            raise fail(f"spec '{spec.name}' has no features known at '{chosen.value}'", 2)
-    targets = target or list(spec.targets)
-    unknown = [t for t in targets if t not in spec.targets]
-    if unknown:
-        known = ", ".join(spec.targets)
-        raise fail(f"unknown target {', '.join(unknown)}; the spec defines: {known}", 2)
-    return [(k, t) for k in moments for t in targets]
+        return plan_models(spec, known_ats_or_exit(known_at, 2), target or None)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
 
 
 def _gates(allow_drift: list[str], **thresholds: Any) -> Gates:

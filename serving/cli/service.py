@@ -61,7 +61,7 @@ def _ensure_models(settings: ServingSettings) -> None:
         typer.echo("models: every demo model has a champion in the registry")
         return
     data = load_dataset(load_spec("demo"), settings.demo_data_path)
-    pairs = plan_models(data, None, None)
+    pairs = plan_models(data.spec, None, None)
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns) as bar:
         task = bar.add_task(f"training {len(pairs)} demo models", total=None)

@@ -18,6 +18,6 @@ def test_every_option_of_the_base_reaches_each_model(
     spec = demo_data.spec.model_copy(update={"split": KFoldSplit(kind="stratified_kfold")})
     data = replace(demo_data, spec=spec, times=None)
     base = TrainOptions(params={"learning_rate": 0.2}, refit=False, members=2)
-    pairs = plan_models(data, [KnownAt.ARRIVAL], ["sql"])
+    pairs = plan_models(data.spec, [KnownAt.ARRIVAL], ["sql"])
     trained = train_and_register(data, "test", mlflow_settings, pairs, base, register=False)
     assert len(trained[0].result.model.members) == 2

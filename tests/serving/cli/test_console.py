@@ -24,7 +24,10 @@ def test_a_wrong_moment_exits_naming_the_choices(capsys: pytest.CaptureFixture[s
     with pytest.raises(typer.Exit) as raised:
         known_ats_or_exit(["arrival", "closing"], code=2)
     assert raised.value.exit_code == 2
-    assert "--known-at takes arrival, qualified, got: arrival, closing" in capsys.readouterr().err
+    assert (
+        "--known-at/--stage takes arrival or qualified, got: arrival, closing"
+        in capsys.readouterr().err
+    )
 
 
 def test_a_database_url_is_printed_without_its_password() -> None:
