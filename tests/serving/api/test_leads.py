@@ -40,8 +40,10 @@ def test_lead_is_stored_scored_and_queued(client: TestClient) -> None:
     assert {"field": "channel", "phrase": "channel = referral", "direction": "+"}.items() <= (
         body["reasons"][0].items()
     )
-    # the SLA clock runs from arrival
-    assert body["sla_deadline"].startswith(lead["arrived_at"][:10])
+    # the SLA clock runs from arrival (30 minutes), not from receipt
+    arrived = datetime.fromisoformat(lead["arrived_at"])
+    deadline = datetime.fromisoformat(body["sla_deadline"])
+    assert abs(deadline - (arrived + timedelta(minutes=30))) < timedelta(seconds=1)
 
     detail = client.get(f"/leads/{body['id']}", headers=headers("marketing")).json()
     assert detail["status"] == "new"
