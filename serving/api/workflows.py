@@ -313,10 +313,11 @@ def receive_lead(
     )
 
 
-def rescore_unscored(services: Services, store: Store, models: ModelSet) -> int:
-    """Score queued leads whose scoring was interrupted (e.g. by a crash); returns how many."""
+def rescore_unscored(services: Services, store: Store, models: ModelSet, limit: int = 1000) -> int:
+    """Score up to ``limit`` stored leads that have no arrival score (their scoring was
+    interrupted, e.g. by a crash or an outage), queued or not; returns how many."""
     done = 0
-    for row in store.unscored_leads():
+    for row in store.unscored_leads(limit):
         try:
             _score_and_store(
                 services,

@@ -188,17 +188,26 @@ class Store:
             return None if found is None else int(found)
 
     def unscored_leads(self, limit: int = 1000) -> list[LeadRow]:
-        """Open leads stored without any score (scoring was interrupted)."""
+        """Leads stored without an arrival score, queued or not (scoring was interrupted,
+        e.g. by a crash or a database outage between storing and scoring), oldest first."""
         with self.reading() as session:
-            scored = select(ScoreRow.lead_id)
+            arrival_scored = select(ScoreRow.lead_id).where(ScoreRow.kind == "arrival")
             return list(
                 session.scalars(
                     select(LeadRow)
-                    .where(LeadRow.id.not_in(scored), LeadRow.in_queue.is_(True))
+                    .where(LeadRow.id.not_in(arrival_scored))
                     .order_by(LeadRow.id)
                     .limit(limit)
                 )
             )
+
+    def checkpoint(self) -> None:
+        """Fold SQLite's write-ahead log back into the database and truncate it, so the WAL
+        stays bounded under steady load (a no-op on PostgreSQL)."""
+        if self.dialect != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def queue_entries(
         self,
