@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench lock clean mlflow-ui
+.PHONY: run test lint typecheck check bench lock clean mlflow-ui notebook
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "leadscore needs Python 3.11 or newer")'
@@ -43,6 +43,11 @@ bench: $(STAMP)
 
 mlflow-ui: $(STAMP)
 	$(BIN)/leadscore mlflow-ui
+
+## notebook: refresh the committed channel-review notebook's outputs from a demo run
+notebook: $(STAMP)
+	LEADSCORE_SAVE_NOTEBOOK=notebooks/channel_review.ipynb OMP_NUM_THREADS=1 \
+		$(BIN)/pytest -q -p no:cacheprovider tests/serving/test_channel_notebook.py
 
 ## lock: re-resolve the pinned versions (needs network to PyPI)
 lock:

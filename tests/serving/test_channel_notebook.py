@@ -5,11 +5,17 @@ test points those at a temporary SQLite store and a temporary MLflow store holdi
 registered champion, and runs the notebook in a real Jupyter kernel (nbclient) started
 from this interpreter through a kernel spec written for the test (no installed kernel spec
 needed).
+
+The committed notebook carries the outputs of this run: ``make notebook`` runs this test
+with LEADSCORE_SAVE_NOTEBOOK set, and the executed notebook is written back, with the
+parameters cell as committed and the temporary paths shortened.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +34,10 @@ from training.tracking.runs import log_training_run
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "channel_review.ipynb"
 KERNEL = "leadscore-test"
+#: Where the executed notebook is written when set (``make notebook``).
+SAVE_ENV = "LEADSCORE_SAVE_NOTEBOOK"
+#: The parameters of the test run, said in the saved notebook next to its outputs.
+RUN_PARAMETERS = {"CHANNEL": "paid_search", "MIN_LEADS": 30, "MIN_CONVERSIONS": 3}
 
 
 def _kernel_spec(root: Path) -> Path:
@@ -49,6 +59,26 @@ def _set_parameters(notebook: nbformat.NotebookNode, **values: object) -> None:
     for name, value in values.items():
         lines = [f"{name} = {value!r}" if line.startswith(f"{name} =") else line for line in lines]
     cell.source = "\n".join(lines)
+
+
+def _save(
+    executed: nbformat.NotebookNode, committed: nbformat.NotebookNode, root: Path, path: Path
+) -> None:
+    """Write the executed notebook with the committed parameters cell and the temporary
+    folder shown as ``demo/``, noting what the outputs came from."""
+    saved = copy.deepcopy(executed)
+    for cell, original in zip(saved.cells, committed.cells, strict=True):
+        if "parameters" in cell.metadata.get("tags", []):
+            cell.source = original.source
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                output["text"] = output["text"].replace(str(root), "demo")
+    used = ", ".join(f"{name}={value!r}" for name, value in RUN_PARAMETERS.items())
+    saved.cells[0].source = committed.cells[0].source.split("\n\n_The outputs")[0] + (
+        f"\n\n_The outputs below come from a demo run (2,500 synthetic leads, 400 of them in "
+        f"the lead store; {used}). `make notebook` refreshes them._"
+    )
+    nbformat.write(saved, path)
 
 
 def _text(notebook: nbformat.NotebookNode) -> str:
@@ -87,8 +117,9 @@ def test_channel_review_notebook_runs_clean(
     monkeypatch.setenv("LEADSCORE_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("LEADSCORE_DATABASE_URL", settings.store_url)
     monkeypatch.setenv("JUPYTER_PATH", str(_kernel_spec(tmp_path)))
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    _set_parameters(notebook, CHANNEL="paid_search", MIN_LEADS=30, MIN_CONVERSIONS=3)
+    committed = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = copy.deepcopy(committed)
+    _set_parameters(notebook, **RUN_PARAMETERS)
     client = NotebookClient(
         notebook,
         timeout=240,
@@ -111,3 +142,5 @@ def test_channel_review_notebook_runs_clean(
     assert len(images) >= 5
     written = settings.data_dir / "reports" / "channels-all" / "channel_report.html"
     assert written.exists()
+    if save_to := os.environ.get(SAVE_ENV):
+        _save(notebook, committed, tmp_path, Path(save_to))

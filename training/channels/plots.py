@@ -24,13 +24,13 @@ from training.channels.report import ChannelReport
 PLOT_TOP = 6
 
 
-def figure_png(fig: plt.Figure | None) -> bytes | None:
+def figure_png(fig: plt.Figure | None, dpi: int = 100) -> bytes | None:
     """The figure as PNG bytes (the figure is closed); None for no figure."""
     if fig is None:
         return None
     buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=100)
+    fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
     return buffer.getvalue()
 
