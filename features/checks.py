@@ -27,18 +27,21 @@ from features.coerce import (
     unparsed,
 )
 from features.spec import (
+    DEFAULT_NEGATIVE,
     BinaryTarget,
+    ColumnTarget,
     DatasetSpec,
     FeatureSpec,
     FeatureType,
     MembershipTarget,
+    OutcomeTarget,
     StatusTarget,
 )
 
 #: How many offending rows are listed per column before only counting the rest.
 ROWS_LISTED_PER_COLUMN = 20
-#: Values a binary target accepts as negative (compared lower-cased, stripped).
-NEGATIVE_VALUES = frozenset({"0", "false", "no", "нет"})
+#: Values a binary target accepts as negative when its spec lists none (lower-cased).
+NEGATIVE_VALUES = frozenset(str(v) for v in DEFAULT_NEGATIVE)
 _ISO_HINT = "an ISO 8601 date/time such as 2018-02-01 or 2018-02-01T10:30:00Z"
 
 
@@ -73,6 +76,8 @@ class Checker:
     markers: list[str]
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    #: the file line of each row position, once rows have been left out (None: consecutive)
+    lines: np.ndarray | None = None
 
     def error(self, position: int | None, column: str | None, message: str) -> None:
         self.problems.append(Problem(self.source, self.line(position), column, message))
@@ -82,7 +87,11 @@ class Checker:
 
     def line(self, position: int | None) -> int | None:
         """The row number reported for a 0-based row position."""
-        return None if position is None else position + self.first_row
+        if position is None:
+            return None
+        if self.lines is not None:
+            return int(self.lines[position])
+        return position + self.first_row
 
     def rows(
         self,
@@ -110,8 +119,7 @@ class Checker:
 
     def unused(self, columns: list[str], spec: DatasetSpec) -> None:
         """Warn about columns the spec neither reads nor drops."""
-        used = set(required_columns(spec))
-        extra = [c for c in columns if c not in used and not any(d.matches(c) for d in spec.drop)]
+        extra = unused_columns(columns, spec)
         if extra:
             self.warn(None, None, "columns not named by the spec are ignored: " + ", ".join(extra))
 
@@ -132,13 +140,35 @@ def check_columns(
             continue
         check.problems.append(
             Problem(
-                file, None, column, f"missing column (needed as {role}){_suggest(column, names)}"
+                file, None, column, f"missing column (needed as {role}){suggestion(column, names)}"
             )
         )
+    if len(present) < len(required):
+        check.problems.append(Problem(file, 1, None, header_read(names)))
     return present
 
 
-def _suggest(column: str, names: list[str]) -> str:
+#: Header names shown when columns are missing.
+HEADER_SHOWN = 30
+
+
+def header_read(names: list[str]) -> str:
+    """What the header was read as, with a hint when it looks split on the wrong separator."""
+    shown = ", ".join(repr(n) for n in names[:HEADER_SHOWN])
+    more = f" and {len(names) - HEADER_SHOWN} more" if len(names) > HEADER_SHOWN else ""
+    message = f"the header read has {len(names)} column(s): {shown}{more}"
+    for sep, word in ((";", "';'"), ("\t", "tab"), ("|", "'|'"), (",", "','")):
+        if sum(n.count(sep) for n in names) >= max(1, len(names)):
+            spelled = "tab" if sep == "\t" else f"'{sep}'"
+            return (
+                f"{message}; the names hold {word}, so the file looks {word}-separated: set "
+                f"read: {{sep: {spelled}}} in the spec"
+            )
+    return message
+
+
+def suggestion(column: str, names: list[str]) -> str:
+    """``; did you mean 'X'?`` for the name closest to ``column``, or nothing."""
     lowered = {name.lower().strip(): name for name in names}
     close = lowered.get(column.lower().strip())
     if close is None:
@@ -147,12 +177,26 @@ def _suggest(column: str, names: list[str]) -> str:
     return f"; did you mean '{close}'?" if close else ""
 
 
+def unused_columns(columns: list[str], spec: DatasetSpec) -> list[str]:
+    """Columns of the file the spec neither reads (roles, features, rows, join keys) nor drops."""
+    used = set(required_columns(spec))
+    used |= {c.column for c in spec.rows}
+    used |= {left for join in spec.joins for left, _ in join.keys}
+    return [c for c in columns if c not in used and not any(d.matches(c) for d in spec.drop)]
+
+
 def required_columns(spec: DatasetSpec) -> dict[str, str]:
     """Every column the spec reads, with the role that needs it (first role wins)."""
-    roles: dict[str, str] = {spec.id_column: "the id column"}
+    roles: dict[str, str] = {}
+    if spec.id_column:
+        roles[spec.id_column] = "the id column"
     if spec.time_column:
         roles.setdefault(spec.time_column, "the time column")
-    roles.setdefault(spec.channel_column, "the channel column")
+    if spec.channel_column:
+        roles.setdefault(spec.channel_column, "the channel column")
+    by = getattr(spec.split, "by", None)
+    if by:
+        roles.setdefault(by, "the split's order column")
     if spec.campaign_column:
         roles.setdefault(spec.campaign_column, "the campaign column")
     for name, target in spec.targets.items():
@@ -286,7 +330,7 @@ def _check_money_codes(
 def column_target(
     check: Checker,
     frame: pd.DataFrame,
-    target: StatusTarget | BinaryTarget,
+    target: ColumnTarget,
     name: str,
     present: set[str],
 ) -> np.ndarray:
@@ -303,7 +347,26 @@ def column_target(
     )
     if isinstance(target, StatusTarget):
         return _status_target(check, target, text)
+    if isinstance(target, OutcomeTarget):
+        return _outcome_target(check, target, text)
     return _binary_target(check, target, text)
+
+
+def _outcome_target(check: Checker, target: OutcomeTarget, text: np.ndarray) -> np.ndarray:
+    positive = set(target.positive)
+    if target.negative is not None:
+        known = positive | set(target.negative)
+        listing = ", ".join(target.positive) + " (positive) or " + ", ".join(target.negative)
+        if target.ignore:
+            listing += " (ignored rows are left out: " + ", ".join(target.ignore) + ")"
+        bad = np.flatnonzero([v is not None and v not in known for v in text])
+        check.rows(
+            bad,
+            target.column,
+            lambda p: f"unknown status '{text[p]}'; expected {listing}",
+            "hold an unknown status",
+        )
+    return np.fromiter((v in positive for v in text), dtype=np.int8, count=len(text))
 
 
 def _status_target(check: Checker, target: StatusTarget, text: np.ndarray) -> np.ndarray:
@@ -323,12 +386,13 @@ def _status_target(check: Checker, target: StatusTarget, text: np.ndarray) -> np
 
 
 def _binary_target(check: Checker, target: BinaryTarget, text: np.ndarray) -> np.ndarray:
-    positive = {to_text(np.array([p], dtype=object))[0].lower() for p in target.positive}
+    positive = _lowered(target.positive)
+    negative = _lowered(target.negative)
     lowered = [None if v is None else v.lower() for v in text]
     bad = np.flatnonzero(
-        [v is not None and v not in positive and v not in NEGATIVE_VALUES for v in lowered]
+        [v is not None and v not in positive and v not in negative for v in lowered]
     )
-    expected = ", ".join(sorted(positive)) + " (positive) or " + ", ".join(sorted(NEGATIVE_VALUES))
+    expected = ", ".join(sorted(positive)) + " (positive) or " + ", ".join(sorted(negative))
     check.rows(
         bad,
         target.column,
@@ -336,6 +400,10 @@ def _binary_target(check: Checker, target: BinaryTarget, text: np.ndarray) -> np
         "hold an unknown target value",
     )
     return np.fromiter((v in positive for v in lowered), dtype=np.int8, count=len(lowered))
+
+
+def _lowered(values: Iterable[str | int | bool]) -> set[str]:
+    return {str(to_text(np.array([v], dtype=object))[0]).lower() for v in values}
 
 
 def membership_target(

@@ -6,16 +6,21 @@ module) collects every problem it finds and this module raises one :class:`Datas
 listing them all, each naming the file, the line (header = line 1) and the column, so a
 broken export is fixed in one pass.
 
-Order of work: missing-value markers become missing first; columns are checked for
-presence; then ids, times, feature values and targets row by row. The rows of a valid set
-come back sorted by time, with the roles the spec names.
+Order of work: the CSV is read with the spec's ``read`` options (separator detected when
+not given); the ``rows:`` conditions and the targets' ``ignore`` values choose the rows
+(``features.rows``); the lookups are joined (``features.joins``); missing-value markers
+become missing; columns are checked for presence; then ids (or line numbers), times,
+feature values and targets row by row. Problems always name the line in the file. The rows
+of a valid set come back sorted by time (or by the split's order column), with the roles
+the spec names.
 """
 
 from __future__ import annotations
 
+import csv
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +38,17 @@ from features.checks import (
     membership_target,
     required_columns,
 )
-from features.coerce import as_object_array, is_missing, to_text
-from features.spec import DatasetSpec, MembershipTarget
+from features.coerce import as_object_array, is_missing, to_number, to_text
+from features.joins import JoinMatch, Reader, join_lookups
+from features.rows import LeftOut, selected_rows
+from features.spec import (
+    ONE_CHANNEL,
+    DatasetSpec,
+    FeatureType,
+    Join,
+    MembershipTarget,
+    ReadOptions,
+)
 
 #: How many problems ``str(DatasetError)`` shows.
 PROBLEMS_SHOWN = 50
@@ -72,6 +86,14 @@ class LeadData:
     targets: dict[str, np.ndarray]
     source: str
     warnings: list[Problem] = field(default_factory=list)
+    #: what loading chose for itself (e.g. the separator detected)
+    notes: list[str] = field(default_factory=list)
+    #: rows of the file before the spec's rows/ignore rules (None: not told)
+    rows_read: int | None = None
+    left_out: list[LeftOut] = field(default_factory=list)
+    joins: list[JoinMatch] = field(default_factory=list)
+    #: every column of the file as read
+    columns_read: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -95,9 +117,10 @@ def _format_of(path: Path, fmt: str | None) -> str:
     )
 
 
-def read_table(path: Path, fmt: str | None = None) -> pd.DataFrame:
+def read_table(path: Path, fmt: str | None = None, read: ReadOptions | None = None) -> pd.DataFrame:
     """Read a CSV or an Excel workbook's first sheet (every column as text, markers left as
-    they are) or a Parquet file."""
+    they are) or a Parquet file. A CSV is read with ``read``'s separator and encoding; with
+    no separator given it is detected from the first lines (:func:`detect_separator`)."""
     kind = _format_of(path, fmt)
     if not path.is_file():
         raise DatasetError([Problem(str(path), None, None, "no such file")])
@@ -110,12 +133,57 @@ def read_table(path: Path, fmt: str | None = None) -> pd.DataFrame:
             ) from exc
     if kind == "xlsx":
         return _read_xlsx(path)
+    options = read or ReadOptions()
+    sep = options.sep or detect_separator(path, options.encoding)
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        return pd.read_csv(
+            path, dtype=str, keep_default_na=False, encoding=options.encoding, sep=sep
+        )
     except pd.errors.EmptyDataError:
         raise DatasetError([Problem(str(path), None, None, "the file is empty")]) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DatasetError([Problem(str(path), None, None, f"not a readable CSV: {exc}")]) from exc
+    except UnicodeDecodeError as exc:
+        message = (
+            f"cannot be read as {options.encoding} ({exc.reason} at byte {exc.start}); set "
+            "the file's encoding in the spec, e.g. read: {encoding: cp1252} or latin-1"
+        )
+        raise DatasetError([Problem(str(path), None, None, message)]) from exc
+    except pd.errors.ParserError as exc:
+        hint = (
+            "" if options.sep else f" (separator '{_shown(sep)}' detected; set read: {{sep: ...}})"
+        )
+        raise DatasetError(
+            [Problem(str(path), None, None, f"not a readable CSV: {exc}{hint}")]
+        ) from exc
+
+
+#: Separators tried by :func:`detect_separator`, the first winning a tie.
+SEPARATORS = (",", ";", "\t", "|")
+_SNIFF_LINES = 50
+
+
+def detect_separator(path: Path, encoding: str = "utf-8-sig") -> str:
+    """The separator of a CSV file: of the candidates, the one that splits the header into
+    the most fields and (nearly) every following line into as many. ``,`` when none does."""
+    try:
+        with path.open(encoding=encoding, errors="replace", newline="") as handle:
+            lines = [line for _, line in zip(range(_SNIFF_LINES), handle, strict=False)]
+    except OSError:
+        return ","
+    if len(lines) > 2:
+        lines = lines[:-1]  # the last line read may be cut inside a quoted field
+    best, best_fields = ",", 1
+    for sep in SEPARATORS:
+        widths = [len(row) for row in csv.reader(lines, delimiter=sep) if row]
+        if not widths or widths[0] <= best_fields:
+            continue
+        agreeing = sum(width == widths[0] for width in widths)
+        if agreeing >= 0.8 * len(widths):
+            best, best_fields = sep, widths[0]
+    return best
+
+
+def _shown(sep: str) -> str:
+    return "\\t" if sep == "\t" else sep
 
 
 def _read_xlsx(path: Path) -> pd.DataFrame:
@@ -147,14 +215,36 @@ def load_dataset(spec: DatasetSpec, path: Path | None = None) -> LeadData:
         raise DatasetError(
             [Problem(str(where), None, "data", "the spec names no data file; pass a path")]
         )
-    frame = read_table(path, spec.format)
+    read, notes = _read_options(path, spec.format, spec.read)
+    frame = read_table(path, spec.format, read)
     return prepare_frame(
         spec,
         frame,
         source=str(path),
         first_row=_first_row(path, spec.format),
         data_dir=path.parent,
+        notes=notes,
     )
+
+
+def _read_options(path: Path, fmt: str | None, read: ReadOptions) -> tuple[ReadOptions, list[str]]:
+    """``read`` with the separator detected when the spec gives none, and a note saying so."""
+    if read.sep is not None or _format_of(path, fmt) != "csv" or not path.is_file():
+        return read, []
+    sep = detect_separator(path, read.encoding)
+    note = (
+        f"{path}: separator '{_shown(sep)}' detected; if that is wrong, set "
+        "read: {sep: ...} in the spec"
+    )
+    return read.model_copy(update={"sep": sep}), [note]
+
+
+def _read_lookup(base_read: ReadOptions) -> Reader:
+    def read(path: Path, join: Join) -> tuple[pd.DataFrame, int]:
+        options, _ = _read_options(path, join.format, join.read)
+        return read_table(path, join.format, options), _first_row(path, join.format)
+
+    return read
 
 
 def prepare_frame(
@@ -164,34 +254,94 @@ def prepare_frame(
     *,
     first_row: int = 1,
     data_dir: Path | None = None,
+    notes: list[str] | None = None,
 ) -> LeadData:
     """Validate an in-memory frame against ``spec`` exactly as :func:`load_dataset` does.
 
     ``first_row`` is the number reported for the frame's first row (2 for a CSV whose
-    header is line 1). ``data_dir`` is where a membership target's file lives (default:
-    the folder of the spec's data file).
+    header is line 1). ``data_dir`` is where a membership target's and the joins' files
+    live (default: the folder of the spec's data file).
+
+    Order: the ``rows:`` conditions and the targets' ``ignore`` values choose the rows;
+    the joins add their columns; then markers, columns, ids, times, values and targets.
     """
     all_columns = [str(c) for c in frame.columns]
     check = Checker(source=source, first_row=first_row, markers=spec.missing_values)
     if len(frame) == 0:
         check.error(None, None, "no data rows (only a header, or nothing)")
         raise DatasetError(check.problems)
-    present = check.columns(all_columns, required_columns(spec))
+    selection = selected_rows(check, frame, spec)
+    if check.problems:
+        raise DatasetError(check.problems)
+    rows_read = len(frame)
+    frame = frame.iloc[selection.positions].reset_index(drop=True)
+    lines = selection.positions + first_row
+    check.lines = lines
+    if len(frame) == 0:
+        check.error(None, None, f"no rows left of {rows_read} after the spec's rows/ignore rules")
+        raise DatasetError(check.problems)
+    base = data_dir or _spec_data_dir(spec)
+    joined = join_lookups(check, frame, spec, base, _read_lookup(spec.read))
+    frame, check.lines = joined.frame, lines[joined.kept]
+    present = check.columns([str(c) for c in frame.columns], required_columns(spec))
     needed = [c for c in required_columns(spec) if c in present]
-    frame = _blank_markers(frame[needed].reset_index(drop=True), spec.missing_values)
-    ids = checked_ids(check, frame, spec.id_column) if spec.id_column in present else None
+    frame = _blank_markers(frame[needed].reset_index(drop=True), spec)
+    frame = _read_numbers(frame, spec)
+    ids = _ids(check, frame, spec, present)
     times = checked_times(check, frame, spec) if spec.time_column in present else None
     for feature in spec.features:
         if feature.column != spec.time_column:  # the time column is checked above
             check_feature(check, frame, feature, present)
     targets = {
-        name: _target(check, frame, spec, name, present, data_dir, ids, times)
-        for name in spec.targets
+        name: _target(check, frame, spec, name, present, base, ids, times) for name in spec.targets
     }
+    order = _order(check, frame, spec, present, times)
     check.unused(all_columns, spec)
     if check.problems or ids is None:
         raise DatasetError(check.problems)
-    return _assemble(spec, frame, ids, times, targets, source, check.warnings)
+    data = _assemble(spec, frame, ids, times, targets, source, check.warnings, order)
+    return replace(
+        data,
+        notes=list(notes or []),
+        rows_read=rows_read,
+        left_out=selection.left_out,
+        joins=joined.matches,
+        columns_read=all_columns,
+    )
+
+
+def _ids(
+    check: Checker, frame: pd.DataFrame, spec: DatasetSpec, present: set[str]
+) -> np.ndarray | None:
+    """The CRM ids; with no id column, each row's line in the file (a row number)."""
+    if spec.id_column is None:
+        return np.array([str(check.line(p)) for p in range(len(frame))], dtype=object)
+    return checked_ids(check, frame, spec.id_column) if spec.id_column in present else None
+
+
+def _order(
+    check: Checker,
+    frame: pd.DataFrame,
+    spec: DatasetSpec,
+    present: set[str],
+    times: pd.DatetimeIndex | None,
+) -> np.ndarray:
+    """Row order of the data set: by time, by the split's order column, or as in the file."""
+    if times is not None:
+        return np.argsort(times.asi8, kind="stable")
+    by = getattr(spec.split, "by", None)
+    if by is None or by not in present:
+        return np.arange(len(frame))
+    raw = column_values(frame, by)
+    numbers = to_number(raw)
+    bad = np.flatnonzero(np.isnan(numbers))
+    check.rows(
+        bad,
+        by,
+        lambda p: f"order value '{raw[p]}' is not a number; the split orders rows by it",
+        "without a numeric order value",
+    )
+    return np.argsort(numbers, kind="stable")
 
 
 def _frame_columns(spec: DatasetSpec) -> list[str]:
@@ -201,19 +351,51 @@ def _frame_columns(spec: DatasetSpec) -> list[str]:
     return list(dict.fromkeys(c for c in columns if c))
 
 
-def _blank_markers(frame: pd.DataFrame, markers: list[str]) -> pd.DataFrame:
-    """Turn missing-value markers (e.g. 'Select', '') into missing in text columns."""
+def _blank_markers(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """Turn missing-value markers (e.g. 'Select', '') into missing in text columns: the
+    spec's markers everywhere, a feature's own ``missing_values`` in its column."""
+    own = {f.column: f.missing_values for f in spec.features if f.missing_values}
     out = frame.copy()
     for column in out.columns:
         series = out[column]
-        if series.dtype.kind in "fiubmM":
-            continue
+        markers = [*spec.missing_values, *own.get(str(column), [])]
         values = as_object_array(series)
-        mask = is_missing(values, markers)
+        if series.dtype.kind in "fiubmM":
+            if str(column) not in own:
+                continue
+            mask = np.isin(to_text(values).astype(object), own[str(column)])
+        else:
+            mask = is_missing(values, markers)
         if mask.any():
             values[mask] = None
             out[column] = pd.Series(values, index=series.index, dtype=object)
     return out
+
+
+def _read_numbers(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """Numbers written with the file's ``decimal`` and ``thousands`` marks, as plain text
+    numbers (``1.234,5`` -> ``1234.5``) in the numeric and money columns."""
+    decimal, thousands = spec.read.decimal, spec.read.thousands
+    if decimal == "." and thousands is None:
+        return frame
+    numeric = (FeatureType.NUMERIC, FeatureType.MONEY)
+    columns = [f.column for f in spec.features if f.type in numeric and f.column in frame]
+    out = frame.copy()
+    for column in columns:
+        if out[column].dtype.kind in "fiub":
+            continue
+        values = [_plain_number(v, decimal, thousands) for v in as_object_array(out[column])]
+        out[column] = pd.Series(values, index=out.index, dtype=object)
+    return out
+
+
+def _plain_number(value: object, decimal: str, thousands: str | None) -> object:
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if thousands is not None:
+        text = text.replace(thousands, "")
+    return text.replace(decimal, ".") if decimal != "." else text
 
 
 # --------------------------------------------------------------------------- targets
@@ -273,14 +455,16 @@ def _assemble(
     targets: dict[str, np.ndarray],
     source: str,
     warnings: list[Problem],
+    order: np.ndarray,
 ) -> LeadData:
-    order = np.arange(len(frame))
     if times is not None:
-        order = np.argsort(times.asi8, kind="stable")
         times = times[order]
     kept = frame[_frame_columns(spec)].iloc[order].reset_index(drop=True)
-    channels = to_text(column_values(frame, spec.channel_column))[order]
-    channels[pd.isna(channels)] = UNKNOWN_CHANNEL
+    if spec.channel_column is None:
+        channels = np.full(len(frame), ONE_CHANNEL, dtype=object)
+    else:
+        channels = to_text(column_values(frame, spec.channel_column))[order]
+        channels[pd.isna(channels)] = UNKNOWN_CHANNEL
     campaigns = None
     if spec.campaign_column:
         campaigns = to_text(column_values(frame, spec.campaign_column))[order]

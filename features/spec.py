@@ -2,7 +2,10 @@
 
 A spec is a YAML file. Nothing in leadscore hard-codes a data set's column names: a new
 CRM export needs only a new spec. Shipped specs live in ``features/specs/``:
-``demo.yaml``, ``x_education.yaml`` and ``olist.yaml``.
+``demo.yaml``, ``x_education.yaml``, ``olist.yaml``, ``bank_marketing.yaml`` and
+``crm_sales.yaml``. Besides roles, targets, features and the split, a spec says how its CSV
+is read (``read``), which rows count (``rows``) and which lookup tables are joined on
+(``joins``); docs/specs.md has every key with an example. Errors name the file and line.
 
 Example (abridged)::
 
@@ -26,14 +29,26 @@ Example (abridged)::
 
 from __future__ import annotations
 
+import codecs
+import re
 from datetime import date
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from features.funnel import Stage
 
@@ -106,6 +121,10 @@ class FeatureSpec(_Spec):
     hash_features: int = Field(default=0, ge=0, le=1024)
     # numeric / monotone direction where the domain is clear
     monotone: Literal[-1, 0, 1] = 0
+    missing_values: list[str] = Field(
+        default_factory=list,
+        description="markers that mean missing in this column only (on top of the spec's)",
+    )
 
     @model_validator(mode="after")
     def _type_options(self) -> FeatureSpec:
@@ -133,9 +152,40 @@ class StatusTarget(_Spec):
     stage_map: dict[str, Stage] = Field(
         description="status value -> the furthest stage a lead in it has reached"
     )
+    ignore: list[str] = Field(
+        default_factory=list,
+        description="open statuses: rows holding one are left out of the data set",
+    )
+
+
+class OutcomeTarget(_Spec):
+    """A status column read as an outcome: ``positive`` statuses against ``negative`` ones
+    (every other status when ``negative`` is not given); ``ignore`` lists open statuses,
+    whose rows are left out (e.g. a pipeline's open stages when only closed deals count)."""
+
+    kind: Literal["status"]
+    column: str
+    positive: list[str] = Field(min_length=1)
+    negative: list[str] | None = Field(
+        default=None, description="default: every status neither positive nor ignored"
+    )
+    ignore: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> OutcomeTarget:
+        lists = {"positive": self.positive, "negative": self.negative or [], "ignore": self.ignore}
+        seen: dict[str, str] = {}
+        for name, values in lists.items():
+            for value in values:
+                if value in seen:
+                    raise ValueError(f"status '{value}' is in both {seen[value]} and {name}")
+                seen[value] = name
+        return self
 
 
 DEFAULT_POSITIVE: tuple[str | int | bool, ...] = (1, True, "1", "true")
+#: Values a binary target reads as negative when the spec lists none (lower-cased, stripped).
+DEFAULT_NEGATIVE: tuple[str | int | bool, ...] = ("0", "false", "no", "нет")
 
 
 class BinaryTarget(_Spec):
@@ -144,6 +194,10 @@ class BinaryTarget(_Spec):
     kind: Literal["binary"]
     column: str
     positive: list[str | int | bool] = Field(default_factory=lambda: list(DEFAULT_POSITIVE))
+    negative: list[str | int | bool] = Field(default_factory=lambda: list(DEFAULT_NEGATIVE))
+    ignore: list[str] = Field(
+        default_factory=list, description="values whose rows are left out of the data set"
+    )
 
 
 class MembershipTarget(_Spec):
@@ -157,7 +211,35 @@ class MembershipTarget(_Spec):
     )
 
 
-Target = Annotated[StatusTarget | BinaryTarget | MembershipTarget, Field(discriminator="kind")]
+ColumnTarget = StatusTarget | OutcomeTarget | BinaryTarget
+
+
+def _target_tag(value: Any) -> str | None:
+    """Which target model a spec entry is: a status target with ``positive`` is an outcome."""
+    if isinstance(value, dict):
+        kind = value.get("kind")
+        if kind == "status" and "positive" in value and "stage_map" not in value:
+            return "outcome"
+        return kind if isinstance(kind, str) else None
+    if isinstance(value, OutcomeTarget):
+        return "outcome"
+    return getattr(value, "kind", None)
+
+
+Target = Annotated[
+    Annotated[StatusTarget, Tag("status")]
+    | Annotated[OutcomeTarget, Tag("outcome")]
+    | Annotated[BinaryTarget, Tag("binary")]
+    | Annotated[MembershipTarget, Tag("membership")],
+    Discriminator(
+        _target_tag,
+        custom_error_type="target_kind",
+        custom_error_message=(
+            "kind must be status (with reach + stage_map, or positive [+ negative]), "
+            "binary or membership"
+        ),
+    ),
+]
 
 
 class DroppedColumn(_Spec):
@@ -189,7 +271,192 @@ class KFoldSplit(_Spec):
     seed: int = 0
 
 
-Split = Annotated[TimeSplit | KFoldSplit, Field(discriminator="kind")]
+class OrderedSplit(_Spec):
+    """By row order (a file ordered in time without a date column): the first rows train,
+    the last ``test_share`` of them test. ``by`` sorts the rows by a numeric sequence
+    column first (e.g. a CRM's running number)."""
+
+    kind: Literal["ordered"]
+    test_share: float = Field(default=0.2, gt=0, lt=1)
+    by: str | None = Field(default=None, description="numeric column giving the row order")
+
+
+class BacktestSplit(_Spec):
+    """A backtest over row order (or time order when the spec has a time column):
+    ``windows`` consecutive test windows of ``test_share`` of the rows each, at the end of
+    the data. ``expanding`` trains on every row before a window, ``rolling`` on the
+    ``train_share`` of rows just before it."""
+
+    kind: Literal["rolling", "expanding"]
+    windows: int = Field(default=4, ge=2, le=50)
+    test_share: float = Field(default=0.05, gt=0, lt=1, description="rows per test window")
+    train_share: float | None = Field(
+        default=None, gt=0, lt=1, description="rolling: rows trained on before each window"
+    )
+    by: str | None = Field(default=None, description="numeric column giving the row order")
+
+    @model_validator(mode="after")
+    def _fits(self) -> BacktestSplit:
+        if self.windows * self.test_share >= 1:
+            raise ValueError(
+                f"{self.windows} windows of test_share {self.test_share} leave no training rows"
+            )
+        if self.kind == "rolling" and self.train_share is None:
+            raise ValueError("split kind 'rolling' needs train_share (rows before each window)")
+        if self.kind == "expanding" and self.train_share is not None:
+            raise ValueError("train_share is for kind 'rolling'; 'expanding' uses every row")
+        if self.train_share is not None and self.train_share > 1 - self.windows * self.test_share:
+            raise ValueError("train_share is longer than the rows before the first window")
+        return self
+
+
+Split = Annotated[
+    TimeSplit | KFoldSplit | OrderedSplit | BacktestSplit, Field(discriminator="kind")
+]
+
+
+# ------------------------------------------------------------------ reading, rows, joins
+
+_SEPARATOR_WORDS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+class ReadOptions(_Spec):
+    """How a CSV file is read. ``sep`` is detected from the first lines when not given."""
+
+    sep: str | None = Field(default=None, description="one character, or tab/comma/semicolon")
+    encoding: str = "utf-8-sig"
+    decimal: str = Field(default=".", min_length=1, max_length=1)
+    thousands: str | None = Field(default=None, min_length=1, max_length=1)
+
+    @field_validator("sep")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = _SEPARATOR_WORDS.get(value.lower(), value)
+        if len(value) != 1:
+            raise ValueError(f"sep must be one character (or tab, comma, semicolon), not {value!r}")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, cp1252, latin-1)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _marks_differ(self) -> ReadOptions:
+        if self.thousands is not None and self.thousands == self.decimal:
+            raise ValueError("decimal and thousands must be different characters")
+        if self.sep is not None and self.sep == self.decimal:
+            raise ValueError("sep and decimal must be different characters")
+        return self
+
+
+RowOperator = Literal["in", "not in", "missing", "not missing", "==", "!=", ">", ">=", "<", "<="]
+_IN = re.compile(r"^(?P<column>.+?)\s+(?P<op>not in|in)\s+(?P<rest>\[.*\])$", re.DOTALL)
+_MISSING = re.compile(r"^(?P<column>.+?)\s+(?P<op>is missing|not missing|missing)$")
+_COMPARE = re.compile(r"^(?P<column>.+?)\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<value>.+)$")
+
+
+class RowCondition(_Spec):
+    """One condition of ``rows:``, written ``column in [a, b]``, ``column not in [...]``,
+    ``column not missing``, ``column missing`` or ``column >= 10`` (``== != > >= < <=``;
+    numbers compare as numbers, ISO dates as dates, other values as text)."""
+
+    column: str = Field(min_length=1)
+    op: RowOperator
+    values: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return parse_condition(value)
+
+    def __str__(self) -> str:
+        if self.op in ("in", "not in"):
+            return f"{self.column} {self.op} [{', '.join(self.values)}]"
+        if self.op in ("missing", "not missing"):
+            return f"{self.column} {self.op}"
+        return f"{self.column} {self.op} {self.values[0]}"
+
+
+def parse_condition(text: str) -> dict[str, Any]:
+    """``"deal_stage in [Won, Lost]"`` -> ``{column, op, values}``; ValueError if unreadable."""
+    expected = (
+        "expected 'COLUMN in [a, b]', 'COLUMN not in [...]', 'COLUMN not missing', "
+        "'COLUMN missing' or 'COLUMN >= VALUE' (== != > >= < <=)"
+    )
+    text = text.strip()
+    if match := _IN.match(text):
+        try:
+            values = yaml.safe_load(match["rest"])
+        except yaml.YAMLError:
+            values = None
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"row condition {text!r}: '{match['op']}' needs a list like [a, b]")
+        return {"column": match["column"], "op": match["op"], "values": [str(v) for v in values]}
+    if match := _MISSING.match(text):
+        op = "missing" if match["op"] == "is missing" else match["op"]
+        return {"column": match["column"], "op": op, "values": []}
+    if match := _COMPARE.match(text):
+        value = match["value"].strip().strip("'\"")
+        return {"column": match["column"].strip(), "op": match["op"], "values": [value]}
+    raise ValueError(f"cannot read row condition {text!r}; {expected}")
+
+
+class Join(_Spec):
+    """A lookup table joined onto the data: its columns (named ``prefix`` + column) become
+    available to features. ``on`` is the key column (the same name in both files), a list
+    of them, or a mapping data column -> lookup column. A key present in the data but
+    absent from the lookup is reported (match rate in check-data); with ``how: inner`` those
+    rows are left out. A key repeated in the lookup is an error."""
+
+    path: str = Field(
+        validation_alias=AliasChoices("path", "file"),
+        description="the lookup file, relative to the data file",
+    )
+    on: str | list[str] | dict[str, str]
+    how: Literal["left", "inner"] = "left"
+    unmatched: Literal["warn", "error"] = Field(
+        default="warn", description="a key the lookup lacks: a warning, or an error"
+    )
+    prefix: str = ""
+    columns: list[str] | None = Field(default=None, description="default: every other column")
+    format: Literal["csv", "parquet", "xlsx"] | None = None
+    read: ReadOptions = Field(default_factory=ReadOptions)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _on_key(cls, value: Any) -> Any:
+        """YAML 1.1 reads a bare ``on:`` key as the boolean true: take it as ``on``."""
+        if isinstance(value, dict) and True in value and "on" not in value:
+            value = {("on" if k is True else k): v for k, v in value.items()}
+        return value
+
+    @field_validator("on")
+    @classmethod
+    def _some_key(cls, value: str | list[str] | dict[str, str]) -> str | list[str] | dict[str, str]:
+        if not value:
+            raise ValueError("on needs at least one key column")
+        return value
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        """(data column, lookup column) pairs."""
+        if isinstance(self.on, str):
+            return [(self.on, self.on)]
+        if isinstance(self.on, list):
+            return [(k, k) for k in self.on]
+        return list(self.on.items())
+
+    def output_name(self, lookup_column: str) -> str:
+        return f"{self.prefix}{lookup_column}"
 
 
 class TrainingSection(_Spec):
@@ -208,6 +475,10 @@ class TrainingSection(_Spec):
     )
 
 
+#: The channel of every lead when the spec names no channel column.
+ONE_CHANNEL = "all"
+
+
 class DatasetSpec(_Spec):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str | None = None
@@ -215,12 +486,21 @@ class DatasetSpec(_Spec):
     format: Literal["csv", "parquet", "xlsx"] | None = Field(
         default=None, description="default: from the file's extension"
     )
-    id_column: str
+    read: ReadOptions = Field(default_factory=ReadOptions)
+    id_column: str | None = Field(
+        default=None, description="unique CRM id; none: the row's line number is the id"
+    )
     time_column: str | None = None
     time_format: str | None = Field(default=None, description="strftime format, if not ISO")
-    channel_column: str
+    channel_column: str | None = Field(
+        default=None, description=f"marketing channel; none: one channel, '{ONE_CHANNEL}'"
+    )
     campaign_column: str | None = None
     missing_values: list[str] = Field(default_factory=lambda: [""])
+    rows: list[RowCondition] = Field(
+        default_factory=list, description="conditions a row must meet to be used (all of them)"
+    )
+    joins: list[Join] = Field(default_factory=list)
     drop: list[DroppedColumn] = Field(default_factory=list)
     targets: dict[str, Target] = Field(min_length=1)
     features: list[FeatureSpec] = Field(min_length=1)
@@ -249,6 +529,12 @@ class DatasetSpec(_Spec):
             problems.append(f"target column '{column}' cannot also be a feature (leakage)")
         if isinstance(self.split, TimeSplit) and self.time_column is None:
             problems.append("split kind 'time' needs time_column")
+        by = getattr(self.split, "by", None)
+        if by is not None and self.time_column is not None:
+            problems.append(
+                f"split 'by: {by}' orders rows, but the rows are already in time order "
+                f"('{self.time_column}'); leave out one of them"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -289,15 +575,43 @@ class DatasetSpec(_Spec):
         return (base / self.data).resolve()
 
 
+def upgraded(spec: DatasetSpec) -> DatasetSpec:
+    """A spec unpickled from an older leadscore (inside a stored model) with every field
+    added since at its default: pickles restore only the attributes they stored."""
+    if _complete(spec):
+        return spec
+    dumped = spec.model_dump(warnings=False)
+    fresh = DatasetSpec.model_validate(dumped)
+    return fresh.model_copy(update={"source_path": spec.__dict__.get("source_path")})
+
+
+def _complete(model: BaseModel) -> bool:
+    if set(type(model).model_fields) - set(model.__dict__):
+        return False
+    children: list[object] = []
+    for value in model.__dict__.values():
+        children += (
+            value
+            if isinstance(value, list)
+            else list(value.values())
+            if isinstance(value, dict)
+            else [value]
+        )
+    return all(_complete(c) for c in children if isinstance(c, BaseModel))
+
+
 class SpecError(ValueError):
     """A spec file that cannot be used; the message names the file and every problem."""
 
 
-SHIPPED_SPECS = ("demo", "x_education", "olist")
+SHIPPED_SPECS = ("demo", "x_education", "olist", "bank_marketing", "crm_sales")
 
 
 def load_spec(path_or_name: str | Path) -> DatasetSpec:
-    """Read and validate a spec from a YAML path, or a shipped spec by name."""
+    """Read and validate a spec from a YAML path, or a shipped spec by name.
+
+    Every problem is reported with the line of the spec file it is on.
+    """
     path = Path(path_or_name)
     if not path.exists() and str(path_or_name) in SHIPPED_SPECS:
         traversable = resources.files("features").joinpath(f"specs/{path_or_name}.yaml")
@@ -305,8 +619,10 @@ def load_spec(path_or_name: str | Path) -> DatasetSpec:
     if not path.exists():
         shipped = ", ".join(SHIPPED_SPECS)
         raise SpecError(f"{path}: no such spec file (shipped specs by name: {shipped})")
+    text = path.read_text(encoding="utf-8")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(text)
+        root = yaml.compose(text)
     except yaml.YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
@@ -314,9 +630,30 @@ def load_spec(path_or_name: str | Path) -> DatasetSpec:
     try:
         spec = DatasetSpec.model_validate(raw)
     except ValidationError as exc:
-        lines = [
-            f"  {'.'.join(str(p) for p in err['loc']) or '(spec)'}: {err['msg']}"
-            for err in exc.errors()
-        ]
+        lines = [_error_line(path, root, err["loc"], err["msg"]) for err in exc.errors()]
         raise SpecError(f"{path}: invalid spec:\n" + "\n".join(lines)) from exc
     return spec.model_copy(update={"source_path": path.resolve()})
+
+
+def _error_line(path: Path, root: yaml.Node | None, loc: tuple[int | str, ...], msg: str) -> str:
+    """``  file:line: a.b.c: message`` for one validation error."""
+    where = ".".join(str(p) for p in loc) or "(spec)"
+    line = _line_of(root, loc)
+    at = f"{path}:{line}: " if line is not None else ""
+    return f"  {at}{where}: {msg}"
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the deepest YAML node on the path ``loc`` (parts that are not
+    keys of the file, such as the tag pydantic adds for a union member, are passed over)."""
+    if node is None:
+        return None
+    for part in loc:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if str(k.value) == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if 0 <= part < len(node.value) else None
+        if child is not None:
+            node = child
+    return int(node.start_mark.line) + 1

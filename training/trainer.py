@@ -22,8 +22,9 @@ baseline beat LightGBM, the better model is registered and flagged.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 import lightgbm as lgb
@@ -34,7 +35,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from features.dataset import LeadData
 from features.lead import BANT_COLUMNS
 from features.pipeline import LeadFeaturizer
-from features.spec import KFoldSplit, KnownAt, TimeSplit
+from features.spec import BacktestSplit, KFoldSplit, KnownAt, OrderedSplit, TimeSplit
 from training.baselines import fit_logistic
 from training.calibration import fit_calibrator
 from training.gbm import (
@@ -67,13 +68,29 @@ class Fold:
     test: np.ndarray
 
 
+#: Split kinds whose rows are in order (time or row order): validation takes the latest rows.
+ORDERED_KINDS = frozenset({"time", "ordered", "rolling", "expanding"})
+#: Split kinds whose folds are consecutive test windows, each reported on its own.
+BACKTEST_KINDS = frozenset({"rolling", "expanding"})
+
+
 @dataclass(frozen=True)
 class SplitPlan:
-    kind: str  # "time" | "stratified_kfold"
+    kind: str  # "time" | "stratified_kfold" | "ordered" | "rolling" | "expanding"
     folds: list[Fold]
     description: str
     test_start: datetime | None = None
     test_end: datetime | None = None
+
+    @property
+    def ordered(self) -> bool:
+        """Rows in order: early stopping and calibration use the latest training rows."""
+        return self.kind in ORDERED_KINDS
+
+    @property
+    def windows(self) -> bool:
+        """A backtest: every fold is a test window of its own."""
+        return self.kind in BACKTEST_KINDS
 
 
 @dataclass
@@ -88,6 +105,12 @@ class Evaluation:
     calibration: list[str]
     best_iterations: list[int]
     uncalibrated_ece: float
+    #: backtests: each model's metrics on each test window, in order (empty otherwise)
+    windows: dict[str, list[Metrics]] = field(default_factory=dict)
+
+    def window_mean(self, name: str, measure: str) -> float:
+        """The mean over the backtest's windows of one measure (e.g. ``roc_auc``)."""
+        return float(np.mean([getattr(m, measure) for m in self.windows[name]]))
 
 
 @dataclass
@@ -163,6 +186,10 @@ def plan_split(data: LeadData, target: str, options: TrainOptions) -> SplitPlan:
             test_start=start_ts.to_pydatetime(),
             test_end=None if end_ts is None else end_ts.to_pydatetime(),
         )
+    if isinstance(spec_split, OrderedSplit):
+        return _ordered_plan(data, target, spec_split)
+    if isinstance(spec_split, BacktestSplit):
+        return backtest_plan(len(data), data.targets[target], spec_split)
     assert isinstance(spec_split, KFoldSplit)
     y = data.targets[target]
     folds = StratifiedKFold(n_splits=spec_split.folds, shuffle=True, random_state=spec_split.seed)
@@ -174,6 +201,66 @@ def plan_split(data: LeadData, target: str, options: TrainOptions) -> SplitPlan:
             "column, so no out-of-time test is possible; metrics are pooled out-of-fold)"
         ),
     )
+
+
+def _order_words(data: LeadData, by: str | None) -> str:
+    if data.times is not None:
+        return "time order"
+    return f"the order of '{by}'" if by else "file order"
+
+
+def _ordered_plan(data: LeadData, target: str, split: OrderedSplit) -> SplitPlan:
+    """The first rows train, the last ``test_share`` test (rows are in order already)."""
+    n = len(data)
+    cut = n - max(1, round(n * split.test_share))
+    train, test = np.arange(cut), np.arange(cut, n)
+    _both_classes(data.targets[target], [("training", train), ("test", test)])
+    order = _order_words(data, split.by)
+    return SplitPlan(
+        kind="ordered",
+        folds=[Fold(train, test)],
+        description=(
+            f"ordered: train on the first {cut} rows in {order}, test on the last "
+            f"{n - cut} ({split.test_share:.0%})"
+        ),
+    )
+
+
+def backtest_plan(n: int, y: np.ndarray, split: BacktestSplit) -> SplitPlan:
+    """``windows`` consecutive test windows at the end of the rows; each trains on the rows
+    before it (``expanding``) or on the ``train_share`` of rows just before it (``rolling``)."""
+    size = max(1, round(n * split.test_share))
+    first = n - split.windows * size
+    span = None if split.train_share is None else max(1, round(n * split.train_share))
+    folds = []
+    for number in range(split.windows):
+        start = first + number * size
+        stop = n if number == split.windows - 1 else start + size
+        begin = 0 if span is None else max(0, start - span)
+        folds.append(Fold(np.arange(begin, start), np.arange(start, stop)))
+    windows = [(f"window {i} training", f.train) for i, f in enumerate(folds, 1)]
+    windows += [(f"window {i} test", f.test) for i, f in enumerate(folds, 1)]
+    _both_classes(y, windows)
+    trained = "every earlier row" if span is None else f"the {span} rows before it"
+    return SplitPlan(
+        kind=split.kind,
+        folds=folds,
+        description=(
+            f"{split.kind} backtest: {split.windows} consecutive test windows of {size} rows "
+            f"over the last {n - first} rows, each trained on {trained}; metrics per window "
+            "and their mean"
+        ),
+    )
+
+
+def _both_classes(y: np.ndarray, parts: list[tuple[str, np.ndarray]]) -> None:
+    for name, rows in parts:
+        positives = int(y[rows].sum()) if len(rows) else 0
+        if len(rows) == 0 or positives in (0, len(rows)):
+            raise TrainingError(
+                f"the {name} rows of the split are {len(rows)} with {positives} positives: "
+                "both classes are needed; change the split's shares or add data"
+            )
 
 
 def _inner_splits(
@@ -411,7 +498,7 @@ def _evaluate(
     progress: Progress,
 ) -> Evaluation:
     y_all = data.targets[options.target]
-    by_time = plan.kind == "time"
+    by_time = plan.ordered
     names = ["lightgbm", "logistic", "lightgbm_default"]
     if _has_bant(data):
         names.append("bant_rule")
@@ -443,7 +530,15 @@ def _evaluate(
             predictions["bant_rule"][where] = _rule_scores(data, fold.test, options.known_at)
         offset += len(fold.test)
     y = y_all[test_rows]
+    windows: dict[str, list[Metrics]] = {}
+    if plan.windows:
+        bounds = np.cumsum([0, *(len(fold.test) for fold in plan.folds)])
+        windows = {
+            name: [evaluate(y[a:b], p[a:b]) for a, b in pairwise(bounds)]
+            for name, p in predictions.items()
+        }
     return Evaluation(
+        windows=windows,
         rows=test_rows,
         y=y,
         channels=data.channels[test_rows],
@@ -486,9 +581,9 @@ def _tuned(
         return params
     first = plan.folds[0]
     y = data.targets[options.target]
-    fit_rows, valid_rows = _inner_splits(
-        first.train, y, plan.kind == "time", replace(options, members=1)
-    )[0]
+    fit_rows, valid_rows = _inner_splits(first.train, y, plan.ordered, replace(options, members=1))[
+        0
+    ]
     featurizer = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value)
     featurizer.fit(_subset(data, first.train))
     say(f"tuning LightGBM: {trials} trials on the validation slice")
@@ -519,13 +614,17 @@ def train_model(
     chosen, flagged, notes = _choose(evaluation)
     notes += _chain_notes(data, options.target)
     all_rows = np.arange(len(data))
-    if options.refit or len(plan.folds) > 1:
+    if plan.kind == "rolling":
+        span = len(plan.folds[-1].train)
+        say(f"final model: fitting on the last {span} rows (the rolling window)")
+        fitted_rows = all_rows[-span:]
+    elif options.refit or len(plan.folds) > 1:
         say("final model: fitting on all rows")
         fitted_rows = all_rows
     else:
         say("final model: the evaluation fit")
         fitted_rows = plan.folds[0].train
-    final = _fit_recipe(data, fitted_rows, options, chosen, params, plan.kind == "time")
+    final = _fit_recipe(data, fitted_rows, options, chosen, params, plan.ordered)
     final.model.flagged = flagged
     final.model.notes = notes
     times = data.times
@@ -563,6 +662,6 @@ def feature_table(model: LeadModel) -> pd.DataFrame:
 def fit_final(data: LeadData, options: TrainOptions) -> LeadModel:
     """The production recipe alone on all rows (features + LightGBM + calibration)."""
     params = _params(data, options, len(data))
-    by_time = data.times is not None
+    by_time = data.times is not None or isinstance(data.spec.split, OrderedSplit | BacktestSplit)
     rows = np.arange(len(data))
     return _fit_recipe(data, rows, options, "lightgbm", params, by_time).model

@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from features.coerce import datetime_us_of, to_bool
+from features.coerce import datetime_us_of, number_of, to_bool
 from features.email import EmailKind, email_kind
 from features.pipeline.columns import (
     Column,
@@ -201,6 +201,12 @@ class _ScalarEncoder(Encoder):
 class NumericEncoder(_ScalarEncoder):
     parse = marked_number
     convert = as_float
+
+    def encode(self, columns: Sequence[Column], out: np.ndarray) -> None:
+        super().encode(columns, out)
+        markers = _number_markers(self.feature)
+        if markers:  # the feature's own markers, also when the value arrives as a number
+            out[np.isin(out[:, 0], markers), 0] = np.nan
 
     def describe(self, values: Sequence[Any]) -> str:
         number = float(self._one(values)[0])
@@ -506,11 +512,20 @@ _MONOTONE_TYPES = frozenset(
 )
 
 
+def _number_markers(feature: FeatureSpec) -> list[float]:
+    """A feature's own missing markers that are numbers (``-1`` for 'never contacted')."""
+    own = getattr(feature, "missing_values", None) or []  # absent in models pickled before
+    numbers = [number_of(marker) for marker in own]
+    return [n for n in numbers if not np.isnan(n)]
+
+
 def build_encoders(spec: DatasetSpec, known_at: KnownAt) -> list[Encoder]:
-    """One encoder per feature a ``known_at`` model may use, in spec order."""
-    markers = frozenset(spec.missing_values)
+    """One encoder per feature a ``known_at`` model may use, in spec order. A feature's
+    markers are the spec's plus its own ``missing_values``."""
     encoders: list[Encoder] = []
     for feature in spec.features_for(known_at):
+        own = getattr(feature, "missing_values", None) or []  # absent in older pickles
+        markers = frozenset(spec.missing_values) | frozenset(own)
         if feature.monotone and feature.type not in _MONOTONE_TYPES:
             raise ValueError(
                 f"feature '{feature.column}': monotone applies to numeric-valued types "

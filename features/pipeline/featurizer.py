@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.pipeline.columns import Column, Inputs, read_columns
 from features.pipeline.encoders import build_encoders
-from features.spec import DatasetSpec, KnownAt
+from features.spec import DatasetSpec, KnownAt, upgraded
 
 
 class LeadFeaturizer(TransformerMixin, BaseEstimator):
@@ -36,6 +36,8 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator):
         # featurizers pickled before the moment was named `known_at` stored it as `stage`
         if "stage" in state:
             state["known_at"] = state.pop("stage")
+        if isinstance(state.get("spec"), DatasetSpec):  # fields added to specs since
+            state["spec"] = upgraded(state["spec"])
         super().__setstate__(state)
 
     # -- sklearn API

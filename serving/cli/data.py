@@ -19,33 +19,49 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True)
 
 
+#: A test window with fewer positives than this gives a noisy ROC-AUC: check-data warns.
+MIN_TEST_POSITIVES = 20
+
+
 @app.command("check-data")
 def check_data(
     spec: str = typer.Option(
-        ..., "--spec", help="Spec YAML file, or a shipped spec name: demo, x_education, olist."
+        ...,
+        "--spec",
+        help=(
+            "Spec YAML file, or a shipped spec name: demo, x_education, olist, "
+            "bank_marketing, crm_sales."
+        ),
     ),
     data: Path | None = typer.Option(
         None, "--data", help="Data file (CSV or Parquet). Default: the file the spec names."
     ),
 ) -> None:
-    """Validate a data set against its spec; print a summary, or every problem and exit 1."""
+    """Validate a data set against its spec and its split; print a profile, or every
+    problem and exit 1."""
     from rich.console import Console
 
     from features.dataset import DatasetError, load_dataset
     from features.spec import SpecError, load_spec
 
+    err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
     try:
         loaded = load_dataset(load_spec(spec), data)
     except SpecError as exc:
-        Console(stderr=True, soft_wrap=True, markup=False, highlight=False).print(str(exc))
+        err.print(str(exc))
         raise typer.Exit(1) from None
     except DatasetError as exc:
-        err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
         err.print(f"{len(exc.problems)} problem(s) in the data:")
         for problem in exc.problems:
             err.print(f"  {problem}")
         raise typer.Exit(1) from None
     _print_data_summary(loaded)
+    split_problems = _print_split(loaded)
+    if split_problems:
+        err.print(f"{len(split_problems)} problem(s) with the split:")
+        for message in split_problems:
+            err.print(f"  {message}")
+        raise typer.Exit(1)
 
 
 def _print_data_summary(data: LeadData) -> None:
@@ -54,15 +70,44 @@ def _print_data_summary(data: LeadData) -> None:
     from rich.table import Table
 
     from features.dataset import channel_counts
+    from features.profile import profile
 
     console = Console(soft_wrap=True, highlight=False)
+    facts = profile(data)
     console.print(
         f"[bold]{escape(data.spec.name)}[/]: {len(data)} leads from {escape(data.source)}"
+        + (f" ({facts.rows_read} rows read)" if facts.rows_read != facts.rows else "")
     )
+    for note in data.notes:
+        console.print(f"note: {note}", markup=False)
+    for rule in data.left_out:
+        console.print(f"left out: {rule.rows} rows by {rule.rule}", markup=False)
+    for match in data.joins:
+        no_key = f", {match.missing_key} without a key" if match.missing_key else ""
+        console.print(
+            f"join {', '.join(match.keys)} -> {match.file}: {match.matched} of {match.rows} "
+            f"rows matched ({match.rate:.1%}{no_key}); adds {', '.join(match.columns)}",
+            markup=False,
+        )
     if data.times is not None:
         console.print(f"time range: {data.times.min():%Y-%m-%d} .. {data.times.max():%Y-%m-%d}")
     for name, values in data.targets.items():
         console.print(f"target {name}: {int(values.sum())} positive ({values.mean():.1%})")
+    features = Table("feature", "type", "known at", "missing", "distinct")
+    for feature in facts.features:
+        features.add_row(
+            escape(feature.column),
+            feature.type,
+            feature.known_at,
+            f"{feature.missing:.1%}",
+            str(feature.distinct),
+        )
+    console.print(features)
+    if facts.unused:
+        console.print("read but not used: " + ", ".join(facts.unused), markup=False)
+    if facts.dropped:
+        dropped = "; ".join(f"{column} ({reason})" for column, reason in facts.dropped)
+        console.print(f"dropped: {dropped}", markup=False)
     table = Table("channel", "leads", *(f"{name} rate" for name in data.targets))
     for row in channel_counts(data):
         rates = (f"{row.positives[name] / row.leads:.1%}" for name in data.targets)
@@ -70,6 +115,37 @@ def _print_data_summary(data: LeadData) -> None:
     console.print(table)
     for warning in data.warnings:
         console.print(f"warning: {warning}", markup=False)
+
+
+def _print_split(data: LeadData) -> list[str]:
+    """The split each target would be trained with, window by window; its problems."""
+    from rich.console import Console
+
+    from training.options import TrainOptions
+    from training.trainer import TrainingError, plan_split
+
+    console = Console(soft_wrap=True, highlight=False, markup=False)
+    problems: list[str] = []
+    for target, y in data.targets.items():
+        try:
+            plan = plan_split(data, target, TrainOptions(target=target))
+        except TrainingError as exc:
+            problems.append(f"target {target}: {exc}")
+            continue
+        console.print(f"split for {target}: {plan.description}")
+        for number, fold in enumerate(plan.folds, start=1):
+            positives = int(y[fold.test].sum())
+            label = f"window {number}" if len(plan.folds) > 1 else "test"
+            console.print(
+                f"  {label}: train {len(fold.train)} rows ({int(y[fold.train].sum())} "
+                f"positive), test {len(fold.test)} rows ({positives} positive)"
+            )
+            if positives < MIN_TEST_POSITIVES:
+                console.print(
+                    f"  warning: {label} of {target} has {positives} positives (fewer than "
+                    f"{MIN_TEST_POSITIVES}): its ROC-AUC will be noisy"
+                )
+    return problems
 
 
 @app.command("demo-data")

@@ -183,7 +183,7 @@ def _lead_frame(
 
     if data is not None:
         try:
-            return read_table(data, spec.format), str(data)
+            return read_table(data, spec.format, spec.read), str(data)
         except DatasetError as exc:
             raise fail(str(exc)) from None
     shown = safe_url(settings.store_url)

@@ -275,8 +275,11 @@ def test_missing_columns_are_named_with_a_suggestion(tmp_path: Path) -> None:
     path = _csv(tmp_path, ["a1,2024-01-03,seo,3,yes,small,100,RUB,won,north,x"], header=header)
     problems = _problems(load_spec(_spec(tmp_path)), path)
     messages = {p.column: p.message for p in problems}
-    assert set(messages) == {"visits", "region", "status"}
-    assert all(p.row is None and p.file == str(path) for p in problems)
+    assert set(messages) == {"visits", "region", "status", None}
+    assert all(p.row is None and p.file == str(path) for p in problems if p.column)
+    header_problem = next(p for p in problems if p.column is None)
+    assert header_problem.row == 1
+    assert "the header read has 11 column(s): 'id', 'arrived'" in header_problem.message
     assert "an input of feature 'visits'" in messages["visits"]
     assert "did you mean 'Visits'?" in messages["visits"]
     assert "did you mean 'regoin'?" in messages["region"]
@@ -413,7 +416,9 @@ def test_membership_file_missing_or_without_key(tmp_path: Path) -> None:
     assert "file of target 'won' cannot be used: no such file" in gone[0].message
     _csv(tmp_path, ["a1,2024-02-01"], header="leadid,at", name="deals.csv")
     no_key = _problems(spec, path)
-    assert [(p.file, p.column) for p in no_key] == [(str(tmp_path / "deals.csv"), "lead_id")]
+    deals = str(tmp_path / "deals.csv")
+    assert [(p.file, p.column) for p in no_key] == [(deals, "lead_id"), (deals, None)]
+    assert "the header read has 2 column(s): 'leadid', 'at'" in no_key[1].message
     assert "did you mean 'leadid'?" in no_key[0].message
 
 
@@ -503,7 +508,9 @@ def test_check_data_summarises_a_good_file(tmp_path: Path) -> None:
     spec = _spec(tmp_path)
     _csv(tmp_path, [*GOOD_ROWS, "a4,2024-01-04,seo,1,no,huge,5,RUB,new,north,"])
     result = CliRunner().invoke(app, ["check-data", "--spec", str(spec)])
-    assert result.exit_code == 0, result.output
+    # four leads in one month cannot fill a training and a test period: the split fails
+    assert result.exit_code == 1, result.output
+    assert "the training period of the time split has 0 leads" in result.output
     assert "tiny: 4 leads" in result.output
     assert "time range: 2024-01-01 .. 2024-01-04" in result.output
     assert "target won: 1 positive (25.0%)" in result.output

@@ -65,7 +65,7 @@ class ExportLeads:
         from features.dataset import DatasetError, read_table
 
         try:
-            raw = read_table(Path(self.data.source), self.data.spec.format)
+            raw = read_table(Path(self.data.source), self.data.spec.format, self.data.spec.read)
         except DatasetError:
             raw = None
         return leads_from_data(self.data, raw)
