@@ -81,7 +81,10 @@ def number_of(value: Any) -> float:
         except ValueError:
             return np.nan
     if isinstance(value, bool | np.bool_ | int | float | np.integer | np.floating):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float: not a usable number
+            return np.nan
     return np.nan
 
 

@@ -61,20 +61,39 @@ class Timeframe(StrEnum):
     UNKNOWN = "unknown"
 
 
+#: The largest amount of money a lead may carry (deal value, budget), in any currency: the
+#: store keeps amounts to the cent in 18 digits.
+MAX_AMOUNT = 1e12
+
+
 def _as_utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    """``value`` in UTC (naive values are taken as UTC); ValueError when UTC has no such
+    time (e.g. 0001-01-01T00:00:00+05:00, 9999-12-31T23:30:00-01:00)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
 
 
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class Money(_Model):
-    amount: float = Field(ge=0, description="Amount in `currency`")
+    amount: float = Field(
+        ge=0, le=MAX_AMOUNT, description="Amount in `currency` (at most 10^12; kept to the cent)"
+    )
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. RUB, USD")
+
+    @field_validator("amount")
+    @classmethod
+    def _to_the_cent(cls, value: float) -> float:
+        return round(value, 2)
 
 
 class SourceData(_Model):
@@ -116,7 +135,7 @@ class SourceData(_Model):
 class Budget(_Model):
     """Either an amount with its currency, or a bracket (or both)."""
 
-    amount: float | None = Field(default=None, ge=0)
+    amount: float | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     bracket: BudgetBracket | None = None
 

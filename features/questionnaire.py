@@ -9,6 +9,7 @@ shipped in ``features/specs/questionnaires.yaml``. Answers arrive as
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Answer = float | int | bool | str | None
+
+#: The bounds of a number answer whose question sets none: |answer| <= this.
+NUMBER_LIMIT = 1e12
+#: The longest text (or choice) answer, in characters.
+MAX_TEXT_ANSWER = 2000
 
 
 class QuestionType(StrEnum):
@@ -50,17 +56,32 @@ class Question(BaseModel):
         if self.type is QuestionType.BOOLEAN:
             return None if isinstance(answer, bool) else "expected true or false"
         if self.type is QuestionType.NUMBER:
-            if isinstance(answer, bool) or not isinstance(answer, int | float):
-                return "expected a number"
-            if self.minimum is not None and answer < self.minimum:
-                return f"expected a number >= {self.minimum:g}"
-            if self.maximum is not None and answer > self.maximum:
-                return f"expected a number <= {self.maximum:g}"
-            return None
+            return self._number_problem(answer)
         if not isinstance(answer, str):
             return "expected text"
+        if len(answer) > MAX_TEXT_ANSWER:
+            return f"expected at most {MAX_TEXT_ANSWER} characters"
         if self.type is QuestionType.CHOICE and answer not in (self.choices or []):
             return "expected one of: " + ", ".join(self.choices or [])
+        return None
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """(lowest, highest) acceptable number answer: the question's, else +-NUMBER_LIMIT."""
+        low = -NUMBER_LIMIT if self.minimum is None else self.minimum
+        high = NUMBER_LIMIT if self.maximum is None else self.maximum
+        return low, high
+
+    def _number_problem(self, answer: Answer) -> str | None:
+        if isinstance(answer, bool) or not isinstance(answer, int | float):
+            return "expected a number"
+        if isinstance(answer, float) and not math.isfinite(answer):
+            return "expected a finite number"
+        low, high = self.bounds  # compared exactly, also with integers of any size
+        if answer < low:
+            return f"expected a number >= {low:g}"
+        if answer > high:
+            return f"expected a number <= {high:g}"
         return None
 
 

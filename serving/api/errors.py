@@ -4,24 +4,34 @@
   "message": ..., "input": ...}]}`` for bad input (the field path without its location);
 * 409 for refused state changes (with ``current`` and ``allowed`` for funnel moves);
 * 413 for bodies above the limit (checked on Content-Length and while streaming);
-* 500 with a generic message (the error itself is logged, never sent).
+* 503 with ``Retry-After`` when the lead store cannot be reached (an outage, a lock held
+  too long): nothing was changed, the same request can be sent again;
+* 500 with a generic message (the error itself is logged, never sent) and
+  ``Connection: close``, so that a client's pool never reuses the connection.
+
+Inputs echoed in a 422 are JSON-safe: short text, finite numbers (a non-finite one is
+echoed as its name, ``NaN``/``Infinity``), integers of at most 30 digits.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.funnel import TransitionError
 from serving.api.middleware import HttpMiddleware
+from serving.api.schemas import ErrorOut, InvalidRequestOut
 from serving.store.leads import LeadNotFoundError, StoreError
 
 log = logging.getLogger(__name__)
@@ -29,6 +39,9 @@ log = logging.getLogger(__name__)
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
 _MAX_INPUT_CHARS = 200
 _MAX_DETAIL_ERRORS = 5
+_MAX_INPUT_DIGITS = 30
+#: Seconds a client is asked to wait (``Retry-After``) when the lead store is unreachable.
+STORE_RETRY_SECONDS = 5
 
 
 class ApiError(Exception):
@@ -66,8 +79,14 @@ def _safe_input(value: Any) -> Any:
     """The offending value when it is small and JSON-safe; long text is shortened."""
     if isinstance(value, str):
         return value if len(value) <= _MAX_INPUT_CHARS else value[:_MAX_INPUT_CHARS] + "…"
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else json.dumps(value)  # NaN, Infinity
+    if isinstance(value, int):
+        if abs(value) < 10**_MAX_INPUT_DIGITS:
+            return value
+        return f"an integer of more than {_MAX_INPUT_DIGITS} digits"
     return None
 
 
@@ -83,7 +102,9 @@ def _message(error: dict[str, Any]) -> str:
         message = message.removeprefix(prefix)
     if error.get("type") == "json_invalid":
         reason = (error.get("ctx") or {}).get("error")
-        message = f"the body is not valid JSON ({reason})" if reason else "not valid JSON"
+        where = error.get("loc", ())[1:]
+        at = f" at character {where[0]}" if where else ""
+        message = f"the body is not valid JSON ({reason}{at})" if reason else "not valid JSON"
     return message
 
 
@@ -94,6 +115,8 @@ def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
         loc = [str(part) for part in error.get("loc", ())]
         location = loc[0] if loc and loc[0] in _LOCATIONS else "body"
         path = loc[1:] if loc and loc[0] in _LOCATIONS else loc
+        if error.get("type") == "json_invalid":
+            path = []  # the location is a character position, named in the message
         errors.append(
             {
                 "field": ".".join(path) or "(whole body)",
@@ -151,17 +174,91 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return _json(exc.status_code, {"detail": detail}, dict(exc.headers or {}) or None)
 
 
+def is_outage(error: Exception) -> bool:
+    """Whether a database error means the store cannot be reached (or is locked), rather
+    than that the request or the code is wrong."""
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_outage(exc):
+        return await _unexpected(request, exc)
+    log.warning(
+        "lead store unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
+    return _json(
+        503,
+        {"detail": f"the lead store is unavailable; try again in {STORE_RETRY_SECONDS} s"},
+        {"Retry-After": str(STORE_RETRY_SECONDS)},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _json(500, {"detail": "internal error; the service logged the details"})
+    return _json(
+        500, {"detail": "internal error; the service logged the details"}, {"Connection": "close"}
+    )
+
+
+_REF = "#/components/schemas/{model}"
+
+
+def _component(schema: dict[str, Any], model: type[ErrorOut | InvalidRequestOut]) -> str:
+    """Add ``model`` (and the models it uses) to the schema's components; its reference."""
+    found = model.model_json_schema(ref_template=_REF)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(found.pop("$defs", {}))
+    components[model.__name__] = found
+    return _REF.format(model=model.__name__)
+
+
+def _json_response(description: str, ref: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI schema with the error answers as the service gives them: 422 is
+    ``InvalidRequestOut`` (not FastAPI's default), any other 4xx and the 503 ``ErrorOut``."""
+    invalid_ref = _component(schema, InvalidRequestOut)
+    error_ref = _component(schema, ErrorOut)
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = _json_response("invalid request", invalid_ref)
+            responses.setdefault(
+                "4XX", _json_response("refused (unauthorised, not found, conflict...)", error_ref)
+            )
+            responses.setdefault("503", _json_response("starting, or store unavailable", error_ref))
+    components = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        components.pop(unused, None)
+    return schema
+
+
+def _with_documented_errors(app: FastAPI) -> None:
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """The error answers of the app, and their description in its OpenAPI schema."""
+    _with_documented_errors(app)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(TransitionError, _transition_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(PoolTimeoutError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

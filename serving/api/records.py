@@ -1,8 +1,9 @@
 """Checking flat records (JSON objects or CSV rows) before they are scored.
 
-Known record columns are checked by kind (numbers, booleans, timestamps); category values
-are never checked (an unseen channel is fine). Columns the record shape does not know are
-ignored and reported. Every problem names its row and column.
+Known record columns are checked by kind (numbers: finite, at most ``NUMBER_LIMIT`` in
+size; booleans; timestamps); category values are never checked (an unseen channel is
+fine). Columns the record shape does not know are ignored and reported. Every problem
+names its row and column; a CSV file that cannot be read names its line (and row).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from features.coerce import bool_of, datetime_us_of, is_na, number_of
 from features.lead import QUESTION_PREFIX, RECORD_COLUMNS
-from features.questionnaire import QuestionCatalog, QuestionType
+from features.questionnaire import NUMBER_LIMIT, QuestionCatalog, QuestionType
 
 NUMBER_COLUMNS = frozenset({"budget_amount"})
 BOOLEAN_COLUMNS = frozenset({"is_decision_maker"})
@@ -61,7 +62,12 @@ class RecordSchema:
         if is_na(value) or (isinstance(value, str) and not value.strip()):
             return None
         if column in self.numbers:
-            return None if not math.isnan(number_of(value)) else "expected a number"
+            number = number_of(value)
+            if math.isnan(number):
+                return "expected a number"
+            if not math.isfinite(number) or abs(number) > NUMBER_LIMIT:
+                return f"expected a finite number from {-NUMBER_LIMIT:g} to {NUMBER_LIMIT:g}"
+            return None
         if column in self.booleans:
             ok = not math.isnan(bool_of(value))
             return None if ok else "expected true/false (also yes/no, 1/0, да/нет)"
@@ -100,7 +106,22 @@ def check_records(schema: RecordSchema, rows: Sequence[Mapping[str, Any]]) -> Ch
 
 
 class CsvError(ValueError):
-    """A CSV upload that cannot be read at all."""
+    """A CSV upload that cannot be read at all; ``line`` (1 = the header) and ``row``
+    (0-based, as in the other errors) say where, when known."""
+
+    def __init__(self, message: str, line: int | None = None, row: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.row = row
+
+
+def _csv_problem(error: csv.Error, line: int, row: int | None) -> CsvError:
+    """``error`` of the csv module at file ``line``, in row ``row`` (None: the header)."""
+    where = "the header" if row is None else f"row {row} (line {line})"
+    if "field larger than field limit" in str(error):
+        limit = csv.field_size_limit()
+        return CsvError(f"{where} has a value longer than {limit} characters", line, row)
+    return CsvError(f"{where} cannot be read as CSV ({error})", line, row)
 
 
 def read_csv_rows(data: bytes, encoding: str = "utf-8-sig") -> list[dict[str, Any]]:
@@ -111,19 +132,34 @@ def read_csv_rows(data: bytes, encoding: str = "utf-8-sig") -> list[dict[str, An
         raise CsvError(f"the file is not UTF-8 text (byte {exc.start})") from exc
     if not text.strip():
         raise CsvError("the file is empty; expected a header line with record columns")
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise CsvError(f"line {line} contains the NUL character (\\u0000)", line)
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as error:
+        raise _csv_problem(error, reader.line_num, None) from error
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise CsvError("the header repeats column(s): " + ", ".join(duplicates))
     rows: list[dict[str, Any]] = []
-    for line, row in enumerate(reader, start=2):
+    line = 1
+    read_to = reader.line_num  # the file line the last row ended on
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return rows
+        except csv.Error as error:
+            raise _csv_problem(error, read_to + 1, len(rows)) from error
+        line += 1
+        read_to = reader.line_num
         if None in row:
-            raise CsvError(f"line {line} has more values than the header has columns")
+            raise CsvError(f"line {line} has more values than the header has columns", line)
         rows.append({key: value for key, value in row.items() if key is not None})
-    return rows
 
 
 def problems_as_errors(

@@ -23,7 +23,7 @@ class _Out(BaseModel):
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, allow_inf_nan=False)
 
 
 # ------------------------------------------------------------------------------ examples
@@ -182,7 +182,10 @@ class LeadScored(_Out):
     is_fallback: bool | None
     sla_deadline: datetime
     in_queue: bool
-    queue_position: int | None = Field(description="1 = next to be claimed; None: not queued")
+    queue_position: int | None = Field(
+        description="place among the unclaimed queued leads, 1 = next to be claimed; exact "
+        "within the first 100, None when further down or not queued"
+    )
     scores: list[ScoreOut] = Field(description="every target scored (sql, and won if loaded)")
 
 
@@ -215,6 +218,13 @@ class QualificationEntry(_Out):
     qualified_at: datetime
 
 
+class MoneyOut(_Out):
+    """An amount as stored (``Money`` is what the API accepts)."""
+
+    amount: float
+    currency: str
+
+
 class ClaimOut(_Out):
     sdr: str
     claimed_at: datetime
@@ -237,7 +247,7 @@ class LeadDetail(_Out):
     route: str | None
     sla_deadline: datetime
     qualified_at: datetime | None
-    deal_value: Money | None
+    deal_value: MoneyOut | None
     source: dict[str, Any]
     record: dict[str, Any]
     history: list[StatusChangeOut]
@@ -309,6 +319,31 @@ class ModelsOut(_Out):
     models: dict[str, str | None] = Field(description="model name -> version in service")
     fallback: list[str] = Field(description="names scored with the fallback rule")
     loaded_at: datetime
+
+
+class ErrorOut(BaseModel):
+    """Every refusal: ``detail`` says what was expected; some add facts (``current`` and
+    ``allowed`` for a refused funnel move, ``needs`` for a missing role)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    detail: str
+
+
+class FieldErrorOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    field: str = Field(description="the field path without its location, e.g. source.email")
+    location: str = Field(description="body, query, path, header or cookie")
+    message: str
+    input: Any = Field(default=None, description="the offending value, when small and safe")
+
+
+class InvalidRequestOut(BaseModel):
+    """A 422: every field that was wrong (CSV and record errors add row, line, column)."""
+
+    detail: str
+    errors: list[FieldErrorOut]
 
 
 class HealthOut(_Out):

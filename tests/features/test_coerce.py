@@ -72,3 +72,15 @@ def test_coerce_datetime_fast_path_agrees_with_pandas() -> None:
     typed = pd.to_datetime(values[:3], utc=True, format="ISO8601").tz_convert(None).to_numpy()
     frame_path = to_datetime64_utc(typed)
     np.testing.assert_array_equal(frame_path, fast[:3])
+
+
+def test_an_integer_beyond_any_float_is_a_missing_number() -> None:
+    """A stored 400-digit answer reads as missing, in short and long columns alike."""
+    huge = 10**400
+    assert np.isnan(number_of(huge))
+    assert np.isnan(number_of(-huge))
+    assert number_of(10**300) == 1e300
+    for column in (np.array([huge, 3], dtype=object), _long([huge, 3])):
+        numbers = to_number(column)
+        assert np.isnan(numbers[0])
+        assert numbers[1] == 3.0

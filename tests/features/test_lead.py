@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from features.funnel import Stage, Status
 from features.lead import (
     BANT_COLUMNS,
+    MAX_AMOUNT,
     QUESTION_PREFIX,
     RECORD_COLUMNS,
     SOURCE_COLUMNS,
@@ -80,6 +82,39 @@ def test_empty_budget_is_refused() -> None:
 def test_negative_amount_names_the_amount() -> None:
     errors = _errors(_payload(bant={"budget": {"amount": -5, "currency": "RUB"}}))
     assert errors[0][0] == ("bant", "budget", "amount")
+
+
+@pytest.mark.parametrize("amount", [math.nan, math.inf, 1e309, 1e16, 10**400])
+def test_an_amount_that_is_not_finite_or_above_the_maximum_names_the_amount(
+    amount: float,
+) -> None:
+    won = [{"status": "won", "at": ARRIVED.isoformat()}]
+    deal = _errors(_payload(status_history=won, deal_value={"amount": amount, "currency": "RUB"}))
+    assert deal[0][0] == ("deal_value", "amount")
+    budget = _errors(_payload(bant={"budget": {"amount": amount, "currency": "RUB"}}))
+    assert budget[0][0] == ("bant", "budget", "amount")
+
+
+def test_amounts_are_kept_to_the_cent_up_to_the_maximum() -> None:
+    won = [{"status": "won", "at": ARRIVED.isoformat()}]
+    deal = {"amount": MAX_AMOUNT - 0.004, "currency": "RUB"}
+    lead = Lead.model_validate(_payload(status_history=won, deal_value=deal))
+    assert lead.deal_value is not None
+    assert lead.deal_value.amount == MAX_AMOUNT
+    small = Lead.model_validate(
+        _payload(status_history=won, deal_value={"amount": 1234.5678, "currency": "RUB"})
+    )
+    assert small.deal_value is not None
+    assert small.deal_value.amount == 1234.57
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:30:00-01:00"])
+def test_a_time_outside_utc_is_refused_by_name(at: str) -> None:
+    errors = _errors(_payload(arrived_at=at))
+    assert errors[0][0] == ("arrived_at",)
+    assert "out of range" in errors[0][1]
+    history = _errors(_payload(status_history=[{"status": "new", "at": at}]))
+    assert history[0][0] == ("status_history", 0, "at")
 
 
 def test_bad_currency_code_names_the_currency() -> None:
@@ -249,6 +284,12 @@ def test_question_of_another_service_is_unknown() -> None:
         ("web", "pages_count", 0, "expected a number >= 1"),
         ("ppc", "ad_platform", "tiktok", "expected one of: yandex, google, vk, none"),
         ("smm", "project_type", 1, "expected text"),
+        # bounded by the question's type: finite, within +-NUMBER_LIMIT when it sets none
+        ("seo", "site_age_years", math.nan, "expected a finite number"),
+        ("ppc", "monthly_ad_spend", math.inf, "expected a finite number"),
+        ("ppc", "monthly_ad_spend", 10**400, "expected a number <= 1e+12"),
+        ("smm", "followers_k", 2e12, "expected a number <= 1e+12"),
+        ("seo", "project_type", "x" * 2001, "expected at most 2000 characters"),
     ],
 )
 def test_bad_answer_names_its_question(service: str, key: str, answer: Any, message: str) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from serving.api.deps import Admin, ServicesDep
+from serving.api.inputs import CheckedRoute
 from serving.api.schemas import ModelsOut
 from serving.api.workflows import fallback_names
 from serving.modelset import load_model_set
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = APIRouter(prefix="/admin", tags=["admin"], route_class=CheckedRoute)
 
 
 def _models_out(services: ServicesDep) -> ModelsOut:

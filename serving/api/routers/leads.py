@@ -16,6 +16,8 @@ from serving.api.deps import (
     StatusChanger,
     StoreDep,
 )
+from serving.api.errors import invalid
+from serving.api.inputs import CheckedRoute, EventWindowDep, LeadId, check_lead_times
 from serving.api.schemas import (
     LEAD_EXAMPLE,
     LeadDetail,
@@ -27,9 +29,8 @@ from serving.api.schemas import (
 from serving.api.workflows import change_status, lead_detail, qualify_lead, receive_lead
 from serving.store.leads import LeadNotFoundError
 
-router = APIRouter(prefix="/leads", tags=["leads"])
+router = APIRouter(prefix="/leads", tags=["leads"], route_class=CheckedRoute)
 
-LeadId = Annotated[int, Path(ge=1, description="the lead's id in leadscore")]
 _CONFLICT = {"description": "refused (closed lead, funnel move not allowed, ...)"}
 
 
@@ -46,10 +47,12 @@ def create_lead(
     store: StoreDep,
     models: ModelsDep,
     caller: LeadCreator,
+    window: EventWindowDep,
 ) -> LeadScored:
     """Stored first, then scored with the arrival model (the fallback rule when there is
     none or it fails) and put in the SDR queue with its SLA deadline. Idempotent on
     ``external_id``: a repeat returns the stored lead with 200, never a duplicate."""
+    check_lead_times(window, [lead])
     result = receive_lead(services, store, models, lead, caller)
     if not result.created:
         response.status_code = status.HTTP_200_OK
@@ -103,8 +106,13 @@ def post_status(
     services: ServicesDep,
     store: StoreDep,
     caller: StatusChanger,
+    window: EventWindowDep,
 ) -> LeadDetail:
     """Refused with 409 (``current`` status and the ``allowed`` next ones) when the funnel
     does not allow the move. ``won`` needs ``deal_value``. A lead that moves past the SDR
-    step, or closes, leaves the queue."""
+    step, or closes, leaves the queue. ``at`` lies between the settings' earliest event
+    time and now plus the clock skew allowed (422 otherwise)."""
+    problem = window.problem(body.at)
+    if problem is not None:
+        raise invalid("at", problem, body.at.isoformat() if body.at else None)
     return change_status(services, store, lead_id, body, caller)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from serving.api.deps import Claimer, QueueReader, ServicesDep, StoreDep
+from serving.api.inputs import CheckedRoute, LeadId
 from serving.api.schemas import ClaimResult, QueueOut, ReleaseResult, Tier
 from serving.api.workflows import claim_next, lead_detail, queue_view, release
 
-router = APIRouter(prefix="/queue", tags=["queue"])
+router = APIRouter(prefix="/queue", tags=["queue"], route_class=CheckedRoute)
 
 
 @router.get("", summary="Leads waiting for an SDR, highest priority first")
@@ -47,7 +48,7 @@ def post_claim(services: ServicesDep, store: StoreDep, caller: Claimer) -> Claim
     summary="Give a claimed lead back to the queue",
 )
 def post_release(
-    lead_id: Annotated[int, Path(ge=1)],
+    lead_id: LeadId,
     services: ServicesDep,
     store: StoreDep,
     caller: Claimer,

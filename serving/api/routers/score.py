@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, File, Query, UploadFile
 from features.lead import lead_to_record
 from serving.api.deps import ModelsDep, Scoring, Services, ServicesDep
 from serving.api.errors import ApiError, invalid, invalid_many
+from serving.api.inputs import CheckedRoute, EventWindowDep, check_lead_times
 from serving.api.records import CsvError, check_records, problems_as_errors, read_csv_rows
 from serving.api.schemas import (
     BatchOut,
@@ -24,7 +25,7 @@ from serving.api.schemas import (
 from serving.api.workflows import arrival_view
 from serving.modelset import ModelSet
 
-router = APIRouter(prefix="/score", tags=["score"])
+router = APIRouter(prefix="/score", tags=["score"], route_class=CheckedRoute)
 
 KnownAtQuery = Annotated[
     KnownAtValue, Query(alias="stage", description="arrival (source only) or qualified")
@@ -106,10 +107,12 @@ def score_json(
     models: ModelsDep,
     caller: Scoring,
     ask: AskDep,
+    window: EventWindowDep,
 ) -> BatchOut:
     """Probabilities and tiers in input order, from the batch path of the champion of
     ``stage``/``target`` (the fallback rule when there is none)."""
     if body.leads is not None:
+        check_lead_times(window, body.leads, prefix="leads.{i}.")
         records = [lead_to_record(lead) for lead in body.leads]
         return _score(services, models, records, ask, [])
     assert body.records is not None
@@ -129,14 +132,24 @@ def score_csv(
     try:
         rows = read_csv_rows(file.file.read())
     except CsvError as error:
-        raise ApiError(
-            422,
-            f"cannot read the CSV upload: {error}",
-            errors=[{"field": "file", "location": "body", "message": str(error), "input": None}],
-        ) from error
+        raise _unreadable(error) from error
     if not rows:
         raise invalid("file", "the CSV file has a header but no rows")
     return _score_checked(services, models, rows, ask, "rows", first_line=2)
+
+
+def _unreadable(error: CsvError) -> ApiError:
+    """A 422 for a CSV upload that cannot be read, naming the row and line when known."""
+    where: dict[str, Any] = {"field": "file"}
+    if error.row is not None:
+        where = {"field": f"rows[{error.row}]", "row": error.row}
+    if error.line is not None:
+        where["line"] = error.line
+    return ApiError(
+        422,
+        f"cannot read the CSV upload: {error}",
+        errors=[{**where, "location": "body", "message": str(error), "input": None}],
+    )
 
 
 def _score_checked(

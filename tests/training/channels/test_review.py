@@ -15,6 +15,7 @@ from features.spec import load_spec
 from tests.training.channels.demo_model import Demo
 from training.channels.funnel import Thresholds
 from training.channels.leads import Period, leads_from_data, leads_from_records
+from training.channels.page import render_html
 from training.channels.report import ChannelReport, build_channel_report
 from training.channels.review import (
     ExportLeads,
@@ -104,3 +105,19 @@ def test_reports_logged_to_one_run_never_overwrite_each_other(demo: Demo, tmp_pa
     assert second.earlier == ("channel_report/" + first.artifact_uri.rsplit("/", 1)[1],)
     logged = {a.path for a in client.list_artifacts(run.info.run_id, "channel_report")}
     assert len(logged) == 2
+
+
+def test_a_stored_answer_too_large_for_a_number_reads_as_missing(demo: Demo) -> None:
+    """One 400-digit questionnaire answer in the lead store (stored before input refused
+    it) made every review fail (OverflowError); it now reads as a missing answer."""
+    frame, _truth, model = demo
+    served = VersionedModel("leadscore-qualified-sql", "4", model)
+    spec = load_spec("demo")
+    october = frame.index[(frame["arrived_at"] >= "2026-10-01") & (frame["arrived_at"] < "2026-11")]
+    huge, missing = frame.copy(), frame.copy()
+    for copy, value in ((huge, 10**400), (missing, None)):
+        copy["q_monthly_ad_spend"] = copy["q_monthly_ad_spend"].astype(object)
+        copy.loc[october[:3], "q_monthly_ad_spend"] = value
+    report = channel_review(StoreLeads(huge, spec), served, OPTIONS)
+    assert _same(report) == _same(channel_review(StoreLeads(missing, spec), served, OPTIONS))
+    assert "<html" in render_html(report)
