@@ -7,10 +7,11 @@ Settings are read when the app is created, never at import time.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from training.settings import TrainingSettings
 
@@ -24,9 +25,10 @@ class ServingSettings(TrainingSettings):
         default=None,
         description="SQLAlchemy URL of the lead store; default: SQLite file data_dir/leads.db",
     )
-    api_keys: str | None = Field(
+    api_keys: SecretStr | None = Field(
         default=None,
-        description="comma-separated 'key:role' or 'key:role:name' entries",
+        description="comma-separated 'key:role' or 'key:role:name' entries; the app keeps "
+        "only their digests and drops the raw value (Services.settings has None here)",
         repr=False,
     )
     api_keys_file: Path | None = Field(
@@ -55,8 +57,43 @@ class ServingSettings(TrainingSettings):
     model_check_seconds: float = Field(
         default=60.0, ge=0, description="how often to look for a new champion; 0 disables"
     )
+    registry_timeout_seconds: int = Field(
+        default=5, ge=1, le=600, description="connect and read timeout of each MLflow request"
+    )
+    registry_retries: int = Field(
+        default=1, ge=0, le=10, description="retries of a failed MLflow request"
+    )
+    registry_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long start-up waits for the champions before serving with the rule",
+    )
+    registry_retry_seconds: float = Field(
+        default=5.0, gt=0, description="how often to try again while the registry fails"
+    )
+    sweep_seconds: float = Field(
+        default=10.0, ge=0, description="how often to score stored leads left unscored; 0 disables"
+    )
+    sweep_batch: int = Field(default=200, ge=1, description="most leads scored by one sweep")
+    checkpoint_seconds: float = Field(
+        default=60.0, ge=0, description="how often to truncate SQLite's WAL; 0 disables"
+    )
     reasons_top_k: int = Field(default=3, ge=0, le=20, description="reasons of each sign")
     db_busy_timeout_ms: int = Field(default=10_000, ge=0, description="SQLite busy timeout")
+    earliest_event_year: int = Field(
+        default=2000,
+        ge=1970,
+        le=2100,
+        description="event times (arrival, first touch, status changes) before 1 January of "
+        "this year, UTC, are refused (422)",
+    )
+    event_ahead_minutes: float = Field(
+        default=5.0,
+        ge=0,
+        le=1440,
+        description="how far past the service's clock an event may be dated (clock skew); "
+        "a later one is refused (422), as it would block the lead's next status change",
+    )
     report_min_leads: int = Field(
         default=100,
         ge=1,
@@ -74,6 +111,82 @@ class ServingSettings(TrainingSettings):
         description="channel review: leads explained (SHAP) per channel and campaign; "
         "more are sampled",
     )
+
+    auth_failure_limit: str = Field(
+        default="20/minute",
+        description="unknown API keys allowed per client address (limits notation, e.g. "
+        "'20/minute'; 'off' disables); beyond it every request from that address gets 429",
+    )
+    intake_limit: str = Field(
+        default="12000/minute",
+        description="leads one API key may post (POST /leads) in the window, e.g. "
+        "'12000/minute'; 'off' disables",
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="where rate-limit counts live (limits storage URI): memory:// is per "
+        "process; redis://host:6379 shares them between processes (needs the redis package)",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the client; empty: the socket peer is the client",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="comma-separated origins allowed to call the API from a browser "
+        "(CORS); empty: no CORS headers, same-origin only",
+    )
+
+    @field_validator("auth_failure_limit", "intake_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse
+
+        if value.strip().lower() == "off":
+            return "off"
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"expected a rate limit such as '20/minute' or '100 per 10 seconds', "
+                f"or 'off'; got '{value}'"
+            ) from None
+        return value.strip()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"expected IP addresses or networks (e.g. 10.0.0.0/8), got '{entry}'"
+                ) from None
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for entry in _entries(value):
+            if entry != "*" and not entry.startswith(("http://", "https://")):
+                raise ValueError(
+                    f"expected origins such as https://crm.example.com (or *), got '{entry}'"
+                )
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(e, strict=False) for e in _entries(self.trusted_proxies))
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.rstrip("/") for origin in _entries(self.cors_origins)]
+
+    def without_api_keys(self) -> ServingSettings:
+        """A copy without the raw API keys (once a KeyRing holds their digests)."""
+        return self.model_copy(update={"api_keys": None})
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -96,6 +209,10 @@ class ServingSettings(TrainingSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'leads.db').resolve()}"
+
+
+def _entries(text: str) -> list[str]:
+    return [entry.strip() for entry in text.split(",") if entry.strip()]
 
 
 def project_root(start: Path) -> Path | None:

@@ -2,7 +2,8 @@
 
 Keys are configured as ``key:role`` or ``key:role:name`` entries (LEADSCORE_API_KEYS,
 comma-separated, or LEADSCORE_API_KEYS_FILE, one per line). Only their SHA-256 digests
-are kept in memory and a presented key is compared with every digest in constant time.
+are kept in memory and a presented key is compared with every digest in constant time;
+the app drops the raw value from its settings once the ring is built (``Services``).
 The key's name identifies the caller (e.g. the SDR who claims a lead).
 """
 
@@ -15,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+from pydantic import SecretStr
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +141,14 @@ class KeyRing:
         return found
 
     @classmethod
-    def configured(cls, keys: str | None, keys_file: Path | None, demo: bool) -> KeyRing:
+    def configured(
+        cls, keys: SecretStr | str | None, keys_file: Path | None, demo: bool
+    ) -> KeyRing:
         """Keys from the settings; demo keys only in demo mode with nothing configured."""
         entries: list[tuple[str, ApiKey]] = []
-        if keys:
-            entries += parse_keys(keys, "LEADSCORE_API_KEYS")
+        raw = keys.get_secret_value() if isinstance(keys, SecretStr) else keys
+        if raw:
+            entries += parse_keys(raw, "LEADSCORE_API_KEYS")
         if keys_file is not None:
             try:
                 text = keys_file.read_text(encoding="utf-8")

@@ -2,22 +2,26 @@
 
 Endpoints declare them with the ``Annotated`` aliases below, e.g.
 ``def get_lead(lead_id: int, store: StoreDep, caller: LeadReader) -> LeadDetail``.
+Every key check goes through :func:`authenticate`, which applies the failed-key limit of
+the client's address (429 with ``Retry-After``); ``LeadCreator`` also counts the caller's
+leads against the intake limit (see :mod:`serving.api.ratelimit`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from features.questionnaire import QuestionCatalog
 from serving.api.auth import PERMISSIONS, ApiKey, KeyRing, Permission
 from serving.api.errors import ApiError
 from serving.api.metrics import ServiceMetrics
+from serving.api.ratelimit import RateLimits, client_address
 from serving.api.records import RecordSchema
 from serving.modelset import ModelHolder, ModelLoader, ModelSet
 from serving.scoring import Scorer
@@ -31,7 +35,10 @@ def utc_now() -> datetime:
 
 @dataclass
 class Services:
-    """Everything a running app holds (``app.state.services``, set up by the lifespan)."""
+    """Everything a running app holds (``app.state.services``, set up by the lifespan).
+
+    ``settings`` is kept without the raw API keys: ``keys`` (the ring of digests) is what
+    checks them, so the raw value is dropped when the services are assembled."""
 
     settings: ServingSettings
     keys: KeyRing
@@ -43,11 +50,23 @@ class Services:
     clock: Callable[[], datetime] = utc_now
     store: Store | None = None
     models: ModelHolder | None = None
+    rate_limits: RateLimits = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.settings = self.settings.without_api_keys()
+        self.rate_limits = RateLimits.from_settings(self.settings)
+
+
+def _services_of(request: Request) -> Services:
+    services: Services | None = getattr(request.app.state, "services", None)
+    if services is None:
+        raise ApiError(503, "the service is starting or stopping; try again shortly")
+    return services
 
 
 def get_services(request: Request) -> Services:
-    services: Services | None = getattr(request.app.state, "services", None)
-    if services is None or services.store is None or services.models is None:
+    services = _services_of(request)
+    if services.store is None or services.models is None:
         raise ApiError(503, "the service is starting or stopping; try again shortly")
     return services
 
@@ -75,28 +94,60 @@ _key_header = APIKeyHeader(
 _bearer = HTTPBearer(auto_error=False, description="the API key as a bearer token")
 
 
+def too_many(seconds: int, what: str) -> HTTPException:
+    """429 with ``Retry-After``: ``what`` says which limit, and when to try again."""
+    return HTTPException(
+        429,
+        f"{what}; try again in {seconds} s",
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def requester_address(request: Request, services: Services) -> str:
+    """The client's address for rate limits (a trusted proxy's X-Forwarded-For, or the peer)."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    return client_address(peer, forwarded, services.settings.trusted_proxy_networks)
+
+
+def presented_key(
+    header_key: Annotated[str | None, Security(_key_header)] = None,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> str | None:
+    """The API key the request carries, if any (X-API-Key first, then the bearer token)."""
+    return header_key or (bearer.credentials if bearer is not None else None)
+
+
+PresentedKey = Annotated[str | None, Depends(presented_key)]
+
+
+def authenticate(request: Request, services: Services, presented: str) -> ApiKey:
+    """The caller of ``presented``: 429 while the address is over its failed-key limit
+    (whatever key it sends), 401 for an unknown key (counted against the address)."""
+    address = requester_address(request, services)
+    wait = services.rate_limits.auth_blocked(address)
+    if wait is not None:
+        raise too_many(wait, "too many requests with unknown API keys from this address")
+    caller = services.keys.identify(presented)
+    if caller is None:
+        services.rate_limits.auth_failed(address)
+        raise ApiError(401, "unknown API key")
+    return caller
+
+
 def require(action: Permission) -> Callable[..., ApiKey]:
     """A dependency that lets through callers whose role may do ``action``."""
     allowed = ", ".join(sorted(role.value for role in PERMISSIONS[action]))
 
-    def check(
-        request: Request,
-        header_key: Annotated[str | None, Security(_key_header)] = None,
-        bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
-    ) -> ApiKey:
-        services: Services | None = getattr(request.app.state, "services", None)
-        if services is None:
-            raise ApiError(503, "the service is starting or stopping; try again shortly")
-        presented = header_key or (bearer.credentials if bearer is not None else None)
+    def check(request: Request, presented: PresentedKey) -> ApiKey:
+        services = _services_of(request)
         if not presented:
             raise ApiError(
                 401,
                 "missing API key: send it in the X-API-Key header "
                 "(or as 'Authorization: Bearer <key>')",
             )
-        caller = services.keys.identify(presented)
-        if caller is None:
-            raise ApiError(401, "unknown API key")
+        caller = authenticate(request, services, presented)
         if not caller.may(action):
             raise ApiError(
                 403,
@@ -109,8 +160,25 @@ def require(action: Permission) -> Callable[..., ApiKey]:
     return check
 
 
+def optional_caller(request: Request, presented: PresentedKey) -> ApiKey | None:
+    """The caller when a key is sent (checked like any other: 401, 429), else None."""
+    if not presented:
+        return None
+    return authenticate(request, _services_of(request), presented)
+
+
+def lead_intake(
+    request: Request, caller: Annotated[ApiKey, Depends(require(Permission.CREATE_LEADS))]
+) -> ApiKey:
+    """A caller who may create leads, within the intake limit of its key."""
+    wait = _services_of(request).rate_limits.intake(caller.name)
+    if wait is not None:
+        raise too_many(wait, f"the API key '{caller.name}' is over its lead intake limit")
+    return caller
+
+
 LeadReader = Annotated[ApiKey, Depends(require(Permission.READ_LEADS))]
-LeadCreator = Annotated[ApiKey, Depends(require(Permission.CREATE_LEADS))]
+LeadCreator = Annotated[ApiKey, Depends(lead_intake)]
 Scoring = Annotated[ApiKey, Depends(require(Permission.SCORE))]
 QueueReader = Annotated[ApiKey, Depends(require(Permission.READ_QUEUE))]
 Claimer = Annotated[ApiKey, Depends(require(Permission.CLAIM))]
@@ -119,3 +187,4 @@ StatusChanger = Annotated[ApiKey, Depends(require(Permission.CHANGE_STATUS))]
 MetricsReader = Annotated[ApiKey, Depends(require(Permission.READ_METRICS))]
 ReportReader = Annotated[ApiKey, Depends(require(Permission.READ_REPORTS))]
 Admin = Annotated[ApiKey, Depends(require(Permission.ADMIN))]
+OptionalCaller = Annotated[ApiKey | None, Depends(optional_caller)]

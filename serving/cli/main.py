@@ -2,13 +2,15 @@
 
 Each module of this package owns one group of verbs and its Typer app: data (demo data,
 checks), models (train, evaluate, list, promote, roll back), retrain (monthly retraining,
-drift), report (marketing's channel review) and service (serve, up, simulate, version).
+drift), report (marketing's channel review), service (serve, up, simulate, version) and
+backup (backup and restore of the SQLite lead store).
 """
 
 from __future__ import annotations
 
 import typer
 
+from serving.cli.backup import app as backup_app
 from serving.cli.data import app as data_app
 from serving.cli.models import app as models_app
 from serving.cli.report import app as report_app
@@ -26,3 +28,4 @@ app.add_typer(data_app)
 app.add_typer(models_app)
 app.add_typer(retrain_app)
 app.add_typer(report_app, name="report")
+app.add_typer(backup_app)

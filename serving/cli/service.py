@@ -101,6 +101,7 @@ def up(
         for key, role, _name in DEMO_KEYS:
             typer.echo(f"  {role.value:<10} X-API-Key: {key}")
     base = f"http://{host}:{port}"
+    typer.echo(f"pages: sign in at {base}/signin with one of the keys above")
     typer.echo(f"API on {base} (docs: {base}/docs); MLflow: `leadscore mlflow-ui`")
     typer.echo(f"demo traffic: `.venv/bin/leadscore simulate --rate 2 --url {base}`")
     _run_api(host, port, "info")
@@ -200,6 +201,7 @@ def serve(
 ) -> None:
     """Run the scoring service (FastAPI on uvicorn) with the LEADSCORE_* settings."""
     from serving.api.auth import KeyConfigError, KeyRing
+    from serving.api.ratelimit import RateLimitConfigError, RateLimits
     from serving.settings import ServingSettings
 
     port_free_or_exit(host, port)
@@ -208,7 +210,8 @@ def serve(
     settings = ServingSettings()
     try:
         KeyRing.configured(settings.api_keys, settings.api_keys_file, settings.demo)
-    except KeyConfigError as error:
+        RateLimits.from_settings(settings)
+    except (KeyConfigError, RateLimitConfigError) as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(2) from error
     typer.echo(f"leadscore: lead store {safe_url(settings.store_url)}, listening on {host}:{port}")
@@ -216,7 +219,17 @@ def serve(
 
 
 def _run_api(host: str, port: int, log_level: str) -> None:
-    """The app factory on uvicorn (the settings are read by the factory)."""
+    """The app factory on uvicorn (the settings are read by the factory). No ``Server``
+    header, and uvicorn's own proxy-header rewriting off: LEADSCORE_TRUSTED_PROXIES alone
+    decides when X-Forwarded-For names the client."""
     import uvicorn
 
-    uvicorn.run("serving.app:create_app", factory=True, host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        "serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=log_level,
+        server_header=False,
+        proxy_headers=False,
+    )

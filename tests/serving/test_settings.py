@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from serving.settings import project_root, settings_from
+from serving.settings import ServingSettings, project_root, settings_from
 
 
 @pytest.fixture
@@ -38,3 +39,28 @@ def test_outside_a_checkout_nothing_changes(
     monkeypatch.chdir(tmp_path)
     assert project_root(tmp_path) is None
     assert settings_from().data_dir == Path("data")
+
+
+def test_api_keys_are_secret_and_can_be_dropped(tmp_path: Path) -> None:
+    settings = ServingSettings(data_dir=tmp_path, api_keys="raw-secret-key-01:sdr")
+    assert "raw-secret-key-01" not in repr(settings)
+    assert "raw-secret-key-01" not in settings.model_dump_json()
+    assert settings.api_keys is not None
+    assert settings.api_keys.get_secret_value() == "raw-secret-key-01:sdr"
+    dropped = settings.without_api_keys()
+    assert dropped.api_keys is None
+    assert dropped.data_dir == settings.data_dir
+    assert settings.api_keys is not None  # the original is left alone
+
+
+def test_cors_origins_and_trusted_proxies_are_lists(tmp_path: Path) -> None:
+    settings = ServingSettings(
+        data_dir=tmp_path,
+        cors_origins="https://crm.example.com/, http://localhost:3000",
+        trusted_proxies="127.0.0.1, 10.0.0.0/8",
+    )
+    assert settings.cors_origin_list == ["https://crm.example.com", "http://localhost:3000"]
+    assert [str(n) for n in settings.trusted_proxy_networks] == ["127.0.0.1/32", "10.0.0.0/8"]
+    assert ServingSettings(data_dir=tmp_path).cors_origin_list == []
+    with pytest.raises(ValidationError, match="expected origins such as"):
+        ServingSettings(data_dir=tmp_path, cors_origins="crm.example.com")

@@ -1,7 +1,15 @@
-"""Marketing's reports: the channel review as JSON tables or as an HTML page."""
+"""Marketing's reports: the channel review as JSON tables or as an HTML page.
+
+The page is self-contained (inline ``<style>``, plots as ``data:`` images, no scripts), so
+it carries its own Content-Security-Policy (:func:`page_csp`): its own style blocks by
+hash, ``data:`` images, nothing else.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -10,11 +18,12 @@ from pydantic import BaseModel, Field
 
 from serving.api.deps import ModelsDep, ReportReader, ServicesDep, StoreDep
 from serving.api.errors import ApiError, invalid
+from serving.api.inputs import CheckedRoute
 from serving.reports import review_options, service_report
 from training.channels.leads import NoLeadsError, Period, ReportError
 from training.channels.report import ChannelReport
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(prefix="/reports", tags=["reports"], route_class=CheckedRoute)
 
 PeriodQuery = Annotated[
     str | None,
@@ -103,4 +112,22 @@ def get_channel_report_html(report: ReportDep) -> HTMLResponse:
     """The same report as `GET /reports/channels`, with plots, as one HTML page."""
     from training.channels.page import render_html
 
-    return HTMLResponse(render_html(report, csv_links=False))
+    page = render_html(report, csv_links=False)
+    return HTMLResponse(page, headers={"Content-Security-Policy": page_csp(page)})
+
+
+_STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL | re.IGNORECASE)
+
+
+def page_csp(page: str) -> str:
+    """A CSP allowing exactly what a self-contained page needs: its ``<style>`` blocks (by
+    SHA-256), ``data:`` images; no scripts, frames, forms or other origins."""
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(css.encode()).digest()).decode()}'"
+        for css in _STYLE_BLOCK.findall(page)
+    )
+    styles = hashes or "'none'"
+    return (
+        f"default-src 'none'; style-src {styles}; "
+        "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
