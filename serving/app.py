@@ -1,10 +1,14 @@
 """The scoring service: ``create_app()`` builds the FastAPI app (``uvicorn --factory``).
 
-Start-up (the lifespan): open the lead store and apply its migrations, load the champion
-of every model for the data set (arrival/qualified x sql/won), score leads whose scoring
-was interrupted, and start the periodic champion check. Shutdown stops the check and
-closes the store. Without models the service still works: the fallback rule scores and
-/ready says ``degraded``.
+Start-up (the lifespan): bound MLflow's HTTP requests (the one place the service sets
+``MLFLOW_HTTP_REQUEST_*``, from ``LEADSCORE_REGISTRY_TIMEOUT_SECONDS`` and
+``LEADSCORE_REGISTRY_RETRIES``), open the lead store and apply its migrations, start the
+model check (``serving/background.py``) and wait for its first load of every champion of
+the data set (arrival/qualified x sql/won) at most ``LEADSCORE_REGISTRY_WAIT_SECONDS``,
+score leads whose scoring was interrupted (the sweeper's first sweep) and start the
+sweeper. Shutdown stops both and closes the store. Without models the service still
+works: the fallback rule scores, /ready says ``degraded``, and the model check keeps
+trying the registry.
 """
 
 from __future__ import annotations
@@ -24,11 +28,22 @@ from serving.api.errors import BodySizeLimit, install_error_handlers
 from serving.api.metrics import LiveCollector, RequestMetrics, ServiceMetrics
 from serving.api.records import RecordSchema
 from serving.api.routers import admin, health, leads, queue, reports, score
-from serving.api.workflows import fallback_names, rescore_unscored
-from serving.modelset import ModelHolder, ModelLoader, ModelWatcher, RegistryLoader, load_model_set
+from serving.api.security import install_security
+from serving.api.workflows import fallback_names
+from serving.background import Periodic, model_check, sweeper
+from serving.modelset import (
+    NOT_LOADED_YET,
+    ModelHolder,
+    ModelLoader,
+    ModelSet,
+    RegistryLoader,
+    expected_names,
+)
 from serving.scoring import Scorer
 from serving.settings import ServingSettings
 from serving.store.leads import Store
+from serving.web import install_pages
+from training.registry import bound_http_requests
 from training.tiers import Tiers
 
 log = logging.getLogger(__name__)
@@ -63,32 +78,48 @@ def _services(settings: ServingSettings, loader: ModelLoader) -> Services:
     )
 
 
-def _start(services: Services) -> ModelWatcher:
+def _start(services: Services) -> list[Periodic]:
     settings = services.settings
+    bound_http_requests(settings.registry_timeout_seconds, settings.registry_retries)
     if settings.store_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(settings.store_url, settings.db_busy_timeout_ms)
+    background: list[Periodic] = []
     try:
-        models = load_model_set(services.loader, settings.dataset)
-        holder = ModelHolder(models)
-        missing = fallback_names(models, services.scorer.queue_target)
+        names = expected_names(services.loader, settings.dataset)
+        holder = ModelHolder(ModelSet(names, registry_problem=NOT_LOADED_YET))
+        services.store, services.models = store, holder
+        models = model_check(
+            holder, services.loader, settings.model_check_seconds, settings.registry_retry_seconds
+        )
+        background.append(models)
+        models.start()
+        if not models.first_done.wait(settings.registry_wait_seconds):
+            log.warning(
+                "the model registry has not answered within %.0f s; serving with the "
+                "fallback rule until it does",
+                settings.registry_wait_seconds,
+            )
+        missing = fallback_names(holder.current, services.scorer.queue_target)
         if missing:
             log.warning("no champion for %s: the fallback rule scores", ", ".join(missing))
-        services.store, services.models = store, holder
-        recovered = rescore_unscored(services, store, models)
-        if recovered:
-            log.warning("scored %d stored leads whose scoring was interrupted", recovered)
+        sweep = sweeper(services)
+        background.append(sweep)
+        sweep.run_once()  # start-up recovery: leads whose scoring a crash interrupted
+        if settings.sweep_seconds > 0:
+            sweep.start(first_after=settings.sweep_seconds)
     except Exception:
-        services.store = services.models = None
-        store.close()
+        if services.store is None:
+            store.close()
+        _stop(services, background)
         raise
-    watcher = ModelWatcher(holder, services.loader, settings.model_check_seconds)
-    watcher.start()
-    return watcher
+    return background
 
 
-def _stop(services: Services, watcher: ModelWatcher) -> None:
-    watcher.stop()
+def _stop(services: Services, background: list[Periodic]) -> None:
+    for job in background:
+        if not job.stop():
+            log.warning("%s did not stop within %.0f s; left behind", job.what, job.stop_wait)
     store = services.store
     services.store = services.models = None
     if store is not None:
@@ -104,11 +135,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        watcher = await run_in_threadpool(_start, services)
+        background = await run_in_threadpool(_start, services)
         try:
             yield
         finally:
-            await run_in_threadpool(partial(_stop, services, watcher))
+            await run_in_threadpool(partial(_stop, services, background))
 
     app = FastAPI(
         title="leadscore",
@@ -116,6 +147,8 @@ def create_app(
         description=DESCRIPTION,
         version=_version(),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.services = services
     services.metrics.registry.register(
@@ -129,8 +162,10 @@ def create_app(
     for router in (leads.router, score.router, queue.router, admin.router, health.router):
         app.include_router(router)
     app.include_router(reports.router)
+    install_pages(app, services)
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    install_security(app, settings)  # outermost: its headers go on the 413s too
     return app
 
 

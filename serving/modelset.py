@@ -7,11 +7,15 @@ reload swaps in a new one meanwhile, so a reload never fails a request.
 
 The registry is reached through the small :class:`ModelLoader` protocol:
 :class:`RegistryLoader` is the MLflow registry, :class:`MemoryLoader` holds models
-published in memory (embedding the service, tests).
+published in memory (embedding the service, tests). A registry that cannot be reached
+(``RegistryUnreachableError``) stops a load at once: every slot keeps what it served, and
+the set says why (``registry_problem``) until a look-up succeeds again. The periodic check
+(:func:`refresh`) runs in the background (``serving/background.py``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +26,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from training.model import ScoredLead
-from training.registry import VersionedModel, champion_version, load_champion, model_name
+from training.registry import (
+    RegistryUnreachableError,
+    VersionedModel,
+    champion_version,
+    load_champion,
+    model_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +59,19 @@ class ModelLoader(Protocol):
     def version(self, name: str) -> str | None: ...
 
 
+#: Why the set the service starts with has no champions: the registry has not answered yet.
+NOT_LOADED_YET = "the model registry has not answered yet"
+
+
 @dataclass(frozen=True)
 class ModelSet:
-    """The champions in service, per (known_at, target); a missing slot scores with the rule."""
+    """The champions in service, per (known_at, target); a missing slot scores with the rule.
+    ``registry_problem`` says why champions may be missing (None: the registry answered)."""
 
     names: Mapping[Slot, str]
     models: Mapping[Slot, VersionedModel] = field(default_factory=dict)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    registry_problem: str | None = None
 
     def get(self, known_at: str, target: str) -> VersionedModel | None:
         return self.models.get((known_at, target))
@@ -74,7 +90,13 @@ class ModelSet:
         models = {key: value for key, value in self.models.items() if key != slot}
         if served is not None:
             models[slot] = served
-        return ModelSet(self.names, models)
+        return ModelSet(self.names, models, registry_problem=self.registry_problem)
+
+    def with_problem(self, problem: str | None) -> ModelSet:
+        """The same champions, with why the registry could not be asked (None: it answered)."""
+        if problem == self.registry_problem:
+            return self
+        return dataclasses.replace(self, registry_problem=problem)
 
 
 class ModelHolder:
@@ -170,33 +192,37 @@ def load_slot(loader: ModelLoader, slot: Slot, name: str) -> VersionedModel | No
 
 
 def load_model_set(loader: ModelLoader, dataset: str, previous: ModelSet | None = None) -> ModelSet:
-    """Load every champion. A slot whose load fails keeps its previous model (if any)."""
+    """Load every champion. A slot whose load fails keeps its previous model (if any); a
+    registry that does not answer stops the load: the slots not loaded yet keep theirs."""
     names = expected_names(loader, dataset)
     models: dict[Slot, VersionedModel] = {}
+    problem = None
     for slot, name in names.items():
-        try:
-            served = load_slot(loader, slot, name)
-        except Exception:
-            log.exception("could not load the champion of %s; keeping what was served", name)
-            served = previous.get(*slot) if previous is not None else None
+        served = previous.get(*slot) if previous is not None else None
+        if problem is None:
+            try:
+                served = load_slot(loader, slot, name)
+            except RegistryUnreachableError as error:
+                log.error("%s; keeping what was served", error)
+                problem = str(error)
+            except Exception:
+                log.exception("could not load the champion of %s; keeping what was served", name)
         if served is not None:
             models[slot] = served
-    return ModelSet(names, models)
+    return ModelSet(names, models, registry_problem=problem)
 
 
 def refresh(loader: ModelLoader, current: ModelSet) -> ModelSet:
     """Reload only the slots whose champion version changed (cheap alias look-ups).
 
-    A served model is never dropped here: the registry answers "no champion" also when it
-    cannot be reached. An admin reload (``load_model_set``) drops models without champion.
+    A served model is never dropped here; an admin reload (``load_model_set``) drops models
+    without champion. A registry that does not answer raises ``RegistryUnreachableError``
+    (nothing changes; the caller retries); a look-up that succeeds clears the set's
+    ``registry_problem``.
     """
     updated = current
     for slot, name in current.names.items():
-        try:
-            version = loader.version(name)
-        except Exception:
-            log.exception("could not look up the champion of %s", name)
-            continue
+        version = loader.version(name)  # RegistryUnreachableError propagates
         served = current.get(*slot)
         if version == (served.version if served else None):
             continue
@@ -205,6 +231,8 @@ def refresh(loader: ModelLoader, current: ModelSet) -> ModelSet:
             continue
         try:
             fresh = load_slot(loader, slot, name)
+        except RegistryUnreachableError:
+            raise
         except Exception:
             log.exception("could not load %s version %s; keeping what was served", name, version)
             continue
@@ -215,35 +243,15 @@ def refresh(loader: ModelLoader, current: ModelSet) -> ModelSet:
             fresh.version if fresh else "none",
         )
         updated = updated.replace(slot, fresh)
-    return updated
+    return updated.with_problem(None)
 
 
-class ModelWatcher:
-    """A background thread that looks for new champions every ``interval`` seconds."""
-
-    def __init__(self, holder: ModelHolder, loader: ModelLoader, interval: float) -> None:
-        self.holder = holder
-        self.loader = loader
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self.interval <= 0 or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="leadscore-model-watcher")
-        self._thread.daemon = True
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.holder.update(lambda current: refresh(self.loader, current))
-            except Exception:
-                log.exception("model check failed; will try again")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+def check_models(holder: ModelHolder, loader: ModelLoader) -> ModelSet:
+    """One periodic check: swap in the champions that changed. When the registry does not
+    answer, the set in service records why and the error propagates (to be retried)."""
+    try:
+        return holder.update(lambda current: refresh(loader, current))
+    except Exception as error:
+        problem = str(error) if isinstance(error, RegistryUnreachableError) else repr(error)
+        holder.update(lambda current: current.with_problem(problem))
+        raise

@@ -8,12 +8,17 @@ the new version remembers it in its ``replaced`` tag), so ``rollback`` can go ba
 step and then further back the chain. The tracking URI always comes from the caller
 (settings); nothing is set at import time.
 
+A registry that cannot be reached is not a registry without champions: the alias look-up
+raises :class:`RegistryUnreachableError` then, and :func:`bound_http_requests` bounds what
+each MLflow HTTP request may cost (MLflow's own defaults wait minutes per call).
+
 This module is what the scoring service imports to load champions: it must stay free of
 the trainer, the plots and the tuner (run logging lives in the tracking package).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,12 +28,19 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_DOES_NOT_EXIST,
+    ErrorCode,
+)
 from mlflow.tracking import MlflowClient
 
 from training.model import LeadModel
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
+#: A trained version held back for review (a baseline beat LightGBM): not served.
+CANDIDATE = "candidate"
 DEFAULT_DATASET = "demo"
 
 
@@ -96,12 +108,51 @@ def ensure_experiment(tracking_uri: str, name: str, artifact_root: Path | None) 
     )
 
 
+class RegistryUnreachableError(RuntimeError):
+    """The registry did not answer (down, refused, timed out, failing): not "no champion"."""
+
+
+#: What MLflow answers for a model or alias that does not exist (the alias look-up of an
+#: unknown alias is an invalid parameter on MLflow's stores).
+_NOT_FOUND = frozenset(
+    ErrorCode.Name(code) for code in (RESOURCE_DOES_NOT_EXIST, INVALID_PARAMETER_VALUE)
+)
+
+#: The environment variables MLflow reads before every HTTP request it makes.
+HTTP_TIMEOUT_VARIABLE = "MLFLOW_HTTP_REQUEST_TIMEOUT"
+HTTP_RETRIES_VARIABLE = "MLFLOW_HTTP_REQUEST_MAX_RETRIES"
+HTTP_BACKOFF_VARIABLE = "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"
+
+
+def http_limits(timeout_seconds: int, max_retries: int, backoff_factor: int = 1) -> dict[str, str]:
+    """The MLflow variables that bound one HTTP request: the connect and read timeout,
+    the retries (the first one at once, then after ``backoff_factor`` x 2, x 4 ... s)."""
+    return {
+        HTTP_TIMEOUT_VARIABLE: str(timeout_seconds),
+        HTTP_RETRIES_VARIABLE: str(max_retries),
+        HTTP_BACKOFF_VARIABLE: str(backoff_factor),
+    }
+
+
+def bound_http_requests(timeout_seconds: int, max_retries: int, backoff_factor: int = 1) -> None:
+    """Bound every HTTP request MLflow makes in this process (an ``http(s)://`` tracking
+    URI): without it one look-up on a server that does not answer takes minutes (MLflow
+    waits 120 s per attempt and retries 7 times). Sets the process environment, which
+    MLflow reads at each request: call it once, when the process starts serving."""
+    os.environ.update(http_limits(timeout_seconds, max_retries, backoff_factor))
+
+
 def champion_version(tracking_uri: str, name: str, alias: str = CHAMPION) -> str | None:
-    """The version the alias points at, or None (no such model or alias)."""
+    """The version the alias points at, or None (no such model or alias). A registry that
+    does not answer raises :class:`RegistryUnreachableError`."""
     try:
         return str(mlflow_client(tracking_uri).get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as error:
+        if error.error_code in _NOT_FOUND:
+            return None
+        raise RegistryUnreachableError(
+            f"the model registry did not answer: {error.message}"
+        ) from error
 
 
 def load_version(tracking_uri: str, name: str, version: str) -> VersionedModel:

@@ -6,7 +6,10 @@ training API (``training.trainer.train_model``) and logged to a real MLflow stor
 
 from __future__ import annotations
 
+import os
+import socket
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,11 +24,18 @@ from features.lead import Lead, lead_to_record
 from features.spec import KnownAt, load_spec
 from serving.api.workflows import arrival_view
 from serving.app import create_app
-from serving.modelset import KNOWN_ATS, TARGETS, MemoryLoader, RegistryLoader
+from serving.modelset import KNOWN_ATS, NOT_LOADED_YET, TARGETS, MemoryLoader, RegistryLoader
 from serving.settings import ServingSettings
 from tests.serving.conftest import headers, make_lead
 from tests.training.conftest import register
-from training.registry import champion_version, model_name, set_alias
+from training.registry import (
+    HTTP_BACKOFF_VARIABLE,
+    HTTP_RETRIES_VARIABLE,
+    HTTP_TIMEOUT_VARIABLE,
+    champion_version,
+    model_name,
+    set_alias,
+)
 from training.trainer import TrainOptions, TrainResult, train_model
 
 QUALIFICATION = {
@@ -79,7 +89,7 @@ def test_models_score_explain_and_route(
     arrival_model = trained["arrival"].model
     qualified_model = trained["qualified"].model
     with TestClient(create_app(settings, loader=loader)) as client:
-        ready = client.get("/ready")
+        ready = client.get("/ready", headers=headers())
         assert ready.status_code == 200
         assert ready.json()["status"] == "ready"
         assert ready.json()["models"]["leadscore-arrival-sql"] == "3"
@@ -204,7 +214,7 @@ def test_real_registry_from_empty_to_champion(
     if not database_url.startswith("sqlite"):
         pytest.skip("the registry is independent of the lead store: run once")
     with TestClient(create_app(registry_settings)) as client:
-        ready = client.get("/ready")
+        ready = client.get("/ready", headers=headers())
         assert ready.status_code == 503
         assert ready.json()["status"] == "degraded"
         first = client.post("/leads", json=make_lead(), headers=headers()).json()
@@ -232,3 +242,143 @@ def test_real_registry_from_empty_to_champion(
         assert np.isfinite(
             client.post("/leads", json=make_lead(), headers=headers()).json()["probability"]
         )
+
+
+# ------------------------------------------------------------------ a registry that fails
+
+
+@pytest.fixture
+def mlflow_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app sets MLflow's HTTP limits in the environment: undone after the test."""
+    for variable in (HTTP_TIMEOUT_VARIABLE, HTTP_RETRIES_VARIABLE, HTTP_BACKOFF_VARIABLE):
+        monkeypatch.delenv(variable, raising=False)
+
+
+@pytest.fixture
+def silent_registry() -> Iterator[str]:
+    """An MLflow server that accepts connections and never answers (the kernel completes
+    the handshake of a listening socket that never accepts): its http:// URI."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_silent_registry_never_blocks_start_up_and_its_champions_come_later(
+    settings: ServingSettings,
+    registry_settings: ServingSettings,
+    trained: dict[str, TrainResult],
+    silent_registry: str,
+    mlflow_env: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each MLflow request is bounded (1 s, no retry here; MLflow's own default is 120 s x
+    8 attempts): start-up is over in seconds although it would wait 10 s for the
+    registry; the rule scores, /ready is degraded, and once the registry answers (the
+    loader's URI now reaches a real store with a champion) the champion is served, with
+    no restart and no request."""
+    if not settings.store_url.startswith("sqlite"):
+        pytest.skip("the registry is independent of the lead store: run once")
+    fast = settings.model_copy(
+        update={
+            "registry_timeout_seconds": 1,
+            "registry_retries": 0,
+            "registry_retry_seconds": 0.2,
+            "model_check_seconds": 60,
+        }
+    )
+    loader = RegistryLoader(silent_registry)
+    started = time.monotonic()
+    with TestClient(create_app(fast, loader=loader)) as client:
+        start_up = time.monotonic() - started
+        assert start_up < 5, f"start-up took {start_up:.1f} s"
+        assert client.get("/health").status_code == 200
+        ready = client.get("/ready", headers=headers())
+        assert (ready.status_code, ready.json()["status"]) == (503, "degraded")
+        assert "the model registry:" in ready.json()["reason"]  # says why, to a caller with a key
+        first = client.post("/leads", json=make_lead(), headers=headers())
+        assert first.status_code == 201
+        assert first.json()["is_fallback"] is True
+        assert "did not answer" in caplog.text
+        assert client.app.state.services.models.current.registry_problem  # type: ignore[attr-defined]
+
+        version = register(trained["arrival"], registry_settings)
+        name = model_name("arrival", "sql")
+        loader.tracking_uri = registry_settings.tracking_uri  # the registry answers now
+
+        def served() -> bool:
+            models = client.get("/admin/models", headers=headers("admin")).json()["models"]
+            return bool(models[name] == version)
+
+        assert _wait_for(served, 30), "the champion was not picked up"
+        assert client.app.state.services.models.current.registry_problem is None  # type: ignore[attr-defined]
+        body = client.post("/leads", json=make_lead(), headers=headers()).json()
+        assert body["model"] == {"name": name, "version": version}
+        assert body["is_fallback"] is False
+    failures = [r for r in caplog.records if "model check failed" in r.getMessage()]
+    assert len(failures) == 1, "an outage is logged once, not once per attempt"
+
+
+def test_start_up_waits_for_the_registry_at_most_registry_wait_seconds(
+    settings: ServingSettings, silent_registry: str, mlflow_env: None
+) -> None:
+    """Whatever a request to the registry costs (here up to 30 s), start-up goes on after
+    LEADSCORE_REGISTRY_WAIT_SECONDS with the rule, and shutdown does not hang on it."""
+    if not settings.store_url.startswith("sqlite"):
+        pytest.skip("the registry is independent of the lead store: run once")
+    patient = settings.model_copy(
+        update={
+            "mlflow_tracking_uri": silent_registry,
+            "registry_timeout_seconds": 30,
+            "registry_wait_seconds": 0.5,
+        }
+    )
+    started = time.monotonic()
+    client = TestClient(create_app(patient))
+    with client:
+        assert time.monotonic() - started < 4
+        assert client.get("/health").status_code == 200
+        lead = client.post("/leads", json=make_lead(), headers=headers())
+        assert lead.status_code == 201
+        assert lead.json()["is_fallback"] is True
+        models = client.app.state.services.models.current  # type: ignore[attr-defined]
+        assert models.registry_problem == NOT_LOADED_YET
+        assert os.environ[HTTP_TIMEOUT_VARIABLE] == "30"
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 5
+
+
+def test_default_limits_on_a_refused_registry_start_at_once(
+    settings: ServingSettings, mlflow_env: None
+) -> None:
+    """With the default settings, a registry whose port is closed costs start-up well
+    under a second per attempt (MLflow's defaults: minutes of retries)."""
+    if not settings.store_url.startswith("sqlite"):
+        pytest.skip("the registry is independent of the lead store: run once")
+    refused = settings.model_copy(
+        update={"mlflow_tracking_uri": f"http://127.0.0.1:{_closed_port()}"}
+    )
+    started = time.monotonic()
+    with TestClient(create_app(refused)) as client:
+        assert time.monotonic() - started < 5
+        assert os.environ[HTTP_RETRIES_VARIABLE] == "1"
+        ready = client.get("/ready", headers=headers())
+        assert (ready.status_code, ready.json()["status"]) == (503, "degraded")
+        problem = client.app.state.services.models.current.registry_problem  # type: ignore[attr-defined]
+        assert problem is not None
+        assert "did not answer" in problem

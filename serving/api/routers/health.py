@@ -71,9 +71,10 @@ def readiness(request: Request) -> ReadyOut:
             models=versions,
         )
     if missing:
+        why = f" (the model registry: {models.registry_problem})" if models.registry_problem else ""
         return ReadyOut(
             status="degraded",
-            reason="scoring with the fallback rule for: " + ", ".join(missing),
+            reason="scoring with the fallback rule for: " + ", ".join(missing) + why,
             store="ok",
             models=versions,
         )

@@ -147,6 +147,7 @@ def test_oversize_body_is_413(client: TestClient) -> None:
     response = client.post("/leads", json=lead, headers=headers())
     assert response.status_code == 413
     assert "limit is 1048576 bytes" in response.json()["detail"]
+    assert response.headers["x-content-type-options"] == "nosniff"  # security headers too
 
 
 def test_oversize_streamed_body_without_length_is_413(client: TestClient) -> None:

@@ -36,7 +36,7 @@ class BrokenModel:
 def test_without_models_fallback_scores_and_ready_is_degraded(
     client: TestClient, post_lead: PostLead
 ) -> None:
-    ready = client.get("/ready")
+    ready = client.get("/ready", headers=headers())
     assert ready.status_code == 503
     body = ready.json()
     assert body["status"] == "degraded"
@@ -138,6 +138,43 @@ def test_interrupted_scoring_is_finished_at_start_up(settings: ServingSettings) 
         assert repeat.status_code == 200
         detail = client.get(f"/leads/{repeat.json()['id']}", headers=headers()).json()
         assert len(detail["scores"]) == 1
+
+
+def test_start_up_scores_an_interrupted_lead_that_was_posted_with_answers(
+    settings: ServingSettings,
+) -> None:
+    """A lead posted with BANT answers is not queued; if a crash left it unscored, the
+    start-up sweep scores it all the same (it used to stay unscored until a repeat)."""
+    now = datetime.now(UTC)
+    bant = {"budget": {"bracket": "300k_1m"}, "is_decision_maker": True}
+    store = Store.open(settings.store_url)
+    try:
+        lead_id, _created = store.add_lead(
+            NewLead(
+                external_id="crashed-answered",
+                arrived_at=now,
+                channel="referral",
+                source={"channel": "referral"},
+                record={"external_id": "crashed-answered", "channel": "referral"},
+                history=[(Status.NEW, now, None)],
+                deal_value=None,
+                deal_currency=None,
+                sla_deadline=now + timedelta(minutes=30),
+                created_by="sdr-0",
+                qualification=(bant, None),
+            ),
+            now,
+        )
+        assert store.queue_entries() == []
+    finally:
+        store.close()
+    no_periodic_sweep = settings.model_copy(update={"sweep_seconds": 0})
+    with TestClient(create_app(no_periodic_sweep, loader=MemoryLoader())) as client:
+        detail = client.get(f"/leads/{lead_id}", headers=headers()).json()
+        arrival = [score for score in detail["scores"] if score["stage"] == "arrival"]
+        assert len(arrival) == 1
+        assert arrival[0]["probability"] is not None
+        assert client.get("/queue", headers=headers()).json()["items"] == []
 
 
 def test_migrations_are_idempotent_and_match_the_models(database_url: str) -> None:
