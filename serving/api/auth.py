@@ -132,6 +132,12 @@ class KeyRing:
     def __len__(self) -> int:
         return len(self._keys)
 
+    def holders(self) -> list[tuple[bytes, ApiKey]]:
+        """Each configured key's SHA-256 digest with its holder (name and role), in the
+        order configured: what the pages need to list keys in use and to tie a session to
+        its key. Never the keys themselves."""
+        return list(self._keys)
+
     def identify(self, presented: str) -> ApiKey | None:
         digest = _digest(presented)
         found: ApiKey | None = None

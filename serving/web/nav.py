@@ -1,0 +1,40 @@
+"""The pages' navigation: each page group adds its links here, each with the permission
+it needs; the layout shows a person only the links their role may use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from serving.api.auth import PERMISSIONS, Permission, Role
+
+
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    path: str
+    needs: Permission | None = None
+
+    def shown_to(self, role: Role) -> bool:
+        return self.needs is None or role in PERMISSIONS[self.needs]
+
+
+NAV: tuple[NavLink, ...] = (
+    NavLink("Home", "/app"),
+    NavLink("Queue", "/app/queue", Permission.READ_QUEUE),
+    NavLink("Sales", "/app/sales", Permission.CHANGE_STATUS),
+    NavLink("Channels", "/app/channels", Permission.READ_REPORTS),
+    NavLink("Admin", "/app/admin", Permission.ADMIN),
+    NavLink("API docs", "/docs"),
+)
+
+#: Where each role lands after signing in.
+HOMES: dict[Role, str] = {
+    Role.SDR: "/app/queue",
+    Role.SALES: "/app/sales",
+    Role.MARKETING: "/app/channels",
+    Role.ADMIN: "/app/queue",
+}
+
+
+def links_for(role: Role) -> list[NavLink]:
+    return [link for link in NAV if link.shown_to(role)]

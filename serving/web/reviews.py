@@ -1,0 +1,240 @@
+"""The channel review as a page of the app: what is asked (period, moment, target), the
+report's tables as rows of formatted cells and its plots as ``data:`` images.
+
+The review is ``training.channels.review.channel_review`` on the store's leads and the model
+in service (``serving.reports``); this module shapes it for the template (pure functions,
+except :func:`make_review` and :func:`plots`, which compute). The page satisfies the
+service's CSP: no inline style, images are ``data:`` URIs (``img-src 'self' data:``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+
+from serving.api.deps import Services
+from serving.modelset import KNOWN_ATS, TARGETS, ModelSet
+from serving.reports import review_options, served_model, store_leads
+from serving.store.leads import Store
+
+if TYPE_CHECKING:
+    from training.channels.report import ChannelReport
+
+#: The label of the all-leads row (``training.channels.funnel.ALL_LEADS``).
+ALL_LEADS = "(all leads)"
+_PERCENT_SUFFIXES = ("_rate", "mean_predicted", "calibration_gap")
+#: The tables offered as CSV files, in the report's order.
+TABLES = (
+    "summary",
+    "global_drivers",
+    "drivers",
+    "campaign_drivers",
+    "funnel_channel",
+    "funnel_campaign",
+    "funnel_month",
+)
+SUMMARY_COLUMNS = [
+    "channel",
+    "leads",
+    "conversions",
+    "conversion_rate",
+    "mean_predicted",
+    "verdict",
+]
+
+
+@dataclass(frozen=True)
+class ReviewAsk:
+    """What the page asks for: months of arrival, the model's moment, its target."""
+
+    start: str | None = None  # YYYY-MM
+    end: str | None = None  # YYYY-MM
+    known_at: str | None = None
+    target: str | None = None
+
+    @property
+    def period(self) -> str | None:
+        """As ``Period.parse`` reads it: ``YYYY-MM``, ``YYYY-MM..YYYY-MM`` or None (all)."""
+        if not self.start and not self.end:
+            return None
+        first, last = self.start or self.end, self.end or self.start
+        return first if first == last else f"{first}..{last}"
+
+    @property
+    def query(self) -> str:
+        pairs = {
+            "start": self.start or "",
+            "end": self.end or "",
+            "stage": self.known_at or "",
+            "target": self.target or "",
+        }
+        return urlencode({key: value for key, value in pairs.items() if value})
+
+
+def cell(column: str, value: Any) -> str:
+    """A table value as the page shows it: rates as percentages, money rounded."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if column.endswith(_PERCENT_SUFFIXES) or "_to_" in column:
+            return f"{value:.1%}"
+        if column.startswith("avg_") or column.endswith("_value"):
+            return f"{value:,.0f}"
+        return f"{value:.3f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    numeric: bool
+    channel: str | None = None  # set on a channel's name: the page links it to its leads
+
+
+@dataclass(frozen=True)
+class TableView:
+    name: str
+    columns: list[str]
+    rows: list[list[Cell]]
+    #: per row: "total" for the all-leads row, "few" for a group too small to judge
+    kinds: list[str]
+
+
+def table_view(
+    name: str,
+    table: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    hidden: Sequence[str] = ("verdict",),
+) -> TableView:
+    """The table's rows as formatted cells; ``hidden`` columns left out unless ``columns``
+    names them (a group's verdict still greys its row)."""
+    wanted = columns or [c for c in table.columns if c not in hidden]
+    shown = [c for c in wanted if c in table.columns]
+    numeric = {c for c in shown if table[c].dtype.kind in "fiub"}
+    rows, kinds = [], []
+    for record in table.to_dict(orient="records"):
+        channel = record.get("channel")
+        row = [
+            Cell(
+                cell(column, record[column]),
+                column in numeric,
+                str(channel) if column == "channel" and channel != ALL_LEADS else None,
+            )
+            for column in shown
+        ]
+        rows.append(row)
+        verdict = str(record.get("verdict") or "")
+        kinds.append(
+            "total" if channel == ALL_LEADS else "few" if verdict not in ("", "ok") else ""
+        )
+    return TableView(name, shown, rows, kinds)
+
+
+@dataclass(frozen=True)
+class ChannelDrivers:
+    channel: str
+    verdict: str
+    phrases: list[tuple[str, str]]  # (field, phrase), strongest first
+
+
+def channel_drivers(report: ChannelReport, top: int = 3) -> list[ChannelDrivers]:
+    """Per channel of the summary: its top drivers in words, or why it is not judged."""
+    found = []
+    drivers = report.drivers
+    for record in report.summary.to_dict(orient="records"):
+        channel = str(record["channel"])
+        if channel == ALL_LEADS:
+            continue
+        verdict = str(record.get("verdict") or "")
+        mine = (
+            []
+            if drivers.empty or verdict not in ("", "ok")
+            else [
+                (str(d["field"]), str(d["phrase"]))
+                for d in drivers[drivers["channel"] == channel]
+                .sort_values("rank")
+                .head(top)
+                .to_dict(orient="records")
+            ]
+        )
+        found.append(ChannelDrivers(channel, "" if verdict == "ok" else verdict, mine))
+    return found
+
+
+def targets(score_target: str) -> list[str]:
+    """The targets a review can be asked for: the service's first, then the others."""
+    return [score_target, *[t for t in TARGETS if t != score_target]]
+
+
+#: The moments a review's model can score at.
+MOMENTS = KNOWN_ATS
+
+
+def make_review(
+    services: Services, store: Store, models: ModelSet, ask: ReviewAsk
+) -> ChannelReport:
+    """The channel review asked for, of the stored leads, with the model in service.
+    Raises ``ReportError`` (a bad period) and ``NoLeadsError`` (no lead in it)."""
+    from training.channels.leads import NoLeadsError, Period
+    from training.channels.review import channel_review
+
+    settings = services.settings
+    period = Period.parse(ask.period)
+    leads = store_leads(store, settings, period)
+    if len(leads) == 0:
+        # an empty frame from the store has no columns: the review would name a missing one
+        raise NoLeadsError(f"no leads arrived in the period '{period.label}'")
+    options = review_options(settings, period)
+    served = served_model(models, ask.target or settings.score_target, ask.known_at)
+    return channel_review(leads, served, options)
+
+
+@dataclass(frozen=True)
+class Plot:
+    title: str
+    uri: str
+
+
+def plots(report: ChannelReport) -> dict[str, Plot]:
+    """The review's figures as PNG data URIs, by place on the page (those it has
+    something to draw for)."""
+    from training.channels.plots import (
+        calibration_plot,
+        driver_bars,
+        drivers_heatmap,
+        figure_uri,
+        funnel_plot,
+        trend_plot,
+    )
+
+    made = {
+        "heatmap": ("Driver strength per channel", drivers_heatmap(report)),
+        "bars": ("Top drivers per channel", driver_bars(report)),
+        "funnel": ("Funnel per channel", funnel_plot(report)),
+        "calibration": ("Predicted vs actual conversion", calibration_plot(report)),
+        "trend": ("Trend by month", trend_plot(report)),
+    }
+    found = {}
+    for place, (title, figure) in made.items():
+        uri = figure_uri(figure)
+        if uri is not None:
+            found[place] = Plot(title, uri)
+    return found
+
+
+def table_csv(report: ChannelReport, name: str) -> str:
+    return report.tables()[name].to_csv(index=False)

@@ -1,0 +1,138 @@
+"""Marketing's pages: the channel review (period, moment and target pickers, its tables and
+plots), each table as a CSV download, and the leads of one channel."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from serving.web.deps import LeadViewer, PageServices, PageStore, ReportViewer
+from serving.web.errors import PageError
+from serving.web.reads import channel_leads
+from serving.web.reviews import (
+    MOMENTS,
+    SUMMARY_COLUMNS,
+    TABLES,
+    ReviewAsk,
+    channel_drivers,
+    make_review,
+    plots,
+    table_csv,
+    table_view,
+    targets,
+)
+from serving.web.templating import render
+
+if TYPE_CHECKING:
+    from training.channels.report import ChannelReport
+
+router = APIRouter(prefix="/app/channels", include_in_schema=False)
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+#: The most leads the channel's leads page lists.
+CHANNEL_PAGE_SIZE = 200
+
+
+def _month(value: str | None, name: str) -> str | None:
+    if not value:
+        return None
+    if not _MONTH.match(value):
+        raise PageError(422, "Bad period", f"{name}: expected a month YYYY-MM, got '{value[:20]}'.")
+    return value
+
+
+def review_ask(
+    services: PageServices,
+    start: Annotated[str | None, Query(max_length=7)] = None,
+    end: Annotated[str | None, Query(max_length=7)] = None,
+    stage: Annotated[str | None, Query(max_length=20)] = None,
+    target: Annotated[str | None, Query(max_length=20)] = None,
+) -> ReviewAsk:
+    """The pickers' choices; a bad one gets a 422 page naming it."""
+    if stage and stage not in MOMENTS:
+        raise PageError(422, "Bad choice", f"stage: expected one of {', '.join(MOMENTS)}.")
+    allowed = targets(services.settings.score_target)
+    if target and target not in allowed:
+        raise PageError(422, "Bad choice", f"target: expected one of {', '.join(allowed)}.")
+    first, last = _month(start, "start"), _month(end, "end")
+    if first and last and last < first:
+        raise PageError(422, "Bad period", "end: the last month is before the first.")
+    return ReviewAsk(first, last, stage or None, target or None)
+
+
+Ask = Annotated[ReviewAsk, Depends(review_ask)]
+
+
+def _report(services: PageServices, store: PageStore, ask: ReviewAsk) -> ChannelReport | None:
+    """The review, or None when no lead arrived in the period."""
+    from training.channels.leads import NoLeadsError, ReportError
+
+    assert services.models is not None
+    try:
+        return make_review(services, store, services.models.current, ask)
+    except NoLeadsError:
+        return None
+    except ReportError as error:
+        raise PageError(422, "Cannot review", str(error)) from error
+
+
+@router.get("")
+def review_page(
+    request: Request, session: ReportViewer, services: PageServices, store: PageStore, ask: Ask
+) -> Response:
+    report = _report(services, store, ask)
+    context: dict[str, object] = {
+        "title": "Channels",
+        "ask": ask,
+        "moments": MOMENTS,
+        "targets": targets(services.settings.score_target),
+        "report": report,
+        "table_names": TABLES,
+    }
+    if report is not None:
+        context |= {
+            "summary": table_view("summary", report.summary, SUMMARY_COLUMNS),
+            "channel_drivers": channel_drivers(report),
+            "global_drivers": table_view("global_drivers", report.global_drivers.head(10)),
+            "more_drivers": table_view("more_drivers", report.global_drivers.iloc[10:]),
+            "funnel_channel": table_view("funnel_channel", report.funnel_channel),
+            "funnel_campaign": table_view("funnel_campaign", report.funnel_campaign),
+            "funnel_month": table_view("funnel_month", report.funnel_month),
+            "plots": plots(report),
+        }
+    return render(request, "channels.html", context)
+
+
+@router.get("/leads")
+def leads_page(
+    request: Request,
+    session: LeadViewer,
+    store: PageStore,
+    channel: Annotated[str, Query(min_length=1, max_length=200)],
+) -> Response:
+    leads, total = channel_leads(store, channel, CHANNEL_PAGE_SIZE)
+    context = {"title": f"Leads of {channel}", "channel": channel, "leads": leads, "total": total}
+    return render(request, "channel_leads.html", context)
+
+
+@router.get("/{table}.csv")
+def table_download(
+    table: str, session: ReportViewer, services: PageServices, store: PageStore, ask: Ask
+) -> Response:
+    if table not in TABLES:
+        raise PageError(404, "Not found", f"There is no table '{table[:40]}'.")
+    report = _report(services, store, ask)
+    if report is None:
+        raise PageError(404, "No leads", "No lead arrived in this period.")
+    filename = f"{table}-{report.period.slug}.csv"
+    return Response(
+        table_csv(report, table),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

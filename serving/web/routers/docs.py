@@ -1,0 +1,36 @@
+"""``/docs`` (Swagger UI) and ``/redoc`` (ReDoc) from the vendored files: they work offline
+and under the service's CSP (the init scripts are static files too)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from serving.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+#: ReDoc styles itself by writing <style> elements (styled-components), which the service's
+#: default CSP refuses; this page alone allows inline styles (never inline scripts) and the
+#: search worker ReDoc starts from a blob: URL.
+REDOC_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; worker-src 'self' blob:; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _openapi_url(request: Request) -> str:
+    return str(request.app.openapi_url or "/openapi.json")
+
+
+@router.get("/docs")
+def swagger_ui(request: Request) -> Response:
+    return render(request, "swagger.html", {"title": "API docs", "spec": _openapi_url(request)})
+
+
+@router.get("/redoc")
+def redoc(request: Request) -> Response:
+    page = render(request, "redoc.html", {"title": "API reference", "spec": _openapi_url(request)})
+    page.headers["Content-Security-Policy"] = REDOC_CSP
+    return page

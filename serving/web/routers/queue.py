@@ -1,0 +1,153 @@
+"""The SDR queue page: the list in ``GET /queue`` order, its filters, the list fragment
+htmx refreshes, "Claim next" and "Release"."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from serving.api.auth import Permission
+from serving.api.errors import ApiError
+from serving.api.workflows import claim_next, queue_view, release
+from serving.web.deps import Claiming, PageServices, PageStore, QueueViewer
+from serving.web.errors import PageError, lead_number, refusals_as_pages
+from serving.web.reads import queue_extras
+from serving.web.routers.signin import safe_next
+from serving.web.state import pages_of
+from serving.web.templating import render
+from serving.web.views import only_breached, queue_rows
+
+router = APIRouter(prefix="/app/queue", include_in_schema=False)
+
+TIERS = ("A", "B", "C", "D")
+#: The most leads the page asks the queue view for before its own filters.
+RANKED_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    channel: str | None
+    tier: str | None
+    unclaimed: bool
+    breached: bool
+
+    @property
+    def query(self) -> str:
+        pairs = {
+            "channel": self.channel or "",
+            "tier": self.tier or "",
+            "unclaimed": "1" if self.unclaimed else "",
+            "breached": "1" if self.breached else "",
+        }
+        return urlencode({key: value for key, value in pairs.items() if value})
+
+
+def _flag(value: str | None, name: str) -> bool:
+    if value in (None, "", "0", "false", "off"):
+        return False
+    if value in ("1", "true", "on", "yes"):
+        return True
+    raise PageError(422, "Bad filter", f"{name}: expected 1 or 0, got '{value[:40]}'.")
+
+
+def queue_filters(
+    channel: Annotated[str | None, Query()] = None,
+    tier: Annotated[str | None, Query()] = None,
+    unclaimed: Annotated[str | None, Query()] = None,
+    breached: Annotated[str | None, Query()] = None,
+) -> QueueFilters:
+    """The filters of the query string; a bad one gets a 422 page naming it."""
+    if channel is not None and len(channel) > 200:
+        raise PageError(422, "Bad filter", "channel: expected at most 200 characters.")
+    if tier and tier not in TIERS:
+        raise PageError(422, "Bad filter", f"tier: expected one of {', '.join(TIERS)}.")
+    return QueueFilters(
+        channel or None, tier or None, _flag(unclaimed, "unclaimed"), _flag(breached, "breached")
+    )
+
+
+Filters = Annotated[QueueFilters, Depends(queue_filters)]
+
+
+def _list_context(
+    request: Request, services: PageServices, store: PageStore, filters: QueueFilters
+) -> dict[str, object]:
+    settings = services.settings
+    view = queue_view(
+        services, store, filters.channel, filters.tier, filters.unclaimed, RANKED_LIMIT
+    )
+    items = only_breached(view.items, filters.breached)
+    shown = items[: pages_of(request).settings.queue_page_size]
+    extras = queue_extras(store, [item.lead_id for item in shown], services.scorer.queue_target)
+    return {
+        "rows": queue_rows(shown, extras, settings.sla_minutes),
+        "matching": len(items),
+        "total": view.total,
+        "breached_count": view.breached,
+        "generated_at": view.generated_at,
+        "filters": filters,
+        "refresh_seconds": pages_of(request).settings.queue_refresh_seconds,
+        "may_claim": _may_claim(request),
+        "sla_minutes": settings.sla_minutes,
+    }
+
+
+def _may_claim(request: Request) -> bool:
+    session = getattr(request.state, "web_session", None)
+    return bool(session and session.may(Permission.CLAIM))
+
+
+@router.get("")
+def queue_page(
+    request: Request,
+    session: QueueViewer,
+    services: PageServices,
+    store: PageStore,
+    filters: Filters,
+    notice: str | None = None,
+) -> Response:
+    channels = sorted({entry.channel for entry in store.queue_entries()})
+    context = _list_context(request, services, store, filters)
+    notices = {"empty": "Nothing to claim: no unclaimed lead is waiting."}
+    context |= {"title": "Queue", "channels": channels, "notice": notices.get(notice or "")}
+    return render(request, "queue.html", context)
+
+
+@router.get("/list")
+def queue_list(
+    request: Request,
+    session: QueueViewer,
+    services: PageServices,
+    store: PageStore,
+    filters: Filters,
+) -> Response:
+    """The list alone, for htmx's refresh."""
+    return render(request, "_queue_list.html", _list_context(request, services, store, filters))
+
+
+@router.post("/claim-next")
+def post_claim_next(session: Claiming, services: PageServices, store: PageStore) -> Response:
+    try:
+        row, _item = claim_next(services, store, session.caller)
+    except ApiError as error:
+        if error.status_code != 404:
+            raise PageError(error.status_code, "Could not claim", error.detail) from error
+        return RedirectResponse("/app/queue?notice=empty", status_code=303)
+    return RedirectResponse(f"/app/leads/{row.id}", status_code=303)
+
+
+@router.post("/{lead_id}/release")
+def post_release(
+    lead_id: str,
+    session: Claiming,
+    services: PageServices,
+    store: PageStore,
+    back_to: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    with refusals_as_pages():
+        release(store, services, lead_number(lead_id), session.caller)
+    return RedirectResponse(safe_next(back_to) or "/app/queue", status_code=303)
