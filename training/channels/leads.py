@@ -205,6 +205,9 @@ def leads_from_records(
     ``deal_value`` and ``deal_currency`` (the demo data and the lead store look like this)."""
     required = [channel_column, time_column, "stage_reached"]
     absent = [c for c in required if c not in frame.columns]
+    if absent and len(frame) == 0:
+        # an empty read of the lead store has no columns at all: nothing is missing but leads
+        raise NoLeadsError("no leads arrived in the period asked for")
     if absent:
         raise ReportError(f"the leads have no column {', '.join(absent)} (needed for the report)")
     frame = frame.reset_index(drop=True)
