@@ -30,7 +30,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
     "max_cat_threshold": 64,
     "max_bin": 255,
     "verbosity": -1,
-    "num_threads": 0,
+    "num_threads": 0,  # 0: the usable cores, chosen by the trainer (training/threads.py)
     "deterministic": True,
     "force_col_wise": True,
 }
@@ -104,10 +104,12 @@ def refit_gbm(
 
 
 def fit_default_gbm(
-    train: tuple[np.ndarray, np.ndarray], categorical: list[int], seed: int = 0
+    train: tuple[np.ndarray, np.ndarray], categorical: list[int], seed: int = 0, threads: int = 0
 ) -> lgb.Booster:
-    """LightGBM with its library defaults (100 rounds): the untuned baseline."""
+    """LightGBM with its library defaults (100 rounds): the untuned baseline, on
+    ``threads`` threads (0: LightGBM's default)."""
     params = {"objective": "binary", "verbosity": -1, "seed": seed, "deterministic": True}
+    params["num_threads"] = threads
     return lgb.train(params, _dataset(*train, categorical), num_boost_round=100)
 
 

@@ -1,4 +1,8 @@
-"""Train and register the models of a data set: every known_at x target, one MLflow run each."""
+"""Train and register the models of a data set: every known_at x target, one MLflow run each.
+
+A version whose LightGBM lost to a baseline (flagged) is registered but not made champion
+unless the baseline is accepted: it gets the alias ``candidate`` for review instead.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 
 from features.dataset import LeadData
 from features.spec import DatasetSpec, KnownAt
-from training.registry import model_name
+from training.registry import CANDIDATE, CHAMPION, champion_version, model_name, set_alias
 from training.settings import TrainingSettings
-from training.tracking.runs import log_training_run
+from training.tracking.runs import artifact_location, log_training_run, logged_importance
 from training.trainer import TrainOptions, TrainResult, train_model
 
-IMPORTANCE_SAMPLE = 5000
+#: Leads the logged importance (TreeSHAP) is measured on: enough for a stable ranking of
+#: source fields; TreeSHAP's cost grows with it and dominated logging a model at 5000.
+IMPORTANCE_SAMPLE = 2000
+
+
+TOP_FEATURES = 10
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,25 @@ class Trained:
     result: TrainResult
     run_id: str | None
     version: ModelVersion | None
+    alias: str | None = None  # what the version became: champion, candidate, or neither
+    artifacts: str | None = None  # where the run's artifacts are (a path or URI)
+    top_features: tuple[tuple[str, float], ...] = ()  # (source field, mean |SHAP|), top 10
+
+    @property
+    def held_back(self) -> bool:
+        """Registered as ``candidate`` (a baseline won, not accepted): not served."""
+        return self.alias == CANDIDATE
+
+    def held_back_reason(self) -> str:
+        """Why the version is a candidate and what to do about it."""
+        version = self.version.version if self.version else "?"
+        lost = "; ".join(n for n in self.result.notes if "lost to" in n) or "a baseline won"
+        return (
+            f"{self.name}: {lost}. Version {version} is registered as `{CANDIDATE}`, not "
+            f"champion. Review it (`leadscore models`, its model card in `leadscore "
+            f"mlflow-ui`), then `leadscore promote {self.name} {version}`, or train again "
+            "with --accept-baseline."
+        )
 
 
 def file_digest(path: Path) -> str:
@@ -38,6 +67,24 @@ def file_digest(path: Path) -> str:
 
 def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
     return lambda message: say(f"{prefix}: {message}")
+
+
+def claims_champion(result: TrainResult, accept_baseline: bool) -> bool:
+    """A first version may become champion unless it is flagged and not accepted."""
+    return accept_baseline or not result.flagged
+
+
+def _alias_after(
+    tracking_uri: str, name: str, version: ModelVersion | None, claim: bool
+) -> str | None:
+    """The alias ``version`` holds after registration; a flagged, unaccepted version is
+    made ``candidate``."""
+    if version is None:
+        return None
+    if not claim:
+        set_alias(tracking_uri, name, CANDIDATE, str(version.version))
+        return CANDIDATE
+    return CHAMPION if champion_version(tracking_uri, name) == str(version.version) else None
 
 
 def plan_models(
@@ -70,17 +117,22 @@ def train_and_register(
     base: TrainOptions,
     register: bool = True,
     progress: Callable[[str], None] | None = None,
+    accept_baseline: bool = False,
 ) -> list[Trained]:
     """Train each (known_at, target) with ``base``'s other options, log it to MLflow and
-    register it (first version: champion)."""
+    register it: a first version becomes champion, unless a baseline beat LightGBM and
+    ``accept_baseline`` is False (then it is the ``candidate``). ``progress`` hears each
+    step as "model 2 of 4 NAME: step"."""
     say = progress or (lambda _message: None)
     sample = data.frame.sample(n=min(IMPORTANCE_SAMPLE, len(data)), random_state=0)
     out: list[Trained] = []
-    for known_at, target in pairs:
+    for number, (known_at, target) in enumerate(pairs, start=1):
         name = model_name(known_at.value, target, data.spec.name)
+        tell = _prefixed(say, f"model {number} of {len(pairs)} {name}")
         options = replace(base, known_at=known_at, target=target)
-        result = train_model(data, options, progress=_prefixed(say, name))
-        say(f"{name}: logging to MLflow")
+        result = train_model(data, options, progress=tell)
+        tell("logging to MLflow")
+        claim = claims_champion(result, accept_baseline)
         run_id, version = log_training_run(
             result,
             data_digest=digest,
@@ -89,6 +141,27 @@ def train_and_register(
             artifact_root=settings.artifact_root,
             register=register,
             sample=sample,
+            claim_champion=claim,
         )
-        out.append(Trained(name=name, result=result, run_id=run_id, version=version))
+        importance = logged_importance(settings.tracking_uri, run_id)
+        top = () if importance is None else _top(importance)
+        out.append(
+            Trained(
+                name=name,
+                result=result,
+                run_id=run_id,
+                version=version,
+                alias=_alias_after(settings.tracking_uri, name, version, claim),
+                artifacts=artifact_location(settings.tracking_uri, run_id),
+                top_features=top,
+            )
+        )
     return out
+
+
+def _top(importance: pd.DataFrame) -> tuple[tuple[str, float], ...]:
+    ranked = importance.sort_values("mean_abs_shap", ascending=False).head(TOP_FEATURES)
+    return tuple(
+        (str(source), float(value))
+        for source, value in zip(ranked["source"], ranked["mean_abs_shap"], strict=True)
+    )

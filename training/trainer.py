@@ -50,6 +50,7 @@ from training.metrics import Metrics, evaluate, expected_calibration_error, per_
 from training.model import ChainEstimator, Estimator, GbmEstimator, LeadModel, Member
 from training.options import TrainOptions
 from training.rules import rule_probability
+from training.threads import available_threads
 
 Progress = Callable[[str], None]
 #: LightGBM may trail the best baseline by this much ROC-AUC and still count as matching it.
@@ -299,7 +300,11 @@ def _subset(data: LeadData, rows: np.ndarray) -> pd.DataFrame:
 
 
 def _params(data: LeadData, options: TrainOptions, rows: int) -> dict[str, Any]:
+    """LightGBM's parameters: defaults, the spec's, the options'; a thread count of 0
+    (LightGBM's "all cores") becomes the cores this process may use."""
     params = {**DEFAULT_PARAMS, **data.spec.training.params, **options.params}
+    if int(params.get("num_threads", 0)) <= 0:
+        params["num_threads"] = available_threads()
     return scale_learning_rate(params, rows)
 
 
@@ -496,7 +501,9 @@ def _evaluate(
     options: TrainOptions,
     params: dict[str, Any],
     progress: Progress,
-) -> Evaluation:
+) -> tuple[Evaluation, _Candidate]:
+    """The recipe and the baselines on every fold's test rows; with the last fold's
+    LightGBM fit (the final model when it is asked for on the same rows)."""
     y_all = data.targets[options.target]
     by_time = plan.ordered
     names = ["lightgbm", "logistic", "lightgbm_default"]
@@ -524,7 +531,9 @@ def _evaluate(
         categorical = list(featurizer.categorical_indices_)
         logistic = fit_logistic(x_train, y_all[fold.train], categorical)
         predictions["logistic"][where] = 1 / (1 + np.exp(-logistic.raw_score(x_test)))
-        default = fit_default_gbm((x_train, y_all[fold.train]), categorical, options.seed)
+        default = fit_default_gbm(
+            (x_train, y_all[fold.train]), categorical, options.seed, params["num_threads"]
+        )
         predictions["lightgbm_default"][where] = default.predict(x_test)
         if "bant_rule" in predictions:
             predictions["bant_rule"][where] = _rule_scores(data, fold.test, options.known_at)
@@ -537,7 +546,7 @@ def _evaluate(
             name: [evaluate(y[a:b], p[a:b]) for a, b in pairwise(bounds)]
             for name, p in predictions.items()
         }
-    return Evaluation(
+    evaluation = Evaluation(
         windows=windows,
         rows=test_rows,
         y=y,
@@ -548,6 +557,7 @@ def _evaluate(
         best_iterations=best_iterations,
         uncalibrated_ece=float(np.mean(raw_eces)),
     )
+    return evaluation, gbm
 
 
 def _choose(evaluation: Evaluation) -> tuple[str, bool, list[str]]:
@@ -610,7 +620,7 @@ def train_model(
     plan = plan_split(data, options.target, options)
     params = _params(data, options, len(data))
     params = _tuned(data, plan, options, params, say)
-    evaluation = _evaluate(data, plan, options, params, say)
+    evaluation, last_fit = _evaluate(data, plan, options, params, say)
     chosen, flagged, notes = _choose(evaluation)
     notes += _chain_notes(data, options.target)
     all_rows = np.arange(len(data))
@@ -624,7 +634,10 @@ def train_model(
     else:
         say("final model: the evaluation fit")
         fitted_rows = plan.folds[0].train
-    final = _fit_recipe(data, fitted_rows, options, chosen, params, plan.ordered)
+    if chosen == "lightgbm" and fitted_rows is plan.folds[-1].train:
+        final = last_fit  # the same recipe on the same rows: fitted once
+    else:
+        final = _fit_recipe(data, fitted_rows, options, chosen, params, plan.ordered)
     final.model.flagged = flagged
     final.model.notes = notes
     times = data.times

@@ -1,17 +1,30 @@
 """What every `leadscore` command shares: printing errors, loading a spec and its data,
-showing a database URL without its password.
+showing a database URL without its password, reporting the steps of a long command (a
+live line on a terminal, plain timestamped lines otherwise), tables that keep their full
+text when piped, and MLflow's own chatter kept off the user's screen.
 
 Imports stay inside the functions so that `leadscore --help` starts fast.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from features.dataset import LeadData
     from features.spec import DatasetSpec, KnownAt
     from training.settings import TrainingSettings
@@ -140,3 +153,126 @@ def load_data(spec_name: str, data: Path | None, settings: TrainingSettings) -> 
         return load_dataset(spec, path)
     except DatasetError as exc:
         raise fail(str(exc)) from None
+
+
+# ------------------------------------------------------------------ long commands
+
+#: Seconds without a new step after which plain output repeats the current one.
+HEARTBEAT_S = 30.0
+
+#: What MLflow writes on its own while a model is logged and registered: its INFO lines,
+#: the registration echo, the CloudPickle warning of every pyfunc it saves, download bars.
+_CHATTER = re.compile(
+    r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d INFO mlflow"
+    r"|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d WARNING mlflow\.pyfunc: .*CloudPickle"
+    r"|Successfully registered model '|Registered model '.*' already exists\. Creating a new"
+    r"|Created version '\d+' of model '|Downloading artifacts)"
+)
+
+
+def is_chatter(line: str) -> bool:
+    """A line of MLflow's own chatter (kept from the user), not a real problem."""
+    return bool(_CHATTER.match(line.lstrip("\r")))
+
+
+class _ChatterFilter:
+    """A text stream that forwards whole lines to ``target``, except MLflow's chatter."""
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if not is_chatter(line):
+                self._target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending and not is_chatter(self._pending):
+            self._target.write(self._pending)
+        self._pending = ""
+        self._target.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
+@contextmanager
+def without_mlflow_chatter() -> Iterator[None]:
+    """Standard error without MLflow's chatter (its real warnings and errors still pass)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    stream = _ChatterFilter(sys.stderr)
+    with redirect_stderr(stream):
+        try:
+            yield
+        finally:
+            stream.flush()
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+def plain_line(started: float, message: str, now: float | None = None) -> str:
+    """A step as a log line: the wall-clock time, the elapsed seconds, the step."""
+    now = time.monotonic() if now is None else now
+    stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    return f"{stamp} [{now - started:5.0f}s] {message}"
+
+
+@contextmanager
+def steps(title: str, heartbeat_s: float = HEARTBEAT_S) -> Iterator[Callable[[str], None]]:
+    """A reporter for the steps of a long command: a live line with a spinner and the
+    elapsed time on a terminal; otherwise a plain log line per step, and the current step
+    repeated when nothing new was said for ``heartbeat_s`` seconds."""
+    if is_terminal():
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        with Progress(*columns) as bar:
+            task = bar.add_task(title, total=None)
+            yield lambda message: bar.update(task, description=message)
+        return
+    started = time.monotonic()
+    current, said = title, started
+    lock, done = threading.Lock(), threading.Event()
+
+    def say(message: str, again: bool = False) -> None:
+        nonlocal current, said
+        with lock:
+            current, said = message, time.monotonic()
+            text = f"{message} (still running)" if again else message
+            print(plain_line(started, text), flush=True)
+
+    def beat() -> None:
+        while not done.wait(min(heartbeat_s, 5.0)):
+            if time.monotonic() - said >= heartbeat_s:
+                say(current, again=True)
+
+    say(title)
+    beater = threading.Thread(target=beat, name="leadscore-heartbeat", daemon=True)
+    beater.start()
+    try:
+        yield say
+    finally:
+        done.set()
+        beater.join()
+
+
+def output_console() -> Console:
+    """The console tables go to: the terminal's width on a terminal; piped, wide enough
+    that no cell is cut."""
+    from rich.console import Console
+
+    return Console() if is_terminal() else Console(width=400, no_color=True)
+
+
+def print_table(table: Table, console: Console | None = None) -> None:
+    """Print ``table`` with every cell in full: piped, at its natural width; on a narrow
+    terminal, cells wrap (never an ellipsis)."""
+    for column in table.columns:
+        column.overflow = "fold"
+    (console or output_console()).print(table)

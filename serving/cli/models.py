@@ -14,6 +14,8 @@ from serving.cli.console import fail, known_ats_or_exit, load_data
 from training.options import TrainOptions
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from training.runner import Trained
 
 app = typer.Typer(no_args_is_help=True)
@@ -21,34 +23,68 @@ app = typer.Typer(no_args_is_help=True)
 #: The defaults of a training run, shown and used by `leadscore train`.
 DEFAULTS = TrainOptions()
 
+#: Exit code of `leadscore train` when a version was held back as `candidate`.
+EXIT_HELD_BACK = 3
 
-def _summary(trained: list[Trained]) -> None:
-    from rich.console import Console
+#: The summary's baseline columns: (column, the baseline's name in the evaluation).
+BASELINES = (
+    ("logistic", "logistic"),
+    ("LGBM defaults", "lightgbm_default"),
+    ("rule", "bant_rule"),
+)
+
+
+def _auc(trained: Trained, name: str) -> str:
+    metrics = trained.result.evaluation.metrics.get(name)
+    return "-" if metrics is None else f"{metrics.roc_auc:.4f}"
+
+
+def summary_table(trained: list[Trained]) -> Table:
+    """One row per trained model: its version and alias, the chosen model's test metrics,
+    each baseline's ROC-AUC in its own column, boosting rounds for LightGBM only."""
     from rich.table import Table
 
     table = Table(title="Trained models (out-of-sample metrics, calibrated)")
-    for column in ("model", "version", "kind", "ROC-AUC", "LR AUC", "PR-AUC", "ECE", "lift@10%"):
+    columns = ["model", "version", "alias", "kind", "ROC-AUC", *(c for c, _ in BASELINES)]
+    for column in (*columns, "PR-AUC", "ECE", "lift@10%", "rounds"):
         table.add_column(column)
     for item in trained:
-        metrics = item.result.headline
-        logistic = item.result.evaluation.metrics["logistic"].roc_auc
-        version = item.version.version if item.version else "-"
-        kind = item.result.model.kind + (" (flagged)" if item.result.flagged else "")
+        result = item.result
+        metrics = result.headline
+        kind = result.model.kind
         table.add_row(
             item.name,
-            str(version),
-            kind,
+            str(item.version.version) if item.version else "-",
+            item.alias or "-",
+            kind + (" (flagged)" if result.flagged else ""),
             f"{metrics.roc_auc:.4f}",
-            f"{logistic:.4f}",
+            *(_auc(item, name) for _, name in BASELINES),
             f"{metrics.pr_auc:.4f}",
             f"{metrics.ece:.4f}",
             f"{metrics.lift_10:.2f}",
+            str(result.best_iteration) if kind == "lightgbm" else "-",
         )
-    console = Console()
-    console.print(table)
+    return table
+
+
+def run_lines(item: Trained) -> list[str]:
+    """Where a model's run is and what drives it: run id, artifacts, top features, notes."""
+    lines = [f"{item.name}: run {item.run_id or '-'}, artifacts {item.artifacts or '-'}"]
+    if item.top_features:
+        top = ", ".join(f"{source} {value:.3f}" for source, value in item.top_features)
+        lines.append(f"  top features by mean |SHAP|: {top}")
+    lines += [f"  note: {note}" for note in item.result.notes]
+    return lines
+
+
+def _summary(trained: list[Trained]) -> None:
+    from serving.cli.console import output_console, print_table
+
+    console = output_console()
+    print_table(summary_table(trained), console)
     for item in trained:
-        for note in item.result.notes:
-            console.print(f"[yellow]{item.name}: {note}[/yellow]")
+        for line in run_lines(item):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -74,10 +110,31 @@ def train(
         DEFAULTS.trials, "--trials", min=0, max=200, help="Optuna trials (0: none)."
     ),
     register: bool = typer.Option(True, "--register/--no-register", help="Register in MLflow."),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="LightGBM threads; default: the cores this process may use (affinity, cgroup "
+        "quota, OMP_NUM_THREADS).",
+    ),
+    accept_baseline: bool = typer.Option(
+        False,
+        "--accept-baseline",
+        help="When a baseline beats LightGBM, register it as champion anyway (first version "
+        "of a model); without it the version is only `candidate` and the command exits 3.",
+    ),
 ) -> None:
-    """Train calibrated LightGBM models (and baselines) and register them in MLflow."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    """Train calibrated LightGBM models (and baselines) and register them in MLflow.
 
+    The first version of a model becomes `champion`, unless a baseline beat LightGBM: then
+    the version is registered as `candidate`, the reason is printed and the exit code is 3
+    (promote it by hand, or train with --accept-baseline).
+    """
+    from training.threads import prepare_process
+
+    chosen_threads = prepare_process(threads)  # before LightGBM loads
+
+    from serving.cli.console import steps, without_mlflow_chatter
     from training.runner import file_digest, plan_models, train_and_register
     from training.settings import TrainingSettings
     from training.trainer import TrainingError
@@ -95,8 +152,8 @@ def train(
         trials=trials,
     )
     digest = file_digest(Path(loaded.source)) if Path(loaded.source).exists() else "n/a"
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()) as bar:
-        task = bar.add_task(f"training {len(pairs)} model(s)", total=None)
+    title = f"training {len(pairs)} model(s) on {len(loaded)} rows, {chosen_threads} thread(s)"
+    with without_mlflow_chatter(), steps(title) as say:
         try:
             trained = train_and_register(
                 loaded,
@@ -105,12 +162,16 @@ def train(
                 pairs,
                 options,
                 register=register,
-                progress=lambda message: bar.update(task, description=message),
+                progress=say,
+                accept_baseline=accept_baseline,
             )
         except TrainingError as exc:
             raise fail(str(exc)) from None
     _summary(trained)
     typer.echo(f"MLflow: {settings.tracking_uri} (open it with `leadscore mlflow-ui`)")
+    held = [item for item in trained if item.held_back]
+    if held:
+        raise fail("\n".join(item.held_back_reason() for item in held), EXIT_HELD_BACK)
 
 
 @app.command()
@@ -162,10 +223,11 @@ def evaluate(
 
 @app.command()
 def models() -> None:
-    """List registered models: versions, aliases, headline test metrics."""
-    from rich.console import Console
+    """List registered models: versions, aliases (`champion`, `previous`, `candidate`),
+    headline test metrics."""
     from rich.table import Table
 
+    from serving.cli.console import print_table
     from training.registry import list_versions
     from training.settings import TrainingSettings
 
@@ -189,7 +251,7 @@ def models() -> None:
             f"{metric('test.lift_10', float('nan')):.2f}",
             row.created[:19],
         )
-    Console().print(table)
+    print_table(table)
 
 
 @app.command("mlflow-ui")

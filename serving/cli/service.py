@@ -12,7 +12,7 @@ import typer
 
 from features.demo.config import DEFAULTS as DEMO_DEFAULTS
 from serving.api.auth import DEMO_KEYS, Role
-from serving.cli.console import port_free_or_exit, safe_url
+from serving.cli.console import port_free_or_exit, safe_url, without_mlflow_chatter
 
 if TYPE_CHECKING:
     from features.lead import Lead
@@ -48,35 +48,66 @@ def _ensure_demo_data(settings: ServingSettings, rows: int) -> None:
     typer.echo(f"demo data: {path} ({summary.rows} leads)")
 
 
-def _ensure_models(settings: ServingSettings) -> None:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+#: Measured seconds of the first run at 60k demo leads on 2 threads of a quiet machine
+#: (docs/benchmarks.md, "First run"): generating the demo data, training one demo model.
+DEMO_DATA_S_60K = 15.0
+DEMO_MODEL_S_60K = 27.0
 
+
+def first_run_estimate(rows: int, models: int, threads: int, with_data: bool) -> float:
+    """Seconds the first `up` should take before it serves (pure): data generation and
+    training scale with the rows; training with the threads, sub-linearly."""
+    scale = rows / 60_000
+    data = DEMO_DATA_S_60K * scale if with_data else 0.0
+    speed = (max(1, threads) / 2) ** 0.7
+    return data + models * DEMO_MODEL_S_60K * scale / speed
+
+
+def _say_estimate(settings: ServingSettings, rows: int, threads: int, missing: list[str]) -> None:
+    """Before any work: what the first run will do and about how long it takes."""
+    with_data = not settings.demo_data_path.exists()
+    if not missing and not with_data:
+        return
+    seconds = first_run_estimate(rows, len(missing), threads, with_data)
+    work = (["demo data"] if with_data else []) + (
+        [f"{len(missing)} demo model(s) on {threads} thread(s)"] if missing else []
+    )
+    typer.echo(
+        f"first run: {' and '.join(work)}, about {max(1, round(seconds / 60))} minute(s) on a "
+        "quiet machine (longer when other work shares its cores); later starts take seconds"
+    )
+
+
+def _ensure_models(settings: ServingSettings, missing: list[str]) -> None:
+    """Train the demo models when a champion is missing: stored parameters, no search, the
+    evaluation fit kept as the final model (no second fit; `leadscore train` refits)."""
     from features.dataset import load_dataset
     from features.spec import load_spec
+    from serving.cli.console import steps
     from training.runner import file_digest, plan_models, train_and_register
     from training.trainer import TrainOptions
 
-    missing = _missing_champions(settings)
     if not missing:
         typer.echo("models: every demo model has a champion in the registry")
         return
     data = load_dataset(load_spec("demo"), settings.demo_data_path)
     pairs = plan_models(data.spec, None, None)
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns) as bar:
-        task = bar.add_task(f"training {len(pairs)} demo models", total=None)
+    options = TrainOptions(trials=0, refit=False)
+    with without_mlflow_chatter(), steps(f"training {len(pairs)} demo models") as say:
         trained = train_and_register(
             data,
             file_digest(settings.demo_data_path),
             settings,
             pairs,
-            TrainOptions(),
-            progress=lambda message: bar.update(task, description=message),
+            options,
+            progress=say,
+            accept_baseline=True,  # the demo serves what it trained; a flag is printed
         )
     for item in trained:
         version = item.version.version if item.version else "-"
         auc = item.result.headline.roc_auc
-        typer.echo(f"models: {item.name} v{version}, out-of-time ROC-AUC {auc:.3f}")
+        flag = " (flagged: a baseline won, see its model card)" if item.result.flagged else ""
+        typer.echo(f"models: {item.name} v{version}, out-of-time ROC-AUC {auc:.3f}{flag}")
 
 
 @app.command()
@@ -86,15 +117,27 @@ def up(
     demo_rows: int = typer.Option(
         DEMO_DEFAULTS.n, "--demo-rows", min=1000, help="Demo leads to create."
     ),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="LightGBM threads for the demo training; default: the cores this process may "
+        "use (affinity, cgroup quota, OMP_NUM_THREADS).",
+    ),
 ) -> None:
     """Everything on embedded defaults: demo data, train if no champion, serve the API."""
     from serving.settings import ServingSettings
+    from training.threads import prepare_process
 
+    chosen_threads = prepare_process(threads)  # before LightGBM loads
     port_free_or_exit(host, port)
     settings = ServingSettings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with without_mlflow_chatter():  # a fresh store: MLflow announces its tables
+        missing = _missing_champions(settings)
+    _say_estimate(settings, demo_rows, chosen_threads, missing)
     _ensure_demo_data(settings, demo_rows)
-    _ensure_models(settings)
+    _ensure_models(settings, missing)
     if not (settings.api_keys or settings.api_keys_file):
         os.environ["LEADSCORE_DEMO"] = "true"
         typer.echo("API keys (demo mode, never use in production):")

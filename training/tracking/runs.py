@@ -107,9 +107,12 @@ def _run_tags(result: TrainResult, data_digest: str) -> dict[str, str]:
 
 
 def _run_params(result: TrainResult) -> dict[str, Any]:
+    """The run's parameters; ``best_iteration`` only when the model is LightGBM (a
+    logistic model has no boosting rounds)."""
+    rounds = {"best_iteration": result.best_iteration} if result.model.kind == "lightgbm" else {}
     return {
         **{f"lgbm.{k}": v for k, v in result.params.items()},
-        "best_iteration": result.best_iteration,
+        **rounds,
         "calibration": ",".join(sorted(set(result.evaluation.calibration))),
         "split_kind": result.split.kind,
         "rows_train": result.rows_train,
@@ -232,6 +235,23 @@ def record_on_run(
             path = Path(tmp) / file_name
             path.write_text(content, encoding="utf-8")
             client.log_artifact(run_id, str(path))
+
+
+def artifact_location(tracking_uri: str, run_id: str) -> str:
+    """Where a run's artifacts are: a local path for a file store, else the URI."""
+    uri = str(mlflow_client(tracking_uri).get_run(run_id).info.artifact_uri)
+    return uri.removeprefix("file://") if uri.startswith("file://") else uri
+
+
+def logged_importance(tracking_uri: str, run_id: str) -> pd.DataFrame | None:
+    """The importance table a training run logged (source, gain, mean |SHAP|), or None
+    when the run has none."""
+    client = mlflow_client(tracking_uri)
+    if not any(item.path == "importance.csv" for item in client.list_artifacts(run_id)):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = client.download_artifacts(run_id, "importance.csv", tmp)
+        return pd.read_csv(path)
 
 
 def _version_run(tracking_uri: str, name: str, version: str) -> Run | None:
