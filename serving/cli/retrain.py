@@ -365,6 +365,9 @@ def retrain(
 ) -> None:
     """Retrain from settled outcomes; promote each challenger only if every gate passes."""
     from serving.settings import ServingSettings
+    from training.threads import prepare_process
+
+    prepare_process()  # before LightGBM loads: threads for the cores there are, no spinning
     from training.retraining.cycle import RetrainConfig, config_summary
     from training.tiers import Tiers
 
