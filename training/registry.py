@@ -277,6 +277,8 @@ def promote(tracking_uri: str, name: str, version: str) -> AliasChange:
         client.set_model_version_tag(name, version, REPLACED_TAG, current)
     set_alias(tracking_uri, name, CHAMPION, version)
     client.set_model_version_tag(name, version, "promoted_at", _now())
+    if champion_version(tracking_uri, name, CANDIDATE) == version:
+        client.delete_registered_model_alias(name, CANDIDATE)  # no longer waiting for a call
     return AliasChange(name, version, current, current)
 
 

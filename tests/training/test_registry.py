@@ -11,6 +11,7 @@ from features.spec import KnownAt
 from serving.cli.main import app
 from tests.training.conftest import register
 from training.registry import (
+    CANDIDATE,
     CHAMPION,
     champion_version,
     ensure_experiment,
@@ -18,6 +19,8 @@ from training.registry import (
     load_champion,
     mlflow_client,
     model_name,
+    promote,
+    set_alias,
 )
 from training.settings import TrainingSettings
 from training.trainer import TrainOptions, TrainResult, train_model
@@ -103,3 +106,16 @@ def test_the_experiment_opens_as_model_development(mlflow_settings: TrainingSett
     for experiment_id in (fresh, older):
         tags = client.get_experiment(experiment_id).tags
         assert tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_promoting_a_candidate_makes_it_champion_and_drops_the_candidate_alias(
+    trained: TrainResult, mlflow_settings: TrainingSettings
+) -> None:
+    uri, name = mlflow_settings.tracking_uri, model_name("arrival", "sql")
+    first = register(trained, mlflow_settings)
+    second = register(trained, mlflow_settings)
+    set_alias(uri, name, CHAMPION, first)
+    set_alias(uri, name, CANDIDATE, second)  # what train leaves when a baseline won
+    promote(uri, name, second)
+    assert champion_version(uri, name) == second
+    assert champion_version(uri, name, CANDIDATE) is None
