@@ -138,13 +138,15 @@ def up(
     _say_estimate(settings, demo_rows, chosen_threads, missing)
     _ensure_demo_data(settings, demo_rows)
     _ensure_models(settings, missing)
+    keys = "your configured API keys"
     if not (settings.api_keys or settings.api_keys_file):
         os.environ["LEADSCORE_DEMO"] = "true"
         typer.echo("API keys (demo mode, never use in production):")
         for key, role, _name in DEMO_KEYS:
             typer.echo(f"  {role.value:<10} X-API-Key: {key}")
+        keys = "one of the keys above"
     base = f"http://{host}:{port}"
-    typer.echo(f"pages: sign in at {base}/signin with one of the keys above")
+    typer.echo(f"pages: sign in at {base}/signin with {keys}")
     typer.echo(f"API on {base} (docs: {base}/docs); MLflow: `leadscore mlflow-ui`")
     typer.echo(f"demo traffic: `.venv/bin/leadscore simulate --rate 2 --url {base}`")
     _run_api(host, port, "info")
