@@ -12,20 +12,53 @@ window has passed (``t`` = minutes since the clock started, ``S`` = the SLA in m
 
 A lead whose scoring was interrupted (no score yet) ranks as if its probability were 1,
 so that a person looks at it first. Ties go to the earlier deadline, then the lower id.
+
+The top of a long queue is found without ranking all of it: :func:`top_ranked` and
+:func:`position_of` run Fagin's threshold algorithm over three sorted reads the store
+answers with indexed queries (:class:`Access`), and give exactly what ranking every lead
+would.
 """
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import math
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import partial
+from operator import itemgetter
+from typing import Any, NamedTuple, Protocol
 
 #: Urgency at the deadline (the maximum).
 PEAK_URGENCY = 2.0
 #: After the deadline the extra urgency decays with this many SLA windows as time constant.
 DECAY_WINDOWS = 4.0
 UNSCORED_PROBABILITY = 1.0
+
+
+class Queued(Protocol):
+    """What ranking needs of a queued lead: a :class:`QueueEntry`, or its :class:`QueueKey`."""
+
+    @property
+    def lead_id(self) -> int: ...
+
+    @property
+    def rank_probability(self) -> float: ...
+
+    @property
+    def sla_deadline(self) -> datetime: ...
+
+
+class QueueKey(NamedTuple):
+    """Only what ranking needs (what the store's sorted reads return; a tuple, cheap to
+    make by the thousand)."""
+
+    lead_id: int
+    rank_probability: float
+    sla_deadline: datetime
 
 
 @dataclass(frozen=True)
@@ -41,6 +74,10 @@ class QueueEntry:
     tier: str | None
     status: str
     claimed_by: str | None
+
+    @property
+    def rank_probability(self) -> float:
+        return rank_probability(self.probability)
 
 
 @dataclass(frozen=True)
@@ -69,14 +106,256 @@ def urgency(minutes_left: float, sla_minutes: float) -> float:
     return 1.0 + (PEAK_URGENCY - 1.0) * math.exp(-overdue / (DECAY_WINDOWS * sla_minutes))
 
 
-def rank_entry(entry: QueueEntry, now: datetime, sla_minutes: float) -> RankedEntry:
-    minutes_left = (entry.sla_deadline - now).total_seconds() / 60.0
+def rank_probability(probability: float | None) -> float:
+    """The probability a lead ranks with: its score, or 1 while it has none."""
+    return UNSCORED_PROBABILITY if probability is None else probability
+
+
+def priority(lead: Queued, now: datetime, sla_minutes: float) -> tuple[float, float, float]:
+    """(priority, urgency, minutes left) of a queued lead."""
+    minutes_left = (lead.sla_deadline - now).total_seconds() / 60.0
     pressing = urgency(minutes_left, sla_minutes)
-    probability = UNSCORED_PROBABILITY if entry.probability is None else entry.probability
-    return RankedEntry(entry, probability * pressing, pressing, minutes_left)
+    return lead.rank_probability * pressing, pressing, minutes_left
+
+
+def rank_entry(entry: QueueEntry, now: datetime, sla_minutes: float) -> RankedEntry:
+    return RankedEntry(entry, *priority(entry, now, sla_minutes))
+
+
+#: Queue order: highest priority first, ties to the earlier deadline, then the lower id.
+OrderKey = tuple[float, datetime, int]
+
+
+def order_key(lead: Queued, now: datetime, sla_minutes: float) -> OrderKey:
+    return (-priority(lead, now, sla_minutes)[0], lead.sla_deadline, lead.lead_id)
 
 
 def rank(entries: Iterable[QueueEntry], now: datetime, sla_minutes: float) -> list[RankedEntry]:
     """Entries in priority order (highest first)."""
     ranked = [rank_entry(entry, now, sla_minutes) for entry in entries]
     return sorted(ranked, key=lambda r: (-r.priority, r.entry.sla_deadline, r.entry.lead_id))
+
+
+# --- the top of the queue without ranking all of it (Fagin's threshold algorithm) --------
+#
+# priority = p x u, with p the rank probability and u the urgency, which depends only on the
+# deadline and is unimodal in it: 2 at deadline == now, falling (weakly) as the deadline
+# moves away on either side. So three sorted accesses, each an indexed query, bound the
+# priority of every lead not read yet: by p (descending), and by deadline from now into the
+# future (ascending) and into the past (descending). Reading them batch by batch and
+# ranking each lead read, the search may stop as soon as its n-th best priority is above
+# that bound: nothing unread can enter the top n, and the result equals ``rank(...)[:n]``.
+
+
+class Access(StrEnum):
+    """The three sorted reads of the queue (each an indexed, keyset-paginated query)."""
+
+    #: rank probability descending, then id descending
+    PROBABILITY = "probability"
+    #: deadline at or after now, ascending (then id ascending): urgency falls along it
+    UPCOMING = "upcoming"
+    #: deadline before now, descending (then id descending): urgency falls along it
+    OVERDUE = "overdue"
+
+
+@dataclass(frozen=True)
+class Read:
+    """Up to ``limit`` queued leads of ``access`` that come after ``after`` in its order (from
+    its start when None)."""
+
+    access: Access
+    after: Queued | None
+    limit: int
+
+
+#: Answers one round of reads (one query on the store, the tests from a list): for each
+#: read, its leads in the access's order.
+Reader = Callable[[Sequence[Read]], Mapping[Access, Sequence[Queued]]]
+
+#: The urgency sides: where on the deadline axis a lead is.
+_SIDES = (Access.UPCOMING, Access.OVERDUE)
+#: Relative slack on the bound, so that a last-bit rounding of exp() can never end a search
+#: early (it only makes the search read a little more, never changes the result).
+_SLACK = 1e-9
+#: Rows per access read in the first round: BATCH_PER_LEAD per lead asked for, at least
+#: FIRST_BATCH (a round is a database round trip: a few large rounds beat many small ones);
+#: then twice as many each round, at most MAX_BATCH.
+BATCH_PER_LEAD = 3
+FIRST_BATCH = 64
+GROWTH = 2
+MAX_BATCH = 4096
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def access_key(access: Access, lead: Queued) -> tuple[Any, ...]:
+    """The sort key of ``access``'s order (ascending)."""
+    if access is Access.PROBABILITY:
+        return (-lead.rank_probability, -lead.lead_id)
+    if access is Access.UPCOMING:
+        return (lead.sla_deadline, lead.lead_id)
+    return (_EPOCH - lead.sla_deadline, -lead.lead_id)
+
+
+def _lists(access: Access, lead: Queued, now: datetime) -> bool:
+    if access is Access.PROBABILITY:
+        return True
+    return (lead.sla_deadline >= now) is (access is Access.UPCOMING)
+
+
+def read_entries(entries: Iterable[Queued], now: datetime) -> Reader:
+    """The three accesses over leads in memory: the reference the store's SQL follows."""
+    queued = list(entries)
+    orders = {
+        access: sorted(
+            (lead for lead in queued if _lists(access, lead, now)),
+            key=partial(access_key, access),
+        )
+        for access in Access
+    }
+
+    def one(access: Access, after: Queued | None, limit: int) -> list[Queued]:
+        listed = orders[access]
+        start = 0
+        if after is not None:
+            start = bisect.bisect_right(
+                listed, access_key(access, after), key=partial(access_key, access)
+            )
+        return listed[start : start + limit]
+
+    def read(reads: Sequence[Read]) -> dict[Access, list[Queued]]:
+        return {r.access: one(r.access, r.after, r.limit) for r in reads}
+
+    return read
+
+
+@dataclass
+class ThresholdSearch:
+    """Bookkeeping of one search: what has been read, and a bound on what has not.
+
+    Pure: the caller reads the batches (``next_reads``, ``cursor``) and hands them to
+    ``add``; ``bound`` is the highest priority any lead not read yet can have.
+    """
+
+    now: datetime
+    sla_minutes: float
+    seen: dict[int, tuple[OrderKey, Queued]] = field(default_factory=dict)
+    last: dict[Access, Queued] = field(default_factory=dict)
+    exhausted: set[Access] = field(default_factory=set)
+
+    def add(self, access: Access, batch: Sequence[Queued], asked: int) -> None:
+        """Record one batch of ``access`` (fewer than ``asked`` rows: the access is done)."""
+        for lead in batch:
+            if lead.lead_id not in self.seen:
+                self.seen[lead.lead_id] = (order_key(lead, self.now, self.sla_minutes), lead)
+        if batch:
+            self.last[access] = batch[-1]
+        if len(batch) < asked:
+            self.exhausted.add(access)
+
+    def cursor(self, access: Access) -> Queued | None:
+        return self.last.get(access)
+
+    @property
+    def complete(self) -> bool:
+        """Everything has been read (every lead is in the probability access)."""
+        return Access.PROBABILITY in self.exhausted or all(
+            side in self.exhausted for side in _SIDES
+        )
+
+    def _side_bound(self, side: Access) -> float:
+        """The highest urgency of a lead this side has not listed yet."""
+        if side in self.exhausted:
+            return 0.0
+        last = self.last.get(side)
+        if last is None:
+            return PEAK_URGENCY
+        return priority(last, self.now, self.sla_minutes)[1]
+
+    @property
+    def bound(self) -> float:
+        """No lead not read yet has a higher priority than this."""
+        if self.complete:
+            return 0.0
+        last = self.last.get(Access.PROBABILITY)
+        probability = math.inf if last is None else last.rank_probability
+        urgency_bound = max(self._side_bound(side) for side in _SIDES)
+        return probability * urgency_bound * (1.0 + _SLACK)
+
+    def next_reads(self) -> list[Access]:
+        """What to read next: the probabilities, and the side(s) whose bound is the highest
+        (reading the other side could not lower the bound)."""
+        reads = [] if Access.PROBABILITY in self.exhausted else [Access.PROBABILITY]
+        open_sides = [side for side in _SIDES if side not in self.exhausted]
+        if open_sides:
+            highest = max(self._side_bound(side) for side in open_sides)
+            reads += [side for side in open_sides if self._side_bound(side) == highest]
+        return reads
+
+    def best(self, n: int) -> list[tuple[OrderKey, Queued]]:
+        """The n best leads read so far, in queue order, with their order keys."""
+        return heapq.nsmallest(n, self.seen.values(), key=itemgetter(0))
+
+
+def _search(read: Reader, search: ThresholdSearch, done: Callable[[], bool], batch: int) -> None:
+    while not (search.complete or done()):
+        reads = [Read(access, search.cursor(access), batch) for access in search.next_reads()]
+        got = read(reads)
+        for access in (r.access for r in reads):
+            search.add(access, got[access], batch)
+        batch = min(batch * GROWTH, MAX_BATCH)
+
+
+def _first_batch(n: int) -> int:
+    return max(BATCH_PER_LEAD * n, FIRST_BATCH)
+
+
+def top_ranked(
+    read: Reader, n: int, now: datetime, sla_minutes: float, *, batch: int | None = None
+) -> list[Queued]:
+    """The first ``n`` leads of the queue ``read`` gives, in order: exactly those of
+    ``rank(all)[:n]``, reading only as many rows as the threshold needs (a few times n per
+    access on most queues, in a few rounds). ``batch``: rows per access in the first round
+    (then doubling)."""
+    if n <= 0:
+        return []
+    search = ThresholdSearch(now, sla_minutes)
+
+    def done() -> bool:
+        best = search.best(n)
+        return len(best) == n and -best[-1][0][0] > search.bound
+
+    _search(read, search, done, batch or _first_batch(n))
+    return [lead for _, lead in search.best(n)]
+
+
+def position_of(
+    read: Reader,
+    lead: Queued,
+    depth: int,
+    now: datetime,
+    sla_minutes: float,
+    *,
+    batch: int | None = None,
+) -> int | None:
+    """``lead``'s 1-based place in the queue ``read`` gives (it must be in it) when that is
+    at most ``depth``, else None: exact, reading at most what the top ``depth`` needs."""
+    target = order_key(lead, now, sla_minutes)
+    search = ThresholdSearch(now, sla_minutes)
+
+    def ahead() -> int:
+        return sum(
+            1 for key, seen in search.seen.values() if seen.lead_id != lead.lead_id and key < target
+        )
+
+    def done() -> bool:
+        return ahead() >= depth or search.bound < -target[0]
+
+    # Urgency is at least 1, so a lead whose probability alone beats the target's priority
+    # is ahead of it: the first ``depth`` probabilities settle most new leads (not that high).
+    first = batch or depth
+    search.add(
+        Access.PROBABILITY, read([Read(Access.PROBABILITY, None, first)])[Access.PROBABILITY], first
+    )
+    _search(read, search, done, batch or max(depth, FIRST_BATCH))
+    before = ahead()
+    return before + 1 if before < depth else None

@@ -39,15 +39,17 @@ from serving.api.schemas import (
     StatusRequest,
 )
 from serving.modelset import ModelSet
-from serving.queue import RankedEntry, rank, rank_entry
+from serving.queue import RankedEntry, rank_entry
 from serving.scoring import suggest_route
-from serving.store.leads import LeadClosedError, NewLead, Store, queue_entry
+from serving.store.leads import LeadClosedError, NewLead, QueueFilter, Store, queue_entry
 from serving.store.tables import LeadRow, ScoreRow
 
 log = logging.getLogger(__name__)
 
 #: Record columns known on arrival: all an arrival score may look at.
 ARRIVAL_COLUMNS: tuple[str, ...] = ("external_id", "arrived_at", *LEAD_SOURCE_COLUMNS)
+#: POST /leads says where a new lead stands when it is among this many unclaimed leads.
+QUEUE_POSITION_DEPTH = 100
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -245,13 +247,14 @@ def _score_and_store(
 
 
 def queue_position(services: Services, store: Store, lead_id: int) -> int | None:
-    ranked = rank(
-        store.queue_entries(unclaimed=True), services.clock(), services.settings.sla_minutes
-    )
-    for position, item in enumerate(ranked, start=1):
-        if item.entry.lead_id == lead_id:
-            return position
-    return None
+    """The lead's place among the unclaimed queued leads when it is among the first
+    QUEUE_POSITION_DEPTH of them, else None (the cost is bounded by that depth)."""
+    now = services.clock()
+    return store.queue_position(lead_id, now, services.settings.sla_minutes, QUEUE_POSITION_DEPTH)
+
+
+def _scored(row: LeadRow, known_at: str) -> bool:
+    return any(score.kind == known_at for score in row.scores)
 
 
 def _primary(scores: Sequence[ScoreRow], target: str) -> ScoreRow | None:
@@ -266,12 +269,14 @@ def receive_lead(
     now = services.clock()
     lead = lead.received(now)
     record = lead_to_record(lead)
-    lead_id, created = store.add_lead(_new_lead(services, lead, record, caller.name), now)
+    new = _new_lead(services, lead, record, caller.name)
+    lead_id, created = store.add_lead(new, now)
     services.metrics.leads.labels("stored" if created else "repeat").inc()
-    row = store.lead(lead_id)
-    if not any(score.kind == "arrival" for score in row.scores):
+    # a lead stored now has no scores yet: only a repeat is read before scoring
+    stored = None if created else store.lead(lead_id)
+    if stored is None or not _scored(stored, "arrival"):
         # first time, or a repeat of a lead whose scoring was interrupted
-        scoring_record = record if created else row.record
+        scoring_record = record if stored is None else stored.record
         _score_and_store(
             services,
             store,
@@ -282,7 +287,8 @@ def receive_lead(
             only_if_unscored=True,
             route_it=False,
         )
-        if row.qualifications and not any(score.kind == "qualified" for score in row.scores):
+        answered = new.qualification is not None if stored is None else stored.qualifications
+        if answered and (stored is None or not _scored(stored, "qualified")):
             _score_and_store(
                 services,
                 store,
@@ -293,7 +299,8 @@ def receive_lead(
                 only_if_unscored=True,
                 route_it=True,
             )
-        row = store.lead(lead_id)
+        stored = None
+    row = stored or store.scored_lead(lead_id)
     arrival = latest_scores(row.scores, "arrival")
     primary = _primary(arrival, services.scorer.queue_target)
     return LeadScored(
@@ -400,9 +407,9 @@ def change_status(
         raise invalid("deal_value", "a won lead needs deal_value: {amount, currency}")
     if body.status is not Status.WON and body.deal_value is not None:
         raise invalid("deal_value", "deal_value is only recorded for a won lead", None)
-    now = services.clock()
     deal = (body.deal_value.amount, body.deal_value.currency) if body.deal_value else None
-    store.change_status(lead_id, body.status, body.at or now, body.note, deal, caller.name, now)
+    # "now" is read by the store once it holds the lead's lock (see Store.change_status)
+    store.change_status(lead_id, body.status, body.at, body.note, deal, caller.name, services.clock)
     return lead_detail(store.lead(lead_id))
 
 
@@ -418,11 +425,12 @@ def queue_view(
     limit: int,
 ) -> QueueOut:
     now = services.clock()
-    ranked = rank(store.queue_entries(channel, tier, unclaimed), now, services.settings.sla_minutes)
+    which = QueueFilter(channel=channel, tier=tier, unclaimed=unclaimed)
+    page = store.queue_top(now, services.settings.sla_minutes, limit, which)
     return QueueOut(
-        items=[queue_item(item) for item in ranked[:limit]],
-        total=len(ranked),
-        breached=sum(1 for item in ranked if item.breached),
+        items=[queue_item(item) for item in page.items],
+        total=page.total,
+        breached=page.breached,
         generated_at=now,
     )
 
@@ -430,7 +438,7 @@ def queue_view(
 def claim_next(services: Services, store: Store, caller: ApiKey) -> tuple[LeadRow, QueueItem]:
     now = services.clock()
     sla = services.settings.sla_minutes
-    lead_id = store.claim_next(caller.name, now, lambda entries: rank(entries, now, sla))
+    lead_id = store.claim_next(caller.name, now, sla)
     if lead_id is None:
         services.metrics.claims.labels("empty").inc()
         raise ApiError(404, "nothing to claim: no unclaimed lead is waiting in the queue")

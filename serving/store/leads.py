@@ -7,18 +7,32 @@ Rows come back detached with the relationships a caller asked for already loaded
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import ColumnElement, Engine, Select, func, literal, select, text, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from features.funnel import Status, check_transition, highest_stage
-from serving.queue import QueueEntry, RankedEntry
+from serving.queue import (
+    Access,
+    Queued,
+    QueueEntry,
+    QueueKey,
+    RankedEntry,
+    Read,
+    Reader,
+    access_key,
+    position_of,
+    rank,
+    top_ranked,
+)
 from serving.scores import Score
 from serving.store.tables import (
     WRITE_OPTION,
@@ -35,6 +49,8 @@ from serving.store.tables import (
 SDR_STATUSES: frozenset[Status] = frozenset({Status.NEW, Status.SDR_QUALIFYING})
 #: Rounds of "rank, then lock the best free lead" before a claim gives up.
 CLAIM_ROUNDS = 5
+#: Candidates a claim ranks in its first round (times four in each later round).
+CLAIM_CANDIDATES = 8
 
 
 class StoreError(Exception):
@@ -123,12 +139,103 @@ _QUEUE_COLUMNS = (
 )
 
 
+#: The leads table's columns, for Core queries (no ORM objects).
+_LEADS = LeadRow.__table__.c
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueFilter:
+    """Which queued leads a queue read looks at."""
+
+    channel: str | None = None
+    tier: str | None = None
+    unclaimed: bool = False
+
+    def where(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [_LEADS.in_queue.is_(True)]
+        if self.channel is not None:
+            conditions.append(_LEADS.channel == self.channel)
+        if self.tier is not None:
+            conditions.append(_LEADS.tier == self.tier)
+        if self.unclaimed:
+            conditions.append(_LEADS.claimed_by.is_(None))
+        return conditions
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """The top of the queue and how many leads it holds (of them past their deadline)."""
+
+    items: list[RankedEntry]
+    total: int
+    breached: int
+
+
+#: What the sorted reads return (serving.queue.QueueKey): all the ranking needs.
+_KEY_COLUMNS = (_LEADS.id, _LEADS.rank_probability, _LEADS.sla_deadline)
+
+
+def _access_range(
+    access: Access, after: Queued | None, now: datetime
+) -> tuple[list[ColumnElement[bool]], list[ColumnElement[Any]]]:
+    """One sorted access of serving.queue in SQL, (where, order by): a range scan of one of
+    the partial queue indexes, resumed after the last row read (keyset pagination)."""
+    if access is Access.PROBABILITY:
+        where: list[ColumnElement[bool]] = []
+        if after is not None:
+            key = tuple_(_LEADS.rank_probability, _LEADS.id)
+            where.append(key < tuple_(after.rank_probability, after.lead_id))
+        return where, [_LEADS.rank_probability.desc(), _LEADS.id.desc()]
+    key = tuple_(_LEADS.sla_deadline, _LEADS.id)
+    if access is Access.UPCOMING:
+        where = [_LEADS.sla_deadline >= now]
+        if after is not None:
+            where.append(key > tuple_(after.sla_deadline, after.lead_id))
+        return where, [_LEADS.sla_deadline.asc(), _LEADS.id.asc()]
+    where = [_LEADS.sla_deadline < now]
+    if after is not None:
+        where.append(key < tuple_(after.sla_deadline, after.lead_id))
+    return where, [_LEADS.sla_deadline.desc(), _LEADS.id.desc()]
+
+
+def queue_reader(session: Session, which: QueueFilter, now: datetime) -> Reader:
+    """The queue's three sorted accesses (serving.queue.Access) over ``session``: one round
+    of reads is one query (a UNION ALL of short range scans of the partial indexes), of
+    keys only, read with Core (no ORM objects)."""
+    conditions = which.where()
+    connection = session.connection()
+
+    def part(number: int, read: Read) -> Select[Any]:
+        where, order = _access_range(read.access, read.after, now)
+        scan = select(*_KEY_COLUMNS).where(*conditions, *where).order_by(*order)
+        inner = scan.limit(read.limit).subquery()
+        return select(literal(number).label("access"), *inner.c)
+
+    def read(reads: Sequence[Read]) -> dict[Access, list[Queued]]:
+        query = union_all(*(part(number, r) for number, r in enumerate(reads)))
+        got: dict[Access, list[Queued]] = {r.access: [] for r in reads}
+        for number, *key in connection.execute(query).all():
+            got[reads[number].access].append(QueueKey(*key))
+        # a UNION ALL keeps no order: each access's rows in its own order again
+        return {
+            access: sorted(keys, key=partial(access_key, access)) for access, keys in got.items()
+        }
+
+    return read
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._read = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(
             engine, expire_on_commit=False, execution_options={WRITE_OPTION: True}
+        )
+        # SQLite has one writer at a time; threads of this process wait for it here, handed
+        # on at once, instead of in SQLite's busy handler, which sleeps up to 100 ms between
+        # tries (under load the lock then sits free while every writer sleeps).
+        self._writer: AbstractContextManager[Any] = (
+            threading.RLock() if self.dialect == "sqlite" else nullcontext()
         )
 
     @classmethod
@@ -152,12 +259,22 @@ class Store:
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """One write transaction: committed at the end, rolled back on any error."""
-        with self._write() as session, session.begin():
+        with self._writer, self._write() as session, session.begin():
             yield session
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
         with self._read() as session:
+            yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read transaction whose queries all see the same committed state (SQLite's
+        deferred transaction does already; PostgreSQL needs REPEATABLE READ, which never
+        fails a transaction that only reads)."""
+        with self.reading() as session:
+            if self.dialect == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
 
     def ping(self) -> None:
@@ -170,6 +287,14 @@ class Store:
         """One lead with its history, scores, qualifications and claims."""
         with self.reading() as session:
             row = session.get(LeadRow, lead_id, options=_detail_options())
+            if row is None:
+                raise LeadNotFoundError(lead_id)
+            return row
+
+    def scored_lead(self, lead_id: int) -> LeadRow:
+        """One lead with its scores only (what the answer to a new lead shows)."""
+        with self.reading() as session:
+            row = session.get(LeadRow, lead_id, options=[selectinload(LeadRow.scores)])
             if row is None:
                 raise LeadNotFoundError(lead_id)
             return row
@@ -206,7 +331,7 @@ class Store:
         stays bounded under steady load (a no-op on PostgreSQL)."""
         if self.dialect != "sqlite":
             return
-        with self.engine.connect() as connection:
+        with self._writer, self.engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def queue_entries(
@@ -233,6 +358,40 @@ class Store:
         if unclaimed:
             query = query.where(LeadRow.claimed_by.is_(None))
         return [queue_entry(row) for row in session.execute(query)]
+
+    def queue_top(
+        self, now: datetime, sla_minutes: float, limit: int, which: QueueFilter
+    ) -> QueuePage:
+        """The first ``limit`` queued leads of ``which`` in priority order (exactly what
+        ranking all of them gives), with the counts; the reads grow with ``limit``, not with
+        the queue (the counts are scans of a partial index)."""
+        with self.snapshot() as session:
+            keys = top_ranked(queue_reader(session, which, now), limit, now, sla_minutes)
+            rows = session.execute(
+                select(*_QUEUE_COLUMNS).where(LeadRow.id.in_([key.lead_id for key in keys]))
+            )
+            items = rank([queue_entry(row) for row in rows], now, sla_minutes)
+            counts = session.execute(
+                select(func.count(), func.count().filter(_LEADS.sla_deadline < now))
+                .select_from(LeadRow)
+                .where(*which.where())
+            ).one()
+        return QueuePage(items, int(counts[0]), int(counts[1]))
+
+    def queue_position(
+        self, lead_id: int, now: datetime, sla_minutes: float, depth: int
+    ) -> int | None:
+        """The lead's place among the unclaimed queued leads (1 = next to be claimed) when
+        it is among the first ``depth`` of them; None when further down or not queued."""
+        which = QueueFilter(unclaimed=True)
+        with self.snapshot() as session:
+            row = session.execute(
+                select(*_KEY_COLUMNS).where(_LEADS.id == lead_id, *which.where())
+            ).first()
+            if row is None:
+                return None
+            read = queue_reader(session, which, now)
+            return position_of(read, QueueKey(*row), depth, now, sla_minutes)
 
     def queue_stats(self, now: datetime) -> tuple[int, int, int]:
         """(leads in the queue, of them unclaimed, of them past their SLA deadline)."""
@@ -446,15 +605,21 @@ class Store:
         self,
         lead_id: int,
         status: Status,
-        at: datetime,
+        at: datetime | None,
         note: str | None,
         deal: tuple[float, str] | None,
         by: str,
-        now: datetime,
+        clock: Callable[[], datetime],
     ) -> None:
-        """Move a lead along the funnel (refused with TransitionError when not allowed)."""
+        """Move a lead along the funnel (refused with TransitionError when not allowed).
+
+        ``clock`` is read once the lead's row is locked, so a change dated "now" (``at``
+        None) is never dated before a change that took the lock first.
+        """
         with self.writing() as session:
             lead = self._locked(session, lead_id)
+            now = clock()
+            at = now if at is None else at
             check_transition(Status(lead.status), status)
             last = session.scalar(
                 select(func.max(StatusChangeRow.at)).where(StatusChangeRow.lead_id == lead_id)
@@ -473,28 +638,27 @@ class Store:
                 _close_claim(session, lead, now, "closed" if status.is_terminal else "moved on")
             lead.updated_at = now
 
-    def claim_next(
-        self,
-        sdr: str,
-        now: datetime,
-        order: Callable[[list[QueueEntry]], list[RankedEntry]],
-    ) -> int | None:
+    def claim_next(self, sdr: str, now: datetime, sla_minutes: float) -> int | None:
         """Hand ``sdr`` the highest-priority unclaimed lead; None when there is none.
 
-        On PostgreSQL the candidate is locked with ``FOR UPDATE SKIP LOCKED`` (a lead
-        another SDR is claiming right now is skipped, not waited for); on SQLite the whole
-        transaction holds the write lock. Either way no lead is handed out twice.
+        Each round ranks only the top few unclaimed leads (more in each later round) and
+        locks the first one still free. On PostgreSQL the candidate is locked with
+        ``FOR UPDATE SKIP LOCKED`` (a lead another SDR is claiming right now is skipped,
+        not waited for); on SQLite the whole transaction holds the write lock. Either way
+        no lead is handed out twice.
         """
+        candidates = CLAIM_CANDIDATES
         for _ in range(CLAIM_ROUNDS):
             with self.writing() as session:
-                ranked = order(self._queue_entries(session, unclaimed=True))
+                read = queue_reader(session, QueueFilter(unclaimed=True), now)
+                ranked = top_ranked(read, candidates, now, sla_minutes)
                 if not ranked:
                     return None
                 for candidate in ranked:
                     lead = session.scalars(
                         select(LeadRow)
                         .where(
-                            LeadRow.id == candidate.entry.lead_id,
+                            LeadRow.id == candidate.lead_id,
                             LeadRow.in_queue.is_(True),
                             LeadRow.claimed_by.is_(None),
                         )
@@ -506,6 +670,7 @@ class Store:
                     lead.updated_at = now
                     session.add(ClaimRow(lead_id=lead.id, sdr=sdr, claimed_at=now))
                     return lead.id
+            candidates *= 4
         return None
 
     def release(self, lead_id: int, sdr: str, now: datetime, *, any_holder: bool = False) -> str:

@@ -33,14 +33,22 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+
+from serving.queue import UNSCORED_PROBABILITY, rank_probability
 
 #: Execution option that makes a SQLite transaction take the write lock up front.
 WRITE_OPTION = "leadscore_write"
 #: Key of the advisory lock that serialises concurrent migrations on PostgreSQL.
 MIGRATION_LOCK_KEY = 7_142_010
+#: The predicate of the partial queue indexes, spelled as each dialect renders
+#: ``LeadRow.in_queue.is_(True)``, so that the planners match it to the queries.
+IN_QUEUE = {"sqlite": "in_queue IS 1", "postgresql": "in_queue IS true"}
+#: The columns of the two partial queue indexes.
+QUEUE_PROBABILITY_COLUMNS = ("rank_probability", "id", "sla_deadline", "claimed_by", "tier")
+QUEUE_DEADLINE_COLUMNS = ("sla_deadline", "id", "rank_probability", "claimed_by", "tier")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -92,6 +100,11 @@ class LeadRow(Base):
     in_queue: Mapped[bool] = mapped_column(Boolean, comment="waiting for an SDR")
     claimed_by: Mapped[str | None] = mapped_column(String(100), comment="SDR holding it now")
     probability: Mapped[float | None] = mapped_column(Float, comment="latest queue score")
+    rank_probability: Mapped[float] = mapped_column(
+        Float,
+        server_default=text(repr(UNSCORED_PROBABILITY)),
+        comment="what the queue ranks with: probability, 1 while unscored",
+    )
     tier: Mapped[str | None] = mapped_column(String(1))
     route: Mapped[str | None] = mapped_column(String(16), comment="suggested after qualifying")
     qualified_at: Mapped[datetime | None]
@@ -114,8 +127,28 @@ class LeadRow(Base):
 
     __table_args__ = (
         UniqueConstraint("external_id", name="uq_leads_external_id"),
-        Index("ix_leads_queue", "in_queue", "claimed_by"),
+        # The queue's sorted reads (serving.queue.Access), over queued leads only. Each index
+        # also holds the other ranking column and the unclaimed and tier filters, so reads of
+        # keys and the queue's counts need no table row.
+        Index(
+            "ix_leads_queue_probability",
+            *QUEUE_PROBABILITY_COLUMNS,
+            sqlite_where=text(IN_QUEUE["sqlite"]),
+            postgresql_where=text(IN_QUEUE["postgresql"]),
+        ),
+        Index(
+            "ix_leads_queue_deadline",
+            *QUEUE_DEADLINE_COLUMNS,
+            sqlite_where=text(IN_QUEUE["sqlite"]),
+            postgresql_where=text(IN_QUEUE["postgresql"]),
+        ),
     )
+
+    @validates("probability")
+    def _rank_with(self, _key: str, probability: float | None) -> float | None:
+        """Every change of the probability keeps the queue's rank probability with it."""
+        self.rank_probability = rank_probability(probability)
+        return probability
 
 
 class _LeadEvent:

@@ -1,12 +1,32 @@
-"""The queue's priority formula (pure): urgency peaks at the SLA deadline, then decays."""
+"""The queue's priority formula (pure): urgency peaks at the SLA deadline, then decays; the
+top of the queue and a lead's place in it, read with the threshold algorithm, equal the full
+ranking."""
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from serving.queue import PEAK_URGENCY, QueueEntry, rank, urgency
+from serving.queue import (
+    PEAK_URGENCY,
+    Access,
+    Queued,
+    QueueEntry,
+    Read,
+    Reader,
+    position_of,
+    rank,
+    read_entries,
+    top_ranked,
+    urgency,
+)
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SLA = 30.0
@@ -54,3 +74,105 @@ def test_breach_flags_and_unscored_leads_first() -> None:
     assert ranked[1].breached
     assert ranked[1].minutes_overdue == pytest.approx(12.5)
     assert ranked[0].minutes_overdue == 0.0
+
+
+# --- the threshold algorithm equals the full ranking -----------------------------------------
+
+#: Probabilities and minutes left drawn from small sets too, so that ties are common.
+PROBABILITIES = st.one_of(
+    st.none(),
+    st.sampled_from([0.0, 0.05, 0.3, 0.5, 0.9, 1.0]),
+    st.floats(0, 1, allow_nan=False),
+)
+MINUTES_LEFT = st.one_of(
+    st.sampled_from([-600.0, -30.0, -1.0, 0.0, 1.0, 29.0, 30.0, 45.0]),
+    st.floats(-300, 60, allow_nan=False),
+    st.floats(-10_000, 120, allow_nan=False),
+)
+QUEUES = st.lists(st.tuples(PROBABILITIES, MINUTES_LEFT), max_size=200).map(
+    lambda rows: [entry(i + 1, p, left) for i, (p, left) in enumerate(rows)]
+)
+
+
+#: Rows per access in the first round: small batches make many rounds of the search.
+BATCHES = st.one_of(st.none(), st.integers(1, 8))
+
+
+@settings(max_examples=400, deadline=None)
+@given(queue=QUEUES, n=st.integers(1, 40), batch=BATCHES)
+def test_top_ranked_equals_the_full_ranking(
+    queue: list[QueueEntry], n: int, batch: int | None
+) -> None:
+    top = top_ranked(read_entries(queue, NOW), n, NOW, SLA, batch=batch)
+    assert ids(top) == [r.entry.lead_id for r in rank(queue, NOW, SLA)[:n]]
+
+
+@settings(max_examples=400, deadline=None)
+@given(queue=QUEUES, depth=st.integers(1, 40), batch=BATCHES, data=st.data())
+def test_position_of_equals_the_place_in_the_full_ranking(
+    queue: list[QueueEntry], depth: int, batch: int | None, data: st.DataObject
+) -> None:
+    if not queue:
+        return
+    target = data.draw(st.sampled_from(queue))
+    place = [r.entry.lead_id for r in rank(queue, NOW, SLA)].index(target.lead_id) + 1
+    expected = place if place <= depth else None
+    read = read_entries(queue, NOW)
+    assert position_of(read, target, depth, NOW, SLA, batch=batch) == expected
+
+
+def ids(leads: Sequence[Queued]) -> list[int]:
+    return [lead.lead_id for lead in leads]
+
+
+@dataclass
+class Tally:
+    """What a search read: rows per access, and rounds (one query each on the store)."""
+
+    rows: Counter[Access] = field(default_factory=Counter)
+    rounds: int = 0
+
+
+def counting(read: Reader) -> tuple[Reader, Tally]:
+    tally = Tally()
+
+    def counted(reads: Sequence[Read]) -> Mapping[Access, Sequence[Queued]]:
+        got = read(reads)
+        tally.rows.update({access: len(leads) for access, leads in got.items()})
+        tally.rounds += 1
+        return got
+
+    return counted, tally
+
+
+def backlog(size: int, seed: int = 7) -> list[QueueEntry]:
+    """A queue like the load benchmark's: arrivals spread over five days, most breached."""
+    rng = random.Random(seed)
+    return [
+        entry(i + 1, rng.betavariate(2, 5), SLA - rng.uniform(0, 5 * 24 * 60)) for i in range(size)
+    ]
+
+
+def test_the_top_of_a_long_queue_reads_a_small_part_of_it() -> None:
+    queue = backlog(20_000)
+    read, tally = counting(read_entries(queue, NOW))
+    assert ids(top_ranked(read, 50, NOW, SLA)) == [
+        r.entry.lead_id for r in rank(queue, NOW, SLA)[:50]
+    ]
+    assert tally.rows.total() < 2_000
+    assert tally.rounds <= 3
+    read, tally = counting(read_entries(queue, NOW))
+    fresh = entry(20_001, 0.3, SLA)
+    assert position_of(read, fresh, 100, NOW, SLA) is None
+    assert tally.rows.total() < 2_000
+    assert tally.rounds == 1
+
+
+def test_a_tie_at_the_bound_reads_on() -> None:
+    """Zero priorities tie exactly with the bound: the search must read on to find the
+    lead that wins the tie (same deadline, lower id), also one row at a time."""
+    queue = [entry(1, 0.0, -600), entry(2, 0.0, -600)]
+    read = read_entries(queue, NOW)
+    assert ids(top_ranked(read, 1, NOW, SLA, batch=1)) == [1]
+    assert position_of(read, queue[1], 1, NOW, SLA, batch=1) is None
+    assert position_of(read, queue[1], 2, NOW, SLA, batch=1) == 2
