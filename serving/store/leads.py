@@ -614,16 +614,18 @@ class Store:
         """Move a lead along the funnel (refused with TransitionError when not allowed).
 
         ``clock`` is read once the lead's row is locked, so a change dated "now" (``at``
-        None) is never dated before a change that took the lock first.
+        None) is never dated before a change that took the lock first; nor before a change
+        dated a little ahead (within the event window): it is then dated with that one.
         """
         with self.writing() as session:
             lead = self._locked(session, lead_id)
             now = clock()
-            at = now if at is None else at
             check_transition(Status(lead.status), status)
             last = session.scalar(
                 select(func.max(StatusChangeRow.at)).where(StatusChangeRow.lead_id == lead_id)
             )
+            if at is None:
+                at = now if last is None else max(now, last)
             if last is not None and at < last:
                 raise StatusTimeConflictError(
                     f"the change is dated {at.isoformat()}, before the lead's last recorded "

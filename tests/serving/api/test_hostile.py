@@ -220,6 +220,20 @@ def test_a_far_future_status_time_does_not_freeze_the_lead(
     assert moved.json()["status"] == "disqualified"
 
 
+def test_a_change_dated_just_ahead_does_not_make_the_next_one_a_409(
+    client: TestClient, lead_id: int
+) -> None:
+    """Within the window's few minutes ahead (clock skew): the next change sent without a
+    time is dated with it, not before it."""
+    ahead = datetime.now(UTC) + timedelta(minutes=2)
+    body = {"status": "sdr_qualifying", "at": ahead.isoformat()}
+    assert client.post(f"/leads/{lead_id}/status", json=body, headers=ADMIN).status_code == 200
+    moved = client.post(f"/leads/{lead_id}/status", json={"status": "disqualified"}, headers=ADMIN)
+    assert moved.status_code == 200, moved.text
+    last = datetime.fromisoformat(moved.json()["history"][-1]["at"])
+    assert abs(last - ahead) < timedelta(seconds=1)
+
+
 # ------------------------------------------------------------------------------ ids
 
 
