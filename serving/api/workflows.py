@@ -289,16 +289,7 @@ def receive_lead(
         )
         answered = new.qualification is not None if stored is None else stored.qualifications
         if answered and (stored is None or not _scored(stored, "qualified")):
-            _score_and_store(
-                services,
-                store,
-                models,
-                lead_id,
-                "qualified",
-                scoring_record,
-                only_if_unscored=True,
-                route_it=True,
-            )
+            _score_answers(services, store, models, lead_id, scoring_record)
         stored = None
     row = stored or store.scored_lead(lead_id)
     arrival = latest_scores(row.scores, "arrival")
@@ -320,9 +311,19 @@ def receive_lead(
     )
 
 
+def _score_answers(
+    services: Services, store: Store, models: ModelSet, lead_id: int, record: Mapping[str, Any]
+) -> None:
+    """The qualified score (and route) of a lead stored with its answers."""
+    _score_and_store(
+        services, store, models, lead_id, "qualified", record, only_if_unscored=True, route_it=True
+    )
+
+
 def rescore_unscored(services: Services, store: Store, models: ModelSet, limit: int = 1000) -> int:
     """Score up to ``limit`` stored leads that have no arrival score (their scoring was
-    interrupted, e.g. by a crash or an outage), queued or not; returns how many."""
+    interrupted, e.g. by a crash or an outage), queued or not, and the qualified score of
+    those stored with answers; returns how many."""
     done = 0
     for row in store.unscored_leads(limit):
         try:
@@ -336,6 +337,9 @@ def rescore_unscored(services: Services, store: Store, models: ModelSet, limit: 
                 only_if_unscored=True,
                 route_it=False,
             )
+            stored = store.lead(row.id)
+            if stored.qualifications and not _scored(stored, "qualified"):
+                _score_answers(services, store, models, row.id, stored.record)
             done += 1
         except Exception:
             log.exception("could not score stored lead %s", row.id)

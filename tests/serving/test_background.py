@@ -104,6 +104,9 @@ def test_a_lead_left_unscored_is_scored_within_one_sweep(sweeping: ServingSettin
         assert entry["probability"] is not None
         assert qualified not in {item["lead_id"] for item in queue}  # answered: not queued
         assert len(_arrival_scores(client, qualified)) == 1
+        answered = client.get(f"/leads/{qualified}", headers=headers()).json()
+        assert [s["stage"] for s in answered["scores"]].count("qualified") == 1  # and its answers
+        assert answered["route"] is not None
         time.sleep(SWEEP * 2)  # later sweeps leave scored leads alone
         assert len(_arrival_scores(client, queued)) == 1
         assert len(_sweeper_threads()) == 1
