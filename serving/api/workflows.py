@@ -291,7 +291,12 @@ def receive_lead(
         if answered and (stored is None or not _scored(stored, "qualified")):
             _score_answers(services, store, models, lead_id, scoring_record)
         stored = None
-    row = stored or store.scored_lead(lead_id)
+    if stored is None:
+        sla = services.settings.sla_minutes
+        row, position = store.scored_lead(lead_id, services.clock(), sla, QUEUE_POSITION_DEPTH)
+    else:
+        row = stored
+        position = queue_position(services, store, row.id) if row.in_queue else None
     arrival = latest_scores(row.scores, "arrival")
     primary = _primary(arrival, services.scorer.queue_target)
     return LeadScored(
@@ -306,7 +311,7 @@ def receive_lead(
         is_fallback=primary.is_fallback if primary else None,
         sla_deadline=row.sla_deadline,
         in_queue=row.in_queue,
-        queue_position=queue_position(services, store, row.id) if row.in_queue else None,
+        queue_position=position,
         scores=[score_out(score) for score in arrival],
     )
 

@@ -291,13 +291,21 @@ class Store:
                 raise LeadNotFoundError(lead_id)
             return row
 
-    def scored_lead(self, lead_id: int) -> LeadRow:
-        """One lead with its scores only (what the answer to a new lead shows)."""
-        with self.reading() as session:
+    def scored_lead(
+        self, lead_id: int, now: datetime, sla_minutes: float, depth: int
+    ) -> tuple[LeadRow, int | None]:
+        """One lead with its scores only, and its place among the unclaimed queued leads
+        when within the first ``depth`` (see :meth:`queue_position`): what the answer to a
+        new lead shows, read in one transaction."""
+        with self.snapshot() as session:
             row = session.get(LeadRow, lead_id, options=[selectinload(LeadRow.scores)])
             if row is None:
                 raise LeadNotFoundError(lead_id)
-            return row
+            if not row.in_queue or row.claimed_by is not None:
+                return row, None
+            read = queue_reader(session, QueueFilter(unclaimed=True), now)
+            key = QueueKey(row.id, row.rank_probability, row.sla_deadline)
+            return row, position_of(read, key, depth, now, sla_minutes)
 
     def lead_by_external(self, external_id: str) -> LeadRow | None:
         with self.reading() as session:
@@ -413,11 +421,10 @@ class Store:
     def add_lead(self, new: NewLead, now: datetime) -> tuple[int, bool]:
         """Store a lead: (its id, True) the first time, (the stored id, False) on a repeat.
 
-        Repeats racing each other are settled by the unique constraint on external_id.
+        A new lead costs one transaction: the insert is tried first, and a repeat (rare:
+        a CRM retrying) is found by the unique constraint on external_id, which also
+        settles repeats racing each other.
         """
-        existing = self.lead_id_of(new.external_id)
-        if existing is not None:
-            return existing, False
         try:
             with self.writing() as session:
                 return self._insert_lead(session, new, now), True

@@ -124,8 +124,10 @@ def test_top_positions_and_claims_follow_the_full_ranking(store: Store) -> None:
     for place, item in enumerate(unclaimed, start=1):
         expected = place if place <= depth else None
         assert store.queue_position(item.entry.lead_id, NOW, SLA, depth) == expected
+        assert store.scored_lead(item.entry.lead_id, NOW, SLA, depth)[1] == expected
     claimed = next(e for e in store.queue_entries() if e.claimed_by is not None)
     assert store.queue_position(claimed.lead_id, NOW, SLA, depth) is None
+    assert store.scored_lead(claimed.lead_id, NOW, SLA, depth)[1] is None
     # claims hand the unclaimed leads out in exactly this order
     handed = []
     while (lead_id := store.claim_next("sdr-9", NOW, SLA)) is not None:
