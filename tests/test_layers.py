@@ -27,7 +27,13 @@ from training.trainer import train_model
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("features", "training", "serving")
 #: What the API process must never import: training-only weight.
-TRAINING_ONLY = ("matplotlib", "optuna", "training.trainer", "training.tracking")
+TRAINING_ONLY = (
+    "matplotlib",
+    "optuna",
+    "training.trainer",
+    "training.splits",
+    "training.tracking",
+)
 
 
 def _imported(path: Path) -> set[str]:

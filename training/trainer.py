@@ -23,19 +23,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from features.dataset import LeadData
 from features.lead import BANT_COLUMNS
 from features.pipeline import LeadFeaturizer
-from features.spec import BacktestSplit, KFoldSplit, KnownAt, OrderedSplit, TimeSplit
+from features.spec import BacktestSplit, KnownAt, OrderedSplit
 from training.baselines import fit_logistic
 from training.calibration import fit_calibrator
 from training.gbm import (
@@ -50,48 +48,16 @@ from training.metrics import Metrics, evaluate, expected_calibration_error, per_
 from training.model import ChainEstimator, Estimator, GbmEstimator, LeadModel, Member
 from training.options import TrainOptions
 from training.rules import rule_probability
+from training.splits import SplitPlan, TrainingError, inner_splits, plan_split
 from training.threads import available_threads
 
 Progress = Callable[[str], None]
 #: LightGBM may trail the best baseline by this much ROC-AUC and still count as matching it.
 MATCH_TOLERANCE = 0.002
-#: Above this many rows one member (a single validation slice) is plenty and 5x cheaper.
-MAX_ROWS_FOR_MEMBERS = 100_000
 #: From this many training rows the early-stopped fit is kept, without the refit on fit +
 #: validation rows: at that size the refit adds almost nothing for much more time (the
 #: measured trade-off is in docs/training.md).
 REFIT_MAX_ROWS = 500_000
-
-
-@dataclass(frozen=True)
-class Fold:
-    train: np.ndarray  # row positions
-    test: np.ndarray
-
-
-#: Split kinds whose rows are in order (time or row order): validation takes the latest rows.
-ORDERED_KINDS = frozenset({"time", "ordered", "rolling", "expanding"})
-#: Split kinds whose folds are consecutive test windows, each reported on its own.
-BACKTEST_KINDS = frozenset({"rolling", "expanding"})
-
-
-@dataclass(frozen=True)
-class SplitPlan:
-    kind: str  # "time" | "stratified_kfold" | "ordered" | "rolling" | "expanding"
-    folds: list[Fold]
-    description: str
-    test_start: datetime | None = None
-    test_end: datetime | None = None
-
-    @property
-    def ordered(self) -> bool:
-        """Rows in order: early stopping and calibration use the latest training rows."""
-        return self.kind in ORDERED_KINDS
-
-    @property
-    def windows(self) -> bool:
-        """A backtest: every fold is a test window of its own."""
-        return self.kind in BACKTEST_KINDS
 
 
 @dataclass
@@ -134,155 +100,6 @@ class TrainResult:
     @property
     def headline(self) -> Metrics:
         return self.evaluation.metrics[self.chosen]
-
-
-class TrainingError(ValueError):
-    """Data that cannot give an honest model (e.g. an empty test period, one class)."""
-
-
-# ---------------------------------------------------------------- splits
-
-
-def _month_start(ts: pd.Timestamp, months_back: int) -> pd.Timestamp:
-    first = pd.Timestamp(year=ts.year, month=ts.month, day=1, tz=UTC)
-    return first - pd.DateOffset(months=months_back)
-
-
-def plan_split(data: LeadData, target: str, options: TrainOptions) -> SplitPlan:
-    spec_split = data.spec.split
-    if isinstance(spec_split, TimeSplit) or options.test_start is not None:
-        if data.times is None:
-            raise TrainingError(f"data set '{data.spec.name}' has no time column for a time split")
-        times = data.times
-        start = options.test_start or (
-            spec_split.test_start if isinstance(spec_split, TimeSplit) else None
-        )
-        end = options.test_end or (
-            spec_split.test_end if isinstance(spec_split, TimeSplit) else None
-        )
-        months = spec_split.test_months if isinstance(spec_split, TimeSplit) else 3
-        start_ts = pd.Timestamp(start, tz=UTC) if start else _month_start(times.max(), months - 1)
-        end_ts = pd.Timestamp(end, tz=UTC) if end else None
-        in_train = np.asarray(times < start_ts)
-        in_test = np.asarray(times >= start_ts)
-        if end_ts is not None:
-            in_test &= np.asarray(times < end_ts)
-        train, test = np.flatnonzero(in_train), np.flatnonzero(in_test)
-        y = data.targets[target]
-        for name, rows in (("training", train), ("test", test)):
-            if len(rows) == 0 or y[rows].sum() in (0, len(rows)):
-                raise TrainingError(
-                    f"the {name} period of the time split has {len(rows)} leads and "
-                    f"{int(y[rows].sum()) if len(rows) else 0} positives; choose another "
-                    "--test-start or add data"
-                )
-        end_text = end_ts.date().isoformat() if end_ts is not None else "the end of the data"
-        return SplitPlan(
-            kind="time",
-            folds=[Fold(train, test)],
-            description=(
-                f"out-of-time: train on leads before {start_ts.date()}, "
-                f"test on {start_ts.date()} .. {end_text}"
-            ),
-            test_start=start_ts.to_pydatetime(),
-            test_end=None if end_ts is None else end_ts.to_pydatetime(),
-        )
-    if isinstance(spec_split, OrderedSplit):
-        return _ordered_plan(data, target, spec_split)
-    if isinstance(spec_split, BacktestSplit):
-        return backtest_plan(len(data), data.targets[target], spec_split)
-    assert isinstance(spec_split, KFoldSplit)
-    y = data.targets[target]
-    folds = StratifiedKFold(n_splits=spec_split.folds, shuffle=True, random_state=spec_split.seed)
-    return SplitPlan(
-        kind="stratified_kfold",
-        folds=[Fold(tr, te) for tr, te in folds.split(np.zeros(len(y)), y)],
-        description=(
-            f"stratified {spec_split.folds}-fold cross-validation (the data has no time "
-            "column, so no out-of-time test is possible; metrics are pooled out-of-fold)"
-        ),
-    )
-
-
-def _order_words(data: LeadData, by: str | None) -> str:
-    if data.times is not None:
-        return "time order"
-    return f"the order of '{by}'" if by else "file order"
-
-
-def _ordered_plan(data: LeadData, target: str, split: OrderedSplit) -> SplitPlan:
-    """The first rows train, the last ``test_share`` test (rows are in order already)."""
-    n = len(data)
-    cut = n - max(1, round(n * split.test_share))
-    train, test = np.arange(cut), np.arange(cut, n)
-    _both_classes(data.targets[target], [("training", train), ("test", test)])
-    order = _order_words(data, split.by)
-    return SplitPlan(
-        kind="ordered",
-        folds=[Fold(train, test)],
-        description=(
-            f"ordered: train on the first {cut} rows in {order}, test on the last "
-            f"{n - cut} ({split.test_share:.0%})"
-        ),
-    )
-
-
-def backtest_plan(n: int, y: np.ndarray, split: BacktestSplit) -> SplitPlan:
-    """``windows`` consecutive test windows at the end of the rows; each trains on the rows
-    before it (``expanding``) or on the ``train_share`` of rows just before it (``rolling``)."""
-    size = max(1, round(n * split.test_share))
-    first = n - split.windows * size
-    span = None if split.train_share is None else max(1, round(n * split.train_share))
-    folds = []
-    for number in range(split.windows):
-        start = first + number * size
-        stop = n if number == split.windows - 1 else start + size
-        begin = 0 if span is None else max(0, start - span)
-        folds.append(Fold(np.arange(begin, start), np.arange(start, stop)))
-    windows = [(f"window {i} training", f.train) for i, f in enumerate(folds, 1)]
-    windows += [(f"window {i} test", f.test) for i, f in enumerate(folds, 1)]
-    _both_classes(y, windows)
-    trained = "every earlier row" if span is None else f"the {span} rows before it"
-    return SplitPlan(
-        kind=split.kind,
-        folds=folds,
-        description=(
-            f"{split.kind} backtest: {split.windows} consecutive test windows of {size} rows "
-            f"over the last {n - first} rows, each trained on {trained}; metrics per window "
-            "and their mean"
-        ),
-    )
-
-
-def _both_classes(y: np.ndarray, parts: list[tuple[str, np.ndarray]]) -> None:
-    for name, rows in parts:
-        positives = int(y[rows].sum()) if len(rows) else 0
-        if len(rows) == 0 or positives in (0, len(rows)):
-            raise TrainingError(
-                f"the {name} rows of the split are {len(rows)} with {positives} positives: "
-                "both classes are needed; change the split's shares or add data"
-            )
-
-
-def _inner_splits(
-    rows: np.ndarray, y: np.ndarray, by_time: bool, options: TrainOptions
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Training rows -> [(fit, valid)], one pair per cross-fitted member.
-
-    By time: one member, validated on the most recent slice (it is most like the leads
-    the model will score). Otherwise ``members`` stratified folds, or one random slice.
-    """
-    if by_time:
-        cut = round(len(rows) * (1 - options.valid_share))
-        return [(rows[:cut], rows[cut:])]
-    members = options.members if len(rows) <= MAX_ROWS_FOR_MEMBERS else 1
-    if members > 1:
-        folds = StratifiedKFold(n_splits=members, shuffle=True, random_state=options.seed)
-        return [(rows[a], rows[b]) for a, b in folds.split(rows, y[rows])]
-    fit, valid = train_test_split(
-        rows, test_size=options.valid_share, stratify=y[rows], random_state=options.seed
-    )
-    return [(np.sort(fit), np.sort(valid))]
 
 
 # ---------------------------------------------------------------- one fit
@@ -450,7 +267,7 @@ def _fit_recipe(
     members: list[Member] = []
     rounds: list[int] = []
     eces: list[float] = []
-    for fit_rows, valid_rows in _inner_splits(rows, y_all, by_time, options):
+    for fit_rows, valid_rows in inner_splits(rows, y_all, by_time, options):
         if position is None:
             fit_at = np.arange(len(fit_rows))
             valid_at = np.arange(len(fit_rows), len(rows))
@@ -591,7 +408,7 @@ def _tuned(
         return params
     first = plan.folds[0]
     y = data.targets[options.target]
-    fit_rows, valid_rows = _inner_splits(first.train, y, plan.ordered, replace(options, members=1))[
+    fit_rows, valid_rows = inner_splits(first.train, y, plan.ordered, replace(options, members=1))[
         0
     ]
     featurizer = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value)

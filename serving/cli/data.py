@@ -122,7 +122,7 @@ def _print_split(data: LeadData) -> list[str]:
     from rich.console import Console
 
     from training.options import TrainOptions
-    from training.trainer import TrainingError, plan_split
+    from training.splits import TrainingError, plan_split
 
     console = Console(soft_wrap=True, highlight=False, markup=False)
     problems: list[str] = []

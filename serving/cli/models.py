@@ -137,7 +137,7 @@ def train(
     from serving.cli.console import steps, without_mlflow_chatter
     from training.runner import file_digest, plan_models, train_and_register
     from training.settings import TrainingSettings
-    from training.trainer import TrainingError
+    from training.splits import TrainingError
 
     settings = TrainingSettings()
     loaded = load_data(spec, data, settings)

@@ -11,7 +11,8 @@ import yaml
 
 from features.dataset import LeadData, load_dataset
 from features.spec import BacktestSplit, load_spec
-from training.trainer import TrainingError, TrainOptions, backtest_plan, plan_split, train_model
+from training.splits import TrainingError, backtest_plan, plan_split
+from training.trainer import TrainOptions, train_model
 
 ROWS = 1_200
 FAST = {"learning_rate": 0.2, "num_leaves": 7}

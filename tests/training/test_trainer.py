@@ -9,7 +9,8 @@ import pytest
 
 from features.dataset import LeadData
 from features.spec import KnownAt
-from training.trainer import TrainingError, TrainOptions, plan_split, train_model
+from training.splits import TrainingError, plan_split
+from training.trainer import TrainOptions, train_model
 
 FAST = {"learning_rate": 0.1}
 

@@ -22,9 +22,10 @@ from training.retraining.labels import Settled, qualified_rows
 from training.retraining.settle import subset_data
 from training.retraining.window import Window
 from training.rules import rule_probability
+from training.splits import plan_split
 from training.tiers import Tiers
 from training.tracking.runs import training_record
-from training.trainer import Evaluation, TrainResult, fit_final, plan_split, train_model
+from training.trainer import Evaluation, TrainResult, fit_final, train_model
 
 Progress = Callable[[str], None]
 #: Up to this many training rows the challenger goes through the full trainer (baselines

@@ -54,8 +54,9 @@ from training.retraining.report import Action, ModelReport
 from training.retraining.settle import settle_targets
 from training.retraining.window import Window, WindowChoice, choose_window
 from training.runner import IMPORTANCE_SAMPLE
+from training.splits import Fold, TrainingError
 from training.tiers import Tiers
-from training.trainer import Fold, TrainingError, TrainResult
+from training.trainer import TrainResult
 
 Progress = Callable[[str], None]
 

@@ -46,7 +46,7 @@ from training.retraining.window import Window
 if TYPE_CHECKING:
     from features.dataset import LeadData
     from training.model import LeadModel
-    from training.trainer import Fold
+    from training.splits import Fold
 
 #: Flag thresholds: watch from ``WATCH``, drift from ``DRIFT``.
 WATCH = 0.1
