@@ -31,11 +31,22 @@ class SlaPill:
     text: str
 
 
+def span_words(minutes: float) -> str:
+    """A span as the pill says it: minutes, then whole hours from 2 h, days from 2 days
+    (a lead that arrived out of working hours is due the next working morning)."""
+    if minutes >= 2 * 24 * 60:
+        return f"{int(minutes // (24 * 60))} d"
+    if minutes >= 120:
+        return f"{int(minutes // 60)} h"
+    return f"{int(minutes)} min"
+
+
 def sla_pill(minutes_left: float, sla_minutes: float) -> SlaPill:
-    """Green with time left, amber in the last third of the window, red once breached."""
+    """Green with time left, amber in the last third of the window, red once breached.
+    (static/app.js says the same as the clock runs.)"""
     if minutes_left < 0:
-        return SlaPill("overdue", f"overdue {max(1, round(-minutes_left))} min")
-    text = "<1 min left" if minutes_left < 1 else f"{int(minutes_left)} min left"
+        return SlaPill("overdue", f"overdue {span_words(max(1, round(-minutes_left)))}")
+    text = "<1 min left" if minutes_left < 1 else f"{span_words(minutes_left)} left"
     return SlaPill("soon" if minutes_left < sla_minutes * AMBER_SHARE else "ok", text)
 
 

@@ -37,11 +37,22 @@
     }
   }
 
+  // as serving/web/views.py's span_words and sla_pill
+  function span(minutes) {
+    if (minutes >= 2 * 24 * 60) {
+      return Math.floor(minutes / (24 * 60)) + " d";
+    }
+    if (minutes >= 120) {
+      return Math.floor(minutes / 60) + " h";
+    }
+    return Math.floor(minutes) + " min";
+  }
+
   function pill(minutesLeft) {
     if (minutesLeft < 0) {
-      return { level: "overdue", text: "overdue " + Math.max(1, Math.round(-minutesLeft)) + " min" };
+      return { level: "overdue", text: "overdue " + span(Math.max(1, Math.round(-minutesLeft))) };
     }
-    var text = minutesLeft < 1 ? "<1 min left" : Math.floor(minutesLeft) + " min left";
+    var text = minutesLeft < 1 ? "<1 min left" : span(minutesLeft) + " left";
     return { level: minutesLeft < slaMinutes / 3 ? "soon" : "ok", text: text };
   }
 
