@@ -23,6 +23,7 @@ from features.demo.stories import (
 )
 from features.demo.strings import concat, strings
 from features.demo.tables import Tables
+from features.demo.timing import Timing
 from features.lead import QUESTION_PREFIX, RECORD_COLUMNS
 from features.questionnaire import QuestionCatalog, QuestionType
 
@@ -60,8 +61,10 @@ def lead_frame(
     history: dict[str, Any],
     deal: tuple[np.ndarray, np.ndarray],
     oracle: dict[str, np.ndarray],
+    conversion: dict[str, pd.Series] | None = None,
 ) -> pd.DataFrame:
-    """Every column, in the domain model's record order, then the truth."""
+    """Every column, in the domain model's record order, then the truth, then the conversion
+    timing and value columns (``conversion_columns``)."""
     columns = _arrival_columns(a, t, texts)
     columns.update(_answer_columns(q, t))
     columns.update(_question_columns(catalog, q))
@@ -80,6 +83,7 @@ def lead_frame(
         true_p_sql_arrival=pd.Series(oracle["sql_arrival"]),
         true_p_won_arrival=pd.Series(oracle["won_arrival"]),
     )
+    columns.update(conversion or {})
     frame = pd.DataFrame(columns)
     expected = [*RECORD_COLUMNS, *(c for c in columns if c.startswith(QUESTION_PREFIX))]
     assert list(frame.columns[: len(expected)]) == expected, "column order drifted"
@@ -145,4 +149,34 @@ def _question_columns(catalog: QuestionCatalog, q: Qualification) -> dict[str, p
             out[QUESTION_PREFIX + key] = _coded(codes, CHOICES[key])
         else:
             out[QUESTION_PREFIX + key] = pd.Series(values, dtype="float64")
+    return out
+
+
+def conversion_columns(
+    timing: Timing,
+    p_sql: dict[str, np.ndarray],
+    p_won: dict[str, np.ndarray],
+    deal_value: np.ndarray,
+) -> dict[str, pd.Series]:
+    """The conversion clock and value columns, added after every earlier column.
+
+    ``true_days_to_sql`` / ``true_days_to_won``: the latent days from arrival (missing:
+    never), also where they fall after the export's end (an export shows those leads open:
+    censored); ``true_p_sql_<h>d`` / ``true_p_won_<h>d``: P(within h days) given every
+    field, ``*_arrival`` given the arrival fields; ``true_deal_value``: E[value in RUB | won];
+    ``true_expected_value``: P(won) x that. ``p_sql`` / ``p_won`` hold the probabilities of
+    ever converting, keyed ``"full"`` and ``"arrival"``.
+    """
+    out: dict[str, pd.Series] = {}
+    out["true_days_to_sql"] = pd.Series(timing.days_to_sql)
+    out["true_days_to_won"] = pd.Series(timing.days_to_won)
+    for target, ever, within in (
+        ("sql", p_sql, timing.p_sql_within),
+        ("won", p_won, timing.p_won_within),
+    ):
+        for h, share in within.items():
+            out[f"true_p_{target}_{h}d"] = pd.Series(ever["full"] * share)
+            out[f"true_p_{target}_{h}d_arrival"] = pd.Series(ever["arrival"] * share)
+    out["true_deal_value"] = pd.Series(deal_value)
+    out["true_expected_value"] = pd.Series(p_won["full"] * deal_value)
     return out

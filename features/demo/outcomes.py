@@ -41,6 +41,8 @@ class History:
     times: np.ndarray  # (n, 9) int64 seconds
     final: np.ndarray  # (n,) status index of the last slot (-1: the lead stays open)
     won: np.ndarray  # bool: realised won (before the cut)
+    sql_ever: np.ndarray  # bool: the lead reaches SQL at some time (before the cut or not)
+    won_ever: np.ndarray  # bool: the lead is won at some time
 
 
 def outcomes(
@@ -62,7 +64,14 @@ def outcomes(
     deltas = _delays(rng, a, won, last, final)
     times = a.at[:, None] + np.cumsum(np.where(present, deltas, 0), axis=1)
     present &= times < cutoff
-    return History(present=present, times=times, final=final, won=won & present[:, 8])
+    return History(
+        present=present,
+        times=times,
+        final=final,
+        won=won & present[:, 8],
+        sql_ever=sql,
+        won_ever=won,
+    )
 
 
 def _path_ends(
@@ -190,13 +199,28 @@ def history_columns(h: History) -> dict[str, Any]:
     }
 
 
+#: A deal is worth about this many months of the client's monthly budget (log-normal spread).
+_DEAL_MONTHS = 6.0
+_DEAL_SIGMA = 0.5
+
+
+def _monthly_rub(a: Arrival, q: Qualification) -> np.ndarray:
+    """The monthly budget in RUB, else the company size's typical one."""
+    return np.where(np.isnan(q.budget_rub), 10.0 ** SIZE_BUDGET_LOG10[a.size], q.budget_rub)
+
+
+def expected_deal_value(a: Arrival, q: Qualification) -> np.ndarray:
+    """E[deal value in RUB | won, every field]: the mean of ``deal_values``' draw (before
+    rounding), for every lead, won or not."""
+    return _monthly_rub(a, q) * _DEAL_MONTHS * math.exp(_DEAL_SIGMA**2 / 2)
+
+
 def deal_values(
     rng: np.random.Generator, a: Arrival, q: Qualification, won: np.ndarray, t: Tables
 ) -> tuple[np.ndarray, np.ndarray]:
     """Deal value and currency code (-1 when not won): months of budget, in its currency."""
     n = len(a.at)
-    monthly = np.where(np.isnan(q.budget_rub), 10.0 ** SIZE_BUDGET_LOG10[a.size], q.budget_rub)
-    value_rub = monthly * np.exp(rng.normal(math.log(6.0), 0.5, n))
+    value_rub = _monthly_rub(a, q) * np.exp(rng.normal(math.log(_DEAL_MONTHS), _DEAL_SIGMA, n))
     currency = np.where(q.currency > 0, q.currency, 0)
     value = nice_round(value_rub / t.currency_rates[currency], MONEY_STEP[currency])
     return np.where(won, value, np.nan), np.where(won, currency, -1)

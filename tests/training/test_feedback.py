@@ -1,0 +1,88 @@
+"""The feedback loop: exploration, propensities and the IPW estimate of AUC."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from training.feedback import (
+    AucEstimates,
+    bias_warning,
+    estimate_auc,
+    explored,
+    ipw_auc,
+    priority,
+    propensity,
+    simulate,
+    worked,
+    would_be_worked,
+)
+
+
+def test_ipw_auc_against_a_hand_computed_case() -> None:
+    y = np.array([1, 1, 0, 0])
+    score = np.array([0.9, 0.4, 0.5, 0.1])
+    p = np.array([1.0, 0.5, 1.0, 0.25])  # weights 1, 2, 1, 4
+    # pairs (positive, negative) ranked right, weighted: 0.9>0.5 (1x1), 0.9>0.1 (1x4),
+    # 0.4>0.1 (2x4); over (1 + 2) x (1 + 4)
+    assert ipw_auc(y, score, p) == pytest.approx(13 / 15)
+    # the same as the unweighted AUC of each lead copied 1/propensity times
+    copies = np.repeat(np.arange(4), [1, 2, 1, 4])
+    assert ipw_auc(y, score, p) == pytest.approx(roc_auc_score(y[copies], score[copies]))
+    with pytest.raises(ValueError, match="propensities"):
+        ipw_auc(y, score, np.array([1.0, 0.0, 1.0, 1.0]))
+
+
+def test_exploration_share() -> None:
+    draws = np.random.default_rng(0).random(200_000)
+    assert explored(draws).mean() == pytest.approx(0.05, abs=0.002)  # the default, 5%
+    assert explored(draws, 0.2).mean() == pytest.approx(0.2, abs=0.003)
+    assert not explored(draws, 0.0).any()
+    with pytest.raises(ValueError, match="share"):
+        explored(draws, 1.5)
+
+
+def test_propensity_of_being_worked_by_hand() -> None:
+    score = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    boosted = np.array([False, False, False, False, True])
+    queue = priority(score, boosted, np.zeros(5))
+    assert worked(queue, 3).tolist() == [True, True, False, False, True]
+    # unexplored, the boosted lead would rank 5th of 5 for 3 slots: not worked
+    assert would_be_worked(score, boosted, 3).tolist() == [True, True, False, False, False]
+    p = propensity(would_be_worked(score, boosted, 3), 0.05)
+    assert p.tolist() == pytest.approx([1.0, 1.0, 0.05, 0.05, 0.05])
+
+
+def test_ipw_corrects_the_queue_bias_a_naive_estimate_keeps() -> None:
+    rng = np.random.default_rng(2)
+    n = 60_000
+    score = rng.beta(2, 5, n)
+    y = (rng.random(n) < score).astype(int)
+    month = np.repeat(np.arange(6), n // 6)
+    off = simulate(score, y, month, capacity_share=0.2, share=0.0, rng=rng)
+    on = simulate(score, y, month, capacity_share=0.2, share=0.05, rng=rng)
+    assert off.ipw is None  # leads below the cut are never worked: nothing stands for them
+    assert on.true == pytest.approx(roc_auc_score(y, score))
+    assert on.ipw is not None
+    assert abs(on.ipw - on.true) < 0.02
+    assert abs(on.naive - on.true) > 0.05
+    assert abs(off.naive - off.true) > 0.05
+    assert on.worked_share == pytest.approx(0.2, abs=0.001)
+
+
+def test_bias_warning() -> None:
+    assert bias_warning(AucEstimates(true=0.8, naive=0.79, ipw=0.8, worked_share=0.2)) is None
+    message = bias_warning(AucEstimates(true=0.8, naive=0.6, ipw=0.79, worked_share=0.2))
+    assert message is not None
+    assert "0.600" in message
+    assert "0.790" in message
+    assert "no exploration" in (bias_warning(AucEstimates(0.8, 0.6, None, 0.2)) or "")
+
+
+def test_estimate_auc_needs_every_lead_reachable() -> None:
+    y = np.array([1, 0, 1, 0])
+    score = np.array([0.9, 0.2, 0.6, 0.4])
+    est = estimate_auc(y, score, np.array([True, True, True, False]), np.array([1, 1, 1, 0.0]))
+    assert est.ipw is None
+    assert est.naive == 1.0
