@@ -3,18 +3,20 @@
 What a person checks before training: how many rows were read and left out (by which
 rule), how well each lookup matched, each target's rate, each feature's type, missing
 share and number of distinct values, and which columns of the file were read but are not
-used (neither a role, a feature nor dropped with a reason).
+used (neither a role, a feature nor dropped with a reason), and which features have no
+display label in the spec (their reasons read as a default made from the column name).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from features.checks import column_values, unused_columns
 from features.coerce import is_missing, to_text
 from features.dataset import LeadData
+from features.labels import unlabelled
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class DataProfile:
     features: list[FeatureProfile]
     unused: list[str]  # columns of the file the spec neither uses nor drops
     dropped: list[tuple[str, str]]  # (column, reason) of the columns the spec drops
+    unlabelled: list[str] = field(default_factory=list)  # features without a display label
 
 
 def profile(data: LeadData) -> DataProfile:
@@ -65,4 +68,5 @@ def profile(data: LeadData) -> DataProfile:
         features=features,
         unused=unused_columns(columns, spec),
         dropped=list(dict.fromkeys(dropped)),
+        unlabelled=unlabelled((f.column, f) for f in spec.features),
     )

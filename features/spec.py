@@ -51,6 +51,7 @@ from pydantic import (
 )
 
 from features.funnel import Stage
+from features.labels import FeatureLabels, copy_labels, explained_with_problems
 
 
 class KnownAt(StrEnum):
@@ -88,7 +89,9 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class FeatureSpec(_Spec):
+class FeatureSpec(FeatureLabels, _Spec):
+    """One feature: its column, type, ``known_at``, type options and display labels."""
+
     column: str = Field(min_length=1)
     type: FeatureType
     known_at: KnownAt = Field(
@@ -466,6 +469,13 @@ class TrainingSection(_Spec):
         default_factory=dict, description="LightGBM parameters over leadscore's defaults"
     )
     trials: int = Field(default=0, ge=0, le=200, description="Optuna trials (0: none)")
+    accept_baseline: bool = Field(
+        default=False,
+        description=(
+            "when a baseline beats LightGBM, `leadscore train` registers it as champion "
+            "(as --accept-baseline does); otherwise it is only `candidate`"
+        ),
+    )
     chain: bool = Field(
         default=True,
         description=(
@@ -527,6 +537,7 @@ class DatasetSpec(_Spec):
         }
         for column in sorted(target_columns & seen):
             problems.append(f"target column '{column}' cannot also be a feature (leakage)")
+        problems += explained_with_problems([(f.column, f) for f in self.features])
         if isinstance(self.split, TimeSplit) and self.time_column is None:
             problems.append("split kind 'time' needs time_column")
         by = getattr(self.split, "by", None)
@@ -580,9 +591,25 @@ def upgraded(spec: DatasetSpec) -> DatasetSpec:
     added since at its default: pickles restore only the attributes they stored."""
     if _complete(spec):
         return spec
+    before_labels = any("label" not in f.__dict__ for f in spec.__dict__.get("features", []))
     dumped = spec.model_dump(warnings=False)
     fresh = DatasetSpec.model_validate(dumped)
-    return fresh.model_copy(update={"source_path": spec.__dict__.get("source_path")})
+    fresh = fresh.model_copy(update={"source_path": spec.__dict__.get("source_path")})
+    return _labels_from_file(fresh) if before_labels else fresh
+
+
+def _labels_from_file(spec: DatasetSpec) -> DatasetSpec:
+    """A spec from before labels with the labels of its file (or the shipped spec of its
+    name); unchanged when neither can be read."""
+    found = spec.source_path if spec.source_path and spec.source_path.exists() else None
+    name = found or (spec.name if spec.name in SHIPPED_SPECS else None)
+    if name is None:
+        return spec
+    try:
+        source = load_spec(name)
+    except SpecError:
+        return spec
+    return spec.model_copy(update={"features": copy_labels(spec.features, source.features)})
 
 
 def _complete(model: BaseModel) -> bool:

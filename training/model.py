@@ -5,12 +5,19 @@ records (a lead's flat record) or a data frame in the spec's columns, runs
 the one feature pipeline, and returns calibrated probabilities with reasons: the
 classifier's own per-feature contributions (LightGBM's ``pred_contrib``; coefficient x
 value for the logistic fallback) summed per source field and put in plain words.
+
+Each reason also carries its effect in percentage points: per member, the contributions
+scaled so that they add up to the member's probability minus its baseline (the calibrated
+probability of the expected raw score: TreeSHAP's bias, the logistic model at the mean
+design row), then averaged over the members (``training.reasons.scaled_effects``). Reasons
+below the threshold are not shown; phrases come from the spec's labels in the requested
+language (``features.i18n``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeAlias
 
 import lightgbm as lgb
@@ -18,9 +25,16 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from features.i18n import Phrasebook
+from features.i18n.fields import describe_field
+from features.labels import reason_field
 from features.pipeline import LeadFeaturizer
+from features.spec import FeatureSpec
 from training.calibration import Calibrator
-from training.reasons import Reason
+from training.reasons import DEFAULT_THRESHOLD_PP, Reason, scaled_effects, shown
+
+#: Step in raw log-odds for the calibrator's local slope.
+_STEP = 0.05
 
 Records: TypeAlias = Sequence[Mapping[str, Any]]
 Inputs: TypeAlias = pd.DataFrame | Records
@@ -30,6 +44,7 @@ Inputs: TypeAlias = pd.DataFrame | Records
 class ScoredLead:
     probability: float
     reasons: list[Reason]
+    baseline: float | None = None  # the probability of an average lead, when known
 
 
 class Estimator(Protocol):
@@ -41,6 +56,10 @@ class Estimator(Protocol):
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
         """(n, n_features) log-odds contributions, without the bias column."""
+        ...
+
+    def baseline_raw(self, matrix: np.ndarray) -> np.ndarray:
+        """(n,) raw score of an average lead: where the contributions are measured from."""
         ...
 
 
@@ -73,6 +92,10 @@ class GbmEstimator:
         threads = _threads_for(matrix)
         contrib = self.booster.predict(matrix, pred_contrib=True, num_threads=threads)
         return np.asarray(contrib, dtype=float)
+
+    def baseline_raw(self, matrix: np.ndarray) -> np.ndarray:
+        """TreeSHAP's bias (the expected raw score), for every row."""
+        return self.contributions_and_bias(matrix[:1])[0, -1] + np.zeros(matrix.shape[0])
 
     @property
     def boosters(self) -> list[lgb.Booster]:
@@ -119,6 +142,13 @@ class ChainEstimator:
         w2 = (1 - 1 / (1 + np.exp(-r2))) / (1 - p)
         return np.asarray(first[:, :-1] * w1[:, None] + then[:, :-1] * w2[:, None], dtype=float)
 
+    def baseline_raw(self, matrix: np.ndarray) -> np.ndarray:
+        """logit(sigmoid(b1) * sigmoid(b2)) of the two parts' biases."""
+        log_p = _log_sigmoid(self.first.baseline_raw(matrix)) + _log_sigmoid(
+            self.then.baseline_raw(matrix)
+        )
+        return np.asarray(log_p - np.log(-np.expm1(np.minimum(log_p, -1e-12))), dtype=float)
+
     @property
     def boosters(self) -> list[lgb.Booster]:
         return [self.first.booster, self.then.booster]
@@ -146,6 +176,12 @@ class LogisticEstimator:
             if cols:
                 out[:, j] = per_design[:, cols].sum(axis=1)
         return out
+
+    def baseline_raw(self, matrix: np.ndarray) -> np.ndarray:
+        """The decision function at the mean training design row."""
+        coef = self.pipeline[-1].coef_.ravel()
+        value = float(self.design_mean @ coef + self.pipeline[-1].intercept_[0])
+        return np.full(matrix.shape[0], value)
 
 
 @dataclass(frozen=True)
@@ -208,6 +244,34 @@ class LeadModel:
             total = total + member.estimator.contributions(matrix)
         return total / len(self.members)
 
+    def effects(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(probabilities (n,), baselines (n,), effects in pp (n, n_features)): each row of
+        effects adds up to 100 x (probability - baseline)."""
+        probability, baseline, _contributions, effects = self.explained(matrix)
+        return probability, baseline, effects
+
+    def explained(
+        self, matrix: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(probabilities, baselines, mean log-odds contributions, effects in pp), with
+        each member's contributions computed once."""
+        n = matrix.shape[0]
+        probability, baseline = np.zeros(n), np.zeros(n)
+        contributions = np.zeros((n, matrix.shape[1]))
+        effects = np.zeros((n, matrix.shape[1]))
+        for member in self.members:
+            estimator, calibrate = member.estimator, member.calibrator.predict
+            raw = estimator.raw_score(matrix)
+            p, p0 = calibrate(raw), calibrate(estimator.baseline_raw(matrix))
+            slope = (calibrate(raw + _STEP) - calibrate(raw - _STEP)) / (2 * _STEP)
+            own = estimator.contributions(matrix)
+            effects += scaled_effects(own, p - p0, slope)
+            contributions += own
+            probability += p
+            baseline += p0
+        k = len(self.members)
+        return probability / k, baseline / k, contributions / k, 100.0 * effects / k
+
     def predict_proba(self, inputs: Inputs) -> np.ndarray:
         """Calibrated probability of the target for each lead (fast batch path, no reasons)."""
         return self.probabilities(self.transform(inputs))
@@ -223,27 +287,111 @@ class LeadModel:
             out[:, position[source]] += contrib[:, j]
         return fields, out
 
-    def score(self, records: Inputs, top_k: int = 3) -> list[ScoredLead]:
-        """Probabilities with the top ``top_k`` positive and negative reasons per lead."""
+    def score(
+        self,
+        records: Inputs,
+        top_k: int = 3,
+        threshold_pp: float = DEFAULT_THRESHOLD_PP,
+        locale: str = "en",
+        timezone: str = "UTC",
+    ) -> list[ScoredLead]:
+        """Probabilities with the top ``top_k`` raising and lowering reasons per lead whose
+        effect is at least ``threshold_pp`` percentage points, phrased in ``locale`` with
+        times in ``timezone``."""
         matrix = self.transform(records)
-        probabilities = self.probabilities(matrix)
-        fields, contrib = self.source_contributions(matrix)
+        probabilities, baselines, per_column, effects = self.explained(matrix)
+        groups = self.reason_fields()
+        fields = list(dict.fromkeys(groups))
+        contrib = _summed(fields, groups, per_column)
+        field_effects = _summed(fields, groups, effects)
         rows = _rows(records)
+        book = Phrasebook(locale, timezone)
         return [
-            ScoredLead(float(probabilities[i]), self._reasons(fields, contrib[i], rows[i], top_k))
+            ScoredLead(
+                float(probabilities[i]),
+                self._reasons(
+                    fields,
+                    contrib[i],
+                    field_effects[i],
+                    matrix[i],
+                    rows[i],
+                    book,
+                    top_k,
+                    threshold_pp,
+                ),
+                float(baselines[i]),
+            )
             for i in range(matrix.shape[0])
         ]
 
+    def reason_fields(self) -> list[str]:
+        """The reason each featurizer column counts under: its source field, or the field
+        that source's spec ``explained_with`` joins (one reason per source field)."""
+        specs = self._feature_specs()
+        sources = self.featurizer.feature_sources_
+        present = set(sources)
+        return [reason_field(specs[source], source, present) for source in sources]
+
+    def _feature_specs(self) -> dict[str, FeatureSpec]:
+        return {feature.column: feature for feature in self.featurizer.spec.features}
+
+    def phrase(
+        self, field: str, row: np.ndarray, record: Mapping[str, Any], book: Phrasebook
+    ) -> tuple[str, bool]:
+        """(words, missing) for reason ``field`` of one lead (its matrix ``row``): the
+        phrases of its source fields joined with '; '."""
+        groups = self.reason_fields()
+        sources = self.featurizer.feature_sources_
+        members = dict.fromkeys(s for s, g in zip(sources, groups, strict=True) if g == field)
+        said = [self._source_phrase(member, row, record, book) for member in members]
+        return "; ".join(words for words, _ in said), all(missing for _, missing in said)
+
+    def _source_phrase(
+        self, field: str, row: np.ndarray, record: Mapping[str, Any], book: Phrasebook
+    ) -> tuple[str, bool]:
+        sources = self.featurizer.feature_sources_
+        outputs = {
+            name: float(row[j])
+            for j, name in enumerate(self.featurizer.feature_names_)
+            if sources[j] == field
+        }
+        return describe_field(
+            self._feature_specs()[field],
+            outputs,
+            record,
+            self.featurizer.categories_,
+            book,
+            self.featurizer.spec.time_format,
+        )
+
     def _reasons(
-        self, fields: list[str], contrib: np.ndarray, record: Mapping[str, Any], top_k: int
+        self,
+        fields: list[str],
+        contrib: np.ndarray,
+        effects: np.ndarray,
+        row: np.ndarray,
+        record: Mapping[str, Any],
+        book: Phrasebook,
+        top_k: int,
+        threshold_pp: float,
     ) -> list[Reason]:
-        order = np.argsort(-contrib, kind="stable")
-        positive = [i for i in order if contrib[i] > 1e-9][:top_k]
-        negative = [i for i in order[::-1] if contrib[i] < -1e-9][:top_k]
-        return [
-            Reason(fields[i], self.featurizer.describe(fields[i], record), float(contrib[i]))
-            for i in [*positive, *negative]
+        candidates = [
+            Reason(fields[i], "", float(contrib[i]), float(effects[i])) for i in range(len(fields))
         ]
+        out = []
+        for reason in shown(candidates, top_k, threshold_pp):
+            words, missing = self.phrase(reason.field, row, record, book)
+            out.append(replace(reason, phrase=words, missing=missing))
+        return out
+
+
+def _summed(fields: list[str], groups: list[str], per_column: np.ndarray) -> np.ndarray:
+    """(n, len(fields)): the columns of ``per_column`` added up per group."""
+    position = {name: i for i, name in enumerate(fields)}
+    out = np.zeros((per_column.shape[0], len(fields)))
+    for j, group in enumerate(groups):
+        out[:, position[group]] += per_column[:, j]
+    return out
 
 
 def _rows(inputs: Inputs) -> list[Mapping[str, Any]]:

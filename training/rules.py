@@ -10,6 +10,13 @@ whose values are still text. Points add up; a fixed logistic curve maps them to 
 probability: ``p = 1 / (1 + exp(-(points - POINTS_AT_HALF) / POINTS_PER_LOGIT)``. The
 curve is fixed (not fitted), so the numbers are a ranking aid, not a calibrated estimate.
 The full table is documented in docs/serving.md.
+
+``rule_points`` gives the table's lines as they applied; ``explain_rule`` gives the
+reasons people read: one per source field (the message's keyword lines are one reason),
+each with its effect in percentage points (the points scaled by one factor per lead so that
+the effects add up to ``p - p0``, ``p0`` being the rule's probability at zero points), shown
+from the threshold on, and phrased from the demo spec's labels (the rule reads the lead's
+flat record, whose columns are the demo spec's) in the requested language.
 """
 
 from __future__ import annotations
@@ -17,13 +24,17 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from features.coerce import bool_of, is_na, number_of
 from features.email import EmailKind, email_kind
-from training.reasons import Reason
+from features.i18n import Phrasebook
+from features.labels import field_label, missing_of, value_label
+from features.spec import FeatureSpec, load_spec
+from training.reasons import DEFAULT_THRESHOLD_PP, Reason, merged, scaled_effects, shown
 
 #: Points at which the rule gives probability 0.5, and points per unit of log-odds.
 POINTS_AT_HALF = 70.0
@@ -72,6 +83,14 @@ KEYWORD_POINTS: tuple[tuple[float, str, tuple[str, ...]], ...] = (
     (10, "message mentions a tender", ("тендер", "tender", "rfp", "закупка")),
     (-30, "message is about a job, not a purchase", ("вакансия", "резюме", "job", "vacancy")),
 )
+
+#: The demo spec's keyword group of each message line (for its label).
+KEYWORD_TOPICS: dict[str, str] = {
+    "message sounds urgent": "urgent",
+    "message asks about price": "price",
+    "message mentions a tender": "tender",
+    "message is about a job, not a purchase": "job",
+}
 
 COMPANY_SIZE_POINTS: dict[str, float] = {
     "1-10": -5,
@@ -251,3 +270,95 @@ def top_rule_points(points: Sequence[Reason], top_k: int) -> list[Reason]:
     positive = sorted((p for p in points if p.contribution > 0), key=lambda p: -p.contribution)
     negative = sorted((p for p in points if p.contribution < 0), key=lambda p: p.contribution)
     return [*positive[:top_k], *negative[:top_k]]
+
+
+# --------------------------------------------------------------------------- reasons
+
+
+@lru_cache(maxsize=1)
+def _labelled_fields() -> dict[str, FeatureSpec]:
+    """The demo spec's features by column: the labels of the flat record's fields."""
+    return {feature.column: feature for feature in load_spec("demo").features}
+
+
+#: The rule's fields whose phrase is "label: value label" of the record's normalised value.
+_VALUE_FIELDS = ("channel", "need_fit", "timeframe")
+
+
+def _field_phrase(field: str, record: Mapping[str, Any], book: Phrasebook) -> tuple[str, bool]:
+    """(words, missing) for one of the rule's fields of ``record``."""
+    feature = _labelled_fields()[field]
+    lang = book.locale
+    label = field_label(feature, field, lang)
+    if field in _VALUE_FIELDS:
+        return book.value(label, value_label(feature, _key(record.get(field)) or "", lang)), False
+    if field == "email":
+        return _email_phrase(record, book)
+    if field == "phone":
+        return book.phone(True), False
+    if field == "contact_type":
+        return book.value(label, value_label(feature, "call", lang)), False
+    if field == "company_size":
+        return book.value(label, _text(record.get(field)) or ""), False
+    if field == "message":
+        return _message_phrase(feature, record, book)
+    if field == "budget_amount":
+        return _budget_phrase(label, record, book)
+    return book.yes_no(label, _flag(record.get(field)) is True), False  # is_decision_maker
+
+
+def _email_phrase(record: Mapping[str, Any], book: Phrasebook) -> tuple[str, bool]:
+    kind = email_kind(_text(record.get("email")))
+    return book.email(kind.value), kind is EmailKind.MISSING
+
+
+def _message_phrase(
+    feature: FeatureSpec, record: Mapping[str, Any], book: Phrasebook
+) -> tuple[str, bool]:
+    message = _text(record.get("message"))
+    label = field_label(feature, "message", book.locale)
+    if message is None:
+        return missing_of(feature, book.locale) or book.not_given(label), True
+    words = _words(message)
+    topics = [
+        value_label(feature, KEYWORD_TOPICS[phrase], book.locale)
+        for _points, phrase, keywords in KEYWORD_POINTS
+        if words.intersection(keywords)
+    ]
+    return book.mentions(label, topics), False
+
+
+def _budget_phrase(label: str, record: Mapping[str, Any], book: Phrasebook) -> tuple[str, bool]:
+    amount = budget_rub(record)
+    from_amount = _number(record.get("budget_amount")) is not None
+    return book.amount(label, amount or 0.0, "RUB", bracket=not from_amount), False
+
+
+def explain_rule(
+    record: Mapping[str, Any],
+    top_k: int = 3,
+    threshold_pp: float = DEFAULT_THRESHOLD_PP,
+    locale: str = "en",
+    timezone: str = "UTC",
+) -> list[Reason]:
+    """The rule's reasons for one flat record: one per field, with effects in percentage
+    points adding up to ``p - p0``, the ``top_k`` of each sign from ``threshold_pp`` on."""
+    points, lines = rule_points(record)
+    fields = merged(lines)
+    if not fields:
+        return []
+    p = float(points_to_probability(points))
+    p0 = float(points_to_probability(0.0))
+    contributions = np.array([[reason.contribution for reason in fields]])
+    slope = np.array([p * (1 - p) / POINTS_PER_LOGIT])
+    effects = 100.0 * scaled_effects(contributions, np.array([p - p0]), slope)[0]
+    candidates = [
+        Reason(reason.field, reason.phrase, reason.contribution, float(effect))
+        for reason, effect in zip(fields, effects, strict=True)
+    ]
+    book = Phrasebook(locale, timezone)
+    out = []
+    for reason in shown(candidates, top_k, threshold_pp):
+        words, missing = _field_phrase(reason.field, record, book)
+        out.append(Reason(reason.field, words, reason.contribution, reason.effect_pp, missing))
+    return out
