@@ -7,6 +7,7 @@ unless the baseline is accepted: it gets the alias ``candidate`` for review inst
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -69,6 +70,17 @@ def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
     return lambda message: say(f"{prefix}: {message}")
 
 
+def time_left(elapsed_s: float, done: int, total: int) -> str:
+    """The estimate said with each step once a model is done: the mean time of a model so
+    far times the models left ("" before the first is done, or when none are left)."""
+    if done <= 0 or done >= total:
+        return ""
+    seconds = elapsed_s / done * (total - done)
+    if seconds < 90:
+        return f", about {max(5, round(seconds / 5) * 5):.0f} s left"
+    return f", about {seconds / 60:.0f} min left"
+
+
 def claims_champion(result: TrainResult, accept_baseline: bool) -> bool:
     """A first version may become champion unless it is flagged and not accepted."""
     return accept_baseline or not result.flagged
@@ -126,9 +138,11 @@ def train_and_register(
     say = progress or (lambda _message: None)
     sample = data.frame.sample(n=min(IMPORTANCE_SAMPLE, len(data)), random_state=0)
     out: list[Trained] = []
+    started = time.monotonic()
     for number, (known_at, target) in enumerate(pairs, start=1):
         name = model_name(known_at.value, target, data.spec.name)
-        tell = _prefixed(say, f"model {number} of {len(pairs)} {name}")
+        left = time_left(time.monotonic() - started, number - 1, len(pairs))
+        tell = _prefixed(say, f"model {number} of {len(pairs)} {name}{left}")
         options = replace(base, known_at=known_at, target=target)
         result = train_model(data, options, progress=tell)
         tell("logging to MLflow")

@@ -105,6 +105,12 @@ def _print_data_summary(data: LeadData) -> None:
     console.print(features)
     if facts.unused:
         console.print("read but not used: " + ", ".join(facts.unused), markup=False)
+    if facts.unlabelled:
+        console.print(
+            "no display label (reasons use a readable default; add `label: {en: ..., ru: ...}`): "
+            + ", ".join(facts.unlabelled),
+            markup=False,
+        )
     if facts.dropped:
         dropped = "; ".join(f"{column} ({reason})" for column, reason in facts.dropped)
         console.print(f"dropped: {dropped}", markup=False)

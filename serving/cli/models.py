@@ -121,7 +121,8 @@ def train(
         False,
         "--accept-baseline",
         help="When a baseline beats LightGBM, register it as champion anyway (first version "
-        "of a model); without it the version is only `candidate` and the command exits 3.",
+        "of a model); without it (or the spec's `training: {accept_baseline: true}`) the "
+        "version is only `candidate` and the command exits 3.",
     ),
 ) -> None:
     """Train calibrated LightGBM models (and baselines) and register them in MLflow.
@@ -163,7 +164,7 @@ def train(
                 options,
                 register=register,
                 progress=say,
-                accept_baseline=accept_baseline,
+                accept_baseline=accept_baseline or loaded.spec.training.accept_baseline,
             )
         except TrainingError as exc:
             raise fail(str(exc)) from None

@@ -10,7 +10,7 @@ import numpy as np
 
 from features.dataset import LeadData
 from features.spec import KFoldSplit, KnownAt
-from training.runner import TOP_FEATURES, plan_models, train_and_register
+from training.runner import TOP_FEATURES, plan_models, time_left, train_and_register
 from training.settings import TrainingSettings
 from training.threads import available_threads
 from training.trainer import TrainOptions
@@ -60,3 +60,11 @@ def test_without_refit_the_evaluation_fit_is_the_final_model_and_the_run_reports
     assert len(values) == TOP_FEATURES
     assert values == sorted(values, reverse=True)
     assert values[-1] > 0
+
+
+def test_the_time_left_is_the_mean_model_time_times_the_models_left() -> None:
+    assert time_left(40.0, 0, 4) == ""  # nothing measured yet
+    assert time_left(40.0, 1, 4) == ", about 2 min left"
+    assert time_left(20.0, 2, 4) == ", about 20 s left"
+    assert time_left(1.0, 1, 2) == ", about 5 s left"
+    assert time_left(99.0, 4, 4) == ""

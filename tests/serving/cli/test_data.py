@@ -61,6 +61,8 @@ def test_profile_shows_rows_joins_features_and_unused_columns(tmp_path: Path) ->
     assert "20.0%" in lines["region"]  # every fifth region is blank
     assert "numeric" in lines["product_price"]
     assert "read but not used: note" in output
+    unlabelled = next(line for line in output.splitlines() if line.startswith("no display label"))
+    assert "region" in unlabelled  # the test spec labels nothing
     assert "dropped: close_value (leakage: 0 for lost deals)" in output
     assert "test 20 rows (10 positive)" in output
     assert "fewer than 20" in output  # 10 positives in the test period: a noisy AUC

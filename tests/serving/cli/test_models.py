@@ -26,7 +26,7 @@ LINEAR = "leadscore-linear-arrival-y"
 MIXED = "leadscore-mixed-arrival-y"
 
 
-def _spec(folder: Path, name: str, linear: bool, seed: int) -> Path:
+def _spec(folder: Path, name: str, linear: bool, seed: int, accept: bool = False) -> Path:
     """Six numeric features and a 0/1 target in file order. ``linear``: the log-odds are a
     sum of small linear effects (logistic regression wins on 1,500 rows); otherwise the
     target is an interaction (the sign of x0 * x1) that only trees can see."""
@@ -50,6 +50,8 @@ def _spec(folder: Path, name: str, linear: bool, seed: int) -> Path:
         "features": [{"column": f"x{i}", "type": "numeric"} for i in range(6)],
         "split": {"kind": "ordered", "test_share": 0.3},
     }
+    if accept:
+        spec["training"] = {"accept_baseline": True}
     path = folder / "spec.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     return path
@@ -100,6 +102,14 @@ def test_a_winning_baseline_is_held_back_as_candidate_until_accepted(
     assert accepted.exit_code == 0, accepted.output
     assert champion_version(settings.tracking_uri, LINEAR) == "2"
     assert _aliases(settings, LINEAR) == {CANDIDATE: "1", "champion": "2"}
+
+
+def test_a_spec_may_accept_a_winning_baseline(tmp_path: Path, settings: TrainingSettings) -> None:
+    spec = _spec(tmp_path / "accepted", "accepted", linear=True, seed=1, accept=True)
+    result = CliRunner().invoke(app, ["train", "--spec", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "logistic (flagged)" in result.output
+    assert champion_version(settings.tracking_uri, "leadscore-accepted-arrival-y") == "1"
 
 
 def test_a_piped_run_talks_in_plain_lines_with_full_names_and_no_mlflow_chatter(
