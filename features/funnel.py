@@ -43,10 +43,16 @@ class Status(StrEnum):
     OTHER_DEPARTMENT = "other_department"
     LOST = "lost"
 
+    def label(self, locale: str | None = None) -> str:
+        """The status's name in ``locale`` (``en``, ``ru``; default English)."""
+        from features.i18n import translator
+
+        return translator(locale).gettext(STATUS_NAMES[self])
+
     @property
     def label_ru(self) -> str:
         """The display name SDRs and managers see in the CRM."""
-        return STATUS_LABELS_RU[self]
+        return self.label("ru")
 
     @property
     def is_terminal(self) -> bool:
@@ -88,20 +94,28 @@ _STAGE_AT: dict[Status, Stage] = {
     Status.WON: Stage.WON,
 }
 
-STATUS_LABELS_RU: dict[Status, str] = {
-    Status.NEW: "Новая",
-    Status.SDR_QUALIFYING: "Заявка получена SDR, анкета квалификации заполнена",
-    Status.AWAITING_MANAGER: "Заявка ожидает назначения менеджера",
-    Status.MANAGER_ASSIGNED: "Заявка получена менеджером по продажам и ожидает действий",
-    Status.DISCUSSING: "Обсуждение задач клиента перед подготовкой КП",
-    Status.BRIEF_FILLED: "Pre-sale бриф отправлен и заполнен клиентом",
-    Status.PROPOSAL: "Подготовка и согласование КП",
-    Status.CONTRACT: "Согласование договора и оплата",
-    Status.WON: "Конверсия заявки",
-    Status.DISQUALIFIED: "Нецелевая заявка",
-    Status.PARTNER: "Передана партнёру",
-    Status.OTHER_DEPARTMENT: "Передана в другой отдел",
-    Status.LOST: "Потеряна",
+
+def marked(message: str) -> str:
+    """Marks a message for the catalogs (features/i18n); translated where it is shown."""
+    return message
+
+
+#: What each status is called (English; the catalogs hold every language, Russian the
+#: names the CRM shows).
+STATUS_NAMES: dict[Status, str] = {
+    Status.NEW: marked("New"),
+    Status.SDR_QUALIFYING: marked("With an SDR, qualification form filled in"),
+    Status.AWAITING_MANAGER: marked("Waiting for a sales manager"),
+    Status.MANAGER_ASSIGNED: marked("With a sales manager, awaiting action"),
+    Status.DISCUSSING: marked("Discussing the client's tasks before a proposal"),
+    Status.BRIEF_FILLED: marked("Pre-sale brief sent and filled in by the client"),
+    Status.PROPOSAL: marked("Preparing and agreeing the proposal"),
+    Status.CONTRACT: marked("Agreeing the contract and payment"),
+    Status.WON: marked("Won"),
+    Status.DISQUALIFIED: marked("Not a target lead"),
+    Status.PARTNER: marked("Passed to a partner"),
+    Status.OTHER_DEPARTMENT: marked("Passed to another department"),
+    Status.LOST: marked("Lost"),
 }
 
 

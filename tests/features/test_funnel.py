@@ -8,7 +8,7 @@ import pytest
 
 from features.funnel import (
     OUTCOME_STATUSES,
-    STATUS_LABELS_RU,
+    STATUS_NAMES,
     SUCCESS_PATH,
     TERMINAL_STATUSES,
     Stage,
@@ -140,14 +140,17 @@ def test_highest_stage(history: list[Status], expected: Stage) -> None:
 
 
 @pytest.mark.parametrize("status", list(Status), ids=lambda s: s.value)
-def test_every_status_has_a_russian_label(status: Status) -> None:
-    label = STATUS_LABELS_RU[status]
-    assert status.label_ru == label
-    assert label.strip()
-    assert any("а" <= ch.lower() <= "я" or ch in "ёЁ" for ch in label)
+def test_every_status_has_a_russian_and_an_english_name(status: Status) -> None:
+    russian, english = status.label("ru"), status.label("en")
+    assert status.label_ru == russian
+    assert any("а" <= ch.lower() <= "я" or ch in "ёЁ" for ch in russian)
+    assert english == STATUS_NAMES[status]
+    assert english.isascii()
+    assert status.label() == english  # English by default
 
 
 def test_russian_labels_of_the_success_path_match_the_domain() -> None:
     assert Status.NEW.label_ru == "Новая"
     assert Status.WON.label_ru == "Конверсия заявки"
-    assert len(set(STATUS_LABELS_RU.values())) == len(Status)
+    assert len({status.label("ru") for status in Status}) == len(Status)
+    assert len({status.label("en") for status in Status}) == len(Status)

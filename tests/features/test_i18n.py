@@ -22,8 +22,8 @@ from features.spec import load_spec
 
 ROOT = Path(__file__).parents[2]
 #: Every module that asks the catalogs for words.
-SOURCES = [ROOT / "features" / "i18n" / "phrases.py"]
-KEYWORDS = {"gettext": None, "ngettext": (1, 2)}
+SOURCES = [ROOT / "features" / "i18n" / "phrases.py", ROOT / "features" / "funnel.py"]
+KEYWORDS = {"gettext": None, "ngettext": (1, 2), "marked": None}
 
 
 def _asked() -> list[str | tuple[str, ...]]:
