@@ -4,7 +4,9 @@
 (``lead_to_record``, as the store keeps them) plus the outcome columns of the demo spec:
 ``status``, ``stage_reached``, ``closed_at`` (when a closing status was recorded),
 ``status_history`` (JSON list of ``{"status", "at"}``), ``deal_value`` and
-``deal_currency``. ``prepare_frame(load_spec("demo"), frame)`` accepts it, and the
+``deal_currency``, and the SLA's columns: ``sla_deadline``, ``first_response_at`` and
+``first_responder`` (the first claim or move out of ``new``, whichever came first, and who
+made it). ``prepare_frame(load_spec("demo"), frame)`` accepts it, and the
 retraining labels (``label_settled``) read the outcomes as they stood at any moment.
 :func:`read_store` does the same for a store given by its URL, opened for the one read.
 """
@@ -22,7 +24,7 @@ from sqlalchemy import select
 
 from features.funnel import Status
 from serving.store.leads import Store
-from serving.store.tables import LeadRow, StatusChangeRow
+from serving.store.tables import ClaimRow, LeadRow, StatusChangeRow
 
 OUTCOME_COLUMNS: tuple[str, ...] = (
     "status",
@@ -32,24 +34,59 @@ OUTCOME_COLUMNS: tuple[str, ...] = (
     "deal_value",
     "deal_currency",
 )
+#: When each lead was first answered and by whom, and when that was due.
+RESPONSE_COLUMNS: tuple[str, ...] = ("sla_deadline", "first_response_at", "first_responder")
 #: Leads read per round trip.
 BATCH = 5_000
 
 
+#: A first response: when, and who.
+Response = tuple[datetime, str]
+
+
 def _histories(
     store: Store, arrived_before: datetime | None
-) -> dict[int, list[tuple[str, datetime]]]:
-    query = select(StatusChangeRow.lead_id, StatusChangeRow.status, StatusChangeRow.at)
+) -> tuple[dict[int, list[tuple[str, datetime]]], dict[int, Response]]:
+    """Each lead's status changes in order, and its first move out of ``new``."""
+    query = select(
+        StatusChangeRow.lead_id,
+        StatusChangeRow.status,
+        StatusChangeRow.at,
+        StatusChangeRow.changed_by,
+    )
     if arrived_before is not None:
         query = query.join(LeadRow, LeadRow.id == StatusChangeRow.lead_id).where(
             LeadRow.arrived_at < arrived_before
         )
     query = query.order_by(StatusChangeRow.lead_id, StatusChangeRow.at, StatusChangeRow.id)
     out: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
+    moved: dict[int, Response] = {}
     with store.reading() as session:
-        for lead_id, status, at in session.execute(query).yield_per(BATCH * 4):
+        for lead_id, status, at, by in session.execute(query).yield_per(BATCH * 4):
             out[int(lead_id)].append((str(status), at))
-    return out
+            if status != Status.NEW.value and int(lead_id) not in moved:
+                moved[int(lead_id)] = (at, str(by))
+    return out, moved
+
+
+def _first_claims(store: Store, arrived_before: datetime | None) -> dict[int, Response]:
+    query = select(ClaimRow.lead_id, ClaimRow.claimed_at, ClaimRow.sdr)
+    if arrived_before is not None:
+        query = query.join(LeadRow, LeadRow.id == ClaimRow.lead_id).where(
+            LeadRow.arrived_at < arrived_before
+        )
+    query = query.order_by(ClaimRow.lead_id, ClaimRow.claimed_at, ClaimRow.id)
+    first: dict[int, Response] = {}
+    with store.reading() as session:
+        for lead_id, at, sdr in session.execute(query).yield_per(BATCH * 4):
+            first.setdefault(int(lead_id), (at, str(sdr)))
+    return first
+
+
+def first_response(*found: Response | None) -> Response | None:
+    """The earliest of a lead's first claim and first move (None: never answered)."""
+    present = [response for response in found if response is not None]
+    return min(present, key=lambda response: response[0]) if present else None
 
 
 def _lead_rows(store: Store, arrived_before: datetime | None) -> Iterator[Any]:
@@ -62,6 +99,7 @@ def _lead_rows(store: Store, arrived_before: datetime | None) -> Iterator[Any]:
         LeadRow.stage_reached,
         LeadRow.deal_value,
         LeadRow.deal_currency,
+        LeadRow.sla_deadline,
     ).order_by(LeadRow.id)
     if arrived_before is not None:
         query = query.where(LeadRow.arrived_at < arrived_before)
@@ -91,10 +129,12 @@ def store_frame(
     ``columns`` are added (empty) when no stored record has them, e.g. a questionnaire
     answer nobody gave yet, so a spec naming them still validates.
     """
-    histories = _histories(store, arrived_before)
+    histories, moves = _histories(store, arrived_before)
+    claims = _first_claims(store, arrived_before)
     records: list[dict[str, Any]] = []
     for row in _lead_rows(store, arrived_before):
         changes = histories.get(int(row.id), [])
+        answered = first_response(claims.get(int(row.id)), moves.get(int(row.id)))
         record = dict(row.record or {})
         record.update(
             external_id=row.external_id,
@@ -105,13 +145,16 @@ def store_frame(
             status_history=_history_json(changes),
             deal_value=row.deal_value,
             deal_currency=row.deal_currency,
+            sla_deadline=row.sla_deadline,
+            first_response_at=None if answered is None else answered[0],
+            first_responder=None if answered is None else answered[1],
         )
         records.append(record)
     frame = pd.DataFrame.from_records(records)
-    for column in ("external_id", "arrived_at", *OUTCOME_COLUMNS, *columns):
+    for column in ("external_id", "arrived_at", *OUTCOME_COLUMNS, *RESPONSE_COLUMNS, *columns):
         if column not in frame.columns:
             frame[column] = None
-    for column in ("arrived_at", "closed_at"):
+    for column in ("arrived_at", "closed_at", "sla_deadline", "first_response_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame
 

@@ -38,6 +38,8 @@ TABLES = (
     "funnel_channel",
     "funnel_campaign",
     "funnel_month",
+    "sla_channel",
+    "sla_sdr",
 )
 SUMMARY_COLUMNS = [
     "channel",

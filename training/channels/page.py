@@ -203,6 +203,21 @@ def _funnel_part(report: ChannelReport) -> list[str]:
         "<details><summary>Funnel per channel and month</summary>",
         table_html(report.funnel_month),
         "</details>",
+        *_sla_part(report),
+    ]
+
+
+def _sla_part(report: ChannelReport) -> list[str]:
+    """First response against the SLA, when the leads carry it (the lead store's do)."""
+    if report.sla_channel.empty:
+        return []
+    return [
+        "<h2>First response and the SLA</h2>",
+        "<p class='note'>In time: first claimed or moved before the SLA deadline. The met "
+        "rate counts leads still waiting past their deadline as missed.</p>",
+        table_html(report.sla_channel),
+        "<h3>Per SDR (who answered first)</h3>",
+        table_html(report.sla_sdr),
     ]
 
 

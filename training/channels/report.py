@@ -21,6 +21,7 @@ import pandas as pd
 from training.channels.drivers import Drivers, explain_drivers
 from training.channels.funnel import ALL_LEADS, Thresholds, funnel_table, outcome_words
 from training.channels.leads import NoLeadsError, Period, ReportError, ReportLeads
+from training.channels.sla import response_table
 from training.model import LeadModel
 
 #: The summary's stand-in for the driver table of a report without judged channels.
@@ -59,6 +60,9 @@ class ChannelReport:
     funnel_channel: pd.DataFrame
     funnel_campaign: pd.DataFrame
     funnel_month: pd.DataFrame
+    #: first response against the SLA per channel and per SDR (empty for a CRM export)
+    sla_channel: pd.DataFrame = field(default_factory=pd.DataFrame)
+    sla_sdr: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -77,6 +81,8 @@ class ChannelReport:
             "funnel_channel": self.funnel_channel,
             "funnel_campaign": self.funnel_campaign,
             "funnel_month": self.funnel_month,
+            "sla_channel": self.sla_channel,
+            "sla_sdr": self.sla_sdr,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -304,7 +310,11 @@ def build_channel_report(
     )
     drivers, note = _drivers(model, scored, funnels, explain_per_group, seed)
     channel_field = model.featurizer.spec.channel_column if model is not None else None
+    now = datetime.now(UTC)
     return ChannelReport(
+        generated_at=now,
+        sla_channel=response_table(scored.leads.frame, scored.leads.channels, now),
+        sla_sdr=response_table(scored.leads.frame, scored.leads.channels, now, by="sdr"),
         title=title or "Channel review",
         source=scored.leads.source,
         period=period,

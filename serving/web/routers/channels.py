@@ -101,6 +101,8 @@ def review_page(
             "funnel_channel": table_view("funnel_channel", report.funnel_channel),
             "funnel_campaign": table_view("funnel_campaign", report.funnel_campaign),
             "funnel_month": table_view("funnel_month", report.funnel_month),
+            "sla_channel": table_view("sla_channel", report.sla_channel),
+            "sla_sdr": table_view("sla_sdr", report.sla_sdr),
             "plots": plots(report),
         }
     return render(request, "channels.html", context)
