@@ -1,4 +1,5 @@
-"""`leadscore backup` and `leadscore restore`: copies of the SQLite lead store.
+"""`leadscore backup` and `leadscore restore` (copies of the SQLite lead store) and
+`leadscore archive` (old closed leads moved out of any store into a file).
 
 The store side is :mod:`serving.store.backup`; PostgreSQL stores are backed up with
 ``pg_dump`` (the commands are printed, and in docs/serving.md).
@@ -104,3 +105,57 @@ def restore(
         "start the service (`leadscore serve`): it applies newer migrations and scores "
         "any lead left unscored"
     )
+
+
+@app.command()
+def archive(
+    before: datetime = typer.Option(
+        ...,
+        "--before",
+        formats=["%Y-%m-%d"],
+        help="Move closed leads that arrived before this day (UTC), e.g. 2025-01-01.",
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="File to write (gzip JSON lines; default: DATA_DIR/archive/leads-before-<day>"
+        "-<UTC time>.jsonl.gz). Must not exist.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count them, move nothing."),
+) -> None:
+    """Move old closed leads out of the lead store into an archive file (retention).
+
+    Open leads stay, whatever their age. Keep at least the months retraining reads
+    (its window and the maturity of outcomes) in the store.
+    """
+    from serving.cli.console import steps
+    from serving.settings import ServingSettings
+    from serving.store.archive import ArchiveError, archivable
+    from serving.store.archive import archive as move_leads
+    from serving.store.leads import Store
+
+    settings = ServingSettings()
+    cut = before.replace(tzinfo=UTC)
+    store = Store.open(settings.store_url, settings.db_busy_timeout_ms)
+    try:
+        count = archivable(store, cut)
+        typer.echo(f"archive: {count} closed leads arrived before {cut:%Y-%m-%d}")
+        if dry_run or count == 0:
+            return
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = (
+            out or settings.data_dir / "archive" / f"leads-before-{cut:%Y-%m-%d}-{stamp}.jsonl.gz"
+        )
+        with steps(f"archive: moving {count} leads to {target}") as say:
+            try:
+                moved = move_leads(
+                    store,
+                    cut,
+                    target,
+                    progress=lambda done: say(f"archive: {done} of {count} moved"),
+                )
+            except ArchiveError as error:
+                raise fail(str(error), 2) from None
+    finally:
+        store.close()
+    typer.echo(f"archive: {moved} leads moved to {target}; the store keeps the rest")

@@ -252,3 +252,30 @@ def test_the_documented_pg_dump_and_pg_restore_commands_restore_every_lead(
             body = client.get(f"/leads/{lead['id']}", headers=headers()).json()
             assert body["external_id"] == lead["external_id"]
             assert len(body["scores"]) == len(lead["scores"]) > 0
+
+
+def test_archive_counts_then_moves_old_closed_leads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    with TestClient(create_app(app_settings(data), loader=MemoryLoader())) as client:
+        old = client.post("/leads", json=make_lead(minutes_ago=500 * 24 * 60), headers=headers())
+        lost = client.post(
+            f"/leads/{old.json()['id']}/status", json={"status": "lost"}, headers=headers("admin")
+        )
+        assert lost.status_code == 200
+        assert client.post("/leads", json=make_lead(), headers=headers()).status_code == 201
+    counted = run(monkeypatch, data, "archive", "--before", "2026-01-01", "--dry-run")
+    assert counted.exit_code == 0, counted.output
+    assert "1 closed leads arrived before 2026-01-01" in counted.output
+    out = tmp_path / "old.jsonl.gz"
+    moved = run(monkeypatch, data, "archive", "--before", "2026-01-01", "--out", str(out))
+    assert moved.exit_code == 0, moved.output
+    assert f"1 leads moved to {out}" in moved.output
+    assert inspect_store(data / "leads.db").leads == 1
+    again = run(monkeypatch, data, "archive", "--before", "2026-01-01", "--out", str(out))
+    assert again.exit_code == 0  # nothing left to move: the file is not touched
+    assert "0 closed leads" in again.output
+    bad = run(monkeypatch, data, "archive", "--before", "last year")
+    assert bad.exit_code == 2
+    assert "--before" in bad.output
