@@ -1,0 +1,165 @@
+"""`leadscore import`: a CRM's history (an export read through its dataset spec) into the
+lead store, in batches, with a progress bar (plain log lines when not a terminal).
+
+The work is the store's (``serving/store/imports.py``); this module reads the options and
+the settings, shows progress and prints what was imported, what was stored already and
+every refused row by line and column. Exit codes: 0 all rows stored (now or before), 1 the
+export or some of its rows refused (the rest is imported), 2 a wrong option.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from serving.cli.console import fail, is_terminal, plain_line, safe_url, spec_or_exit
+
+if TYPE_CHECKING:
+    from features.checks import Problem
+    from serving.store.imports import ImportPlan, ImportResult
+
+app = typer.Typer(no_args_is_help=True)
+
+#: Refused rows printed in full; the rest are counted.
+REFUSED_SHOWN = 50
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int, int], None]]:
+    """A bar on a terminal; otherwise a log line per tenth of the leads (and the last)."""
+    if is_terminal():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress("storing leads", *columns) as bar:
+            task = bar.add_task("storing", total=total)
+            yield lambda done, _total: bar.update(task, completed=done)
+        return
+    started = time.monotonic()
+    step = max(1, total // 10)
+    said = 0
+
+    def say(done: int, of: int) -> None:
+        nonlocal said
+        if done - said >= step or done == of:
+            said = done
+            print(plain_line(started, f"stored {done:,} of {of:,} leads"), flush=True)
+
+    yield say
+
+
+def _print_refused(refused: list[Problem]) -> None:
+    from rich.console import Console
+
+    err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+    err.print(f"{len(refused):,} row(s) refused (fix them and run the import again):")
+    for problem in refused[:REFUSED_SHOWN]:
+        err.print(f"  {problem}")
+    if len(refused) > REFUSED_SHOWN:
+        err.print(f"  ... and {len(refused) - REFUSED_SHOWN:,} more")
+
+
+def _summary(plan: ImportPlan, result: ImportResult, where: str) -> str:
+    lines = [
+        f"{plan.rows_read:,} rows read from the export into {where}:",
+        f"  {result.imported:,} leads imported",
+        f"  {result.already_stored:,} already stored (skipped: same external_id)",
+        f"  {len(plan.refused):,} refused",
+    ]
+    if plan.left_out:
+        lines.append(f"  {plan.left_out:,} left out by the spec's rows/ignore rules")
+    if plan.undated:
+        lines.append("  the spec has no time column: imported leads are dated now")
+    return "\n".join(lines)
+
+
+@app.command("import")
+def import_history(
+    spec: str = typer.Option(
+        ...,
+        "--spec",
+        help="Spec YAML file, or a shipped spec name: demo, x_education, olist, crm_sales.",
+    ),
+    data: Path | None = typer.Option(
+        None, "--data", help="The CRM export (CSV, Parquet or .xlsx); default: the spec's file."
+    ),
+    batch_size: int = typer.Option(
+        1_000, "--batch-size", min=1, max=50_000, help="Leads written per transaction."
+    ),
+    queue_within: float | None = typer.Option(
+        None,
+        "--queue-within",
+        min=0,
+        help=(
+            "Minutes: an open, new lead that arrived this recently enters the SDR queue "
+            "(default: the SLA, LEADSCORE_SLA_MINUTES); 0 keeps every imported lead out."
+        ),
+    ),
+) -> None:
+    """Import a CRM's history into the lead store: each lead with its status history and
+    outcome, in batches, idempotent on the CRM's id (a re-run imports nothing twice).
+    Rows that do not fit the spec are refused by line and column; the rest is imported.
+    Imported leads are not scored here."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from serving.settings import ServingSettings
+    from serving.store.imports import ImportRefusedError, read_export, store_leads
+    from serving.store.leads import Store
+
+    chosen = spec_or_exit(spec)
+    path = data or chosen.data_path()
+    if path is None or not path.exists():
+        raise fail(f"no such export: {path or 'none given'} (pass --data PATH)")
+    settings = ServingSettings()
+    now = datetime.now(UTC)
+    try:
+        plan = read_export(chosen, path, now)
+    except ImportRefusedError as exc:
+        raise fail(f"the export cannot be imported; nothing was stored:\n{exc}") from None
+    where = safe_url(settings.store_url)
+    try:
+        store = Store.open(settings.store_url, settings.db_busy_timeout_ms)
+    except Exception as exc:
+        raise fail(f"cannot open the lead store {where}: {exc}") from None
+    window = settings.sla_minutes if queue_within is None else queue_within
+    written = 0
+
+    def track(progress: Callable[[int, int], None]) -> Callable[[int, int], None]:
+        def seen(done: int, total: int) -> None:
+            nonlocal written
+            written = done
+            progress(done, total)
+
+        return seen
+
+    try:
+        with _progress(len(plan.leads)) as progress:
+            result = store_leads(
+                store,
+                plan.leads,
+                now,
+                sla_minutes=settings.sla_minutes,
+                queue_within=timedelta(minutes=window),
+                batch_size=batch_size,
+                progress=track(progress),
+            )
+    except SQLAlchemyError as exc:
+        message = (
+            f"the lead store failed after {written:,} of {len(plan.leads):,} leads were "
+            f"stored (the failing batch was rolled back; run again to go on): {exc}"
+        )
+        raise fail(message) from None
+    finally:
+        store.close()
+    print(_summary(plan, result, where))
+    if plan.refused:
+        _print_refused(plan.refused)
+        raise typer.Exit(1)
