@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
 from serving.api.auth import ApiKey, KeyRing
 from serving.api.deps import Services
 from serving.modelset import RegistryLoader, Slot, load_model_set
@@ -79,7 +82,7 @@ class RetrainView:
     message: str
     window: str | None
     gates: list[Gate]
-    drift: str | None  # the drift report as Markdown text
+    drift: Markup | None  # the drift report, rendered from its Markdown
     run_url: str | None
 
 
@@ -211,11 +214,19 @@ def read_retrains(
                 message=str(payload.get("message") or run.data.tags.get("retrain.reasons", "")),
                 window=str(window.get("label")) if window.get("label") else None,
                 gates=gates_of(payload.get("decision")),
-                drift=_artifact_text(client, record.run_id, "drift.md"),
+                drift=markdown_html(_artifact_text(client, record.run_id, "drift.md")),
                 run_url=run_url(ui_url, run.info.experiment_id, record.run_id),
             )
         )
     return found
+
+
+def markdown_html(text: str | None) -> Markup | None:
+    """A report written in Markdown (tables included) as HTML for a page; raw HTML in the
+    text is escaped, not passed through."""
+    if text is None:
+        return None
+    return Markup(MarkdownIt("js-default").render(text))
 
 
 def _artifact_text(client: Any, run_id: str, path: str) -> str | None:

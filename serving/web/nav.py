@@ -32,7 +32,7 @@ HOMES: dict[Role, str] = {
     Role.SDR: "/app/queue",
     Role.SALES: "/app/sales",
     Role.MARKETING: "/app/channels",
-    Role.ADMIN: "/app/queue",
+    Role.ADMIN: "/app/admin",
 }
 
 

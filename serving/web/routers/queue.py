@@ -1,5 +1,5 @@
 """The SDR queue page: the list in ``GET /queue`` order, its filters, the list fragment
-htmx refreshes, "Claim next" and "Release"."""
+htmx refreshes, "Claim next", "Claim" (a lead picked from the list) and "Release"."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from serving.api.auth import Permission
 from serving.api.errors import ApiError
-from serving.api.workflows import claim_next, queue_view, release
+from serving.api.workflows import claim, claim_next, queue_view, release
 from serving.web.deps import Claiming, PageServices, PageStore, QueueViewer
 from serving.web.errors import PageError, lead_number, refusals_as_pages
 from serving.web.reads import queue_extras
@@ -137,6 +137,17 @@ def post_claim_next(session: Claiming, services: PageServices, store: PageStore)
         if error.status_code != 404:
             raise PageError(error.status_code, "Could not claim", error.detail) from error
         return RedirectResponse("/app/queue?notice=empty", status_code=303)
+    return RedirectResponse(f"/app/leads/{row.id}", status_code=303)
+
+
+@router.post("/{lead_id}/claim")
+def post_claim(
+    lead_id: str, session: Claiming, services: PageServices, store: PageStore
+) -> Response:
+    """Take the lead picked from the list and open its page; a refusal (another SDR was
+    quicker) is a page saying who holds it."""
+    with refusals_as_pages():
+        row, _item = claim(services, store, lead_number(lead_id), session.caller)
     return RedirectResponse(f"/app/leads/{row.id}", status_code=303)
 
 

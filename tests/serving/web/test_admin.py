@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.modelset import MemoryLoader, RegistryLoader
 from serving.settings import ServingSettings
-from serving.web.administration import gates_of, run_url, ui_address
+from serving.web.administration import gates_of, markdown_html, run_url, ui_address
 from tests.serving.conftest import API_KEYS, SDR_KEYS, headers
 from tests.serving.web.conftest import form_token, sign_in
 from tests.serving.web.registry import NAME, build_registry, copy_registry
@@ -126,3 +126,16 @@ def test_the_gate_table_comes_from_the_decision() -> None:
     assert ui_address(None, "sqlite:///x.db") is None
     assert ui_address(None, "http://mlflow:5000") == "http://mlflow:5000"
     assert run_url("http://ui/", "3", "abc") == "http://ui/#/experiments/3/runs/abc"
+
+
+def test_the_drift_report_is_rendered_and_its_html_escaped() -> None:
+    report = (
+        "## Drift\n\n| feature | PSI |\n|---|---|\n| channel | 0.31 |\n\n<script>x()</script>\n"
+    )
+    html = str(markdown_html(report))
+    assert "<h2>Drift</h2>" in html
+    assert "<td>channel</td>" in html
+    assert "<th>PSI</th>" in html
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert markdown_html(None) is None

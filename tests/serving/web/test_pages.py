@@ -7,7 +7,7 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import PostLead, headers
+from tests.serving.conftest import SDR_KEYS, PostLead, headers
 from tests.serving.web.conftest import sign_in
 
 _ROW = re.compile(r'<tr data-lead-id="(\d+)">')
@@ -25,6 +25,9 @@ def test_the_queue_page_lists_leads_in_the_apis_order(
     ]
     assert [int(i) for i in _ROW.findall(page.text)] == api_order
     assert "Co referral" in page.text
+    assert re.search(r'Channel: referral <span class="pp">\+\d+ pp</span>', page.text), (
+        "each reason says its effect in percentage points"
+    )
     assert "overdue 10 min" in page.text  # arrived 40 min ago with a 30 min SLA
     only_breached = client.get("/app/queue?breached=1")
     assert len(_ROW.findall(only_breached.text)) == 1
@@ -34,6 +37,30 @@ def test_the_queue_page_lists_leads_in_the_apis_order(
     bad = client.get("/app/queue?unclaimed=maybe")
     assert bad.status_code == 422
     assert "unclaimed: expected 1 or 0" in bad.text
+
+
+def test_claiming_a_lead_picked_from_the_list(client: TestClient, post_lead: PostLead) -> None:
+    top = post_lead(minutes_ago=20, channel="referral")
+    picked = post_lead(minutes_ago=1, channel="display")
+    token = sign_in(client, "sdr")
+    page = client.get("/app/queue")
+    assert f'id="claim-{picked["id"]}"' in page.text  # a Claim button on each free lead
+    claimed = client.post(
+        f"/app/queue/{picked['id']}/claim", data={"csrf_token": token}, follow_redirects=False
+    )
+    assert (claimed.status_code, claimed.headers["location"]) == (303, f"/app/leads/{picked['id']}")
+    assert client.get(f"/leads/{picked['id']}", headers=headers()).json()["claimed_by"] == "sdr-0"
+    after = client.get("/app/queue").text
+    assert f'id="claim-{picked["id"]}"' not in after
+    assert f'id="claim-{top["id"]}"' in after
+    assert 'id="claim-lead"' in client.get(f"/app/leads/{top['id']}").text
+    client.post(f"/queue/{top['id']}/claim", headers={"X-API-Key": SDR_KEYS["sdr-1"]})
+    late = client.post(f"/app/queue/{top['id']}/claim", data={"csrf_token": token})
+    assert late.status_code == 409
+    assert (
+        "already claimed by &#39;sdr-1&#39;" in late.text
+        or "already claimed by 'sdr-1'" in late.text
+    )
 
 
 def test_a_bad_answer_is_shown_beside_its_field_and_nothing_is_stored(
@@ -69,6 +96,12 @@ def test_a_bad_answer_is_shown_beside_its_field_and_nothing_is_stored(
     stored = client.get(f"/leads/{lead['id']}", headers=headers()).json()
     assert stored["qualifications"][-1]["questionnaire"]["answers"] == {"monthly_ad_spend": 50000}
     assert f'id="suggested-route">{stored["route"]}<' in saved.text
+    trend = next(s["trend"] for s in reversed(stored["scores"]) if s["stage"] == "qualified")
+    shown = re.search(
+        r'id="score-trend"[^>]*>[^<]*?(improving|steady|declining) ([+-][\d.]+) pp', saved.text
+    )
+    assert shown, "the qualified score's trend is shown"
+    assert (shown.group(1), float(shown.group(2))) == (trend["direction"], trend["change_points"])
 
 
 def test_only_allowed_moves_are_offered_and_won_needs_its_value(

@@ -46,8 +46,11 @@ def test_session_cookie_is_secure_over_https(settings: ServingSettings) -> None:
 def test_root_goes_to_sign_in_then_to_the_roles_home(client: TestClient) -> None:
     first = client.get("/", follow_redirects=False)
     assert (first.status_code, first.headers["location"]) == (303, "/signin")
-    sign_in(client, "sdr")
+    token = sign_in(client, "sdr")
     assert client.get("/", follow_redirects=False).headers["location"] == "/app/queue"
+    client.post("/signout", data={"csrf_token": token})
+    sign_in(client, "admin")
+    assert client.get("/", follow_redirects=False).headers["location"] == "/app/admin"
 
 
 def test_sign_in_refuses_an_unknown_key_and_a_missing_form_token(client: TestClient) -> None:
