@@ -1,0 +1,255 @@
+"""`leadscore score` and `leadscore train-distributed`: scoring files of any size and
+training past one machine.
+
+`score` streams a CSV or Parquet export through a registered model in chunks (constant
+memory) into a Parquet file of id, probability, tier and optionally the reasons; with
+`--scheduler` it scores a partitioned Parquet data set on a Dask cluster instead.
+`train-distributed` fits a model with `lightgbm.dask` and registers it. The work is in
+`training/batch.py`, `training/compiled.py` and `training/distributed.py`; this module only
+reads the options, loads the model and reports progress.
+
+Imports stay inside the functions so that `leadscore --help` starts fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from serving.cli.console import fail, is_terminal, plain_line, spec_or_exit
+
+if TYPE_CHECKING:
+    from features.spec import DatasetSpec, KnownAt
+    from training.model import LeadModel
+    from training.registry import VersionedModel
+    from training.settings import TrainingSettings
+    from training.tiers import Tiers
+
+app = typer.Typer(no_args_is_help=True)
+
+#: Rows per chunk of `leadscore score` by default.
+CHUNK_ROWS = 100_000
+
+
+def _known_at(value: str) -> KnownAt:
+    from features.spec import KnownAt
+
+    try:
+        return KnownAt(value)
+    except ValueError:
+        choices = " or ".join(k.value for k in KnownAt)
+        raise fail(f"--known-at takes {choices}, got: {value}") from None
+
+
+def load_model(
+    settings: TrainingSettings, dataset: str, known_at: str, target: str, model: str
+) -> VersionedModel:
+    """The champion (``champion``) or a version (a number) of the data set's model for
+    ``known_at`` x ``target``; exits with a message when there is none."""
+    from training.registry import (
+        CHAMPION,
+        ModelNotFoundError,
+        RegistryUnreachableError,
+        model_name,
+        resolve_model,
+    )
+
+    name = model_name(known_at, target, dataset)
+    reference = f"{name}@{CHAMPION}" if model == CHAMPION else f"{name}/{model}"
+    if model != CHAMPION and not model.isdigit():
+        raise fail(f"--model takes 'champion' or a version number, got: {model}")
+    try:
+        return resolve_model(settings.tracking_uri, reference)
+    except (ModelNotFoundError, RegistryUnreachableError) as exc:
+        raise fail(f"{exc}; train one with `leadscore train --spec {dataset}`") from None
+
+
+def _fast(model: LeadModel, settings: TrainingSettings, use: bool) -> tuple[LeadModel, str]:
+    """The model on compiled trees when asked and the extra is installed."""
+    from training import compiled
+
+    if not use:
+        return model, "Booster.predict"
+    if not compiled.available():
+        return model, "Booster.predict (the `compiled` extra is not installed)"
+    return compiled.compiled_model(model, compiled.cache_dir_of(settings.data_dir)), "compiled"
+
+
+@contextmanager
+def _progress(title: str, total: int | None) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar of rows on a terminal; plain log lines otherwise."""
+    if is_terminal():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, transient=False) as bar:
+            task = bar.add_task(title, total=total)
+            yield lambda read, _scored: bar.update(task, completed=read)
+        return
+    import time
+
+    started = time.monotonic()
+    print(plain_line(started, title), flush=True)
+    of = f" of {total}" if total else ""
+    yield lambda read, scored: print(
+        plain_line(started, f"{read}{of} rows read, {scored} scored"), flush=True
+    )
+
+
+@app.command()
+def score(
+    data: Path = typer.Option(
+        ...,
+        "--data",
+        help="CSV or Parquet file of leads to score (a Parquet folder with --scheduler).",
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Parquet file to write (a folder of parts with --scheduler)."
+    ),
+    spec: str = typer.Option("demo", "--spec", help="Spec YAML, or a shipped spec name."),
+    known_at: str = typer.Option(
+        "arrival", "--known-at", "--stage", help="The model's moment: arrival or qualified."
+    ),
+    target: str = typer.Option("sql", "--target", help="The model's target, e.g. sql or won."),
+    model: str = typer.Option("champion", "--model", help="'champion' or a version number."),
+    chunk_size: int = typer.Option(
+        CHUNK_ROWS, "--chunk-size", min=1, help="Rows read and scored at a time."
+    ),
+    reasons: int = typer.Option(
+        0, "--reasons", min=0, max=10, help="Top N reasons each way per lead, as JSON (slower)."
+    ),
+    compiled: bool = typer.Option(
+        True, "--compiled/--no-compiled", help="Compiled trees when the extra is installed."
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Score on Dask: 'local' (a LocalCluster) or tcp://HOST:PORT."
+    ),
+    workers: int = typer.Option(2, "--workers", min=1, help="LocalCluster workers."),
+    threads: int | None = typer.Option(None, "--threads", help="LightGBM threads (in process)."),
+) -> None:
+    """Score a CSV/Parquet export of any size with a registered model, chunk by chunk in
+    constant memory, into Parquet: id, probability, tier (and reasons with --reasons)."""
+    from training.threads import prepare_process
+
+    prepare_process(threads)  # before LightGBM loads
+    from features.dataset import DatasetError
+    from serving.settings import ServingSettings
+    from training.batch import count_rows, score_file
+    from training.tiers import Tiers
+
+    settings = ServingSettings()
+    reading = spec_or_exit(spec)
+    moment = _known_at(known_at)
+    if not data.exists():
+        raise fail(f"no such data file: {data} (check the path given with --data)")
+    loaded = load_model(settings, reading.name, moment.value, target, model)
+    tiers = Tiers(settings.tier_a, settings.tier_b, settings.tier_c)
+    if scheduler is not None:
+        _score_on_dask(loaded.model, reading, data, out, scheduler, workers, tiers)
+        return
+    served, path = _fast(loaded.model, settings, compiled)
+    title = f"scoring {data} with {loaded.name} v{loaded.version} ({path})"
+    try:
+        with _progress(title, count_rows(reading, data)) as progress:
+            summary = score_file(
+                served,
+                reading,
+                data,
+                out,
+                chunk_rows=chunk_size,
+                tiers=tiers,
+                reasons=reasons,
+                on_chunk=progress,
+            )
+    except DatasetError as exc:
+        raise fail(f"{exc}\nnothing was written to {out}") from None
+    left = summary.rows_read - summary.rows_scored
+    note = f" ({left} left out by the spec's rows rules)" if left else ""
+    typer.echo(f"{summary.rows_scored} leads scored into {out}{note}")
+
+
+def _score_on_dask(
+    model: LeadModel,
+    spec: DatasetSpec,
+    data: Path,
+    out: Path,
+    scheduler: str,
+    workers: int,
+    tiers: Tiers,
+) -> None:
+    from features.dataset import DatasetError
+    from training import distributed
+
+    if not distributed.available():
+        raise fail("--scheduler needs the `dask` extra: pip install 'leadscore[dask]'")
+    try:
+        with distributed.connect(scheduler, workers=workers) as client:
+            address = client.scheduler_info().get("address", scheduler)
+            typer.echo(f"scoring {data} on the Dask scheduler {address}")
+            rows = distributed.score_partitions(client, model, spec, str(data), str(out), tiers)
+    except (DatasetError, ValueError, OSError) as exc:
+        raise fail(f"{exc}") from None
+    typer.echo(f"{rows} leads scored into {out}/ (its parts written by the workers)")
+
+
+@app.command("train-distributed")
+def train_distributed(
+    data: Path = typer.Option(..., "--data", help="Partitioned Parquet data set (folder or glob)."),
+    spec: str = typer.Option("demo", "--spec", help="Spec YAML, or a shipped spec name."),
+    known_at: str = typer.Option(
+        "arrival", "--known-at", "--stage", help="The model's moment: arrival or qualified."
+    ),
+    target: str = typer.Option("sql", "--target", help="Target to predict, e.g. sql or won."),
+    rounds: int = typer.Option(300, "--rounds", min=1, help="Boosting rounds (no early stopping)."),
+    valid_share: float = typer.Option(
+        0.2, "--valid-share", min=0.05, max=0.5, help="Most recent share calibrating the model."
+    ),
+    scheduler: str = typer.Option(
+        "local", "--scheduler", help="'local' (a LocalCluster) or tcp://HOST:PORT of a cluster."
+    ),
+    workers: int = typer.Option(2, "--workers", min=1, help="LocalCluster workers."),
+    threads_per_worker: int = typer.Option(1, "--threads-per-worker", min=1),
+    register: bool = typer.Option(True, "--register/--no-register", help="Register in MLflow."),
+) -> None:
+    """Train a calibrated LightGBM model on a Dask cluster (lightgbm.dask) for data that does
+    not fit one machine, and register it (the first version becomes champion)."""
+    from training import distributed
+    from training.options import TrainOptions
+    from training.settings import TrainingSettings
+
+    if not distributed.available():
+        raise fail("train-distributed needs the `dask` extra: pip install 'leadscore[dask]'")
+    from features.dataset import DatasetError
+
+    settings = TrainingSettings()
+    reading = spec_or_exit(spec)
+    options = TrainOptions(known_at=_known_at(known_at), target=target, valid_share=valid_share)
+    import time
+
+    started = time.monotonic()
+    try:
+        with distributed.connect(
+            scheduler, workers=workers, threads_per_worker=threads_per_worker
+        ) as client:
+            typer.echo(plain_line(started, f"training {target} at {known_at} on {scheduler}"))
+            fit = distributed.train_distributed(client, reading, str(data), options, rounds=rounds)
+    except (DatasetError, ValueError, OSError) as exc:
+        raise fail(f"{exc}") from None
+    typer.echo(
+        plain_line(
+            started,
+            f"fitted on {fit.rows_fit} rows, calibrated on {fit.rows_valid}; "
+            f"validation ROC-AUC {fit.valid_auc:.4f}",
+        )
+    )
+    if not register:
+        return
+    name, version, champion = distributed.register_fit(
+        fit, settings.tracking_uri, settings.mlflow_experiment, settings.artifact_root
+    )
+    alias = "champion" if champion else "not champion: `leadscore promote` it"
+    typer.echo(f"registered {name} version {version} ({alias})")
