@@ -9,6 +9,9 @@ attempt. The lifespan (``serving/app.py``) starts them and stops them.
   ``LEADSCORE_REGISTRY_WAIT_SECONDS``: a registry that does not answer leaves the service
   degraded (the fallback rule scores) and the check retries every
   ``LEADSCORE_REGISTRY_RETRY_SECONDS`` until the champions are in.
+* **The CRM jobs** (:func:`crm_jobs`, with connectors configured): the intake of stored
+  webhook events and the delivery of the outbox (``serving/connectors``), every
+  ``LEADSCORE_CRM_POLL_SECONDS``.
 * **The sweeper** (:class:`Sweep`) scores stored leads that have no arrival score (an
   arrival cut short by a crash or a database outage), at most ``LEADSCORE_SWEEP_BATCH``
   every ``LEADSCORE_SWEEP_SECONDS``, and truncates SQLite's write-ahead log every
@@ -25,6 +28,9 @@ from dataclasses import dataclass, field
 
 from serving.api.deps import Services
 from serving.api.workflows import rescore_unscored
+from serving.connectors.delivery import run_delivery
+from serving.connectors.intake import work_due
+from serving.connectors.jobs import CrmJobs
 from serving.modelset import ModelHolder, ModelLoader, check_models
 
 log = logging.getLogger(__name__)
@@ -164,6 +170,18 @@ class Sweep:
             self._last_checkpoint = self.clock()
             self.checkpoints += 1
         return done
+
+
+def crm_jobs(jobs: CrmJobs) -> list[Periodic]:
+    """The CRM intake and the outbox delivery (serving/connectors) as background jobs, every
+    ``crm_poll_seconds``; none when no connector is configured."""
+    every = jobs.services.settings.crm_poll_seconds
+    if not jobs.connectors.by_name or every <= 0:
+        return []
+    return [
+        Periodic("crm intake", lambda: work_due(jobs), every),
+        Periodic("crm delivery", lambda: run_delivery(jobs), every),
+    ]
 
 
 def model_check(holder: ModelHolder, loader: ModelLoader, every: float, retry: float) -> Periodic:

@@ -21,6 +21,7 @@ from serving.api.middleware import HttpMiddleware
 from serving.modelset import ModelSet
 from serving.scores import Score
 from serving.store.leads import Store
+from serving.store.outbox import OUTBOX_STATES, outbox_counts
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,24 @@ class ServiceMetrics:
         self.claims = self._counter(
             "leadscore_claims", "Queue claims: handed out, or nothing left to claim", "outcome"
         )
+        self.crm_webhooks = self._counter(
+            "leadscore_crm_webhooks",
+            "CRM webhook events: accepted, repeats (no-ops), refused (401), invalid (422)",
+            "connector",
+            "outcome",
+        )
+        self.crm_events = self._counter(
+            "leadscore_crm_events",
+            "Webhook events worked by the intake job: done, ignored, retry, dead",
+            "connector",
+            "outcome",
+        )
+        self.crm_deliveries = self._counter(
+            "leadscore_crm_deliveries",
+            "Score write-backs to a CRM: delivered, superseded, retry (failed), dead",
+            "connector",
+            "outcome",
+        )
 
     def _counter(self, name: str, documentation: str, *labels: str) -> Counter:
         return Counter(name, documentation, list(labels), registry=self.registry)
@@ -113,6 +132,7 @@ class LiveCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         yield from self._queue()
         yield from self._models_info()
+        yield from self._outbox()
 
     def _queue(self) -> Iterable[Metric]:
         store = self._store()
@@ -131,6 +151,25 @@ class LiveCollector(Collector):
             "leadscore_queue_sla_breached",
             "Leads in the queue past their SLA deadline",
             breached,
+        )
+
+    def _outbox(self) -> Iterable[Metric]:
+        store = self._store()
+        if store is None:
+            return
+        try:
+            counts = outbox_counts(store)
+        except Exception:
+            log.exception("metrics: could not read the CRM outbox")
+            return
+        family = GaugeMetricFamily(
+            "leadscore_crm_outbox", "Score write-backs in the outbox, by state", labels=["state"]
+        )
+        for state in OUTBOX_STATES:
+            family.add_metric([state], counts[state])
+        yield family
+        yield GaugeMetricFamily(
+            "leadscore_crm_events_dead", "Webhook events given up on", counts["dead_events"]
         )
 
     def _models_info(self) -> Iterable[Metric]:

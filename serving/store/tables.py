@@ -243,8 +243,15 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
-    """An engine for the lead store; on SQLite with WAL, foreign keys and a busy timeout."""
+#: Pooled PostgreSQL connections kept beyond the request threads: the background jobs'.
+BACKGROUND_CONNECTIONS = 4
+
+
+def make_engine(url: str, busy_timeout_ms: int = 10_000, request_threads: int = 8) -> Engine:
+    """An engine for the lead store; on SQLite with WAL, foreign keys and a busy timeout;
+    on PostgreSQL a pool of a connection per request thread plus the background jobs', none
+    opened and closed per request (overflow connections would be, costing a backend fork
+    each just when the service is busiest)."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -253,7 +260,9 @@ def make_engine(url: str, busy_timeout_ms: int = 10_000) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=request_threads + BACKGROUND_CONNECTIONS, max_overflow=0
+    )
 
 
 def alembic_config() -> Config:
@@ -281,3 +290,78 @@ def migrate(engine: Engine, revision: str = "head") -> None:
             )
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+# ------------------------------------------------------------------------------ CRM connectors
+# (serving/connectors, serving/store/outbox.py; migration 0003_connectors)
+
+
+class WebhookEventRow(Base):
+    """One event a CRM sent (a new lead, a status change), kept until the intake job has
+    fetched, stored and scored it; (connector, event_key) makes a CRM's retry a no-op."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    connector: Mapped[str] = mapped_column(String(64))
+    event_key: Mapped[str] = mapped_column(String(255), comment="the CRM's event id, or id+status")
+    kind: Mapped[str] = mapped_column(String(16), comment="lead | status")
+    crm_id: Mapped[str] = mapped_column(String(128), comment="the lead's id in the CRM")
+    crm_status: Mapped[str | None] = mapped_column(String(128), comment="the CRM's status")
+    payload: Mapped[dict[str, Any] | None] = mapped_column(comment="what the CRM sent, if kept")
+    state: Mapped[str] = mapped_column(String(16), comment="pending | done | dead")
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(comment="due then (also the claim lease)")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text, comment="what the event did, when not plain")
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("connector", "event_key", name="uq_webhook_events_key"),
+        Index("ix_webhook_events_due", "state", "next_attempt_at"),
+    )
+
+
+class CrmLinkRow(Base):
+    """Which CRM record a stored lead is (by external_id, written before the lead is
+    stored, so that its first score already finds it)."""
+
+    __tablename__ = "crm_links"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(128))
+    connector: Mapped[str] = mapped_column(String(64))
+    crm_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("external_id", name="uq_crm_links_external_id"),)
+
+
+class OutboxRow(Base):
+    """One score to write back to a CRM (written in the score's own transaction);
+    (score_id, connector) makes it once per score version."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    score_id: Mapped[int] = mapped_column(
+        ForeignKey("scores.id", ondelete="CASCADE"), comment="the score version"
+    )
+    connector: Mapped[str] = mapped_column(String(64))
+    crm_id: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(
+        String(16), comment="pending | delivered | superseded | dead"
+    )
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(comment="due then (also the claim lease)")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("score_id", "connector", name="uq_outbox_score"),
+        Index("ix_outbox_due", "state", "next_attempt_at"),
+    )

@@ -26,7 +26,7 @@ class BrokenModel:
     stage = "arrival"
     target = "sql"
 
-    def score(self, records: Sequence[Any], top_k: int = 3) -> list[Any]:
+    def score(self, records: Sequence[Any], *wording: Any) -> list[Any]:
         raise RuntimeError("feature pipeline exploded")
 
     def predict_proba(self, records: Sequence[Any]) -> np.ndarray:
@@ -186,7 +186,7 @@ def test_migrations_are_idempotent_and_match_the_models(database_url: str) -> No
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
             version = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
-            assert version.scalar() == "0002"  # the head (0002: queue indexes)
+            assert version.scalar() == "0003_connectors"  # the head (0003: CRM connectors)
     finally:
         engine.dispose()
 
