@@ -18,19 +18,24 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
 
+from anyio import to_thread
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from features.questionnaire import load_catalog
+from features.sla import read_working_hours
 from serving.api.auth import KeyRing
 from serving.api.deps import Services
 from serving.api.errors import BodySizeLimit, install_error_handlers
 from serving.api.metrics import LiveCollector, RequestMetrics, ServiceMetrics
 from serving.api.records import RecordSchema
-from serving.api.routers import admin, health, leads, queue, reports, score
+from serving.api.routers import admin, health, leads, queue, reports, score, webhooks
 from serving.api.security import install_security
 from serving.api.workflows import fallback_names
-from serving.background import Periodic, model_check, sweeper
+from serving.background import Periodic, crm_jobs, model_check, sweeper
+from serving.connectors.amocrm import HIDE_WEBHOOK_SECRET
+from serving.connectors.hub import load_connectors
+from serving.connectors.jobs import CrmJobs
 from serving.modelset import (
     NOT_LOADED_YET,
     ModelHolder,
@@ -39,7 +44,7 @@ from serving.modelset import (
     RegistryLoader,
     expected_names,
 )
-from serving.scoring import Scorer
+from serving.scoring import Scorer, Wording
 from serving.settings import ServingSettings
 from serving.store.leads import Store
 from serving.web import install_pages
@@ -60,9 +65,15 @@ fallback rule.
 def _services(settings: ServingSettings, loader: ModelLoader) -> Services:
     metrics = ServiceMetrics()
     catalog = load_catalog()
+    wording = Wording(
+        settings.reasons_top_k,
+        settings.reason_threshold_pp,
+        settings.locale,
+        settings.time_zone,
+    )
     scorer = Scorer(
         Tiers(settings.tier_a, settings.tier_b, settings.tier_c),
-        settings.reasons_top_k,
+        wording,
         settings.score_target,
         on_score=metrics.record_score,
         on_model_error=metrics.record_model_error,
@@ -75,6 +86,7 @@ def _services(settings: ServingSettings, loader: ModelLoader) -> Services:
         record_schema=RecordSchema.from_catalog(catalog),
         scorer=scorer,
         loader=loader,
+        working_hours=read_working_hours(settings.sla_calendar),
     )
 
 
@@ -83,7 +95,7 @@ def _start(services: Services) -> list[Periodic]:
     bound_http_requests(settings.registry_timeout_seconds, settings.registry_retries)
     if settings.store_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store.open(settings.store_url, settings.db_busy_timeout_ms)
+    store = Store.open(settings.store_url, settings.db_busy_timeout_ms, settings.request_threads)
     background: list[Periodic] = []
     try:
         names = expected_names(services.loader, settings.dataset)
@@ -132,14 +144,27 @@ def create_app(
     """The scoring service. ``loader`` defaults to the MLflow registry of the settings."""
     settings = settings or ServingSettings()
     services = _services(settings, loader or RegistryLoader(settings.tracking_uri))
+    connectors = load_connectors(settings.connectors_file, settings.crm_timeout_seconds)
+    logging.getLogger("uvicorn.access").addFilter(HIDE_WEBHOOK_SECRET)
+    jobs = CrmJobs(services, connectors)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run on AnyIO's thread pool (40 threads by default): on a few cores
+        # that many threads take turns on the interpreter's lock and every request's
+        # latency grows with the backlog. A pool the size of the connection pool keeps the
+        # backlog queued in order instead.
+        to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         background = await run_in_threadpool(_start, services)
+        for job in crm_jobs(jobs):  # CRM webhooks' intake and the outbox (docs/crm.md)
+            background.append(job)
+            job.start()
         try:
             yield
         finally:
+            await run_in_threadpool(jobs.close)
             await run_in_threadpool(partial(_stop, services, background))
+            connectors.close()
 
     app = FastAPI(
         title="leadscore",
@@ -151,6 +176,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = services
+    app.state.crm_jobs = jobs
     services.metrics.registry.register(
         LiveCollector(
             store=lambda: services.store,
@@ -162,6 +188,7 @@ def create_app(
     for router in (leads.router, score.router, queue.router, admin.router, health.router):
         app.include_router(router)
     app.include_router(reports.router)
+    app.include_router(webhooks.router)
     install_pages(app, services)
     app.add_middleware(RequestMetrics, metrics=services.metrics)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)

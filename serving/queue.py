@@ -336,10 +336,18 @@ def position_of(
     sla_minutes: float,
     *,
     batch: int | None = None,
+    probability_at_depth: float | None = None,
 ) -> int | None:
     """``lead``'s 1-based place in the queue ``read`` gives (it must be in it) when that is
-    at most ``depth``, else None: exact, reading at most what the top ``depth`` needs."""
+    at most ``depth``, else None: exact, reading at most what the top ``depth`` needs.
+
+    ``probability_at_depth``: the rank probability of the ``depth``-th lead of the
+    probability access, when the caller knows it (one index lookup). Urgency is at least 1,
+    so when it is above the lead's priority, ``depth`` leads are ahead: None, nothing read.
+    """
     target = order_key(lead, now, sla_minutes)
+    if probability_at_depth is not None and probability_at_depth > -target[0]:
+        return None
     search = ThresholdSearch(now, sla_minutes)
 
     def ahead() -> int:
@@ -350,12 +358,10 @@ def position_of(
     def done() -> bool:
         return ahead() >= depth or search.bound < -target[0]
 
-    # Urgency is at least 1, so a lead whose probability alone beats the target's priority
-    # is ahead of it: the first ``depth`` probabilities settle most new leads (not that high).
+    # For the same reason the first ``depth`` probabilities settle most other leads.
     first = batch or depth
-    search.add(
-        Access.PROBABILITY, read([Read(Access.PROBABILITY, None, first)])[Access.PROBABILITY], first
-    )
+    got = read([Read(Access.PROBABILITY, None, first)])
+    search.add(Access.PROBABILITY, got[Access.PROBABILITY], first)
     _search(read, search, done, batch or max(depth, FIRST_BATCH))
     before = ahead()
     return before + 1 if before < depth else None

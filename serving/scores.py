@@ -25,3 +25,26 @@ class Score:
     model_version: str
     is_fallback: bool = False
     fallback_reason: str | None = None
+
+
+#: A change of less than this many percentage points is "steady": scores of one lead move
+#: by a point or two between models and moments without meaning anything.
+STEADY_POINTS = 2.0
+
+
+@dataclass(frozen=True)
+class Trend:
+    """How a lead's score of one target moved since its previous score of that target."""
+
+    direction: str  # improving | steady | declining
+    change_points: float  # percentage points, signed
+    previous: float
+
+
+def trend(previous: float, current: float) -> Trend:
+    change = round((current - previous) * 100, 1)
+    if abs(change) < STEADY_POINTS:
+        direction = "steady"
+    else:
+        direction = "improving" if change > 0 else "declining"
+    return Trend(direction, change, previous)

@@ -17,9 +17,10 @@ import numpy as np
 
 from serving.modelset import TARGETS, ModelSet
 from serving.scores import Score
-from training.reasons import Reason
+from training.model import ScoredLead
+from training.reasons import DEFAULT_THRESHOLD_PP, Reason
 from training.registry import VersionedModel
-from training.rules import rule_points, rule_probability, top_rule_points
+from training.rules import explain_rule, rule_probability
 from training.tiers import Tiers
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,21 @@ ScoreListener = Callable[[Score], None]
 ErrorListener = Callable[[str, BaseException], None]
 
 
-def rule_reasons(record: Record, top_k: int) -> list[Reason]:
-    _points, lines = rule_points(record)
-    return top_rule_points(lines, top_k)
+@dataclass(frozen=True)
+class Wording:
+    """How reasons are said: the ``top_k`` of each sign whose effect reaches
+    ``threshold_pp`` percentage points, in ``locale``, times of day in ``timezone``."""
+
+    top_k: int = 3
+    threshold_pp: float = DEFAULT_THRESHOLD_PP
+    locale: str = "en"
+    timezone: str = "UTC"
+
+
+def rule_reasons(record: Record, wording: Wording) -> list[Reason]:
+    return explain_rule(
+        record, wording.top_k, wording.threshold_pp, wording.locale, wording.timezone
+    )
 
 
 class Scorer:
@@ -56,13 +69,13 @@ class Scorer:
     def __init__(
         self,
         tiers: Tiers,
-        top_k: int,
+        wording: Wording,
         queue_target: str = "sql",
         on_score: ScoreListener | None = None,
         on_model_error: ErrorListener | None = None,
     ) -> None:
         self.tiers = tiers
-        self.top_k = top_k
+        self.wording = wording
         self.queue_target = queue_target
         self._on_score = on_score
         self._on_model_error = on_model_error
@@ -78,6 +91,10 @@ class Scorer:
             self._on_model_error(served.name, error)
         return f"model {served.name} v{served.version} failed: {type(error).__name__}: {error}"
 
+    def _model_score(self, served: VersionedModel, records: Sequence[Record]) -> list[ScoredLead]:
+        w = self.wording
+        return served.model.score(records, w.top_k, w.threshold_pp, w.locale, w.timezone)
+
     def _emit(self, score: Score) -> Score:
         if self._on_score is not None:
             self._on_score(score)
@@ -90,7 +107,7 @@ class Scorer:
             target,
             probability,
             self.tiers.of(probability),
-            rule_reasons(record, self.top_k),
+            rule_reasons(record, self.wording),
             FALLBACK_MODEL,
             FALLBACK_VERSION,
             is_fallback=True,
@@ -105,7 +122,7 @@ class Scorer:
             reason = f"no champion of {models.name(known_at, target)} is loaded"
             return self.fallback(known_at, target, record, reason)
         try:
-            scored = served.model.score([record], top_k=self.top_k)[0]
+            scored = self._model_score(served, [record])[0]
             probability = float(scored.probability)
             if not np.isfinite(probability):
                 raise ValueError(f"model returned a non-finite probability {probability}")
@@ -143,7 +160,7 @@ class Scorer:
         else:
             reason = f"no champion of {models.name(known_at, target)} is loaded"
         probabilities = rule_probability(records)
-        explanations = [rule_reasons(r, self.top_k) for r in records] if with_reasons else None
+        explanations = [rule_reasons(r, self.wording) for r in records] if with_reasons else None
         return BatchScores(
             probabilities,
             [self.tiers.of(float(p)) for p in probabilities],
@@ -159,7 +176,7 @@ class Scorer:
     ) -> BatchScores:
         explanations: list[list[Reason]] | None = None
         if with_reasons:
-            scored = served.model.score(records, top_k=self.top_k)
+            scored = self._model_score(served, records)
             probabilities = np.array([s.probability for s in scored], dtype=np.float64)
             explanations = [list(s.reasons) for s in scored]
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
@@ -43,6 +43,11 @@ class ServingSettings(TrainingSettings):
         default="sql", description="target whose probability orders the queue and sets tiers"
     )
     sla_minutes: float = Field(default=30.0, gt=0, description="minutes an SDR has to react")
+    sla_calendar: Path | None = Field(
+        default=None,
+        description="working hours, time zone and holidays (YAML, docs/serving.md): the SLA "
+        "counts working minutes only; none: every minute counts, day and night",
+    )
     tier_a: float = Field(default=0.5, gt=0, lt=1, description="tier A from this probability")
     tier_b: float = Field(default=0.25, gt=0, lt=1, description="tier B from this probability")
     tier_c: float = Field(default=0.1, gt=0, lt=1, description="tier C from this probability")
@@ -78,8 +83,60 @@ class ServingSettings(TrainingSettings):
     checkpoint_seconds: float = Field(
         default=60.0, ge=0, description="how often to truncate SQLite's WAL; 0 disables"
     )
+    connectors_file: Path | None = Field(
+        default=None,
+        description="the CRM connector settings file (YAML, see docs/crm.md); none: no "
+        "CRM webhooks and no write-back",
+    )
+    crm_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="connect and read timeout of each CRM call"
+    )
+    crm_max_attempts: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="tries of a write-back (or of a webhook's fetch) before it is dead-lettered",
+    )
+    crm_backoff_seconds: float = Field(
+        default=5.0, gt=0, description="wait after a failed CRM call; doubles each try (jitter)"
+    )
+    crm_backoff_max_seconds: float = Field(
+        default=3600.0, gt=0, description="longest wait between two tries of a CRM call"
+    )
+    crm_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="a row claimed by a worker that died is tried again after this long "
+        "(keep it above a few CRM timeouts)",
+    )
+    crm_poll_seconds: float = Field(
+        default=1.0, ge=0, description="how often the CRM jobs look for due rows; 0 disables"
+    )
+    crm_batch: int = Field(default=50, ge=1, le=10_000, description="rows one CRM job run takes")
     reasons_top_k: int = Field(default=3, ge=0, le=20, description="reasons of each sign")
+    reason_threshold_pp: float = Field(
+        default=1.0,
+        ge=0,
+        le=100,
+        description="a reason is shown when it moves the lead's probability by at least "
+        "this many percentage points (docs/reasons.md)",
+    )
+    locale: Literal["en", "ru"] = Field(
+        default="en", description="the language reasons are written in when a lead is scored"
+    )
+    time_zone: str = Field(
+        default="UTC",
+        description="the installation's time zone: times of day in reasons (e.g. Europe/Moscow)",
+    )
     db_busy_timeout_ms: int = Field(default=10_000, ge=0, description="SQLite busy timeout")
+    request_threads: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="threads of one worker that run requests (FastAPI's thread pool); "
+        "PostgreSQL gets this many pooled connections plus a few for background jobs. More "
+        "threads than the cores can run only queue on the interpreter's lock",
+    )
     earliest_event_year: int = Field(
         default=2000,
         ge=1970,
@@ -153,6 +210,19 @@ class ServingSettings(TrainingSettings):
                 f"or 'off'; got '{value}'"
             ) from None
         return value.strip()
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"expected an IANA time zone such as Europe/Moscow, got '{value}'"
+            ) from None
+        return value
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -17,7 +17,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from features.i18n import resolve_locale
 from features.questionnaire import QuestionCatalog
+from features.sla import WorkingHours
 from serving.api.auth import PERMISSIONS, ApiKey, KeyRing, Permission
 from serving.api.errors import ApiError
 from serving.api.metrics import ServiceMetrics
@@ -48,6 +50,7 @@ class Services:
     scorer: Scorer
     loader: ModelLoader
     clock: Callable[[], datetime] = utc_now
+    working_hours: WorkingHours = field(default_factory=WorkingHours.always)
     store: Store | None = None
     models: ModelHolder | None = None
     rate_limits: RateLimits = field(init=False)
@@ -86,6 +89,15 @@ def get_models(services: ServicesDep) -> ModelSet:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+
+
+def get_language(request: Request, services: ServicesDep) -> str:
+    """The language of the answer's labels: the caller's ``Accept-Language`` among those
+    the catalogs hold, else the installation's (``LEADSCORE_LOCALE``)."""
+    return resolve_locale(request.headers.get("accept-language"), services.settings.locale)
+
+
+Language = Annotated[str, Depends(get_language)]
 ModelsDep = Annotated[ModelSet, Depends(get_models)]
 
 _key_header = APIKeyHeader(

@@ -149,11 +149,27 @@ class ReasonOut(_Out):
     phrase: str = Field(description="plain words, e.g. 'channel = referral'")
     direction: Literal["+", "-"]
     contribution: float = Field(description="log-odds (model) or points (fallback rule)")
+    effect_pp: float | None = Field(
+        default=None,
+        description="the field's effect on this lead's probability, in percentage points; "
+        "a lead's effects add up to its probability minus the average lead's "
+        "(none on scores stored before effects were kept)",
+    )
 
 
 class ModelRef(_Out):
     name: str
     version: str = Field(description="registry version, or 'fallback' for the rule")
+
+
+class TrendOut(_Out):
+    """The move since the lead's previous score of the same target."""
+
+    direction: Literal["improving", "steady", "declining"] = Field(
+        description="steady within 2 percentage points"
+    )
+    change_points: float = Field(description="percentage points, signed")
+    previous: float = Field(description="the previous probability")
 
 
 class ScoreOut(_Out):
@@ -166,6 +182,9 @@ class ScoreOut(_Out):
     is_fallback: bool
     fallback_reason: str | None = None
     scored_at: datetime | None = None
+    trend: TrendOut | None = Field(
+        default=None, description="against the previous score of this target; none for the first"
+    )
 
 
 class LeadScored(_Out):
@@ -200,11 +219,15 @@ class QualificationOut(_Out):
     model: ModelRef
     is_fallback: bool
     scores: list[ScoreOut]
+    trend: TrendOut | None = Field(
+        default=None, description="of the queue target's score against the one before it"
+    )
 
 
 class StatusChangeOut(_Out):
     status: Status
-    label_ru: str
+    label: str = Field(description="the status's name in the language asked (Accept-Language)")
+    label_ru: str = Field(description="its Russian name (kept for older clients; see label)")
     at: datetime
     note: str | None
     changed_by: str
@@ -238,7 +261,10 @@ class LeadDetail(_Out):
     arrived_at: datetime
     channel: str
     status: Status
-    status_label_ru: str
+    status_label: str = Field(
+        description="the status's name in the language asked (Accept-Language: en, ru)"
+    )
+    status_label_ru: str = Field(description="its Russian name (kept for older clients)")
     stage_reached: str
     in_queue: bool
     claimed_by: str | None
@@ -246,6 +272,12 @@ class LeadDetail(_Out):
     tier: Tier | None
     route: str | None
     sla_deadline: datetime
+    first_response_at: datetime | None = Field(
+        description="the first claim or move out of new, whichever came first"
+    )
+    sla_met: bool | None = Field(
+        description="first response before the SLA deadline; None while nobody has answered"
+    )
     qualified_at: datetime | None
     deal_value: MoneyOut | None
     source: dict[str, Any]
@@ -355,3 +387,33 @@ class ReadyOut(_Out):
     reason: str | None
     store: Literal["ok", "unreachable"]
     models: dict[str, str | None]
+
+
+class LeadListItem(_Out):
+    """A lead as GET /leads lists it: where it stands, without its documents and history."""
+
+    id: int
+    external_id: str
+    arrived_at: datetime
+    channel: str
+    status: Status
+    status_label: str = Field(
+        description="the status's name in the language asked (Accept-Language: en, ru)"
+    )
+    status_label_ru: str = Field(description="its Russian name (kept for older clients)")
+    stage_reached: str
+    in_queue: bool
+    claimed_by: str | None
+    probability: float | None
+    tier: Tier | None
+    route: str | None
+    sla_deadline: datetime
+    qualified_at: datetime | None
+    created_at: datetime
+
+
+class LeadListOut(_Out):
+    """One page of GET /leads, newest first; ``next_cursor`` fetches the next (null: last)."""
+
+    items: list[LeadListItem]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")

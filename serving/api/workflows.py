@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -37,9 +37,11 @@ from serving.api.schemas import (
     ScoreOut,
     StatusChangeOut,
     StatusRequest,
+    TrendOut,
 )
 from serving.modelset import ModelSet
 from serving.queue import RankedEntry, rank_entry
+from serving.scores import Trend, trend
 from serving.scoring import suggest_route
 from serving.store.leads import LeadClosedError, NewLead, QueueFilter, Store, queue_entry
 from serving.store.tables import LeadRow, ScoreRow
@@ -113,8 +115,22 @@ def count_unseen(
 # ------------------------------------------------------------------------------ views
 
 
-def score_out(row: ScoreRow) -> ScoreOut:
+def score_trends(rows: Sequence[ScoreRow]) -> dict[int, Trend]:
+    """Each score's trend against the lead's previous score of the same target (the rows in
+    the order they were scored; a target's first score has none)."""
+    last: dict[str, float] = {}
+    trends: dict[int, Trend] = {}
+    for row in rows:
+        if row.target in last:
+            trends[row.id] = trend(last[row.target], row.probability)
+        last[row.target] = row.probability
+    return trends
+
+
+def score_out(row: ScoreRow, trends: Mapping[int, Trend] | None = None) -> ScoreOut:
+    found = (trends or {}).get(row.id)
     return ScoreOut(
+        trend=None if found is None else TrendOut.model_validate(found, from_attributes=True),
         stage=row.kind,
         target=row.target,
         probability=row.probability,
@@ -136,11 +152,21 @@ def latest_scores(rows: Sequence[ScoreRow], known_at: str | None = None) -> list
     return list(latest.values())
 
 
-def lead_detail(row: LeadRow) -> LeadDetail:
+def first_response_at(row: LeadRow) -> datetime | None:
+    """When an SDR first answered the lead: its first claim or first move out of ``new``."""
+    moments = [claim.claimed_at for claim in row.claims]
+    moments += [change.at for change in row.history if change.status != Status.NEW.value]
+    return min(moments, default=None)
+
+
+def lead_detail(row: LeadRow, locale: str | None = None) -> LeadDetail:
+    """The lead as the API shows it; its labels in ``locale`` (default English)."""
     deal = None
     if row.deal_value is not None and row.deal_currency is not None:
         deal = {"amount": row.deal_value, "currency": row.deal_currency}
     status = Status(row.status)
+    trends = score_trends(row.scores)
+    answered = first_response_at(row)
     return LeadDetail.model_validate(
         {
             "id": row.id,
@@ -148,6 +174,7 @@ def lead_detail(row: LeadRow) -> LeadDetail:
             "arrived_at": row.arrived_at,
             "channel": row.channel,
             "status": status,
+            "status_label": status.label(locale),
             "status_label_ru": status.label_ru,
             "stage_reached": row.stage_reached,
             "in_queue": row.in_queue,
@@ -156,6 +183,8 @@ def lead_detail(row: LeadRow) -> LeadDetail:
             "tier": row.tier,
             "route": row.route,
             "sla_deadline": row.sla_deadline,
+            "first_response_at": answered,
+            "sla_met": None if answered is None else answered <= row.sla_deadline,
             "qualified_at": row.qualified_at,
             "deal_value": deal,
             "source": row.source,
@@ -163,6 +192,7 @@ def lead_detail(row: LeadRow) -> LeadDetail:
             "history": [
                 StatusChangeOut(
                     status=Status(change.status),
+                    label=Status(change.status).label(locale),
                     label_ru=Status(change.status).label_ru,
                     at=change.at,
                     note=change.note,
@@ -170,7 +200,7 @@ def lead_detail(row: LeadRow) -> LeadDetail:
                 )
                 for change in row.history
             ],
-            "scores": [score_out(score) for score in row.scores],
+            "scores": [score_out(score, trends) for score in row.scores],
             "qualifications": [QualificationEntry.model_validate(q) for q in row.qualifications],
             "claims": [ClaimOut.model_validate(claim) for claim in row.claims],
             "created_by": row.created_by,
@@ -213,7 +243,9 @@ def _new_lead(services: Services, lead: Lead, record: dict[str, Any], by: str) -
         history=history,
         deal_value=lead.deal_value.amount if lead.deal_value else None,
         deal_currency=lead.deal_value.currency if lead.deal_value else None,
-        sla_deadline=lead.arrived_at + timedelta(minutes=services.settings.sla_minutes),
+        sla_deadline=services.working_hours.deadline(
+            lead.arrived_at, services.settings.sla_minutes
+        ),
         created_by=by,
         qualification=qualification,
     )
@@ -389,6 +421,7 @@ def qualify_lead(
     )
     row = store.lead(lead_id)
     qualified = latest_scores(row.scores, "qualified")
+    trends = score_trends(row.scores)
     primary = _primary(qualified, services.scorer.queue_target)
     assert primary is not None
     assert row.route is not None
@@ -402,7 +435,8 @@ def qualify_lead(
         reasons=score_out(primary).reasons,
         model=ModelRef(name=primary.model_name, version=primary.model_version),
         is_fallback=primary.is_fallback,
-        scores=[score_out(score) for score in qualified],
+        scores=[score_out(score, trends) for score in qualified],
+        trend=score_out(primary, trends).trend,
     )
 
 
@@ -454,6 +488,18 @@ def claim_next(services: Services, store: Store, caller: ApiKey) -> tuple[LeadRo
     services.metrics.claims.labels("claimed").inc()
     row = store.lead(lead_id)
     return row, queue_item(rank_entry(queue_entry(row), now, sla))
+
+
+def claim(
+    services: Services, store: Store, lead_id: int, caller: ApiKey
+) -> tuple[LeadRow, QueueItem]:
+    """``caller`` takes this lead (picked from the list, not the next one); a repeat by the
+    same SDR answers the same. 409 when another SDR holds it or it left the queue."""
+    now = services.clock()
+    claimed = store.claim(lead_id, caller.name, now)
+    services.metrics.claims.labels("claimed" if claimed else "repeat").inc()
+    row = store.lead(lead_id)
+    return row, queue_item(rank_entry(queue_entry(row), now, services.settings.sla_minutes))
 
 
 def release(store: Store, services: Services, lead_id: int, caller: ApiKey) -> tuple[str, bool]:

@@ -12,9 +12,12 @@ import typer
 
 from serving.cli.backup import app as backup_app
 from serving.cli.data import app as data_app
+from serving.cli.imports import app as imports_app
 from serving.cli.models import app as models_app
+from serving.cli.outbox import app as outbox_app
 from serving.cli.report import app as report_app
 from serving.cli.retrain import app as retrain_app
+from serving.cli.score import app as score_app
 from serving.cli.service import app as service_app
 
 app = typer.Typer(
@@ -29,3 +32,6 @@ app.add_typer(models_app)
 app.add_typer(retrain_app)
 app.add_typer(report_app, name="report")
 app.add_typer(backup_app)
+app.add_typer(score_app)
+app.add_typer(outbox_app, name="outbox")
+app.add_typer(imports_app)

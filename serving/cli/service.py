@@ -243,6 +243,14 @@ def serve(
         "(default: LEADSCORE_MODEL_CHECK_SECONDS, 60; 0 disables).",
     ),
     log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help="Worker processes, each with its own models and connection pool (about one "
+        "per core). On SQLite they share the one writer; PostgreSQL takes more load.",
+    ),
 ) -> None:
     """Run the scoring service (FastAPI on uvicorn) with the LEADSCORE_* settings."""
     from serving.api.auth import KeyConfigError, KeyRing
@@ -259,14 +267,18 @@ def serve(
     except (KeyConfigError, RateLimitConfigError) as error:
         typer.echo(f"Error: {error}", err=True)
         raise typer.Exit(2) from error
-    typer.echo(f"leadscore: lead store {safe_url(settings.store_url)}, listening on {host}:{port}")
-    _run_api(host, port, log_level)
+    processes = f", {workers} worker processes" if workers > 1 else ""
+    typer.echo(
+        f"leadscore: lead store {safe_url(settings.store_url)}, listening on {host}:{port}"
+        f"{processes}"
+    )
+    _run_api(host, port, log_level, workers)
 
 
-def _run_api(host: str, port: int, log_level: str) -> None:
-    """The app factory on uvicorn (the settings are read by the factory). No ``Server``
-    header, and uvicorn's own proxy-header rewriting off: LEADSCORE_TRUSTED_PROXIES alone
-    decides when X-Forwarded-For names the client."""
+def _run_api(host: str, port: int, log_level: str, workers: int = 1) -> None:
+    """The app factory on uvicorn (the settings are read by the factory, in each worker
+    process). No ``Server`` header, and uvicorn's own proxy-header rewriting off:
+    LEADSCORE_TRUSTED_PROXIES alone decides when X-Forwarded-For names the client."""
     import uvicorn
 
     uvicorn.run(
@@ -277,4 +289,5 @@ def _run_api(host: str, port: int, log_level: str) -> None:
         log_level=log_level,
         server_header=False,
         proxy_headers=False,
+        workers=workers,
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Select, func, literal, select, text, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, defer, joinedload, selectinload, sessionmaker
 
 from features.funnel import Status, check_transition, highest_stage
 from serving.queue import (
@@ -141,6 +141,11 @@ _QUEUE_COLUMNS = (
 
 #: The leads table's columns, for Core queries (no ORM objects).
 _LEADS = LeadRow.__table__.c
+#: Loads a lead without its JSON documents (reading one of them then raises).
+_WITHOUT_DOCUMENTS = [
+    defer(LeadRow.source, raiseload=True),
+    defer(LeadRow.record, raiseload=True),
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,9 +244,9 @@ class Store:
         )
 
     @classmethod
-    def open(cls, url: str, busy_timeout_ms: int = 10_000) -> Store:
+    def open(cls, url: str, busy_timeout_ms: int = 10_000, request_threads: int = 8) -> Store:
         """Connect and bring the schema up to date."""
-        engine = make_engine(url, busy_timeout_ms)
+        engine = make_engine(url, busy_timeout_ms, request_threads)
         try:
             migrate(engine)
         except Exception:
@@ -294,18 +299,18 @@ class Store:
     def scored_lead(
         self, lead_id: int, now: datetime, sla_minutes: float, depth: int
     ) -> tuple[LeadRow, int | None]:
-        """One lead with its scores only, and its place among the unclaimed queued leads
-        when within the first ``depth`` (see :meth:`queue_position`): what the answer to a
-        new lead shows, read in one transaction."""
+        """One lead with its scores only (not its source and record), and its place among
+        the unclaimed queued leads when within the first ``depth`` (see
+        :meth:`queue_position`): what the answer to a new lead shows, in one transaction."""
         with self.snapshot() as session:
-            row = session.get(LeadRow, lead_id, options=[selectinload(LeadRow.scores)])
+            options = [joinedload(LeadRow.scores), *_WITHOUT_DOCUMENTS]
+            row = session.get(LeadRow, lead_id, options=options)
             if row is None:
                 raise LeadNotFoundError(lead_id)
             if not row.in_queue or row.claimed_by is not None:
                 return row, None
-            read = queue_reader(session, QueueFilter(unclaimed=True), now)
             key = QueueKey(row.id, row.rank_probability, row.sla_deadline)
-            return row, position_of(read, key, depth, now, sla_minutes)
+            return row, self._position(session, key, now, sla_minutes, depth)
 
     def lead_by_external(self, external_id: str) -> LeadRow | None:
         with self.reading() as session:
@@ -322,14 +327,16 @@ class Store:
 
     def unscored_leads(self, limit: int = 1000) -> list[LeadRow]:
         """Leads stored without an arrival score, queued or not (scoring was interrupted,
-        e.g. by a crash or a database outage between storing and scoring), oldest first."""
+        e.g. by a crash or a database outage between storing and scoring): queued leads
+        first, so SDRs' leads are not kept waiting behind an imported history, then the
+        rest; oldest first within each."""
         with self.reading() as session:
             arrival_scored = select(ScoreRow.lead_id).where(ScoreRow.kind == "arrival")
             return list(
                 session.scalars(
                     select(LeadRow)
                     .where(LeadRow.id.not_in(arrival_scored))
-                    .order_by(LeadRow.id)
+                    .order_by(LeadRow.in_queue.desc(), LeadRow.id)
                     .limit(limit)
                 )
             )
@@ -398,8 +405,22 @@ class Store:
             ).first()
             if row is None:
                 return None
-            read = queue_reader(session, which, now)
-            return position_of(read, QueueKey(*row), depth, now, sla_minutes)
+            return self._position(session, QueueKey(*row), now, sla_minutes, depth)
+
+    @staticmethod
+    def _position(
+        session: Session, key: QueueKey, now: datetime, sla_minutes: float, depth: int
+    ) -> int | None:
+        which = QueueFilter(unclaimed=True)
+        at_depth = session.scalar(
+            select(_LEADS.rank_probability)
+            .where(*which.where())
+            .order_by(_LEADS.rank_probability.desc(), _LEADS.id.desc())
+            .offset(depth - 1)
+            .limit(1)
+        )
+        read = queue_reader(session, which, now)
+        return position_of(read, key, depth, now, sla_minutes, probability_at_depth=at_depth)
 
     def queue_stats(self, now: datetime) -> tuple[int, int, int]:
         """(leads in the queue, of them unclaimed, of them past their SLA deadline)."""
@@ -488,8 +509,11 @@ class Store:
         return row.id
 
     @staticmethod
-    def _locked(session: Session, lead_id: int) -> LeadRow:
-        row = session.get(LeadRow, lead_id, with_for_update=True)
+    def _locked(session: Session, lead_id: int, *, documents: bool = True) -> LeadRow:
+        """The lead's row, locked; without its JSON documents (source, record) when the
+        change does not need them (they are then neither parsed nor loadable)."""
+        options = [] if documents else _WITHOUT_DOCUMENTS
+        row = session.get(LeadRow, lead_id, with_for_update=True, options=options)
         if row is None:
             raise LeadNotFoundError(lead_id)
         return row
@@ -505,9 +529,13 @@ class Store:
         route: str | None = None,
     ) -> bool:
         """Record scores (and the suggested route) of one lead; False when skipped because
-        ``only_if_unscored`` and the lead already has scores of that stage."""
+        ``only_if_unscored`` and the lead already has scores of that stage. The queue
+        target's scores of a lead that came from a CRM get their outbox rows (the score's
+        write-back, serving/store/outbox.py) in the same transaction."""
+        from serving.store.outbox import add_deliveries
+
         with self.writing() as session:
-            lead = self._locked(session, lead_id)
+            lead = self._locked(session, lead_id, documents=False)
             if only_if_unscored and scores:
                 known_at = scores[0].known_at
                 already = session.scalar(
@@ -517,25 +545,31 @@ class Store:
                 )
                 if already:
                     return False
+            written_back: list[ScoreRow] = []
             for score in scores:
-                session.add(
-                    ScoreRow(
-                        lead_id=lead_id,
-                        kind=score.known_at,
-                        target=score.target,
-                        probability=score.probability,
-                        tier=score.tier,
-                        reasons=[reason.as_json() for reason in score.reasons],
-                        model_name=score.model_name,
-                        model_version=score.model_version,
-                        is_fallback=score.is_fallback,
-                        fallback_reason=score.fallback_reason,
-                        scored_at=now,
-                    )
+                row = ScoreRow(
+                    lead_id=lead_id,
+                    kind=score.known_at,
+                    target=score.target,
+                    probability=score.probability,
+                    tier=score.tier,
+                    reasons=[reason.as_json() for reason in score.reasons],
+                    model_name=score.model_name,
+                    model_version=score.model_version,
+                    is_fallback=score.is_fallback,
+                    fallback_reason=score.fallback_reason,
+                    scored_at=now,
                 )
+                session.add(row)
                 if score.target == queue_target:
                     lead.probability = score.probability
                     lead.tier = score.tier
+                    written_back.append(row)
+            if written_back:
+                session.flush()
+                add_deliveries(
+                    session, lead_id, lead.external_id, [row.id for row in written_back], now
+                )
             if route is not None:
                 lead.route = route
                 latest = session.scalars(
@@ -681,6 +715,30 @@ class Store:
                     return lead.id
             candidates *= 4
         return None
+
+    def claim(self, lead_id: int, sdr: str, now: datetime) -> bool:
+        """Hand ``sdr`` this lead (the SDR picked it from the list); True when claimed now,
+        False when ``sdr`` already held it (a repeat is harmless). Refused when the lead
+        is not in the queue or another SDR holds it: under the row lock, so two SDRs
+        claiming the same lead at once get it once."""
+        with self.writing() as session:
+            lead = self._locked(session, lead_id, documents=False)
+            if not lead.in_queue:
+                raise ClaimRefusedError(
+                    f"lead {lead_id} is not waiting in the queue (status '{lead.status}')",
+                    claimed_by=lead.claimed_by,
+                )
+            if lead.claimed_by == sdr:
+                return False
+            if lead.claimed_by is not None:
+                raise ClaimRefusedError(
+                    f"lead {lead_id} is already claimed by '{lead.claimed_by}'",
+                    claimed_by=lead.claimed_by,
+                )
+            lead.claimed_by = sdr
+            lead.updated_at = now
+            session.add(ClaimRow(lead_id=lead.id, sdr=sdr, claimed_at=now))
+            return True
 
     def release(self, lead_id: int, sdr: str, now: datetime, *, any_holder: bool = False) -> str:
         """Give a claimed lead back to the queue; returns who held it."""

@@ -181,3 +181,17 @@ def test_a_job_retries_sooner_after_a_failure_and_stops_at_once() -> None:
     started = time.monotonic()
     assert slow.stop()
     assert time.monotonic() - started < 1, "stop waits for no interval"
+
+
+def test_queued_leads_are_swept_before_a_history_left_unscored(settings: ServingSettings) -> None:
+    history = [_interrupted(f"old-{i}-{uuid.uuid4().hex[:6]}", qualified=True) for i in range(3)]
+    *old, live = _store_behind_the_app(
+        settings, *history, _interrupted(f"live-{uuid.uuid4().hex[:6]}")
+    )
+    store = Store.open(settings.store_url)
+    try:
+        first = store.unscored_leads(limit=1)
+        assert [row.id for row in first] == [live]  # stored last, swept first: it is queued
+        assert [row.id for row in store.unscored_leads(limit=10)] == [live, *old]
+    finally:
+        store.close()

@@ -119,6 +119,11 @@ def test_position_of_equals_the_place_in_the_full_ranking(
     expected = place if place <= depth else None
     read = read_entries(queue, NOW)
     assert position_of(read, target, depth, NOW, SLA, batch=batch) == expected
+    by_probability = sorted((lead.rank_probability for lead in queue), reverse=True)
+    if depth <= len(queue):  # the shortcut a store takes with one index lookup
+        at_depth = by_probability[depth - 1]
+        found = position_of(read, target, depth, NOW, SLA, probability_at_depth=at_depth)
+        assert found == expected
 
 
 def ids(leads: Sequence[Queued]) -> list[int]:

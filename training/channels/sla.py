@@ -9,7 +9,7 @@ review leaves the section out. Pure: frames in, frames out.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -68,12 +68,12 @@ def response_table(
         {
             "channel": np.asarray(channels, dtype=object),
             "sdr": frame["first_responder"].astype(object).to_numpy(),
-            "arrived": _times(frame, "arrived_at").to_numpy(),
-            "deadline": _times(frame, "sla_deadline").to_numpy(),
-            "answered_at": _times(frame, "first_response_at").to_numpy(),
-            "now": pd.Timestamp(now),
+            "arrived": _times(frame, "arrived_at").reset_index(drop=True),
+            "deadline": _times(frame, "sla_deadline").reset_index(drop=True),
+            "answered_at": _times(frame, "first_response_at").reset_index(drop=True),
         }
     )
+    parts["now"] = pd.Timestamp(now).tz_convert(UTC) if now.tzinfo else pd.Timestamp(now, tz=UTC)
     if by == "sdr":
         parts = parts[parts["answered_at"].notna()]
         rows = [{by: name, **_counts(group)} for name, group in parts.groupby("sdr", sort=True)]

@@ -1,4 +1,4 @@
-"""The SDR queue: priority order, claiming the next lead, giving it back."""
+"""The SDR queue: priority order, claiming the next lead or a chosen one, giving it back."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from serving.api.deps import Claimer, QueueReader, ServicesDep, StoreDep
 from serving.api.inputs import CheckedRoute, LeadId
 from serving.api.schemas import ClaimResult, QueueOut, ReleaseResult, Tier
-from serving.api.workflows import claim_next, lead_detail, queue_view, release
+from serving.api.workflows import claim, claim_next, lead_detail, queue_view, release
 
 router = APIRouter(prefix="/queue", tags=["queue"], route_class=CheckedRoute)
 
@@ -39,6 +39,26 @@ def post_claim(services: ServicesDep, store: StoreDep, caller: Claimer) -> Claim
     claim = row.claims[-1]
     return ClaimResult(
         claimed_by=claim.sdr, claimed_at=claim.claimed_at, queue_item=item, lead=lead_detail(row)
+    )
+
+
+@router.post(
+    "/{lead_id}/claim",
+    responses={
+        404: {"description": "no such lead"},
+        409: {"description": "claimed by another SDR, or not waiting in the queue"},
+    },
+    summary="Take this lead (atomic: no lead goes to two SDRs)",
+)
+def post_claim_lead(
+    lead_id: LeadId, services: ServicesDep, store: StoreDep, caller: Claimer
+) -> ClaimResult:
+    """For a lead the SDR picked from the list. Claiming a lead one already holds answers
+    the same again; one held by someone else is a 409 naming the holder."""
+    row, item = claim(services, store, lead_id, caller)
+    held = row.claims[-1]
+    return ClaimResult(
+        claimed_by=held.sdr, claimed_at=held.claimed_at, queue_item=item, lead=lead_detail(row)
     )
 
 

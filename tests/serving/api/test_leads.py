@@ -37,7 +37,7 @@ def test_lead_is_stored_scored_and_queued(client: TestClient) -> None:
     assert body["is_fallback"] is True
     assert body["in_queue"] is True
     assert body["queue_position"] == 1
-    assert {"field": "channel", "phrase": "channel = referral", "direction": "+"}.items() <= (
+    assert {"field": "channel", "phrase": "Channel: referral", "direction": "+"}.items() <= (
         body["reasons"][0].items()
     )
     # the SLA clock runs from arrival (30 minutes), not from receipt
@@ -48,6 +48,11 @@ def test_lead_is_stored_scored_and_queued(client: TestClient) -> None:
     detail = client.get(f"/leads/{body['id']}", headers=headers("marketing")).json()
     assert detail["status"] == "new"
     assert detail["status_label_ru"] == "Новая"
+    assert (detail["status_label"], detail["history"][0]["label"]) == ("New", "New")
+    russian = client.get(
+        f"/leads/{body['id']}", headers={**headers(), "Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}
+    ).json()
+    assert (russian["status_label"], russian["history"][0]["label"]) == ("Новая", "Новая")
     assert detail["history"][0]["changed_by"] == "sdr-0"
     assert detail["source"]["email"] == "buyer@acme-industries.ru"
     assert detail["record"]["channel"] == "referral"
@@ -193,6 +198,12 @@ def test_qualification_rescores_routes_and_leaves_queue(
     assert body["route"] == "sales"
     assert body["probability"] > lead["probability"]
     assert body["status"] == "sdr_qualifying"
+    change = round((body["probability"] - lead["probability"]) * 100, 1)
+    assert body["trend"] == {
+        "direction": "improving" if change >= 2 else "steady",
+        "change_points": change,
+        "previous": lead["probability"],
+    }
     assert body["scores"][0]["stage"] == "qualified"
     assert any(r["field"] == "need_fit" for r in body["reasons"])
 

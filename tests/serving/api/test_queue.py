@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
+from features.sla import SlaCalendarError
+from serving.app import create_app
+from serving.modelset import MemoryLoader
+from serving.settings import ServingSettings
 from tests.serving.conftest import SDR_KEYS, PostLead, headers, make_lead, sdr_headers
 
 
@@ -111,6 +118,52 @@ def test_release_rules(client: TestClient, post_lead: PostLead) -> None:
     ]
 
 
+def test_claiming_a_chosen_lead(client: TestClient, post_lead: PostLead) -> None:
+    top = post_lead(channel="referral", minutes_ago=20)
+    chosen = post_lead(channel="display", minutes_ago=1, email=None)
+    path = f"/queue/{chosen['id']}/claim"
+    claimed = client.post(path, headers=sdr_headers("sdr-1"))
+    assert claimed.status_code == 200
+    body = claimed.json()
+    assert (body["claimed_by"], body["lead"]["id"]) == ("sdr-1", chosen["id"])
+    assert body["queue_item"]["claimed_by"] == "sdr-1"
+    repeat = client.post(path, headers=sdr_headers("sdr-1"))  # a double click
+    assert repeat.status_code == 200
+    assert repeat.json()["claimed_at"] == body["claimed_at"]
+    taken = client.post(path, headers=sdr_headers("sdr-2"))
+    assert taken.status_code == 409
+    assert taken.json()["claimed_by"] == "sdr-1"
+    assert "already claimed by 'sdr-1'" in taken.json()["detail"]
+    assert client.post("/queue/999999/claim", headers=headers()).status_code == 404
+    assert client.post(path, headers=headers("marketing")).status_code == 403
+    # the next lead for sdr-2 is the other one; the chosen one had one claim only
+    assert (
+        client.post("/queue/claim", headers=sdr_headers("sdr-2")).json()["lead"]["id"] == top["id"]
+    )
+    claims = client.get(f"/leads/{chosen['id']}", headers=headers()).json()["claims"]
+    assert [c["sdr"] for c in claims] == ["sdr-1"]
+    client.post(f"/leads/{chosen['id']}/status", json={"status": "lost"}, headers=headers())
+    gone = client.post(path, headers=sdr_headers("sdr-3"))
+    assert gone.status_code == 409
+    assert "not waiting in the queue" in gone.json()["detail"]
+
+
+def test_ten_sdrs_claiming_one_lead_at_once(client: TestClient, post_lead: PostLead) -> None:
+    lead = post_lead()
+    names = list(SDR_KEYS)
+
+    def claim(name: str) -> tuple[str, int]:
+        answer = client.post(f"/queue/{lead['id']}/claim", headers=sdr_headers(name))
+        return name, answer.status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(claim, names))
+    winners = [name for name, code in results if code == 200]
+    assert Counter(code for _, code in results) == {200: 1, 409: 9}
+    claims = client.get(f"/leads/{lead['id']}", headers=headers()).json()["claims"]
+    assert [c["sdr"] for c in claims] == winners
+
+
 def test_fifty_concurrent_claims_by_ten_sdrs(client: TestClient) -> None:
     leads = 50
     for i in range(leads):
@@ -133,3 +186,33 @@ def test_fifty_concurrent_claims_by_ten_sdrs(client: TestClient) -> None:
     assert queue["total"] == leads
     holders = {item["lead_id"]: item["claimed_by"] for item in queue["items"]}
     assert holders == {lead_id: name for name, code, lead_id in results if code == 200}
+
+
+def test_the_sla_counts_working_hours_from_the_calendar_file(
+    settings: ServingSettings, tmp_path: Path
+) -> None:
+    calendar = tmp_path / "hours.yaml"
+    calendar.write_text(
+        "time_zone: Europe/Moscow\n"
+        "hours: {mon: '09:00-18:00', tue: '09:00-18:00', wed: '09:00-18:00',"
+        " thu: '09:00-18:00', fri: '09:00-18:00'}\n",
+        encoding="utf-8",
+    )
+    hours = settings.model_copy(update={"sla_calendar": calendar})
+    friday_night = datetime(2026, 11, 27, 20, 50, tzinfo=UTC)  # 23:50 in Moscow, a Friday
+    lead = make_lead() | {"arrived_at": friday_night.isoformat()}
+    with TestClient(create_app(hours, loader=MemoryLoader())) as client:
+        answer = client.post("/leads", json=lead, headers=headers())
+        assert answer.status_code == 201, answer.text
+        detail = client.get(f"/leads/{answer.json()['id']}", headers=headers()).json()
+    due = datetime.fromisoformat(detail["sla_deadline"])
+    assert due == datetime(2026, 11, 30, 6, 30, tzinfo=UTC)  # Monday 09:30 in Moscow
+
+
+def test_a_bad_calendar_file_stops_the_service_with_its_reason(
+    settings: ServingSettings, tmp_path: Path
+) -> None:
+    calendar = tmp_path / "hours.yaml"
+    calendar.write_text("time_zone: Europe/Moscow\nhours: {friday: '09:00-18:00'}\n")
+    with pytest.raises(SlaCalendarError, match="'friday' is not a weekday"):
+        create_app(settings.model_copy(update={"sla_calendar": calendar}), loader=MemoryLoader())

@@ -44,7 +44,9 @@ def test_qualified_stage_uses_answers_and_reasons_on_request(client: TestClient)
     body = client.post("/score", json={"records": RECORDS}, params=params, headers=headers()).json()
     assert body["stage"] == "qualified"
     third = body["rows"][2]
-    assert any(r["phrase"] == "budget ≈ 500k RUB" for r in third["reasons"])
+    budget = [r for r in third["reasons"] if r["field"] == "budget_amount"]
+    assert [r["phrase"] for r in budget] == ["Budget: RUB\u00a0500,000"]
+    assert budget[0]["effect_pp"] >= 1.0  # shown from 1 percentage point
     assert all(r["direction"] in "+-" for row in body["rows"] for r in row["reasons"])
 
 
