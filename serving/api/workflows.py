@@ -43,7 +43,8 @@ from serving.modelset import ModelSet
 from serving.queue import RankedEntry, rank_entry
 from serving.scores import Trend, trend
 from serving.scoring import suggest_route
-from serving.store.leads import LeadClosedError, NewLead, QueueFilter, Store, queue_entry
+from serving.store.leads import LeadClosedError, NewLead, Store
+from serving.store.queue_reads import QueueFilter, queue_entry
 from serving.store.tables import LeadRow, ScoreRow
 
 log = logging.getLogger(__name__)

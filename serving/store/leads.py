@@ -10,30 +10,32 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Select, func, literal, select, text, tuple_, union_all
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, selectinload, sessionmaker
 
 from features.funnel import Status, check_transition, highest_stage
 from serving.queue import (
-    Access,
-    Queued,
     QueueEntry,
     QueueKey,
-    RankedEntry,
-    Read,
-    Reader,
-    access_key,
     position_of,
     rank,
     top_ranked,
 )
 from serving.scores import Score
+from serving.store.queue_reads import (
+    KEY_COLUMNS,
+    LEADS,
+    QUEUE_COLUMNS,
+    QueueFilter,
+    QueuePage,
+    queue_entry,
+    queue_reader,
+)
 from serving.store.tables import (
     WRITE_OPTION,
     ClaimRow,
@@ -117,116 +119,11 @@ def _close_claim(session: Session, lead: LeadRow, at: datetime, reason: str) -> 
     lead.claimed_by = None
 
 
-def queue_entry(row: Any) -> QueueEntry:
-    """A queue entry from a lead row (or a row of its queue columns)."""
-    columns = {name: getattr(row, name) for name in _ENTRY_COLUMNS}
-    return QueueEntry(lead_id=row.id, **columns)
-
-
-#: The queue entry's fields that are lead columns of the same name.
-_ENTRY_COLUMNS = tuple(f.name for f in fields(QueueEntry) if f.name != "lead_id")
-
-_QUEUE_COLUMNS = (
-    LeadRow.id,
-    LeadRow.external_id,
-    LeadRow.channel,
-    LeadRow.arrived_at,
-    LeadRow.sla_deadline,
-    LeadRow.probability,
-    LeadRow.tier,
-    LeadRow.status,
-    LeadRow.claimed_by,
-)
-
-
-#: The leads table's columns, for Core queries (no ORM objects).
-_LEADS = LeadRow.__table__.c
 #: Loads a lead without its JSON documents (reading one of them then raises).
 _WITHOUT_DOCUMENTS = [
     defer(LeadRow.source, raiseload=True),
     defer(LeadRow.record, raiseload=True),
 ]
-
-
-@dataclass(frozen=True, kw_only=True)
-class QueueFilter:
-    """Which queued leads a queue read looks at."""
-
-    channel: str | None = None
-    tier: str | None = None
-    unclaimed: bool = False
-
-    def where(self) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = [_LEADS.in_queue.is_(True)]
-        if self.channel is not None:
-            conditions.append(_LEADS.channel == self.channel)
-        if self.tier is not None:
-            conditions.append(_LEADS.tier == self.tier)
-        if self.unclaimed:
-            conditions.append(_LEADS.claimed_by.is_(None))
-        return conditions
-
-
-@dataclass(frozen=True)
-class QueuePage:
-    """The top of the queue and how many leads it holds (of them past their deadline)."""
-
-    items: list[RankedEntry]
-    total: int
-    breached: int
-
-
-#: What the sorted reads return (serving.queue.QueueKey): all the ranking needs.
-_KEY_COLUMNS = (_LEADS.id, _LEADS.rank_probability, _LEADS.sla_deadline)
-
-
-def _access_range(
-    access: Access, after: Queued | None, now: datetime
-) -> tuple[list[ColumnElement[bool]], list[ColumnElement[Any]]]:
-    """One sorted access of serving.queue in SQL, (where, order by): a range scan of one of
-    the partial queue indexes, resumed after the last row read (keyset pagination)."""
-    if access is Access.PROBABILITY:
-        where: list[ColumnElement[bool]] = []
-        if after is not None:
-            key = tuple_(_LEADS.rank_probability, _LEADS.id)
-            where.append(key < tuple_(after.rank_probability, after.lead_id))
-        return where, [_LEADS.rank_probability.desc(), _LEADS.id.desc()]
-    key = tuple_(_LEADS.sla_deadline, _LEADS.id)
-    if access is Access.UPCOMING:
-        where = [_LEADS.sla_deadline >= now]
-        if after is not None:
-            where.append(key > tuple_(after.sla_deadline, after.lead_id))
-        return where, [_LEADS.sla_deadline.asc(), _LEADS.id.asc()]
-    where = [_LEADS.sla_deadline < now]
-    if after is not None:
-        where.append(key < tuple_(after.sla_deadline, after.lead_id))
-    return where, [_LEADS.sla_deadline.desc(), _LEADS.id.desc()]
-
-
-def queue_reader(session: Session, which: QueueFilter, now: datetime) -> Reader:
-    """The queue's three sorted accesses (serving.queue.Access) over ``session``: one round
-    of reads is one query (a UNION ALL of short range scans of the partial indexes), of
-    keys only, read with Core (no ORM objects)."""
-    conditions = which.where()
-    connection = session.connection()
-
-    def part(number: int, read: Read) -> Select[Any]:
-        where, order = _access_range(read.access, read.after, now)
-        scan = select(*_KEY_COLUMNS).where(*conditions, *where).order_by(*order)
-        inner = scan.limit(read.limit).subquery()
-        return select(literal(number).label("access"), *inner.c)
-
-    def read(reads: Sequence[Read]) -> dict[Access, list[Queued]]:
-        query = union_all(*(part(number, r) for number, r in enumerate(reads)))
-        got: dict[Access, list[Queued]] = {r.access: [] for r in reads}
-        for number, *key in connection.execute(query).all():
-            got[reads[number].access].append(QueueKey(*key))
-        # a UNION ALL keeps no order: each access's rows in its own order again
-        return {
-            access: sorted(keys, key=partial(access_key, access)) for access, keys in got.items()
-        }
-
-    return read
 
 
 class Store:
@@ -365,7 +262,7 @@ class Store:
         tier: str | None = None,
         unclaimed: bool = False,
     ) -> list[QueueEntry]:
-        query = select(*_QUEUE_COLUMNS).where(LeadRow.in_queue.is_(True))
+        query = select(*QUEUE_COLUMNS).where(LeadRow.in_queue.is_(True))
         if channel is not None:
             query = query.where(LeadRow.channel == channel)
         if tier is not None:
@@ -383,11 +280,11 @@ class Store:
         with self.snapshot() as session:
             keys = top_ranked(queue_reader(session, which, now), limit, now, sla_minutes)
             rows = session.execute(
-                select(*_QUEUE_COLUMNS).where(LeadRow.id.in_([key.lead_id for key in keys]))
+                select(*QUEUE_COLUMNS).where(LeadRow.id.in_([key.lead_id for key in keys]))
             )
             items = rank([queue_entry(row) for row in rows], now, sla_minutes)
             counts = session.execute(
-                select(func.count(), func.count().filter(_LEADS.sla_deadline < now))
+                select(func.count(), func.count().filter(LEADS.sla_deadline < now))
                 .select_from(LeadRow)
                 .where(*which.where())
             ).one()
@@ -401,7 +298,7 @@ class Store:
         which = QueueFilter(unclaimed=True)
         with self.snapshot() as session:
             row = session.execute(
-                select(*_KEY_COLUMNS).where(_LEADS.id == lead_id, *which.where())
+                select(*KEY_COLUMNS).where(LEADS.id == lead_id, *which.where())
             ).first()
             if row is None:
                 return None
@@ -413,9 +310,9 @@ class Store:
     ) -> int | None:
         which = QueueFilter(unclaimed=True)
         at_depth = session.scalar(
-            select(_LEADS.rank_probability)
+            select(LEADS.rank_probability)
             .where(*which.where())
-            .order_by(_LEADS.rank_probability.desc(), _LEADS.id.desc())
+            .order_by(LEADS.rank_probability.desc(), LEADS.id.desc())
             .offset(depth - 1)
             .limit(1)
         )

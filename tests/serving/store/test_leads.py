@@ -16,7 +16,8 @@ from fastapi.testclient import TestClient
 from features.funnel import SUCCESS_PATH, Status
 from serving.queue import Access, QueueEntry, Read, Reader, rank, read_entries, top_ranked
 from serving.scores import Score
-from serving.store.leads import NewLead, QueueFilter, Store, queue_reader
+from serving.store.leads import NewLead, Store
+from serving.store.queue_reads import QueueFilter, queue_reader
 from tests.serving.conftest import PostLead, headers
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -1,0 +1,134 @@
+"""The lead store's reads of the SDR queue: the queue's three sorted accesses
+(``serving.queue.Access``) as keyset-paginated range scans of the partial queue indexes,
+the filters a queue read takes, and queue entries from lead rows. The ranking itself is
+``serving.queue`` (pure); the ``Store`` methods that use these are in ``leads.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, literal, select, tuple_, union_all
+from sqlalchemy.orm import Session
+
+from serving.queue import (
+    Access,
+    Queued,
+    QueueEntry,
+    QueueKey,
+    RankedEntry,
+    Read,
+    Reader,
+    access_key,
+)
+from serving.store.tables import LeadRow
+
+
+def queue_entry(row: Any) -> QueueEntry:
+    """A queue entry from a lead row (or a row of its queue columns)."""
+    columns = {name: getattr(row, name) for name in ENTRY_COLUMNS}
+    return QueueEntry(lead_id=row.id, **columns)
+
+
+#: The queue entry's fields that are lead columns of the same name.
+ENTRY_COLUMNS = tuple(f.name for f in fields(QueueEntry) if f.name != "lead_id")
+
+QUEUE_COLUMNS = (
+    LeadRow.id,
+    LeadRow.external_id,
+    LeadRow.channel,
+    LeadRow.arrived_at,
+    LeadRow.sla_deadline,
+    LeadRow.probability,
+    LeadRow.tier,
+    LeadRow.status,
+    LeadRow.claimed_by,
+)
+
+
+#: The leads table's columns, for Core queries (no ORM objects).
+LEADS = LeadRow.__table__.c
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueFilter:
+    """Which queued leads a queue read looks at."""
+
+    channel: str | None = None
+    tier: str | None = None
+    unclaimed: bool = False
+
+    def where(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [LEADS.in_queue.is_(True)]
+        if self.channel is not None:
+            conditions.append(LEADS.channel == self.channel)
+        if self.tier is not None:
+            conditions.append(LEADS.tier == self.tier)
+        if self.unclaimed:
+            conditions.append(LEADS.claimed_by.is_(None))
+        return conditions
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """The top of the queue and how many leads it holds (of them past their deadline)."""
+
+    items: list[RankedEntry]
+    total: int
+    breached: int
+
+
+#: What the sorted reads return (serving.queue.QueueKey): all the ranking needs.
+KEY_COLUMNS = (LEADS.id, LEADS.rank_probability, LEADS.sla_deadline)
+
+
+def access_range(
+    access: Access, after: Queued | None, now: datetime
+) -> tuple[list[ColumnElement[bool]], list[ColumnElement[Any]]]:
+    """One sorted access of serving.queue in SQL, (where, order by): a range scan of one of
+    the partial queue indexes, resumed after the last row read (keyset pagination)."""
+    if access is Access.PROBABILITY:
+        where: list[ColumnElement[bool]] = []
+        if after is not None:
+            key = tuple_(LEADS.rank_probability, LEADS.id)
+            where.append(key < tuple_(after.rank_probability, after.lead_id))
+        return where, [LEADS.rank_probability.desc(), LEADS.id.desc()]
+    key = tuple_(LEADS.sla_deadline, LEADS.id)
+    if access is Access.UPCOMING:
+        where = [LEADS.sla_deadline >= now]
+        if after is not None:
+            where.append(key > tuple_(after.sla_deadline, after.lead_id))
+        return where, [LEADS.sla_deadline.asc(), LEADS.id.asc()]
+    where = [LEADS.sla_deadline < now]
+    if after is not None:
+        where.append(key < tuple_(after.sla_deadline, after.lead_id))
+    return where, [LEADS.sla_deadline.desc(), LEADS.id.desc()]
+
+
+def queue_reader(session: Session, which: QueueFilter, now: datetime) -> Reader:
+    """The queue's three sorted accesses (serving.queue.Access) over ``session``: one round
+    of reads is one query (a UNION ALL of short range scans of the partial indexes), of
+    keys only, read with Core (no ORM objects)."""
+    conditions = which.where()
+    connection = session.connection()
+
+    def part(number: int, read: Read) -> Select[Any]:
+        where, order = access_range(read.access, read.after, now)
+        scan = select(*KEY_COLUMNS).where(*conditions, *where).order_by(*order)
+        inner = scan.limit(read.limit).subquery()
+        return select(literal(number).label("access"), *inner.c)
+
+    def read(reads: Sequence[Read]) -> dict[Access, list[Queued]]:
+        query = union_all(*(part(number, r) for number, r in enumerate(reads)))
+        got: dict[Access, list[Queued]] = {r.access: [] for r in reads}
+        for number, *key in connection.execute(query).all():
+            got[reads[number].access].append(QueueKey(*key))
+        # a UNION ALL keeps no order: each access's rows in its own order again
+        return {
+            access: sorted(keys, key=partial(access_key, access)) for access, keys in got.items()
+        }
+
+    return read
