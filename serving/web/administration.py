@@ -273,3 +273,19 @@ def move_alias(services: Services, name: str, version: str | None) -> str:
     change = rollback(uri, name) if version is None else promote(uri, name, version)
     reload_champions(services)
     return change.summary()
+
+
+@dataclass(frozen=True)
+class OutboxView:
+    """The CRM outbox as the admin page shows it: rows per state, and the rows waiting or
+    given up (newest first)."""
+
+    counts: dict[str, int]
+    entries: list[Any]
+
+
+def outbox_view(services: Services, limit: int = 50) -> OutboxView:
+    from serving.store.outbox import outbox_counts, outbox_entries
+
+    assert services.store is not None
+    return OutboxView(outbox_counts(services.store), outbox_entries(services.store, limit=limit))

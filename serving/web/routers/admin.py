@@ -1,5 +1,6 @@
 """The admin page: models in service (registry facts, runs), promote and rollback with a
-confirmation step, the last retrain decisions with their gates and drift, keys in use."""
+confirmation step, the last retrain decisions with their gates and drift, the CRM outbox
+(write-backs pending or dead-lettered, retried from the page), keys in use."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from serving.web.administration import (
     ModelLine,
     key_holders,
     move_alias,
+    outbox_view,
     read_model_lines,
     read_retrains,
     registry_uri,
@@ -54,6 +56,7 @@ def admin_page(
     session: Administering,
     services: PageServices,
     changed: Annotated[str | None, Query(max_length=200)] = None,
+    retried: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     ui_url = _ui_url(request, services)
     lines = read_model_lines(services, ui_url)
@@ -68,8 +71,20 @@ def admin_page(
         "registry_problem": services.models.current.registry_problem,
         "retrains": read_retrains(services, [line.name for line in lines], ui_url),
         "holders": key_holders(services.keys),
+        "outbox": outbox_view(services),
+        "retried": retried,
     }
     return render(request, "admin.html", context)
+
+
+@router.post("/outbox/retry")
+def post_outbox_retry(session: AdminAction, services: PageServices) -> Response:
+    """Every dead-lettered write-back due again now (as `leadscore outbox retry`)."""
+    from serving.store.outbox import retry_deliveries
+
+    assert services.store is not None
+    count = retry_deliveries(services.store, services.clock())
+    return RedirectResponse(f"/app/admin?retried={count}#outbox", status_code=303)
 
 
 def _confirm(

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from serving.app import create_app
 from serving.modelset import MemoryLoader, RegistryLoader
 from serving.settings import ServingSettings
+from serving.store.tables import OutboxRow, ScoreRow
 from serving.web.administration import gates_of, markdown_html, run_url, ui_address
-from tests.serving.conftest import API_KEYS, SDR_KEYS, headers
+from tests.serving.conftest import API_KEYS, SDR_KEYS, headers, make_lead
 from tests.serving.web.conftest import form_token, sign_in
 from tests.serving.web.registry import NAME, build_registry, copy_registry
 from training.registry import champion_version
@@ -139,3 +142,42 @@ def test_the_drift_report_is_rendered_and_its_html_escaped() -> None:
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
     assert markdown_html(None) is None
+
+
+def test_the_outbox_shows_dead_letters_and_retries_them(settings: ServingSettings) -> None:
+    with TestClient(create_app(settings, loader=MemoryLoader())) as client:
+        lead = client.post("/leads", json=make_lead(), headers=headers()).json()
+        store = client.app.state.services.store  # type: ignore[attr-defined]
+        now = datetime.now(UTC)
+        with store.writing() as session:
+            score_id = session.scalar(select(ScoreRow.id).where(ScoreRow.lead_id == lead["id"]))
+            session.add(
+                OutboxRow(
+                    lead_id=lead["id"],
+                    score_id=score_id,
+                    connector="amocrm",
+                    crm_id="31337",
+                    state="dead",
+                    attempts=8,
+                    next_attempt_at=now,
+                    last_error="HTTP 500 from the CRM",
+                    created_at=now,
+                    delivered_at=None,
+                )
+            )
+        token = sign_in(client, "admin")
+        page = client.get("/app/admin")
+        assert re.search(r'id="outbox-dead">1<', page.text)
+        assert "HTTP 500 from the CRM" in page.text
+        assert 'id="outbox-retry"' in page.text
+        retried = client.post(
+            "/app/admin/outbox/retry", data={"csrf_token": token}, follow_redirects=False
+        )
+        assert (retried.status_code, retried.headers["location"]) == (
+            303,
+            "/app/admin?retried=1#outbox",
+        )
+        after = client.get("/app/admin?retried=1").text
+        assert re.search(r'id="outbox-dead">0<', after)
+        assert re.search(r'id="outbox-pending">1<', after)
+        assert "1 dead-lettered write-back(s) are due again." in after
