@@ -255,7 +255,9 @@ class ClaimOut(_Out):
     release_reason: str | None
 
 
-class LeadDetail(_Out):
+class LeadListItem(_Out):
+    """A lead as GET /leads lists it: where it stands, without its documents and history."""
+
     id: int
     external_id: str
     arrived_at: datetime
@@ -272,13 +274,20 @@ class LeadDetail(_Out):
     tier: Tier | None
     route: str | None
     sla_deadline: datetime
+    qualified_at: datetime | None
+    created_at: datetime
+
+
+class LeadDetail(LeadListItem):
+    """A lead with everything the store keeps of it: what GET /leads lists, plus its first
+    response, documents, history, scores, answers and claims."""
+
     first_response_at: datetime | None = Field(
         description="the first claim or move out of new, whichever came first"
     )
     sla_met: bool | None = Field(
         description="first response before the SLA deadline; None while nobody has answered"
     )
-    qualified_at: datetime | None
     deal_value: MoneyOut | None
     source: dict[str, Any]
     record: dict[str, Any]
@@ -287,7 +296,6 @@ class LeadDetail(_Out):
     qualifications: list[QualificationEntry]
     claims: list[ClaimOut]
     created_by: str
-    created_at: datetime
     updated_at: datetime
 
 
@@ -387,29 +395,6 @@ class ReadyOut(_Out):
     reason: str | None
     store: Literal["ok", "unreachable"]
     models: dict[str, str | None]
-
-
-class LeadListItem(_Out):
-    """A lead as GET /leads lists it: where it stands, without its documents and history."""
-
-    id: int
-    external_id: str
-    arrived_at: datetime
-    channel: str
-    status: Status
-    status_label: str = Field(
-        description="the status's name in the language asked (Accept-Language: en, ru)"
-    )
-    status_label_ru: str = Field(description="its Russian name (kept for older clients)")
-    stage_reached: str
-    in_queue: bool
-    claimed_by: str | None
-    probability: float | None
-    tier: Tier | None
-    route: str | None
-    sla_deadline: datetime
-    qualified_at: datetime | None
-    created_at: datetime
 
 
 class LeadListOut(_Out):
