@@ -263,8 +263,9 @@ def _score_and_store(
     only_if_unscored: bool,
     route_it: bool,
 ) -> None:
-    scores = services.scorer.score_lead(models, known_at, record)
+    # the feature-layer reads first, then one call down into the model
     count_unseen(services, models, known_at, record)
+    scores = services.scorer.score_lead(models, known_at, record)
     route = None
     if route_it and scores:
         settings = services.settings
