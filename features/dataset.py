@@ -102,7 +102,8 @@ class LeadData:
 # --------------------------------------------------------------------------- reading
 
 
-def _format_of(path: Path, fmt: str | None) -> str:
+def format_of(path: Path, fmt: str | None) -> str:
+    """The file's format: ``fmt`` when given, else told by the suffix (csv, parquet, xlsx)."""
     if fmt is not None:
         return fmt
     suffix = path.suffix.lower()
@@ -121,7 +122,7 @@ def read_table(path: Path, fmt: str | None = None, read: ReadOptions | None = No
     """Read a CSV or an Excel workbook's first sheet (every column as text, markers left as
     they are) or a Parquet file. A CSV is read with ``read``'s separator and encoding; with
     no separator given it is detected from the first lines (:func:`detect_separator`)."""
-    kind = _format_of(path, fmt)
+    kind = format_of(path, fmt)
     if not path.is_file():
         raise DatasetError([Problem(str(path), None, None, "no such file")])
     if kind == "parquet":
@@ -201,7 +202,7 @@ def _read_xlsx(path: Path) -> pd.DataFrame:
 
 def _first_row(path: Path, fmt: str | None) -> int:
     """The number of the first data row in problems: CSV and sheet rows count the header."""
-    return 2 if _format_of(path, fmt) in ("csv", "xlsx") else 1
+    return 2 if format_of(path, fmt) in ("csv", "xlsx") else 1
 
 
 # --------------------------------------------------------------------------- loading
@@ -229,7 +230,7 @@ def load_dataset(spec: DatasetSpec, path: Path | None = None) -> LeadData:
 
 def _read_options(path: Path, fmt: str | None, read: ReadOptions) -> tuple[ReadOptions, list[str]]:
     """``read`` with the separator detected when the spec gives none, and a note saying so."""
-    if read.sep is not None or _format_of(path, fmt) != "csv" or not path.is_file():
+    if read.sep is not None or format_of(path, fmt) != "csv" or not path.is_file():
         return read, []
     sep = detect_separator(path, read.encoding)
     note = (

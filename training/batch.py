@@ -33,6 +33,7 @@ from features.dataset import (
     DatasetError,
     LeadData,
     detect_separator,
+    format_of,
     prepare_frame,
 )
 from features.spec import DatasetSpec, KFoldSplit, KnownAt
@@ -94,17 +95,16 @@ def needed_columns(spec: DatasetSpec) -> list[str] | None:
     return list(dict.fromkeys(columns))
 
 
-def _format(path: Path, fmt: str | None) -> str:
-    if fmt is not None:
-        return fmt
-    suffix = path.suffix.lower()
-    if suffix in {".parquet", ".pq"}:
-        return "parquet"
-    if suffix in {".csv", ".txt"}:
-        return "csv"
-    raise DatasetError(
-        [Problem(str(path), None, None, "unknown file type for scoring; expected .csv or .parquet")]
-    )
+def _scoring_format(path: Path, fmt: str | None) -> str:
+    """The file's format for batch scoring: CSV or Parquet (a workbook is not streamed)."""
+    try:
+        kind = format_of(path, fmt)
+    except DatasetError:
+        kind = None
+    if kind is None or kind == "xlsx":
+        problem = "unknown file type for scoring; expected .csv or .parquet"
+        raise DatasetError([Problem(str(path), None, None, problem)])
+    return kind
 
 
 def read_chunks(spec: DatasetSpec, path: Path, chunk_rows: int) -> Iterator[Chunk]:
@@ -113,7 +113,7 @@ def read_chunks(spec: DatasetSpec, path: Path, chunk_rows: int) -> Iterator[Chun
     and encoding, every column as text like :func:`features.dataset.read_table`."""
     if not path.is_file():
         raise DatasetError([Problem(str(path), None, None, "no such file")])
-    if _format(path, spec.format) == "parquet":
+    if _scoring_format(path, spec.format) == "parquet":
         yield from _parquet_chunks(spec, path, chunk_rows)
     else:
         yield from _csv_chunks(spec, path, chunk_rows)
@@ -248,7 +248,7 @@ def count_rows(spec: DatasetSpec, path: Path) -> int | None:
     """Rows of a Parquet file from its footer (for a progress bar's total); None for CSV
     (counting would read the file twice)."""
     try:
-        if _format(path, spec.format) == "parquet" and path.is_file():
+        if _scoring_format(path, spec.format) == "parquet" and path.is_file():
             return int(pq.ParquetFile(path).metadata.num_rows)
     except (DatasetError, OSError, pa.ArrowInvalid):
         return None
