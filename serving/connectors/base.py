@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
 import httpx
@@ -21,6 +21,9 @@ import httpx
 from features.funnel import Status
 from features.lead import Lead
 from serving.store.outbox import NewEvent
+
+if TYPE_CHECKING:
+    from serving.connectors.config import WriteFields
 
 
 class RefusedError(Exception):
@@ -95,6 +98,18 @@ class WriteBack:
     @property
     def version(self) -> str:
         return f"{self.score_id} ({self.model})" if self.model else str(self.score_id)
+
+    def fields(self, names: WriteFields) -> dict[str, Any]:
+        """The score's CRM field values keyed by the configured field names (``version``
+        only when a field for it is configured)."""
+        out: dict[str, Any] = {
+            str(names.probability): self.percent,
+            str(names.tier): self.tier,
+            str(names.reasons): self.reasons_text,
+        }
+        if names.version is not None:
+            out[str(names.version)] = self.version
+        return out
 
 
 class Connector(Protocol):

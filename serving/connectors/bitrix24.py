@@ -150,14 +150,7 @@ class Bitrix24:
         return float(amount), str(currency)
 
     def write_back(self, http: httpx.Client, crm_id: str, score: WriteBack) -> None:
-        names = self.config.fields
-        fields: dict[str, Any] = {
-            str(names.probability): score.percent,
-            str(names.tier): score.tier,
-            str(names.reasons): score.reasons_text,
-        }
-        if names.version is not None:
-            fields[str(names.version)] = score.version
+        fields = score.fields(self.config.fields)
         body = {"entityTypeId": LEAD_ENTITY_TYPE, "id": int(crm_id), "fields": fields}
         what = f"Bitrix24 crm.item.update {crm_id}"
         _result(call(http, "POST", self._url + "crm.item.update.json", what, json=body), what)

@@ -219,12 +219,5 @@ class Generic:
         names = self.mapping.write_back
         if self._write_back_url is None or names is None:
             return
-        body: dict[str, Any] = {
-            "id": crm_id,
-            str(names.probability): score.percent,
-            str(names.tier): score.tier,
-            str(names.reasons): score.reasons_text,
-        }
-        if names.version is not None:
-            body[str(names.version)] = score.version
+        body: dict[str, Any] = {"id": crm_id, **score.fields(names)}
         call(http, "POST", self._write_back_url, f"{self.name} write-back {crm_id}", json=body)

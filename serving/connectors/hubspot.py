@@ -151,14 +151,7 @@ class HubSpot:
         return None
 
     def write_back(self, http: httpx.Client, crm_id: str, score: WriteBack) -> None:
-        names = self.config.properties
-        properties: dict[str, Any] = {
-            str(names.probability): score.percent,
-            str(names.tier): score.tier,
-            str(names.reasons): score.reasons_text,
-        }
-        if names.version is not None:
-            properties[str(names.version)] = score.version
+        properties = score.fields(self.config.properties)
         url = f"{self.base_url}/crm/v3/objects/contacts/{crm_id}"
         what = f"HubSpot PATCH contact {crm_id}"
         call(http, "PATCH", url, what, json={"properties": properties}, headers=self._headers)
