@@ -53,15 +53,11 @@ def with_search_path(url: str, schema: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'leads.db'}"
-        return
+def postgres_schema_url(schema: str) -> Iterator[str]:
+    """Yield a URL on a fresh PostgreSQL schema (skips when PG_ENV is unset), then drop it."""
     base = os.environ.get(PG_ENV)
     if not base:
         pytest.skip(f"{PG_ENV} not set")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = create_engine(base)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
@@ -71,6 +67,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'leads.db'}"
+        return
+    yield from postgres_schema_url(f"t_{uuid.uuid4().hex[:16]}")
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ The longer nightly-style run, with more examples and a random seed, is
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,14 +29,13 @@ from schemathesis.checks import (
 )
 from schemathesis.core.failures import FailureGroup
 from schemathesis.python.asgi import get_client, shutdown_lifespans
-from sqlalchemy import create_engine, text
 
 from serving.app import create_app
 from serving.modelset import MemoryLoader
 from serving.settings import ServingSettings
 from serving.store.leads import Store
 from tests.serving.api.test_hostile import snapshot
-from tests.serving.conftest import API_KEYS, PG_ENV, headers, make_lead, with_search_path
+from tests.serving.conftest import API_KEYS, headers, make_lead, postgres_schema_url
 
 SEED = 16
 #: Valid and invalid examples (each) per operation and backend: about 60 s for both.
@@ -61,19 +59,7 @@ def fuzz_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'leads.db'}"
         return
-    base = os.environ.get(PG_ENV)
-    if not base:
-        pytest.skip(f"{PG_ENV} not set")
-    schema = f"fuzz_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield with_search_path(base, schema)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    yield from postgres_schema_url(f"fuzz_{uuid.uuid4().hex[:12]}")
 
 
 def fuzz_settings(url: str, data_dir: Path) -> ServingSettings:
