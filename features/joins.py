@@ -20,7 +20,8 @@ import pandas as pd
 
 from features.checks import ROWS_LISTED_PER_COLUMN, Checker, Problem, check_columns
 from features.coerce import as_object_array, is_missing, to_text
-from features.spec import DatasetSpec, Join
+from features.spec import DatasetSpec
+from features.spec_sources import Join
 
 #: Reads one lookup file: (its frame, the line number of its first data row).
 Reader = Callable[[Path, Join], tuple[pd.DataFrame, int]]

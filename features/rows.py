@@ -19,7 +19,8 @@ import pandas as pd
 
 from features.checks import Checker, suggestion
 from features.coerce import as_object_array, is_missing, number_of, to_datetime_utc, to_text
-from features.spec import DatasetSpec, MembershipTarget, RowCondition
+from features.spec import DatasetSpec, MembershipTarget
+from features.spec_sources import RowCondition
 
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "==": operator.eq,

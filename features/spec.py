@@ -29,8 +29,6 @@ Example (abridged)::
 
 from __future__ import annotations
 
-import codecs
-import re
 from datetime import date
 from enum import StrEnum
 from importlib import resources
@@ -41,17 +39,16 @@ import yaml
 from pydantic import (
     AliasChoices,
     BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
 from features.funnel import Stage
 from features.labels import FeatureLabels, copy_labels, explained_with_problems
+from features.spec_sources import Join, ReadOptions, RowCondition, SpecSection
 
 
 class KnownAt(StrEnum):
@@ -85,11 +82,7 @@ DatePart = Literal["hour", "weekday", "month", "dayofyear"]
 DEFAULT_DATE_PARTS: tuple[DatePart, ...] = ("hour", "weekday", "month")
 
 
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FeatureSpec(FeatureLabels, _Spec):
+class FeatureSpec(FeatureLabels, SpecSection):
     """One feature: its column, type, ``known_at``, type options and display labels."""
 
     column: str = Field(min_length=1)
@@ -146,7 +139,7 @@ class FeatureSpec(FeatureLabels, _Spec):
         return [self.column, *extra]
 
 
-class StatusTarget(_Spec):
+class StatusTarget(SpecSection):
     """Positive when the lead reached ``reach`` (statuses mapped to stages)."""
 
     kind: Literal["status"]
@@ -161,7 +154,7 @@ class StatusTarget(_Spec):
     )
 
 
-class OutcomeTarget(_Spec):
+class OutcomeTarget(SpecSection):
     """A status column read as an outcome: ``positive`` statuses against ``negative`` ones
     (every other status when ``negative`` is not given); ``ignore`` lists open statuses,
     whose rows are left out (e.g. a pipeline's open stages when only closed deals count)."""
@@ -191,7 +184,7 @@ DEFAULT_POSITIVE: tuple[str | int | bool, ...] = (1, True, "1", "true")
 DEFAULT_NEGATIVE: tuple[str | int | bool, ...] = ("0", "false", "no", "нет")
 
 
-class BinaryTarget(_Spec):
+class BinaryTarget(SpecSection):
     """Positive when ``column`` holds one of ``positive`` (e.g. a 0/1 column)."""
 
     kind: Literal["binary"]
@@ -203,7 +196,7 @@ class BinaryTarget(_Spec):
     )
 
 
-class MembershipTarget(_Spec):
+class MembershipTarget(SpecSection):
     """Positive when the lead's id appears in ``key`` of another file (e.g. closed deals)."""
 
     kind: Literal["membership"]
@@ -245,7 +238,7 @@ Target = Annotated[
 ]
 
 
-class DroppedColumn(_Spec):
+class DroppedColumn(SpecSection):
     column: str = Field(description="a column name, or a prefix ending in '*'")
     reason: str
 
@@ -255,7 +248,7 @@ class DroppedColumn(_Spec):
         return name == self.column
 
 
-class TimeSplit(_Spec):
+class TimeSplit(SpecSection):
     """Out-of-time: train before ``test_start``, test from it (to ``test_end`` if given)."""
 
     kind: Literal["time"]
@@ -266,7 +259,7 @@ class TimeSplit(_Spec):
     test_months: int = Field(default=3, ge=1)
 
 
-class KFoldSplit(_Spec):
+class KFoldSplit(SpecSection):
     """Stratified k-fold for data with no time column (the report says so)."""
 
     kind: Literal["stratified_kfold"]
@@ -274,7 +267,7 @@ class KFoldSplit(_Spec):
     seed: int = 0
 
 
-class OrderedSplit(_Spec):
+class OrderedSplit(SpecSection):
     """By row order (a file ordered in time without a date column): the first rows train,
     the last ``test_share`` of them test. ``by`` sorts the rows by a numeric sequence
     column first (e.g. a CRM's running number)."""
@@ -284,7 +277,7 @@ class OrderedSplit(_Spec):
     by: str | None = Field(default=None, description="numeric column giving the row order")
 
 
-class BacktestSplit(_Spec):
+class BacktestSplit(SpecSection):
     """A backtest over row order (or time order when the spec has a time column):
     ``windows`` consecutive test windows of ``test_share`` of the rows each, at the end of
     the data. ``expanding`` trains on every row before a window, ``rolling`` on the
@@ -318,151 +311,7 @@ Split = Annotated[
 ]
 
 
-# ------------------------------------------------------------------ reading, rows, joins
-
-_SEPARATOR_WORDS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-
-
-class ReadOptions(_Spec):
-    """How a CSV file is read. ``sep`` is detected from the first lines when not given."""
-
-    sep: str | None = Field(default=None, description="one character, or tab/comma/semicolon")
-    encoding: str = "utf-8-sig"
-    decimal: str = Field(default=".", min_length=1, max_length=1)
-    thousands: str | None = Field(default=None, min_length=1, max_length=1)
-
-    @field_validator("sep")
-    @classmethod
-    def _one_character(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = _SEPARATOR_WORDS.get(value.lower(), value)
-        if len(value) != 1:
-            raise ValueError(f"sep must be one character (or tab, comma, semicolon), not {value!r}")
-        return value
-
-    @field_validator("encoding")
-    @classmethod
-    def _known_encoding(cls, value: str) -> str:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"unknown encoding {value!r} (e.g. utf-8, cp1252, latin-1)") from None
-        return value
-
-    @model_validator(mode="after")
-    def _marks_differ(self) -> ReadOptions:
-        if self.thousands is not None and self.thousands == self.decimal:
-            raise ValueError("decimal and thousands must be different characters")
-        if self.sep is not None and self.sep == self.decimal:
-            raise ValueError("sep and decimal must be different characters")
-        return self
-
-
-RowOperator = Literal["in", "not in", "missing", "not missing", "==", "!=", ">", ">=", "<", "<="]
-_IN = re.compile(r"^(?P<column>.+?)\s+(?P<op>not in|in)\s+(?P<rest>\[.*\])$", re.DOTALL)
-_MISSING = re.compile(r"^(?P<column>.+?)\s+(?P<op>is missing|not missing|missing)$")
-_COMPARE = re.compile(r"^(?P<column>.+?)\s*(?P<op>==|!=|>=|<=|>|<)\s*(?P<value>.+)$")
-
-
-class RowCondition(_Spec):
-    """One condition of ``rows:``, written ``column in [a, b]``, ``column not in [...]``,
-    ``column not missing``, ``column missing`` or ``column >= 10`` (``== != > >= < <=``;
-    numbers compare as numbers, ISO dates as dates, other values as text)."""
-
-    column: str = Field(min_length=1)
-    op: RowOperator
-    values: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _parse(cls, value: Any) -> Any:
-        if not isinstance(value, str):
-            return value
-        return parse_condition(value)
-
-    def __str__(self) -> str:
-        if self.op in ("in", "not in"):
-            return f"{self.column} {self.op} [{', '.join(self.values)}]"
-        if self.op in ("missing", "not missing"):
-            return f"{self.column} {self.op}"
-        return f"{self.column} {self.op} {self.values[0]}"
-
-
-def parse_condition(text: str) -> dict[str, Any]:
-    """``"deal_stage in [Won, Lost]"`` -> ``{column, op, values}``; ValueError if unreadable."""
-    expected = (
-        "expected 'COLUMN in [a, b]', 'COLUMN not in [...]', 'COLUMN not missing', "
-        "'COLUMN missing' or 'COLUMN >= VALUE' (== != > >= < <=)"
-    )
-    text = text.strip()
-    if match := _IN.match(text):
-        try:
-            values = yaml.safe_load(match["rest"])
-        except yaml.YAMLError:
-            values = None
-        if not isinstance(values, list) or not values:
-            raise ValueError(f"row condition {text!r}: '{match['op']}' needs a list like [a, b]")
-        return {"column": match["column"], "op": match["op"], "values": [str(v) for v in values]}
-    if match := _MISSING.match(text):
-        op = "missing" if match["op"] == "is missing" else match["op"]
-        return {"column": match["column"], "op": op, "values": []}
-    if match := _COMPARE.match(text):
-        value = match["value"].strip().strip("'\"")
-        return {"column": match["column"].strip(), "op": match["op"], "values": [value]}
-    raise ValueError(f"cannot read row condition {text!r}; {expected}")
-
-
-class Join(_Spec):
-    """A lookup table joined onto the data: its columns (named ``prefix`` + column) become
-    available to features. ``on`` is the key column (the same name in both files), a list
-    of them, or a mapping data column -> lookup column. A key present in the data but
-    absent from the lookup is reported (match rate in check-data); with ``how: inner`` those
-    rows are left out. A key repeated in the lookup is an error."""
-
-    path: str = Field(
-        validation_alias=AliasChoices("path", "file"),
-        description="the lookup file, relative to the data file",
-    )
-    on: str | list[str] | dict[str, str]
-    how: Literal["left", "inner"] = "left"
-    unmatched: Literal["warn", "error"] = Field(
-        default="warn", description="a key the lookup lacks: a warning, or an error"
-    )
-    prefix: str = ""
-    columns: list[str] | None = Field(default=None, description="default: every other column")
-    format: Literal["csv", "parquet", "xlsx"] | None = None
-    read: ReadOptions = Field(default_factory=ReadOptions)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _on_key(cls, value: Any) -> Any:
-        """YAML 1.1 reads a bare ``on:`` key as the boolean true: take it as ``on``."""
-        if isinstance(value, dict) and True in value and "on" not in value:
-            value = {("on" if k is True else k): v for k, v in value.items()}
-        return value
-
-    @field_validator("on")
-    @classmethod
-    def _some_key(cls, value: str | list[str] | dict[str, str]) -> str | list[str] | dict[str, str]:
-        if not value:
-            raise ValueError("on needs at least one key column")
-        return value
-
-    @property
-    def keys(self) -> list[tuple[str, str]]:
-        """(data column, lookup column) pairs."""
-        if isinstance(self.on, str):
-            return [(self.on, self.on)]
-        if isinstance(self.on, list):
-            return [(k, k) for k in self.on]
-        return list(self.on.items())
-
-    def output_name(self, lookup_column: str) -> str:
-        return f"{self.prefix}{lookup_column}"
-
-
-class TrainingSection(_Spec):
+class TrainingSection(SpecSection):
     """Model settings that belong to a data set (found by validation, kept with its spec)."""
 
     params: dict[str, float | int | str | bool] = Field(
@@ -489,7 +338,7 @@ class TrainingSection(_Spec):
 ONE_CHANNEL = "all"
 
 
-class DatasetSpec(_Spec):
+class DatasetSpec(SpecSection):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     description: str | None = None
     data: str | None = Field(default=None, description="default data file, relative to the spec")

@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from features.dataset import DatasetError, load_dataset
-from features.spec import DatasetSpec, SpecError, load_spec, parse_condition
+from features.spec import DatasetSpec, SpecError, load_spec
+from features.spec_sources import parse_condition
 
 HEADER = "id,stage,amount,engaged,region"
 ROWS = [
