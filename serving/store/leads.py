@@ -19,22 +19,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, selectinload, sessionmaker
 
 from features.funnel import Status, check_transition, highest_stage
-from serving.queue import (
-    QueueEntry,
-    QueueKey,
-    position_of,
-    rank,
-    top_ranked,
-)
+from serving.queue import QueueEntry, QueueKey, top_ranked
 from serving.scores import Score
 from serving.store.queue_reads import (
     KEY_COLUMNS,
     LEADS,
-    QUEUE_COLUMNS,
+    UNCLAIMED,
     QueueFilter,
     QueuePage,
-    queue_entry,
+    queue_counts,
+    queue_entries,
+    queue_page,
     queue_reader,
+    unclaimed_position,
 )
 from serving.store.tables import (
     WRITE_OPTION,
@@ -207,7 +204,7 @@ class Store:
             if not row.in_queue or row.claimed_by is not None:
                 return row, None
             key = QueueKey(row.id, row.rank_probability, row.sla_deadline)
-            return row, self._position(session, key, now, sla_minutes, depth)
+            return row, unclaimed_position(session, key, now, sla_minutes, depth)
 
     def lead_by_external(self, external_id: str) -> LeadRow | None:
         with self.reading() as session:
@@ -253,86 +250,33 @@ class Store:
         unclaimed: bool = False,
     ) -> list[QueueEntry]:
         with self.reading() as session:
-            return self._queue_entries(session, channel, tier, unclaimed)
-
-    @staticmethod
-    def _queue_entries(
-        session: Session,
-        channel: str | None = None,
-        tier: str | None = None,
-        unclaimed: bool = False,
-    ) -> list[QueueEntry]:
-        query = select(*QUEUE_COLUMNS).where(LeadRow.in_queue.is_(True))
-        if channel is not None:
-            query = query.where(LeadRow.channel == channel)
-        if tier is not None:
-            query = query.where(LeadRow.tier == tier)
-        if unclaimed:
-            query = query.where(LeadRow.claimed_by.is_(None))
-        return [queue_entry(row) for row in session.execute(query)]
+            return queue_entries(session, channel, tier, unclaimed)
 
     def queue_top(
         self, now: datetime, sla_minutes: float, limit: int, which: QueueFilter
     ) -> QueuePage:
-        """The first ``limit`` queued leads of ``which`` in priority order (exactly what
-        ranking all of them gives), with the counts; the reads grow with ``limit``, not with
-        the queue (the counts are scans of a partial index)."""
+        """The first ``limit`` queued leads of ``which`` in priority order, with the counts
+        (:func:`~serving.store.queue_reads.queue_page`)."""
         with self.snapshot() as session:
-            keys = top_ranked(queue_reader(session, which, now), limit, now, sla_minutes)
-            rows = session.execute(
-                select(*QUEUE_COLUMNS).where(LeadRow.id.in_([key.lead_id for key in keys]))
-            )
-            items = rank([queue_entry(row) for row in rows], now, sla_minutes)
-            counts = session.execute(
-                select(func.count(), func.count().filter(LEADS.sla_deadline < now))
-                .select_from(LeadRow)
-                .where(*which.where())
-            ).one()
-        return QueuePage(items, int(counts[0]), int(counts[1]))
+            return queue_page(session, now, sla_minutes, limit, which)
 
     def queue_position(
         self, lead_id: int, now: datetime, sla_minutes: float, depth: int
     ) -> int | None:
         """The lead's place among the unclaimed queued leads (1 = next to be claimed) when
         it is among the first ``depth`` of them; None when further down or not queued."""
-        which = QueueFilter(unclaimed=True)
         with self.snapshot() as session:
             row = session.execute(
-                select(*KEY_COLUMNS).where(LEADS.id == lead_id, *which.where())
+                select(*KEY_COLUMNS).where(LEADS.id == lead_id, *UNCLAIMED.where())
             ).first()
             if row is None:
                 return None
-            return self._position(session, QueueKey(*row), now, sla_minutes, depth)
-
-    @staticmethod
-    def _position(
-        session: Session, key: QueueKey, now: datetime, sla_minutes: float, depth: int
-    ) -> int | None:
-        which = QueueFilter(unclaimed=True)
-        at_depth = session.scalar(
-            select(LEADS.rank_probability)
-            .where(*which.where())
-            .order_by(LEADS.rank_probability.desc(), LEADS.id.desc())
-            .offset(depth - 1)
-            .limit(1)
-        )
-        read = queue_reader(session, which, now)
-        return position_of(read, key, depth, now, sla_minutes, probability_at_depth=at_depth)
+            return unclaimed_position(session, QueueKey(*row), now, sla_minutes, depth)
 
     def queue_stats(self, now: datetime) -> tuple[int, int, int]:
         """(leads in the queue, of them unclaimed, of them past their SLA deadline)."""
-        in_queue = LeadRow.in_queue.is_(True)
         with self.reading() as session:
-            total = session.scalar(select(func.count()).where(in_queue)) or 0
-            unclaimed = (
-                session.scalar(select(func.count()).where(in_queue, LeadRow.claimed_by.is_(None)))
-                or 0
-            )
-            breached = (
-                session.scalar(select(func.count()).where(in_queue, LeadRow.sla_deadline < now))
-                or 0
-            )
-        return int(total), int(unclaimed), int(breached)
+            return queue_counts(session, now)
 
     # --- writing -------------------------------------------------------------------------
 
@@ -590,7 +534,7 @@ class Store:
         candidates = CLAIM_CANDIDATES
         for _ in range(CLAIM_ROUNDS):
             with self.writing() as session:
-                read = queue_reader(session, QueueFilter(unclaimed=True), now)
+                read = queue_reader(session, UNCLAIMED, now)
                 ranked = top_ranked(read, candidates, now, sla_minutes)
                 if not ranked:
                     return None

@@ -1,7 +1,9 @@
 """The lead store's reads of the SDR queue: the queue's three sorted accesses
 (``serving.queue.Access``) as keyset-paginated range scans of the partial queue indexes,
-the filters a queue read takes, and queue entries from lead rows. The ranking itself is
-``serving.queue`` (pure); the ``Store`` methods that use these are in ``leads.py``."""
+the filters a queue read takes, queue entries from lead rows, and the reads built on them
+(the top of the queue, a lead's place in it, the counts), each inside a session the caller
+opens. The ranking itself is ``serving.queue`` (pure); the ``Store`` methods that open the
+sessions are in ``leads.py``."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, literal, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Select, func, literal, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from serving.queue import (
@@ -23,6 +25,9 @@ from serving.queue import (
     Read,
     Reader,
     access_key,
+    position_of,
+    rank,
+    top_ranked,
 )
 from serving.store.tables import LeadRow
 
@@ -132,3 +137,67 @@ def queue_reader(session: Session, which: QueueFilter, now: datetime) -> Reader:
         }
 
     return read
+
+
+#: The queue an SDR claims from: queued leads nobody holds.
+UNCLAIMED = QueueFilter(unclaimed=True)
+
+
+def queue_entries(
+    session: Session, channel: str | None, tier: str | None, unclaimed: bool
+) -> list[QueueEntry]:
+    """Every queued lead's entry, of one channel and tier when given, unclaimed if asked."""
+    query = select(*QUEUE_COLUMNS).where(LeadRow.in_queue.is_(True))
+    if channel is not None:
+        query = query.where(LeadRow.channel == channel)
+    if tier is not None:
+        query = query.where(LeadRow.tier == tier)
+    if unclaimed:
+        query = query.where(LeadRow.claimed_by.is_(None))
+    return [queue_entry(row) for row in session.execute(query)]
+
+
+def queue_page(
+    session: Session, now: datetime, sla_minutes: float, limit: int, which: QueueFilter
+) -> QueuePage:
+    """The first ``limit`` queued leads of ``which`` in priority order (exactly what ranking
+    all of them gives), with the counts; the reads grow with ``limit``, not with the queue
+    (the counts are scans of a partial index)."""
+    keys = top_ranked(queue_reader(session, which, now), limit, now, sla_minutes)
+    rows = session.execute(
+        select(*QUEUE_COLUMNS).where(LeadRow.id.in_([key.lead_id for key in keys]))
+    )
+    items = rank([queue_entry(row) for row in rows], now, sla_minutes)
+    counts = session.execute(
+        select(func.count(), func.count().filter(LEADS.sla_deadline < now))
+        .select_from(LeadRow)
+        .where(*which.where())
+    ).one()
+    return QueuePage(items, int(counts[0]), int(counts[1]))
+
+
+def unclaimed_position(
+    session: Session, key: QueueKey, now: datetime, sla_minutes: float, depth: int
+) -> int | None:
+    """The place of the lead with ``key`` among the unclaimed queued leads (1 = next to be
+    claimed) when among the first ``depth``; None when further down."""
+    at_depth = session.scalar(
+        select(LEADS.rank_probability)
+        .where(*UNCLAIMED.where())
+        .order_by(LEADS.rank_probability.desc(), LEADS.id.desc())
+        .offset(depth - 1)
+        .limit(1)
+    )
+    read = queue_reader(session, UNCLAIMED, now)
+    return position_of(read, key, depth, now, sla_minutes, probability_at_depth=at_depth)
+
+
+def queue_counts(session: Session, now: datetime) -> tuple[int, int, int]:
+    """(leads in the queue, of them unclaimed, of them past their SLA deadline)."""
+    in_queue = LeadRow.in_queue.is_(True)
+    total = session.scalar(select(func.count()).where(in_queue)) or 0
+    unclaimed = (
+        session.scalar(select(func.count()).where(in_queue, LeadRow.claimed_by.is_(None))) or 0
+    )
+    breached = session.scalar(select(func.count()).where(in_queue, LeadRow.sla_deadline < now)) or 0
+    return int(total), int(unclaimed), int(breached)
