@@ -33,9 +33,9 @@ from report import markdown_table, write_section
 
 from features.dataset import prepare_frame
 from features.demo import generate_leads
+from features.reason import Reason
 from features.spec import KnownAt, load_spec
 from training.model import LeadModel
-from training.reasons import Reason
 from training.trainer import TrainOptions, train_model
 
 TOP_K = 3

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from features.questionnaire import load_catalog
 from features.sla import read_working_hours
+from features.tiers import Tiers
 from serving.api.auth import KeyRing
 from serving.api.deps import Services
 from serving.api.errors import BodySizeLimit, install_error_handlers
@@ -49,7 +50,6 @@ from serving.settings import ServingSettings
 from serving.store.leads import Store
 from serving.web import install_pages
 from training.registry import bound_http_requests
-from training.tiers import Tiers
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from training.reasons import Reason
+from features.reason import Reason
 
 
 @dataclass(frozen=True)

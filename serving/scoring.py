@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from features.reason import Reason
+from features.tiers import Tiers
 from serving.modelset import TARGETS, ModelSet
 from serving.scores import Score
 from training.model import ScoredLead
-from training.reasons import DEFAULT_THRESHOLD_PP, Reason
+from training.reasons import DEFAULT_THRESHOLD_PP
 from training.registry import VersionedModel
 from training.rules import explain_rule, rule_probability
-from training.tiers import Tiers
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from features.dataset import (
     prepare_frame,
 )
 from features.spec import DatasetSpec, KFoldSplit, KnownAt
+from features.tiers import Tiers
 from training.model import LeadModel
-from training.tiers import Tiers
 
 #: Rows per chunk by default: a few tens of MB of raw demo leads.
 DEFAULT_CHUNK_ROWS = 100_000

@@ -35,12 +35,12 @@ import pandas as pd
 from features.dataset import prepare_frame
 from features.pipeline import LeadFeaturizer
 from features.spec import DatasetSpec, KnownAt
+from features.tiers import Tiers
 from training.batch import OUTPUT_SCHEMA, needed_columns, score_frame, scoring_spec
 from training.calibration import fit_calibrator
 from training.gbm import DEFAULT_PARAMS
 from training.model import GbmEstimator, LeadModel, Member
 from training.options import TrainOptions
-from training.tiers import Tiers
 
 if TYPE_CHECKING:
     from distributed import Client

@@ -29,9 +29,10 @@ from features.i18n import Phrasebook
 from features.i18n.fields import describe_field
 from features.labels import reason_field
 from features.pipeline import LeadFeaturizer
+from features.reason import Reason
 from features.spec import FeatureSpec
 from training.calibration import Calibrator
-from training.reasons import DEFAULT_THRESHOLD_PP, Reason, scaled_effects, shown
+from training.reasons import DEFAULT_THRESHOLD_PP, scaled_effects, shown
 
 #: Step in raw log-odds for the calibrator's local slope.
 _STEP = 0.05

@@ -1,8 +1,9 @@
-"""A reason behind a score: which source field pushed it, in plain words, and how much.
+"""Choosing the reasons behind a score: which source fields pushed it, and how much.
 
-One type for every scorer: a model's reasons carry the field's log-odds contribution,
-the fallback rule's carry its points; both carry ``effect_pp``, the field's effect on this
-lead's probability in percentage points. Both read the same on the API and in the store.
+The type is :class:`features.reason.Reason`, one for every scorer: a model's reasons carry
+the field's log-odds contribution, the fallback rule's carry its points; both carry
+``effect_pp``, the field's effect on this lead's probability in percentage points. Both read
+the same on the API and in the store.
 
 The effects of one lead add up to its probability minus the baseline (the probability of a
 lead whose every field is at its average: the model's expected raw score through its
@@ -15,43 +16,16 @@ only when ``|effect_pp|`` reaches a threshold (``DEFAULT_THRESHOLD_PP``, 1 pp).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
+
+from features.reason import Reason
 
 #: A reason moving the probability by less than this many percentage points is not shown.
 DEFAULT_THRESHOLD_PP = 1.0
 #: Below this |sum of contributions| the secant is replaced by the local slope.
 _FLAT = 1e-9
-
-
-@dataclass(frozen=True)
-class Reason:
-    """One source field's push on a score: plain words, its contribution (log-odds or the
-    rule's points; positive raises the score) and its effect in percentage points."""
-
-    field: str
-    phrase: str
-    contribution: float
-    effect_pp: float | None = None
-    missing: bool = False  # the phrase is about an answer not given yet
-
-    @property
-    def direction(self) -> str:
-        value = self.contribution if self.effect_pp is None else self.effect_pp
-        return "+" if value >= 0 else "-"
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "field": self.field,
-            "phrase": self.phrase,
-            "direction": self.direction,
-            "contribution": round(float(self.contribution), 6),
-        }
-        if self.effect_pp is not None:
-            out["effect_pp"] = round(float(self.effect_pp), 2)
-        return out
 
 
 def scaled_effects(

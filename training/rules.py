@@ -33,8 +33,9 @@ from features.coerce import bool_of, is_na, number_of
 from features.email import EmailKind, email_kind
 from features.i18n import Phrasebook
 from features.labels import field_label, missing_of, value_label
+from features.reason import Reason
 from features.spec import FeatureSpec, load_spec
-from training.reasons import DEFAULT_THRESHOLD_PP, Reason, merged, scaled_effects, shown
+from training.reasons import DEFAULT_THRESHOLD_PP, merged, scaled_effects, shown
 
 #: Points at which the rule gives probability 0.5, and points per unit of log-odds.
 POINTS_AT_HALF = 70.0

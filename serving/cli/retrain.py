@@ -368,8 +368,8 @@ def retrain(
     from training.threads import prepare_process
 
     prepare_process()  # before LightGBM loads: threads for the cores there are, no spinning
+    from features.tiers import Tiers
     from training.retraining.cycle import RetrainConfig, config_summary
-    from training.tiers import Tiers
 
     if data is not None and from_store:
         raise fail("give --from-store or --data PATH, not both", 2)

@@ -24,10 +24,10 @@ from serving.cli.console import fail, is_terminal, plain_line, spec_or_exit
 
 if TYPE_CHECKING:
     from features.spec import DatasetSpec, KnownAt
+    from features.tiers import Tiers
     from training.model import LeadModel
     from training.registry import VersionedModel
     from training.settings import TrainingSettings
-    from training.tiers import Tiers
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -137,9 +137,9 @@ def score(
 
     prepare_process(threads)  # before LightGBM loads
     from features.dataset import DatasetError
+    from features.tiers import Tiers
     from serving.settings import ServingSettings
     from training.batch import count_rows, score_file
-    from training.tiers import Tiers
 
     settings = ServingSettings()
     reading = spec_or_exit(spec)

@@ -12,9 +12,9 @@ import pytest
 from features.dataset import DatasetError, prepare_frame
 from features.demo import generate_leads
 from features.spec import KnownAt, load_spec
+from features.tiers import Tiers
 from training.batch import read_chunks, score_file, scoring_spec
 from training.model import LeadModel
-from training.tiers import Tiers
 from training.trainer import TrainOptions, fit_final
 
 ROWS = 3000

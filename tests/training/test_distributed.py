@@ -16,11 +16,11 @@ from sklearn.metrics import roc_auc_score
 from features.dataset import prepare_frame
 from features.demo import generate_leads
 from features.spec import KnownAt, load_spec
+from features.tiers import Tiers
 from training import distributed
 from training.batch import score_frame
 from training.model import LeadModel
 from training.options import TrainOptions
-from training.tiers import Tiers
 from training.trainer import fit_final
 
 pytest.importorskip("distributed", reason="the `dask` extra is not installed")

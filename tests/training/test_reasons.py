@@ -14,11 +14,12 @@ import pytest
 
 from features.demo import generate_leads
 from features.pipeline import LeadFeaturizer
+from features.reason import Reason
 from features.spec import DatasetSpec, load_spec
 from training.baselines import fit_logistic
 from training.calibration import fit_calibrator
 from training.model import ChainEstimator, Estimator, GbmEstimator, LeadModel, Member
-from training.reasons import Reason, merged, scaled_effects, shown
+from training.reasons import merged, scaled_effects, shown
 from training.rules import explain_rule, points_to_probability, rule_points
 
 ROWS = 2500

@@ -12,6 +12,7 @@ import pandas as pd
 
 from features.dataset import LeadData
 from features.spec import DatasetSpec, KnownAt
+from features.tiers import Tiers
 from training.gbm import DEFAULT_PARAMS, scale_learning_rate
 from training.metrics import Metrics, evaluate, per_channel
 from training.model import LeadModel
@@ -23,7 +24,6 @@ from training.retraining.settle import subset_data
 from training.retraining.window import Window
 from training.rules import rule_probability
 from training.splits import plan_split
-from training.tiers import Tiers
 from training.tracking.runs import training_record
 from training.trainer import Evaluation, TrainResult, fit_final, train_model
 

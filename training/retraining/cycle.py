@@ -20,6 +20,7 @@ import pandas as pd
 
 from features.dataset import LeadData
 from features.spec import DatasetSpec, KnownAt
+from features.tiers import Tiers
 from training.metrics import evaluate
 from training.options import TrainOptions
 from training.registry import load_champion, model_name, promote
@@ -55,7 +56,6 @@ from training.retraining.settle import settle_targets
 from training.retraining.window import Window, WindowChoice, choose_window
 from training.runner import IMPORTANCE_SAMPLE
 from training.splits import Fold, TrainingError
-from training.tiers import Tiers
 from training.trainer import TrainResult
 
 Progress = Callable[[str], None]

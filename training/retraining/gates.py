@@ -21,10 +21,10 @@ import numpy as np
 import pandas as pd
 
 from features.dataset import LeadData
+from features.tiers import Tiers
 from training.metrics import ECE_BINS, Metrics
 from training.retraining.config import Gates
 from training.retraining.drift import FeaturePsi
-from training.tiers import Tiers
 
 TIERS: tuple[str, ...] = ("A", "B", "C", "D")
 

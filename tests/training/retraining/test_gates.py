@@ -8,11 +8,11 @@ from typing import Any
 import numpy as np
 import pytest
 
+from features.tiers import Tiers
 from training.metrics import Metrics, expected_calibration_error
 from training.retraining.config import Gates
 from training.retraining.drift import FeaturePsi
 from training.retraining.gates import cold_start, ece_noise, evaluate_gates, tier_changes
-from training.tiers import Tiers
 
 
 def _metrics(auc: float, loss: float, ece: float, positives: int = 60, rows: int = 600) -> Metrics:

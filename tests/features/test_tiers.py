@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.tiers import Tiers
+from features.tiers import Tiers
 
 
 def test_one_and_many_agree_at_every_boundary() -> None:
