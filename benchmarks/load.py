@@ -500,7 +500,8 @@ def main() -> None:
         f"{args.minutes:g} min (latency from each request's scheduled time; a request over "
         f"{TIMEOUT_SECONDS:g} s is an error) and, before it, `GET /queue?limit=50` "
         f"{args.queue_requests} times in a row (at most {args.queue_seconds:g} s). The real "
-        "service (uvicorn, 1 worker, fallback rule) and the client share the 2 cores; "
+        "service (uvicorn, 1 worker, fallback rule) and the client share the 2 cores; the "
+        f"client's {CONNECTIONS} connections are made before the clock starts; "
         f"load average at the end {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}. `before` is "
         f"commit {args.before} (the whole queue ranked in Python), `after` this checkout.\n\n"
         f"Targets: {targets}.\n\n" + markdown_table(table, digits=1)
