@@ -30,6 +30,15 @@ HORIZON_DAYS = 400
 _SPAN = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
 
 
+def checked_time_zone(value: str) -> str:
+    """``value`` when it names an IANA time zone, else a ValueError that says what was expected."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{value}' (expected e.g. Europe/Moscow)") from None
+    return value
+
+
 class SlaCalendarError(ValueError):
     """A working-hours file that cannot be used, with the key and what was expected."""
 
@@ -107,11 +116,7 @@ class _CalendarFile(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone '{value}' (expected e.g. Europe/Moscow)") from None
-        return value
+        return checked_time_zone(value)
 
     @field_validator("hours")
     @classmethod

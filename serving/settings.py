@@ -13,6 +13,7 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from features.sla import checked_time_zone
 from training.settings import TrainingSettings
 
 MIB = 1024 * 1024
@@ -214,15 +215,7 @@ class ServingSettings(TrainingSettings):
     @field_validator("time_zone")
     @classmethod
     def _time_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"expected an IANA time zone such as Europe/Moscow, got '{value}'"
-            ) from None
-        return value
+        return checked_time_zone(value)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -25,16 +25,7 @@ import httpx
 
 from features.funnel import Status
 from features.lead import Lead
-from serving.connectors.base import (
-    BadPayloadError,
-    CrmError,
-    Inbound,
-    RefusedError,
-    WriteBack,
-    call,
-    external_id,
-    json_of,
-)
+from serving.connectors import base
 from serving.connectors.config import AmoCrmConfig
 from serving.connectors.statuses import AMOCRM_FIXED, StatusMap, status_map
 from serving.store.outbox import NewEvent
@@ -85,7 +76,7 @@ def _groups(form: dict[str, str]) -> dict[tuple[str, str, str], dict[str, str]]:
 
 def _numeric(value: str | None, field: str) -> str:
     if value is None or not value.strip().isdigit():
-        raise BadPayloadError(field, f"expected a numeric amoCRM id, got {value!r}")
+        raise base.BadPayloadError(field, f"expected a numeric amoCRM id, got {value!r}")
     return value.strip()
 
 
@@ -138,35 +129,39 @@ class AmoCrm:
         self._secret = webhook_secret
         self.statuses: StatusMap = status_map(config.statuses, AMOCRM_FIXED)
 
-    def verify(self, inbound: Inbound) -> None:
+    def verify(self, inbound: base.Inbound) -> None:
         if not inbound.path_secret or not hmac.compare_digest(
             inbound.path_secret.encode(), self._secret.encode()
         ):
-            raise RefusedError("the secret in the webhook URL is not this service's amoCRM secret")
+            raise base.RefusedError(
+                "the secret in the webhook URL is not this service's amoCRM secret"
+            )
         subdomain = inbound.form().get("account[subdomain]")
         if subdomain != self.config.subdomain:
-            raise RefusedError(
+            raise base.RefusedError(
                 f"account[subdomain] is {subdomain!r}, not the configured account "
                 f"{self.config.subdomain!r}"
             )
 
-    def events(self, inbound: Inbound) -> list[NewEvent]:
+    def events(self, inbound: base.Inbound) -> list[NewEvent]:
         return parse_events(inbound.form())
 
     def fetch(self, http: httpx.Client, crm_id: str, payload: dict[str, Any] | None) -> Any:
         url = f"{self.base_url}/api/v4/leads/{crm_id}"
         what = f"amoCRM GET lead {crm_id}"
-        found = call(http, "GET", url, what, params={"with": "contacts"}, headers=self._headers)
+        found = base.call(
+            http, "GET", url, what, params={"with": "contacts"}, headers=self._headers
+        )
         if found.status_code == 204:  # amoCRM's answer when there is no such lead
-            raise CrmError(f"{what}: amoCRM has no lead {crm_id}", permanent=True)
-        lead = json_of(found, what)
+            raise base.CrmError(f"{what}: amoCRM has no lead {crm_id}", permanent=True)
+        lead = base.json_of(found, what)
         contacts = ((lead.get("_embedded") or {}).get("contacts")) or []
         main = next((c for c in contacts if c.get("is_main")), contacts[0] if contacts else None)
         contact = None
         if main is not None:
             what = f"amoCRM GET contact {main['id']}"
             url = f"{self.base_url}/api/v4/contacts/{main['id']}"
-            contact = json_of(call(http, "GET", url, what, headers=self._headers), what)
+            contact = base.json_of(base.call(http, "GET", url, what, headers=self._headers), what)
         return {"lead": lead, "contact": contact}
 
     def lead(self, record: Any, received_at: datetime) -> Lead:
@@ -187,7 +182,7 @@ class AmoCrm:
         arrived = datetime.fromtimestamp(int(created), UTC) if created else received_at
         return Lead.model_validate(
             {
-                "external_id": external_id(NAME, str(lead["id"])),
+                "external_id": base.external_id(NAME, str(lead["id"])),
                 "arrived_at": arrived,
                 "source": {k: v for k, v in source.items() if v is not None},
             }
@@ -202,7 +197,7 @@ class AmoCrm:
         price = record["lead"].get("price")
         return (float(price), self.config.currency) if price else None
 
-    def write_back(self, http: httpx.Client, crm_id: str, score: WriteBack) -> None:
+    def write_back(self, http: httpx.Client, crm_id: str, score: base.WriteBack) -> None:
         fields = self.config.fields
         values: list[tuple[int | str, Any]] = [
             (fields.probability, score.percent),
@@ -217,4 +212,6 @@ class AmoCrm:
             ]
         }
         url = f"{self.base_url}/api/v4/leads/{crm_id}"
-        call(http, "PATCH", url, f"amoCRM PATCH lead {crm_id}", json=body, headers=self._headers)
+        base.call(
+            http, "PATCH", url, f"amoCRM PATCH lead {crm_id}", json=body, headers=self._headers
+        )

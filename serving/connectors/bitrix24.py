@@ -21,16 +21,7 @@ import httpx
 
 from features.funnel import Status
 from features.lead import Lead
-from serving.connectors.base import (
-    BadPayloadError,
-    CrmError,
-    Inbound,
-    RefusedError,
-    WriteBack,
-    call,
-    external_id,
-    json_of,
-)
+from serving.connectors import base
 from serving.connectors.config import Bitrix24Config
 from serving.connectors.statuses import StatusMap, status_map
 from serving.store.outbox import NewEvent
@@ -49,7 +40,7 @@ def parse_events(form: dict[str, str]) -> list[NewEvent]:
         return []
     crm_id = form.get("data[FIELDS][ID]", "").strip()
     if not crm_id.isdigit():
-        raise BadPayloadError(
+        raise base.BadPayloadError(
             "data[FIELDS][ID]", f"expected a numeric Bitrix24 lead id, got {crm_id!r}"
         )
     if kind == "lead":
@@ -71,9 +62,9 @@ def _first(values: Any, kind: str) -> str | None:
 
 
 def _result(response: httpx.Response, what: str) -> Any:
-    body = json_of(response, what)
+    body = base.json_of(response, what)
     if isinstance(body, dict) and "error" in body:
-        raise CrmError(
+        raise base.CrmError(
             f"{what}: {body.get('error')} {body.get('error_description', '')}".strip(),
             permanent=body.get("error") == "NOT_FOUND",
         )
@@ -92,29 +83,31 @@ class Bitrix24:
         self._token = application_token
         self.statuses: StatusMap = status_map(config.statuses)
 
-    def verify(self, inbound: Inbound) -> None:
+    def verify(self, inbound: base.Inbound) -> None:
         form = inbound.form()
         token = form.get("auth[application_token]")
         if not token:
-            raise RefusedError("no auth[application_token] in the event")
+            raise base.RefusedError("no auth[application_token] in the event")
         if not hmac.compare_digest(token.encode(), self._token.encode()):
-            raise RefusedError("auth[application_token] is not this service's Bitrix24 token")
+            raise base.RefusedError("auth[application_token] is not this service's Bitrix24 token")
         domain = form.get("auth[domain]")
         if self.config.domain is not None and domain != self.config.domain:
-            raise RefusedError(
+            raise base.RefusedError(
                 f"auth[domain] is {domain!r}, not the configured {self.config.domain!r}"
             )
 
-    def events(self, inbound: Inbound) -> list[NewEvent]:
+    def events(self, inbound: base.Inbound) -> list[NewEvent]:
         return parse_events(inbound.form())
 
     def fetch(self, http: httpx.Client, crm_id: str, payload: dict[str, Any] | None) -> Any:
         what = f"Bitrix24 crm.item.get {crm_id}"
         body = {"entityTypeId": LEAD_ENTITY_TYPE, "id": int(crm_id)}
-        result = _result(call(http, "POST", self._url + "crm.item.get.json", what, json=body), what)
+        result = _result(
+            base.call(http, "POST", self._url + "crm.item.get.json", what, json=body), what
+        )
         item = (result or {}).get("item")
         if not isinstance(item, dict):
-            raise CrmError(f"{what}: the answer has no result.item", permanent=True)
+            raise base.CrmError(f"{what}: the answer has no result.item", permanent=True)
         return item
 
     def lead(self, record: Any, received_at: datetime) -> Lead:
@@ -132,7 +125,7 @@ class Bitrix24:
         }
         return Lead.model_validate(
             {
-                "external_id": external_id(NAME, str(record["id"])),
+                "external_id": base.external_id(NAME, str(record["id"])),
                 "arrived_at": record.get("createdTime") or received_at,
                 "source": {k: v for k, v in source.items() if v not in (None, "")},
             }
@@ -149,8 +142,8 @@ class Bitrix24:
             return None
         return float(amount), str(currency)
 
-    def write_back(self, http: httpx.Client, crm_id: str, score: WriteBack) -> None:
+    def write_back(self, http: httpx.Client, crm_id: str, score: base.WriteBack) -> None:
         fields = score.fields(self.config.fields)
         body = {"entityTypeId": LEAD_ENTITY_TYPE, "id": int(crm_id), "fields": fields}
         what = f"Bitrix24 crm.item.update {crm_id}"
-        _result(call(http, "POST", self._url + "crm.item.update.json", what, json=body), what)
+        _result(base.call(http, "POST", self._url + "crm.item.update.json", what, json=body), what)

@@ -26,14 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from features.funnel import Status
 from features.lead import Lead, SourceData
-from serving.connectors.base import (
-    BadPayloadError,
-    Inbound,
-    RefusedError,
-    WriteBack,
-    call,
-    external_id,
-)
+from serving.connectors import base
 from serving.connectors.config import ConnectorConfigError, Statuses, WriteFields
 from serving.connectors.statuses import status_map
 from serving.store.outbox import NewEvent
@@ -141,27 +134,29 @@ class Generic:
         self._write_back_url = write_back_url
         self.statuses = status_map(mapping.statuses)
 
-    def verify(self, inbound: Inbound) -> None:
+    def verify(self, inbound: base.Inbound) -> None:
         given = inbound.headers.get(SECRET_HEADER)
         if not given:
-            raise RefusedError("no X-Webhook-Secret header")
+            raise base.RefusedError("no X-Webhook-Secret header")
         if not hmac.compare_digest(given.encode(), self._secret.encode()):
-            raise RefusedError(f"X-Webhook-Secret is not the secret of the webhook '{self.form}'")
+            raise base.RefusedError(
+                f"X-Webhook-Secret is not the secret of the webhook '{self.form}'"
+            )
 
     def crm_id(self, document: Any) -> str:
         if self.mapping.id_field is None:
             return body_id(document)
         value = pick(document, self.mapping.id_field)
         if value in (None, "") or isinstance(value, dict | list | bool):
-            raise BadPayloadError(
+            raise base.BadPayloadError(
                 self.mapping.id_field, "expected the id of the lead (text or number)"
             )
         return str(value)[:100]
 
-    def events(self, inbound: Inbound) -> list[NewEvent]:
+    def events(self, inbound: base.Inbound) -> list[NewEvent]:
         document = inbound.json_body
         if not isinstance(document, dict):
-            raise BadPayloadError("(whole body)", "expected a JSON object")
+            raise base.BadPayloadError("(whole body)", "expected a JSON object")
         crm_id = self.crm_id(document)
         self.lead(document, inbound.received_at)  # a body that makes no lead is a 422 now
         return [NewEvent(f"lead:{crm_id}", "lead", crm_id, payload=document)]
@@ -175,7 +170,7 @@ class Generic:
         channel = pick(record, mapping.channel_field) if mapping.channel_field else None
         source["channel"] = str(channel) if channel not in (None, "") else mapping.channel
         data: dict[str, Any] = {
-            "external_id": external_id(self.name, self.crm_id(record)),
+            "external_id": base.external_id(self.name, self.crm_id(record)),
             "source": {k: v for k, v in source.items() if v not in (None, "")},
             "bant": _bant(mapping, record),
         }
@@ -186,7 +181,7 @@ class Generic:
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
-            raise BadPayloadError(self._body_field(where), first["msg"]) from None
+            raise base.BadPayloadError(self._body_field(where), first["msg"]) from None
 
     def _body_field(self, lead_field: str) -> str:
         """The body's field (through the mapping) behind a lead field, for error messages."""
@@ -215,9 +210,9 @@ class Generic:
     def writes_back(self) -> bool:
         return self._write_back_url is not None and self.mapping.write_back is not None
 
-    def write_back(self, http: httpx.Client, crm_id: str, score: WriteBack) -> None:
+    def write_back(self, http: httpx.Client, crm_id: str, score: base.WriteBack) -> None:
         names = self.mapping.write_back
         if self._write_back_url is None or names is None:
             return
         body: dict[str, Any] = {"id": crm_id, **score.fields(names)}
-        call(http, "POST", self._write_back_url, f"{self.name} write-back {crm_id}", json=body)
+        base.call(http, "POST", self._write_back_url, f"{self.name} write-back {crm_id}", json=body)

@@ -23,15 +23,7 @@ import httpx
 
 from features.funnel import Status
 from features.lead import Lead
-from serving.connectors.base import (
-    BadPayloadError,
-    Inbound,
-    RefusedError,
-    WriteBack,
-    call,
-    external_id,
-    json_of,
-)
+from serving.connectors import base
 from serving.connectors.config import HubSpotConfig
 from serving.connectors.statuses import StatusMap, status_map
 from serving.store.outbox import NewEvent
@@ -53,37 +45,39 @@ def signature(secret: str, method: str, uri: str, body: bytes, timestamp: str) -
     return base64.b64encode(digest).decode()
 
 
-def check_signature(secret: str, inbound: Inbound, uri: str) -> None:
+def check_signature(secret: str, inbound: base.Inbound, uri: str) -> None:
     """RefusedError unless the request is signed with ``secret`` within the last five minutes."""
     given = inbound.headers.get("x-hubspot-signature-v3")
     stamp = inbound.headers.get("x-hubspot-request-timestamp")
     if not given or not stamp:
-        raise RefusedError("no X-HubSpot-Signature-v3 / X-HubSpot-Request-Timestamp header")
+        raise base.RefusedError("no X-HubSpot-Signature-v3 / X-HubSpot-Request-Timestamp header")
     if not stamp.isdigit():
-        raise RefusedError("X-HubSpot-Request-Timestamp is not a time in milliseconds")
+        raise base.RefusedError("X-HubSpot-Request-Timestamp is not a time in milliseconds")
     skew = abs(inbound.received_at.timestamp() * 1000 - int(stamp))
     if skew > MAX_SKEW_MS:
-        raise RefusedError(
+        raise base.RefusedError(
             f"X-HubSpot-Request-Timestamp is {skew / 1000:.0f} s from now (at most 300 s): "
             "a stale or replayed request"
         )
     expected = signature(secret, inbound.method, uri, inbound.body, stamp)
     if not hmac.compare_digest(expected.encode(), given.encode()):
-        raise RefusedError("X-HubSpot-Signature-v3 does not match (wrong client secret or URL?)")
+        raise base.RefusedError(
+            "X-HubSpot-Signature-v3 does not match (wrong client secret or URL?)"
+        )
 
 
 def parse_events(document: Any, status_property: str) -> list[NewEvent]:
     """Contacts created (fetch and store) and changes of the status property."""
     if not isinstance(document, list):
-        raise BadPayloadError("(whole body)", "expected a JSON array of HubSpot events")
+        raise base.BadPayloadError("(whole body)", "expected a JSON array of HubSpot events")
     events: list[NewEvent] = []
     for i, item in enumerate(document):
         if not isinstance(item, dict):
-            raise BadPayloadError(f"{i}", "expected an event object")
+            raise base.BadPayloadError(f"{i}", "expected an event object")
         kind = item.get("subscriptionType")
         for key in ("eventId", "objectId"):
             if not isinstance(item.get(key), int) or isinstance(item.get(key), bool):
-                raise BadPayloadError(f"{i}.{key}", "expected an integer")
+                raise base.BadPayloadError(f"{i}.{key}", "expected an integer")
         crm_id, key = str(item["objectId"]), f"event:{item['eventId']}"
         if kind == "contact.creation":
             events.append(NewEvent(key, "lead", crm_id))
@@ -106,17 +100,19 @@ class HubSpot:
         self._secret = client_secret
         self.statuses: StatusMap = status_map(config.statuses)
 
-    def verify(self, inbound: Inbound) -> None:
+    def verify(self, inbound: base.Inbound) -> None:
         check_signature(self._secret, inbound, self.config.public_url or inbound.url)
 
-    def events(self, inbound: Inbound) -> list[NewEvent]:
+    def events(self, inbound: base.Inbound) -> list[NewEvent]:
         return parse_events(inbound.json_body, self.config.status_property)
 
     def fetch(self, http: httpx.Client, crm_id: str, payload: dict[str, Any] | None) -> Any:
         what = f"HubSpot GET contact {crm_id}"
         url = f"{self.base_url}/crm/v3/objects/contacts/{crm_id}"
         params = {"properties": ",".join((*PROPERTIES, self.config.status_property))}
-        return json_of(call(http, "GET", url, what, params=params, headers=self._headers), what)
+        return base.json_of(
+            base.call(http, "GET", url, what, params=params, headers=self._headers), what
+        )
 
     def lead(self, record: Any, received_at: datetime) -> Lead:
         props = record.get("properties") or {}
@@ -135,7 +131,7 @@ class HubSpot:
         }
         return Lead.model_validate(
             {
-                "external_id": external_id(NAME, str(record["id"])),
+                "external_id": base.external_id(NAME, str(record["id"])),
                 "arrived_at": props.get("createdate") or record.get("createdAt") or received_at,
                 "source": {k: v for k, v in source.items() if v not in (None, "")},
             }
@@ -150,8 +146,8 @@ class HubSpot:
     def deal(self, record: Any) -> tuple[float, str] | None:
         return None
 
-    def write_back(self, http: httpx.Client, crm_id: str, score: WriteBack) -> None:
+    def write_back(self, http: httpx.Client, crm_id: str, score: base.WriteBack) -> None:
         properties = score.fields(self.config.properties)
         url = f"{self.base_url}/crm/v3/objects/contacts/{crm_id}"
         what = f"HubSpot PATCH contact {crm_id}"
-        call(http, "PATCH", url, what, json={"properties": properties}, headers=self._headers)
+        base.call(http, "PATCH", url, what, json={"properties": properties}, headers=self._headers)

@@ -9,26 +9,23 @@ service's CSP: no inline style, images are ``data:`` URIs (``img-src 'self' data
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import numpy as np
 import pandas as pd
 
 from serving.api.deps import Services
 from serving.modelset import KNOWN_ATS, TARGETS, ModelSet
 from serving.reports import review_options, served_model, store_leads
 from serving.store.leads import Store
+from training.channels.cells import cell_text
+from training.channels.funnel import ALL_LEADS
 
 if TYPE_CHECKING:
     from training.channels.report import ChannelReport
 
-#: The label of the all-leads row (``training.channels.funnel.ALL_LEADS``).
-ALL_LEADS = "(all leads)"
-_PERCENT_SUFFIXES = ("_rate", "mean_predicted", "calibration_gap")
 #: The tables offered as CSV files, in the report's order.
 TABLES = (
     "summary",
@@ -41,14 +38,6 @@ TABLES = (
     "sla_channel",
     "sla_sdr",
 )
-SUMMARY_COLUMNS = [
-    "channel",
-    "leads",
-    "conversions",
-    "conversion_rate",
-    "mean_predicted",
-    "verdict",
-]
 
 
 @dataclass(frozen=True)
@@ -81,23 +70,7 @@ class ReviewAsk:
 
 def cell(column: str, value: Any) -> str:
     """A table value as the page shows it: rates as percentages, money rounded."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if column.endswith(_PERCENT_SUFFIXES) or "_to_" in column:
-            return f"{value:.1%}"
-        if column.startswith("avg_") or column.endswith("_value"):
-            return f"{value:,.0f}"
-        return f"{value:.3f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m")
-    return str(value)
+    return cell_text(column, value)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
+from training.channels.cells import SUMMARY_COLUMNS, cell_text
 from training.channels.funnel import ALL_LEADS, outcome_words
 from training.channels.plots import (
     calibration_plot,
@@ -28,16 +28,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 HTML_NAME = "channel_report.html"
-_PERCENT_SUFFIXES = ("_rate", "mean_predicted", "calibration_gap")
-_SUMMARY_COLUMNS = [
-    "channel",
-    "leads",
-    "conversions",
-    "conversion_rate",
-    "mean_predicted",
-    "verdict",
-    "top_drivers",
-]
+_SUMMARY_COLUMNS = [*SUMMARY_COLUMNS, "top_drivers"]
 _CAMPAIGN_DRIVER_COLUMNS = [
     "channel",
     "campaign",
@@ -78,18 +69,7 @@ class ReportFiles:
 
 
 def _cell(column: str, value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "—"
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        if column.endswith(_PERCENT_SUFFIXES) or "_to_" in column:
-            return f"{number:.1%}"
-        if column.startswith("avg_") or column.endswith("_value"):
-            return f"{number:,.0f}"
-        return f"{number:.3f}"
-    if isinstance(value, int | np.integer):
-        return f"{int(value):,}"
-    return html.escape(str(value))
+    return html.escape(cell_text(column, value))
 
 
 def table_html(table: pd.DataFrame, columns: list[str] | None = None) -> str:

@@ -14,7 +14,6 @@ from serving.web.errors import PageError
 from serving.web.reads import channel_leads
 from serving.web.reviews import (
     MOMENTS,
-    SUMMARY_COLUMNS,
     TABLES,
     ReviewAsk,
     channel_drivers,
@@ -25,6 +24,7 @@ from serving.web.reviews import (
     targets,
 )
 from serving.web.templating import render
+from training.channels.cells import SUMMARY_COLUMNS
 
 if TYPE_CHECKING:
     from training.channels.report import ChannelReport
