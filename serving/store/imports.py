@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, cast
@@ -39,11 +40,10 @@ from sqlalchemy.orm import Session
 from features.checks import Problem, column_values
 from features.coerce import as_object_array, to_datetime_utc, to_text
 from features.dataset import DatasetError, LeadData, prepare_frame, read_table
-from features.funnel import Stage, Status, can_transition, highest_stage
+from features.funnel import Stage, Status, can_transition
 from features.lead import MAX_AMOUNT, SOURCE_COLUMNS, SourceData
 from features.spec import DatasetSpec, MembershipTarget, StatusTarget
-from serving.queue import rank_probability
-from serving.store.leads import SDR_STATUSES, Store
+from serving.store.leads import SDR_STATUSES, LeadFacts, Store, lead_columns
 from serving.store.outcomes import OUTCOME_COLUMNS
 from serving.store.tables import LeadRow, StatusChangeRow
 
@@ -76,14 +76,9 @@ class ImportRefusedError(Exception):
 
 
 @dataclass(frozen=True)
-class ImportedLead:
+class ImportedLead(LeadFacts):
     """One row of the export as the store will keep it."""
 
-    external_id: str
-    arrived_at: datetime
-    channel: str
-    source: dict[str, Any]
-    record: dict[str, Any]
     history: list[tuple[Status, datetime]]
     deal_value: float | None = None
     deal_currency: str | None = None
@@ -431,39 +426,38 @@ def store_leads(
     imported = already = batches = 0
     for start in range(0, len(leads), batch_size):
         batch = leads[start : start + batch_size]
-        written, skipped = _write_batch(store, batch, now, sla_minutes, queue_within, by)
+        write = partial(
+            _insert, batch=batch, now=now, sla_minutes=sla_minutes, queue_within=queue_within, by=by
+        )
+        written, skipped = _write_batch(store, write)
         imported, already, batches = imported + written, already + skipped, batches + 1
         if progress is not None:
             progress(start + len(batch), len(leads))
     return ImportResult(imported, already, batches)
 
 
-def _write_batch(
-    store: Store,
-    batch: Sequence[ImportedLead],
-    now: datetime,
-    sla_minutes: float,
-    queue_within: timedelta,
-    by: str,
-) -> tuple[int, int]:
-    """One batch in one transaction; retried once when a lead of it was stored meanwhile
-    by someone else (e.g. a CRM webhook racing the import on PostgreSQL)."""
+def _write_batch(store: Store, write: Callable[[Session], tuple[int, int]]) -> tuple[int, int]:
+    """One batch (``write``) in one transaction; retried once when a lead of it was stored
+    meanwhile by someone else (e.g. a CRM webhook racing the import on PostgreSQL)."""
     try:
         with store.writing() as session:
-            return _insert(session, batch, now, sla_minutes, queue_within, by)
+            return write(session)
     except IntegrityError:
         with store.writing() as session:
-            return _insert(session, batch, now, sla_minutes, queue_within, by)
+            return write(session)
 
 
 def _insert(
     session: Session,
+    *,
     batch: Sequence[ImportedLead],
     now: datetime,
     sla_minutes: float,
     queue_within: timedelta,
     by: str,
 ) -> tuple[int, int]:
+    """Insert the leads of ``batch`` not stored yet, with their histories; (how many
+    inserted, how many already stored)."""
     ids = [lead.external_id for lead in batch]
     stored = set(session.scalars(select(LeadRow.external_id).where(LeadRow.external_id.in_(ids))))
     fresh = [lead for lead in batch if lead.external_id not in stored]
@@ -498,28 +492,14 @@ def lead_values(
     """The lead's row: the store's invariants as ``Store.add_lead`` keeps them; in the SDR
     queue only when open in an SDR status and known to have arrived within ``queue_within``
     of ``now`` (an undated lead never is)."""
-    statuses = [status for status, _at in lead.history]
     recent = lead.dated and lead.arrived_at >= now - queue_within
-    queued = lead.status in SDR_STATUSES and recent
-    return {
-        "external_id": lead.external_id,
-        "arrived_at": lead.arrived_at,
-        "channel": lead.channel,
-        "source": lead.source,
-        "record": lead.record,
-        "status": lead.status.value,
-        "stage_reached": highest_stage(statuses).value,
-        "deal_value": lead.deal_value,
-        "deal_currency": lead.deal_currency,
-        "sla_deadline": lead.arrived_at + timedelta(minutes=sla_minutes),
-        "in_queue": queued,
-        "claimed_by": None,
-        "probability": None,
-        "rank_probability": rank_probability(None),
-        "tier": None,
-        "route": None,
-        "qualified_at": None,
-        "created_by": by,
-        "created_at": now,
-        "updated_at": now,
-    }
+    return lead_columns(
+        lead,
+        [status for status, _at in lead.history],
+        (lead.deal_value, lead.deal_currency),
+        sla_deadline=lead.arrived_at + timedelta(minutes=sla_minutes),
+        in_queue=lead.status in SDR_STATUSES and recent,
+        qualified_at=None,
+        by=by,
+        now=now,
+    )

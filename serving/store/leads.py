@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, selectinload, sessionmaker
 
 from features.funnel import Status, check_transition, highest_stage
-from serving.queue import QueueEntry, QueueKey, top_ranked
+from serving.queue import QueueEntry, QueueKey, rank_probability, top_ranked
 from serving.scores import Score
 from serving.store.queue_reads import (
     KEY_COLUMNS,
@@ -81,20 +81,90 @@ class StatusTimeConflictError(StoreError):
 
 
 @dataclass(frozen=True)
-class NewLead:
-    """Everything stored when a lead arrives."""
+class LeadFacts:
+    """What the store keeps of any lead as it came in (from the API, a CRM or an import)."""
 
     external_id: str
     arrived_at: datetime
     channel: str
     source: dict[str, Any]
     record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewLead(LeadFacts):
+    """Everything stored when a lead arrives."""
+
     history: list[tuple[Status, datetime, str | None]]
     deal_value: float | None
     deal_currency: str | None
     sla_deadline: datetime
     created_by: str
     qualification: tuple[dict[str, Any], dict[str, Any] | None] | None = None
+
+
+def lead_columns(
+    lead: LeadFacts,
+    statuses: list[Status],
+    deal: tuple[float | None, str | None],
+    *,
+    sla_deadline: datetime,
+    in_queue: bool,
+    qualified_at: datetime | None,
+    by: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """A new lead's row: its status and furthest stage from ``statuses`` (oldest first),
+    unclaimed and unscored (ranked as unscored), created by ``by`` at ``now``."""
+    return {
+        "external_id": lead.external_id,
+        "arrived_at": lead.arrived_at,
+        "channel": lead.channel,
+        "source": lead.source,
+        "record": lead.record,
+        "status": statuses[-1].value,
+        "stage_reached": highest_stage(statuses).value,
+        "deal_value": deal[0],
+        "deal_currency": deal[1],
+        "sla_deadline": sla_deadline,
+        "in_queue": in_queue,
+        "claimed_by": None,
+        "probability": None,
+        "rank_probability": rank_probability(None),
+        "tier": None,
+        "route": None,
+        "qualified_at": qualified_at,
+        "created_by": by,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _status_change(
+    lead_id: int, status: Status, at: datetime, note: str | None, by: str, now: datetime
+) -> StatusChangeRow:
+    """The history row of a move to ``status`` dated ``at``, recorded by ``by`` at ``now``."""
+    return StatusChangeRow(
+        lead_id=lead_id, status=status.value, at=at, note=note, changed_by=by, recorded_at=now
+    )
+
+
+def _qualification(
+    lead_id: int,
+    bant: dict[str, Any],
+    questionnaire: dict[str, Any] | None,
+    by: str,
+    now: datetime,
+) -> QualificationRow:
+    """The row of qualification answers given by ``by`` at ``now`` (no route yet)."""
+    return QualificationRow(
+        lead_id=lead_id,
+        bant=bant,
+        questionnaire=questionnaire,
+        route=None,
+        qualified_by=by,
+        qualified_at=now,
+    )
 
 
 def _detail_options() -> list[Any]:
@@ -299,53 +369,25 @@ class Store:
     @staticmethod
     def _insert_lead(session: Session, new: NewLead, now: datetime) -> int:
         statuses = [status for status, _at, _note in new.history]
-        current = statuses[-1]
-        row = LeadRow(
-            external_id=new.external_id,
-            arrived_at=new.arrived_at,
-            channel=new.channel,
-            source=new.source,
-            record=new.record,
-            status=current.value,
-            stage_reached=highest_stage(statuses).value,
-            deal_value=new.deal_value,
-            deal_currency=new.deal_currency,
+        qualified = new.qualification is not None
+        values = lead_columns(
+            new,
+            statuses,
+            (new.deal_value, new.deal_currency),
             sla_deadline=new.sla_deadline,
-            in_queue=current in SDR_STATUSES and new.qualification is None,
-            claimed_by=None,
-            probability=None,
-            tier=None,
-            route=None,
-            qualified_at=now if new.qualification is not None else None,
-            created_by=new.created_by,
-            created_at=now,
-            updated_at=now,
+            in_queue=statuses[-1] in SDR_STATUSES and not qualified,
+            qualified_at=now if qualified else None,
+            by=new.created_by,
+            now=now,
         )
+        row = LeadRow(**values)
         session.add(row)
         session.flush()
         for status, at, note in new.history:
-            session.add(
-                StatusChangeRow(
-                    lead_id=row.id,
-                    status=status.value,
-                    at=at,
-                    note=note,
-                    changed_by=new.created_by,
-                    recorded_at=now,
-                )
-            )
+            session.add(_status_change(row.id, status, at, note, new.created_by, now))
         if new.qualification is not None:
             bant, questionnaire = new.qualification
-            session.add(
-                QualificationRow(
-                    lead_id=row.id,
-                    bant=bant,
-                    questionnaire=questionnaire,
-                    route=None,
-                    qualified_by=new.created_by,
-                    qualified_at=now,
-                )
-            )
+            session.add(_qualification(row.id, bant, questionnaire, new.created_by, now))
         session.flush()
         return row.id
 
@@ -439,16 +481,7 @@ class Store:
             lead = self._locked(session, lead_id)
             if Status(lead.status).is_terminal:
                 raise LeadClosedError(lead_id, lead.status)
-            session.add(
-                QualificationRow(
-                    lead_id=lead_id,
-                    bant=bant,
-                    questionnaire=questionnaire,
-                    route=None,
-                    qualified_by=by,
-                    qualified_at=now,
-                )
-            )
+            session.add(_qualification(lead_id, bant, questionnaire, by, now))
             lead.record = record
             lead.qualified_at = now
             lead.in_queue = False
@@ -467,16 +500,7 @@ class Store:
         by: str,
         now: datetime,
     ) -> None:
-        session.add(
-            StatusChangeRow(
-                lead_id=lead.id,
-                status=status.value,
-                at=at,
-                note=note,
-                changed_by=by,
-                recorded_at=now,
-            )
-        )
+        session.add(_status_change(lead.id, status, at, note, by, now))
         earlier = session.scalars(
             select(StatusChangeRow.status).where(StatusChangeRow.lead_id == lead.id)
         ).all()

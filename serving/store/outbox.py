@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import ColumnElement, Update, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -132,10 +132,29 @@ def record_events(
     return ids
 
 
-def _due(
-    table: type[WebhookEventRow] | type[OutboxRow], now: datetime
-) -> list[ColumnElement[bool]]:
-    return [table.state == PENDING, table.next_attempt_at <= now]
+_Queued = TypeVar("_Queued", WebhookEventRow, OutboxRow)
+
+
+def _claim(
+    session: Session,
+    table: type[_Queued],
+    only: ColumnElement[bool] | None,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+) -> list[_Queued]:
+    """Lock up to ``limit`` due rows of ``table`` (matching ``only`` when given), oldest
+    first, skipping rows another worker holds; each gets one more attempt and is leased
+    until ``now + lease``."""
+    query = select(table).where(table.state == PENDING, table.next_attempt_at <= now)
+    if only is not None:
+        query = query.where(only)
+    query = query.order_by(table.next_attempt_at, table.id).limit(limit)
+    rows = list(session.scalars(query.with_for_update(skip_locked=True)))
+    for row in rows:
+        row.attempts += 1
+        row.next_attempt_at = now + lease
+    return rows
 
 
 def claim_events(
@@ -143,15 +162,9 @@ def claim_events(
 ) -> list[ClaimedEvent]:
     """Claim up to ``limit`` due events (only ``ids`` when given), oldest first."""
     table = WebhookEventRow
+    only = None if ids is None else table.id.in_(ids)
     with store.writing() as session:
-        query = select(table).where(*_due(table, now))
-        if ids is not None:
-            query = query.where(table.id.in_(ids))
-        query = query.order_by(table.next_attempt_at, table.id).limit(limit)
-        rows = list(session.scalars(query.with_for_update(skip_locked=True)))
-        for row in rows:
-            row.attempts += 1
-            row.next_attempt_at = now + lease
+        rows = _claim(session, table, only, now, lease, limit)
         return [
             ClaimedEvent(
                 row.id,
@@ -257,12 +270,9 @@ def claim_deliveries(
 ) -> list[Delivery]:
     """Claim up to ``limit`` due outbox rows (of ``lead_ids`` when given), oldest first."""
     table = OutboxRow
+    only = None if lead_ids is None else table.lead_id.in_(lead_ids)
     with store.writing() as session:
-        query = select(table).where(*_due(table, now))
-        if lead_ids is not None:
-            query = query.where(table.lead_id.in_(lead_ids))
-        query = query.order_by(table.next_attempt_at, table.id).limit(limit)
-        rows = list(session.scalars(query.with_for_update(skip_locked=True)))
+        rows = _claim(session, table, only, now, lease, limit)
         if not rows:
             return []
         scores = {
@@ -283,8 +293,6 @@ def claim_deliveries(
         )
         claimed = []
         for row in rows:
-            row.attempts += 1
-            row.next_attempt_at = now + lease
             score = scores[row.score_id]
             claimed.append(
                 Delivery(

@@ -8,28 +8,27 @@ Create Date: 2026-11-26
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from serving.store.migrations.ddl import ID, JSON, time_column
 
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Migrations never import application code: the column types are spelled out here.
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
 
-
-def _time(name: str, *, nullable: bool = False) -> sa.Column[datetime]:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
-
-
-def _lead_fk() -> sa.Column[int]:
-    return sa.Column("lead_id", ID, sa.ForeignKey("leads.id", ondelete="CASCADE"), nullable=False)
+def _create_lead_event_table(name: str, *columns: sa.Column[Any]) -> None:
+    """A table of rows about one lead: its own id, the lead's (deleted with it, indexed),
+    then ``columns``."""
+    lead_id = sa.Column(
+        "lead_id", ID, sa.ForeignKey("leads.id", ondelete="CASCADE"), nullable=False
+    )
+    op.create_table(name, sa.Column("id", ID, primary_key=True), lead_id, *columns)
+    op.create_index(f"ix_{name}_lead_id", name, ["lead_id"])
 
 
 def upgrade() -> None:
@@ -37,7 +36,7 @@ def upgrade() -> None:
         "leads",
         sa.Column("id", ID, primary_key=True),
         sa.Column("external_id", sa.String(128), nullable=False),
-        _time("arrived_at"),
+        time_column("arrived_at"),
         sa.Column("channel", sa.String(200), nullable=False),
         sa.Column("source", JSON, nullable=False, comment="SourceData as received"),
         sa.Column("record", JSON, nullable=False, comment="the flat record (lead_to_record)"),
@@ -45,38 +44,33 @@ def upgrade() -> None:
         sa.Column("stage_reached", sa.String(16), nullable=False),
         sa.Column("deal_value", sa.Numeric(18, 2, asdecimal=False), nullable=True),
         sa.Column("deal_currency", sa.String(3), nullable=True),
-        _time("sla_deadline"),
+        time_column("sla_deadline"),
         sa.Column("in_queue", sa.Boolean(), nullable=False, comment="waiting for an SDR"),
         sa.Column("claimed_by", sa.String(100), nullable=True, comment="SDR holding it now"),
         sa.Column("probability", sa.Float(), nullable=True, comment="latest queue score"),
         sa.Column("tier", sa.String(1), nullable=True),
         sa.Column("route", sa.String(16), nullable=True, comment="suggested after qualifying"),
-        _time("qualified_at", nullable=True),
+        time_column("qualified_at", nullable=True),
         sa.Column("created_by", sa.String(100), nullable=False),
-        _time("created_at"),
-        _time("updated_at"),
+        time_column("created_at"),
+        time_column("updated_at"),
         sa.UniqueConstraint("external_id", name="uq_leads_external_id"),
     )
     op.create_index("ix_leads_arrived_at", "leads", ["arrived_at"])
     op.create_index("ix_leads_channel", "leads", ["channel"])
     op.create_index("ix_leads_queue", "leads", ["in_queue", "claimed_by"])
 
-    op.create_table(
+    _create_lead_event_table(
         "status_changes",
-        sa.Column("id", ID, primary_key=True),
-        _lead_fk(),
         sa.Column("status", sa.String(32), nullable=False),
-        _time("at"),
+        time_column("at"),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("changed_by", sa.String(100), nullable=False),
-        _time("recorded_at"),
+        time_column("recorded_at"),
     )
-    op.create_index("ix_status_changes_lead_id", "status_changes", ["lead_id"])
 
-    op.create_table(
+    _create_lead_event_table(
         "scores",
-        sa.Column("id", ID, primary_key=True),
-        _lead_fk(),
         sa.Column("kind", sa.String(16), nullable=False, comment="arrival | qualified"),
         sa.Column("target", sa.String(16), nullable=False, comment="sql | won"),
         sa.Column("probability", sa.Float(), nullable=False),
@@ -88,32 +82,25 @@ def upgrade() -> None:
         ),
         sa.Column("is_fallback", sa.Boolean(), nullable=False),
         sa.Column("fallback_reason", sa.Text(), nullable=True),
-        _time("scored_at"),
+        time_column("scored_at"),
     )
-    op.create_index("ix_scores_lead_id", "scores", ["lead_id"])
 
-    op.create_table(
+    _create_lead_event_table(
         "qualifications",
-        sa.Column("id", ID, primary_key=True),
-        _lead_fk(),
         sa.Column("bant", JSON, nullable=False),
         sa.Column("questionnaire", JSON, nullable=True),
         sa.Column("route", sa.String(16), nullable=True),
         sa.Column("qualified_by", sa.String(100), nullable=False),
-        _time("qualified_at"),
+        time_column("qualified_at"),
     )
-    op.create_index("ix_qualifications_lead_id", "qualifications", ["lead_id"])
 
-    op.create_table(
+    _create_lead_event_table(
         "claims",
-        sa.Column("id", ID, primary_key=True),
-        _lead_fk(),
         sa.Column("sdr", sa.String(100), nullable=False),
-        _time("claimed_at"),
-        _time("released_at", nullable=True),
+        time_column("claimed_at"),
+        time_column("released_at", nullable=True),
         sa.Column("release_reason", sa.String(32), nullable=True),
     )
-    op.create_index("ix_claims_lead_id", "claims", ["lead_id"])
     # At most one open claim per lead: the database itself refuses a second one.
     op.create_index(
         "uq_claims_open",

@@ -13,31 +13,23 @@ Create Date: 2026-12-02
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
+
+from serving.store.migrations.ddl import ID, JSON, time_column
 
 revision: str = "0003_connectors"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Migrations never import application code: the column types are spelled out here.
-ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-JSON = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")
-
-
-def _time(name: str, *, nullable: bool = False, comment: str | None = None) -> sa.Column[datetime]:
-    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable, comment=comment)
-
 
 def _retry_columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("attempts", sa.Integer(), nullable=False),
-        _time("next_attempt_at", comment="due then (also the claim lease)"),
+        time_column("next_attempt_at", comment="due then (also the claim lease)"),
         sa.Column("last_error", sa.Text(), nullable=True),
     ]
 
@@ -58,8 +50,8 @@ def upgrade() -> None:
         *_retry_columns(),
         sa.Column("note", sa.Text(), nullable=True, comment="what the event did, when not plain"),
         sa.Column("lead_id", ID, sa.ForeignKey("leads.id", ondelete="SET NULL"), nullable=True),
-        _time("received_at"),
-        _time("done_at", nullable=True),
+        time_column("received_at"),
+        time_column("done_at", nullable=True),
         sa.UniqueConstraint("connector", "event_key", name="uq_webhook_events_key"),
     )
     op.create_index("ix_webhook_events_due", "webhook_events", ["state", "next_attempt_at"])
@@ -69,7 +61,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(128), nullable=False),
         sa.Column("connector", sa.String(64), nullable=False),
         sa.Column("crm_id", sa.String(128), nullable=False),
-        _time("created_at"),
+        time_column("created_at"),
         sa.UniqueConstraint("external_id", name="uq_crm_links_external_id"),
     )
     op.create_table(
@@ -92,8 +84,8 @@ def upgrade() -> None:
             comment="pending | delivered | superseded | dead",
         ),
         *_retry_columns(),
-        _time("created_at"),
-        _time("delivered_at", nullable=True),
+        time_column("created_at"),
+        time_column("delivered_at", nullable=True),
         sa.UniqueConstraint("score_id", "connector", name="uq_outbox_score"),
     )
     op.create_index("ix_outbox_lead_id", "outbox", ["lead_id"])
