@@ -25,7 +25,6 @@ and writes the "Beyond the anchors" section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -38,7 +37,7 @@ from sklearn.metrics import roc_auc_score
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import markdown_table, write_section  # noqa: E402
+from report import load_average, markdown_table, publish  # noqa: E402
 
 from features.demo import generate_leads  # noqa: E402
 from features.demo.stories import SIZES, story  # noqa: E402
@@ -259,7 +258,7 @@ def main() -> None:
             }
         )
     table_d = pd.DataFrame(feedback)
-    load = os.getloadavg()
+    load = load_average()
     elapsed = time.perf_counter() - started
 
     body = "\n".join(
@@ -300,13 +299,10 @@ def main() -> None:
             "",
             markdown_table(table_d, digits=4),
             "",
-            f"Load average at the end: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
-            f"(1/5/15 min); run time {elapsed:.0f} s.",
+            f"Load average at the end: {load} (1/5/15 min); run time {elapsed:.0f} s.",
         ]
     )
-    print(body)
-    if not args.no_write:
-        write_section("beyond", "Beyond the anchors (`benchmarks/beyond.py`)", body)
+    publish("beyond", "Beyond the anchors (`benchmarks/beyond.py`)", body, write=not args.no_write)
 
 
 if __name__ == "__main__":

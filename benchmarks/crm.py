@@ -20,7 +20,6 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -37,13 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from report import markdown_table, write_section  # noqa: E402
+from report import load_average, markdown_table, publish  # noqa: E402
 
 from tests.serving.connectors import payloads  # noqa: E402
-from tests.serving.connectors.standins import AMOCRM_TOKEN, StandIn, free_port  # noqa: E402
+from tests.serving.connectors.standins import AMOCRM_TOKEN, StandIn  # noqa: E402
+from tests.serving.harness import free_port, service_env, start_uvicorn, wait_until_answers  # noqa: E402
 
 SECRET = "bench-webhook-secret"
-UVICORN = [sys.executable, "-m", "uvicorn", "--factory", "serving.app:create_app"]
 CONNECTORS = """\
 amocrm:
   subdomain: {subdomain}
@@ -59,41 +58,20 @@ def _start_service(folder: Path, standin: StandIn) -> tuple[subprocess.Popen[byt
     config.write_text(
         CONNECTORS.format(subdomain=payloads.AMOCRM_SUBDOMAIN, url=standin.url), encoding="utf-8"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
-    env.update(
-        LEADSCORE_DATA_DIR=str(folder / "data"),
-        LEADSCORE_DATABASE_URL=f"sqlite:///{folder / 'leads.db'}",
-        LEADSCORE_MLFLOW_TRACKING_URI=f"sqlite:///{folder / 'mlflow.db'}",
+    env = service_env(
+        folder,
         LEADSCORE_DEMO="true",
-        LEADSCORE_MODEL_CHECK_SECONDS="0",
         LEADSCORE_REGISTRY_WAIT_SECONDS="0",
         LEADSCORE_CONNECTORS_FILE=str(config),
         BENCH_AMOCRM_TOKEN=AMOCRM_TOKEN,
         BENCH_AMOCRM_SECRET=SECRET,
-        OMP_NUM_THREADS="1",
     )
     port = free_port()
-    log = (folder / "service.log").open("ab")
-    process = subprocess.Popen(
-        [*UVICORN, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
+    log = folder / "service.log"
+    process = start_uvicorn(port, env, log)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = (folder / "service.log").read_text(encoding="utf-8")[-3000:]
-            raise RuntimeError(f"the service exited:\n{tail}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the service did not answer /health")
+    wait_until_answers(process, f"{url}/health", log, timeout=300, every=0.1)
+    return process, url
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -101,7 +79,7 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def run(rate: float, seconds: float) -> tuple[pd.DataFrame, dict[str, float]]:
+def run(rate: float, seconds: float) -> tuple[pd.DataFrame, str]:
     standin = StandIn().start()
     state = standin.state
     count = int(rate * seconds)
@@ -146,7 +124,7 @@ def run(rate: float, seconds: float) -> tuple[pd.DataFrame, dict[str, float]]:
                 break
             time.sleep(0.2)
         time.sleep(1.0)
-        load = os.getloadavg()
+        load = load_average()
         process.terminate()
         process.wait(30)
         client.close()
@@ -174,7 +152,7 @@ def run(rate: float, seconds: float) -> tuple[pd.DataFrame, dict[str, float]]:
         ),
     ]
     table = pd.DataFrame(rows, columns=["measure", "value"])
-    return table, {"load_1": load[0], "load_5": load[1], "load_15": load[2]}
+    return table, load
 
 
 def main() -> None:
@@ -183,8 +161,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to send")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args()
-    table, load = run(args.rate, args.seconds)
-    loads = f"{load['load_1']:.2f} / {load['load_5']:.2f} / {load['load_15']:.2f}"
+    table, loads = run(args.rate, args.seconds)
     body = (
         f"amoCRM connector, {args.rate:g} webhooks/s for {args.seconds:g} s against the local "
         "stand-in (tests/serving/connectors/standins.py); the service as one uvicorn worker "
@@ -193,9 +170,7 @@ def main() -> None:
         "score, outbox, write-back). Load average (1/5/15 min) at the end: "
         f"{loads}.\n\n{markdown_table(table, 1)}"
     )
-    print(body)
-    if not args.no_docs:
-        write_section("crm", "CRM write-back latency (`benchmarks/crm.py`)", body)
+    publish("crm", "CRM write-back latency (`benchmarks/crm.py`)", body, write=not args.no_docs)
 
 
 if __name__ == "__main__":

@@ -31,12 +31,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import create_engine, make_url, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import markdown_table, write_section  # noqa: E402
+from postgres import fresh_schema  # noqa: E402
+from report import load_average, markdown_table, publish  # noqa: E402
 
 from features.demo import generate_leads  # noqa: E402
 from features.spec import load_spec  # noqa: E402
@@ -62,19 +62,12 @@ def sqlite_store(folder: Path) -> Iterator[Store]:
 @contextmanager
 def pg_store(base: str) -> Iterator[Store]:
     """A store in a fresh schema of ``base``, dropped afterwards."""
-    schema = f"bench_import_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    store = Store.open(url.render_as_string(hide_password=False))
-    try:
-        yield store
-    finally:
-        store.close()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with fresh_schema(base, "bench_import") as url:
+        store = Store.open(url)
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 def timed_import(
@@ -155,7 +148,7 @@ def main() -> None:
         for name, opened in backends.items():
             with opened() as store:  # type: ignore[attr-defined]
                 baseline[name] = one_by_one(store, sample, now)
-    load = os.getloadavg()
+    load = load_average()
 
     rows = []
     for name in backends:
@@ -198,12 +191,11 @@ def main() -> None:
             f"PostgreSQL / SQLite import throughput: {pg_rate / sqlite_rate:.2f}. Reading "
             f"and validating the export through the demo spec (once, before storing): "
             f"{reading:.1f} s, {len(leads) / reading:,.0f} leads/s. Load average after the "
-            f"run: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1/5/15 min).",
+            f"run: {load} (1/5/15 min).",
         ]
     )
-    print(body)
-    if not args.no_write:
-        write_section("import", "History import (`benchmarks/import_leads.py`)", body)
+    title = "History import (`benchmarks/import_leads.py`)"
+    publish("import", title, body, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ import queue
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +48,7 @@ import pandas as pd
 from report import markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT))  # after the code under test: for tests.serving.harness
 KEY = "bench-sdr-key-000001"
 SLA_MINUTES = 30.0
 #: Seeded arrivals are spread over this many days before now ...
@@ -209,12 +209,6 @@ def fresh_database(backend: str, workdir: Path, pg_admin: str) -> Iterator[Datab
 # ------------------------------------------------------------------------------ the service
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _env(code: Path, database: Database, workdir: Path) -> dict[str, str]:
     return {
         **os.environ,
@@ -231,39 +225,32 @@ def _env(code: Path, database: Database, workdir: Path) -> dict[str, str]:
 @contextmanager
 def service(code: Path, database: Database, workdir: Path) -> Iterator[tuple[str, int]]:
     """The service of the code in ``code`` on ``database``: (its URL, its pid)."""
-    port = _free_port()
+    # imported here, not at the top: `load.py seed` runs with another checkout's code first
+    # on the path, whose tests may have no harness
+    from tests.serving.harness import free_port, stop, wait_until_answers
+
+    port = free_port()
     command = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory"]
     command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
-    log = (workdir / "service.log").open("wb")
+    log_path = workdir / "service.log"
+    log = log_path.open("wb")
     server = subprocess.Popen(
         command, env=_env(code, database, workdir), cwd=code, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if server.poll() is not None:
-                tail = (workdir / "service.log").read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"the service exited with {server.returncode}:\n{tail}")
-            try:
-                answer = httpx.get(
-                    f"{url}/queue", params={"limit": 1}, headers={"X-API-Key": KEY}, timeout=5
-                )
-                if answer.status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the service did not answer within 180 s")
-            time.sleep(0.5)
+        wait_until_answers(
+            server,
+            f"{url}/queue?limit=1",
+            log_path,
+            timeout=180,
+            every=0.5,
+            headers={"X-API-Key": KEY},
+            request_timeout=5,
+        )
         yield url, server.pid
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, timeout=30)
         log.close()
 
 

@@ -19,27 +19,21 @@ Prints a table with the load average and writes the "Pages" section of docs/benc
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pandas as pd
-import uvicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from report import markdown_table, write_section  # noqa: E402
+from report import load_average, markdown_table, publish  # noqa: E402
 
 from features.dataset import prepare_frame  # noqa: E402
 from features.demo import generate_leads  # noqa: E402
@@ -47,12 +41,12 @@ from features.spec import KnownAt, load_spec  # noqa: E402
 from serving.app import create_app  # noqa: E402
 from serving.modelset import MemoryLoader  # noqa: E402
 from serving.settings import ServingSettings  # noqa: E402
+from tests.serving.web.live import CHROMEDRIVER, CHROMIUM, serving  # noqa: E402
 from training.registry import model_name  # noqa: E402
 from training.trainer import TrainOptions, train_model  # noqa: E402
 
 SDR_KEY = "bench-sdr-key-000001"
 API_KEYS = f"{SDR_KEY}:sdr:bench-sdr,bench-admin-key-0001:admin:bench-admin"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _ASSET = re.compile(r'<(?:script|link)[^>]+(?:src|href)="(/static/[^"]+\.(?:js|css))"')
 
@@ -65,26 +59,6 @@ def champions(rows: int) -> MemoryLoader:
         result = train_model(data, TrainOptions(known_at=known_at, refit=False))
         loader.publish(model_name(known_at.value, "sql", "demo"), "1", result.model)
     return loader
-
-
-@contextmanager
-def serving(settings: ServingSettings, loader: MemoryLoader) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(settings, loader=loader), host="127.0.0.1", port=port, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def seed(url: str, queued: int) -> None:
@@ -199,7 +173,7 @@ def main() -> None:
             model_check_seconds=0,
             mlflow_tracking_uri=f"sqlite:///{root / 'unused-mlflow.db'}",
         )
-        with serving(settings, loader) as url:
+        with serving(create_app(settings, loader=loader)) as url:
             started = time.perf_counter()
             seed(url, args.queued)
             seeding = time.perf_counter() - started
@@ -208,7 +182,7 @@ def main() -> None:
             weight = page_weight(client, html)
             paints = first_contentful_paint(url, args.loads)
             rows_shown = html.count("<tr data-lead-id=")
-    load = os.getloadavg()
+    load = load_average()
     table = pd.DataFrame(
         [
             ("server render p50 (ms)", statistics.median(render)),
@@ -235,14 +209,11 @@ def main() -> None:
             "",
             markdown_table(table, digits=1),
             "",
-            f"Load average during the run: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
-            f"(1/5/15 min); seeding {args.queued} leads through POST /leads took "
-            f"{seeding:.1f} s.",
+            f"Load average during the run: {load} (1/5/15 min); seeding {args.queued} leads "
+            f"through POST /leads took {seeding:.1f} s.",
         ]
     )
-    print(body)
-    if not args.no_write:
-        write_section("pages", "Pages (`benchmarks/pages.py`)", body)
+    publish("pages", "Pages (`benchmarks/pages.py`)", body, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,8 +28,6 @@ def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
 
 
 def machine() -> str:
-    import os
-
     return f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} cores"
 
 
@@ -46,3 +45,16 @@ def write_section(key: str, title: str, body: str) -> None:
         text = text.rstrip() + "\n\n" + section + "\n"
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(text, encoding="utf-8")
+
+
+def load_average() -> str:
+    """The machine's load average now, over 1 / 5 / 15 minutes."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f}"
+
+
+def publish(key: str, title: str, body: str, *, write: bool = True) -> None:
+    """Print ``body`` and, when ``write``, keep it as the section ``key`` of docs/benchmarks.md."""
+    print(body)
+    if write:
+        write_section(key, title, body)

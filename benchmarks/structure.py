@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.report import write_section  # noqa: E402
+from benchmarks.report import publish  # noqa: E402
 
 LAYERS = ("features", "training", "serving")
 LONG_FUNCTION = 60
@@ -172,9 +172,8 @@ def main() -> None:
     print("measuring the working tree ...", flush=True)
     figures.append(measure(ROOT, "now"))
     body = _table(figures)
-    print(body)
     command = "python benchmarks/structure.py" + (f" --before {args.before}" if args.before else "")
-    write_section("structure", f"Code structure (`{command}`)", body)
+    publish("structure", f"Code structure (`{command}`)", body)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,6 +22,7 @@ from serving.settings import ServingSettings
 from serving.store.leads import Store
 from tests.serving.conftest import API_KEYS, headers, make_lead
 from tests.serving.demo_store import fill_store
+from tests.serving.harness import free_port, start_serve, stop, wait_until_answers
 
 EXPECTED = {
     "x-content-type-options": "nosniff",
@@ -165,13 +162,6 @@ def test_cors_allows_only_the_configured_origins(
 # --- the real service on uvicorn ------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     """`leadscore serve` in a subprocess on a fresh data dir; yields its base URL."""
@@ -186,29 +176,14 @@ def served(tmp_path: Path) -> Iterator[str]:
         "OMP_NUM_THREADS": "1",
     }
     env.pop("LEADSCORE_DATABASE_URL", None)
-    command = [sys.executable, "-m", "serving", "serve", "--port", str(port)]
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log = tmp_path / "serve.log"
+    process = start_serve(port, env, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the service did not come up in 120 s"
-                time.sleep(0.2)
+        wait_until_answers(process, f"{base}/health", log, timeout=120)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        stop(process, timeout=20)
 
 
 def test_the_real_service_sends_no_server_header_and_ignores_forwarded_for(

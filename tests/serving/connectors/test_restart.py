@@ -4,10 +4,8 @@ version reaches the CRM exactly once and the outbox is all delivered."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +16,11 @@ from sqlalchemy import select
 
 from serving.store.leads import Store
 from serving.store.tables import OutboxRow
+from tests.serving import harness
 from tests.serving.connectors import payloads
 from tests.serving.connectors.conftest import AMOCRM_SECRET, eventually
-from tests.serving.connectors.standins import CrmState, StandIn, WriteAnswer, free_port
+from tests.serving.connectors.standins import CrmState, StandIn, WriteAnswer
 
-ROOT = Path(__file__).resolve().parents[3]
-UVICORN = [sys.executable, "-m", "uvicorn", "--factory", "serving.app:create_app"]
 LEADS = (3001, 3002, 3003)
 
 
@@ -31,37 +28,15 @@ class Service:
     """leadscore as a subprocess on a fixed port."""
 
     def __init__(self, env: dict[str, str], log: Path) -> None:
-        self.env, self.log, self.port = env, log, free_port()
+        self.env, self.log, self.port = env, log, harness.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [
-                    *UVICORN,
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=log,
-            )
-
-        def up() -> bool:
-            assert self.process is not None
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        eventually(up, timeout=240, every=0.05)  # a loaded machine imports slowly
+        self.process = harness.start_uvicorn(self.port, self.env, self.log)
+        health = f"{self.url}/health"
+        # a loaded machine imports slowly
+        harness.wait_until_answers(self.process, health, self.log, timeout=240, every=0.05)
 
     def kill(self) -> None:
         if self.process is not None:
@@ -72,13 +47,9 @@ class Service:
 
 @pytest.fixture
 def service_env(tmp_path: Path, connectors_file: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
-    env.update(
-        LEADSCORE_DATA_DIR=str(tmp_path / "data"),
-        LEADSCORE_DATABASE_URL=f"sqlite:///{tmp_path / 'leads.db'}",
-        LEADSCORE_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+    return harness.service_env(
+        tmp_path,
         LEADSCORE_DEMO="true",
-        LEADSCORE_MODEL_CHECK_SECONDS="0",
         LEADSCORE_REGISTRY_WAIT_SECONDS="0",
         LEADSCORE_CONNECTORS_FILE=str(connectors_file),
         LEADSCORE_CRM_POLL_SECONDS="0.1",
@@ -86,9 +57,7 @@ def service_env(tmp_path: Path, connectors_file: Path) -> dict[str, str]:
         LEADSCORE_CRM_BACKOFF_MAX_SECONDS="0.5",
         LEADSCORE_CRM_MAX_ATTEMPTS="100",
         LEADSCORE_CRM_LEASE_SECONDS="2",
-        OMP_NUM_THREADS="1",
     )
-    return env
 
 
 @pytest.fixture
