@@ -43,20 +43,12 @@ from features.demo import generate_leads  # noqa: E402
 from features.demo.stories import SIZES, story  # noqa: E402
 from features.demo.timing import sql_within, won_within  # noqa: E402
 from features.spec import load_spec  # noqa: E402
+from training import value  # noqa: E402
 from training.feedback import simulate  # noqa: E402
 from training.survival.conversion import ConversionModel, fit_conversion  # noqa: E402
 from training.survival.expand import FollowUp, event_times, follow_up  # noqa: E402
 from training.survival.maturity import fit_maturity_model  # noqa: E402
 from training.survival.metrics import integrated_brier, time_dependent_auc, weighted_ece  # noqa: E402
-from training.value import (  # noqa: E402
-    ValueOptions,
-    base_values,
-    captured_value,
-    expected_value,
-    fit_service_medians,
-    fit_value_model,
-    mape,
-)
 
 HORIZONS = {"sql": (7, 30, 90), "won": (90, 180)}
 FOLLOW_MONTHS = 9  # the fit date: this many months before the export's end
@@ -178,33 +170,33 @@ def main() -> None:
     table_b = pd.DataFrame(calibration)
 
     # (c) expected value
-    train_values = base_values(train, spec)
+    train_values = value.base_values(train, spec)
     closed = train["closed_at"].notna() & (train["closed_at"] < as_of)
     won_rows = np.flatnonzero(closed.to_numpy() & np.isfinite(train_values))
     won_train = train.iloc[won_rows]
-    test_values = base_values(test, spec)
+    test_values = value.base_values(test, spec)
     test_won = np.isfinite(test_values)
-    baseline = fit_service_medians(list(won_train["need_service"]), train_values[won_rows])
-    base_mape = mape(
+    baseline = value.fit_service_medians(list(won_train["need_service"]), train_values[won_rows])
+    base_mape = value.mape(
         test_values[test_won], baseline.predict(list(test.loc[test_won, "need_service"]))
     )
     p_sql = models["sql"].predict(test)[90]
     p_won = models["won"].predict(test)[180]
     realised = np.nan_to_num(test_values)
-    by_p_sql = captured_value(p_sql, realised)
+    by_p_sql = value.captured_value(p_sql, realised)
     value_rows = []
     for known_at in ("arrival", "qualified"):
-        vm = fit_value_model(
-            spec, won_train, train_values[won_rows], ValueOptions(known_at=known_at)
+        vm = value.fit_value_model(
+            spec, won_train, train_values[won_rows], value.ValueOptions(known_at=known_at)
         )
         e_value = vm.expected(test)
         low, high = vm.value_range(test.loc[test_won]).values()
         inside = (test_values[test_won] >= low) & (test_values[test_won] <= high)
-        by_ev = captured_value(expected_value(p_won, e_value), realised)
+        by_ev = value.captured_value(value.expected_value(p_won, e_value), realised)
         value_rows.append(
             {
                 "value model": known_at,
-                "MAPE model": mape(test_values[test_won], vm.median(test.loc[test_won])),
+                "MAPE model": value.mape(test_values[test_won], vm.median(test.loc[test_won])),
                 "MAPE median/service": base_mape,
                 "10-90% range covers": float(inside.mean()),
                 "top 10% value, by EV (M RUB)": by_ev / 1e6,
@@ -212,7 +204,7 @@ def main() -> None:
                 "capture ratio": by_ev / by_p_sql,
             }
         )
-    oracle_ev = captured_value(test["true_expected_value"].to_numpy(), realised)
+    oracle_ev = value.captured_value(test["true_expected_value"].to_numpy(), realised)
     table_c = pd.DataFrame(value_rows)
     print(f"value models done ({time.perf_counter() - started:.0f} s)", flush=True)
 

@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: How far ahead a deadline is looked for: a calendar with no working day in this many
@@ -37,6 +38,10 @@ def checked_time_zone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone '{value}' (expected e.g. Europe/Moscow)") from None
     return value
+
+
+#: A text field that must name an IANA time zone (pydantic checks it on validation).
+TimeZoneName = Annotated[str, AfterValidator(checked_time_zone)]
 
 
 class SlaCalendarError(ValueError):
@@ -107,16 +112,11 @@ class WorkingHours:
 class _CalendarFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    time_zone: str = Field(description="an IANA time zone, e.g. Europe/Moscow")
+    time_zone: TimeZoneName = Field(description="an IANA time zone, e.g. Europe/Moscow")
     hours: dict[str, str] = Field(
         description="opening hours per weekday, e.g. {mon: '09:00-18:00'}; a day left out is closed"
     )
     holidays: list[date] = Field(default_factory=list)
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return checked_time_zone(value)
 
     @field_validator("hours")
     @classmethod

@@ -13,7 +13,7 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from features.sla import checked_time_zone
+from features.sla import TimeZoneName
 from training.settings import TrainingSettings
 
 MIB = 1024 * 1024
@@ -125,7 +125,7 @@ class ServingSettings(TrainingSettings):
     locale: Literal["en", "ru"] = Field(
         default="en", description="the language reasons are written in when a lead is scored"
     )
-    time_zone: str = Field(
+    time_zone: TimeZoneName = Field(
         default="UTC",
         description="the installation's time zone: times of day in reasons (e.g. Europe/Moscow)",
     )
@@ -211,11 +211,6 @@ class ServingSettings(TrainingSettings):
                 f"or 'off'; got '{value}'"
             ) from None
         return value.strip()
-
-    @field_validator("time_zone")
-    @classmethod
-    def _time_zone(cls, value: str) -> str:
-        return checked_time_zone(value)
 
     @field_validator("trusted_proxies")
     @classmethod

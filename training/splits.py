@@ -82,13 +82,8 @@ def plan_split(data: LeadData, target: str, options: TrainOptions) -> SplitPlan:
             in_test &= np.asarray(times < end_ts)
         train, test = np.flatnonzero(in_train), np.flatnonzero(in_test)
         y = data.targets[target]
-        for name, rows in (("training", train), ("test", test)):
-            if len(rows) == 0 or y[rows].sum() in (0, len(rows)):
-                raise TrainingError(
-                    f"the {name} period of the time split has {len(rows)} leads and "
-                    f"{int(y[rows].sum()) if len(rows) else 0} positives; choose another "
-                    "--test-start or add data"
-                )
+        periods = [("training", train), ("test", test)]
+        _both_classes(y, periods, remedy="choose another --test-start or add data")
         end_text = end_ts.date().isoformat() if end_ts is not None else "the end of the data"
         return SplitPlan(
             kind="time",
@@ -167,13 +162,18 @@ def backtest_plan(n: int, y: np.ndarray, split: BacktestSplit) -> SplitPlan:
     )
 
 
-def _both_classes(y: np.ndarray, parts: list[tuple[str, np.ndarray]]) -> None:
+def _both_classes(
+    y: np.ndarray,
+    parts: list[tuple[str, np.ndarray]],
+    remedy: str = "change the split's shares or add data",
+) -> None:
+    """A TrainingError naming the part that lacks a class, and what to do about it."""
     for name, rows in parts:
         positives = int(y[rows].sum()) if len(rows) else 0
         if len(rows) == 0 or positives in (0, len(rows)):
             raise TrainingError(
                 f"the {name} rows of the split are {len(rows)} with {positives} positives: "
-                "both classes are needed; change the split's shares or add data"
+                f"both classes are needed; {remedy}"
             )
 
 

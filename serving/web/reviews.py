@@ -184,25 +184,18 @@ class Plot:
 def plots(report: ChannelReport) -> dict[str, Plot]:
     """The review's figures as PNG data URIs, by place on the page (those it has
     something to draw for)."""
-    from training.channels.plots import (
-        calibration_plot,
-        driver_bars,
-        drivers_heatmap,
-        figure_uri,
-        funnel_plot,
-        trend_plot,
-    )
+    from training.channels import plots as charts  # matplotlib, only when a page is drawn
 
     made = {
-        "heatmap": ("Driver strength per channel", drivers_heatmap(report)),
-        "bars": ("Top drivers per channel", driver_bars(report)),
-        "funnel": ("Funnel per channel", funnel_plot(report)),
-        "calibration": ("Predicted vs actual conversion", calibration_plot(report)),
-        "trend": ("Trend by month", trend_plot(report)),
+        "heatmap": ("Driver strength per channel", charts.drivers_heatmap(report)),
+        "bars": ("Top drivers per channel", charts.driver_bars(report)),
+        "funnel": ("Funnel per channel", charts.funnel_plot(report)),
+        "calibration": ("Predicted vs actual conversion", charts.calibration_plot(report)),
+        "trend": ("Trend by month", charts.trend_plot(report)),
     }
     found = {}
     for place, (title, figure) in made.items():
-        uri = figure_uri(figure)
+        uri = charts.figure_uri(figure)
         if uri is not None:
             found[place] = Plot(title, uri)
     return found
