@@ -82,8 +82,10 @@ def plan_split(data: LeadData, target: str, options: TrainOptions) -> SplitPlan:
             in_test &= np.asarray(times < end_ts)
         train, test = np.flatnonzero(in_train), np.flatnonzero(in_test)
         y = data.targets[target]
-        periods = [("training", train), ("test", test)]
-        _both_classes(y, periods, remedy="choose another --test-start or add data")
+        periods = [("training period", train), ("test period", test)]
+        _both_classes(
+            y, periods, of="of the time split", remedy="choose another --test-start or add data"
+        )
         end_text = end_ts.date().isoformat() if end_ts is not None else "the end of the data"
         return SplitPlan(
             kind="time",
@@ -123,7 +125,7 @@ def _ordered_plan(data: LeadData, target: str, split: OrderedSplit) -> SplitPlan
     n = len(data)
     cut = n - max(1, round(n * split.test_share))
     train, test = np.arange(cut), np.arange(cut, n)
-    _both_classes(data.targets[target], [("training", train), ("test", test)])
+    _both_classes(data.targets[target], [("training rows", train), ("test rows", test)])
     order = _order_words(data, split.by)
     return SplitPlan(
         kind="ordered",
@@ -147,8 +149,8 @@ def backtest_plan(n: int, y: np.ndarray, split: BacktestSplit) -> SplitPlan:
         stop = n if number == split.windows - 1 else start + size
         begin = 0 if span is None else max(0, start - span)
         folds.append(Fold(np.arange(begin, start), np.arange(start, stop)))
-    windows = [(f"window {i} training", f.train) for i, f in enumerate(folds, 1)]
-    windows += [(f"window {i} test", f.test) for i, f in enumerate(folds, 1)]
+    windows = [(f"window {i} training rows", f.train) for i, f in enumerate(folds, 1)]
+    windows += [(f"window {i} test rows", f.test) for i, f in enumerate(folds, 1)]
     _both_classes(y, windows)
     trained = "every earlier row" if span is None else f"the {span} rows before it"
     return SplitPlan(
@@ -165,6 +167,7 @@ def backtest_plan(n: int, y: np.ndarray, split: BacktestSplit) -> SplitPlan:
 def _both_classes(
     y: np.ndarray,
     parts: list[tuple[str, np.ndarray]],
+    of: str = "of the split",
     remedy: str = "change the split's shares or add data",
 ) -> None:
     """A TrainingError naming the part that lacks a class, and what to do about it."""
@@ -172,8 +175,8 @@ def _both_classes(
         positives = int(y[rows].sum()) if len(rows) else 0
         if len(rows) == 0 or positives in (0, len(rows)):
             raise TrainingError(
-                f"the {name} rows of the split are {len(rows)} with {positives} positives: "
-                f"both classes are needed; {remedy}"
+                f"the {name} {of} has {len(rows)} leads and {positives} positives: both "
+                f"classes are needed; {remedy}"
             )
 
 

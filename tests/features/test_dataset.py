@@ -26,6 +26,7 @@ from features.funnel import Status
 from features.lead import Lead, lead_to_record
 from features.spec import DatasetSpec, load_spec
 from serving.cli.main import app
+from tests.features.tiny_spec import TINY_SPEC_HEAD
 
 SHARED_DATA = Path(__file__).parents[3] / "shared" / "data"
 
@@ -134,11 +135,7 @@ GOOD_ROWS = [
 
 def _spec_dict() -> dict[str, Any]:
     return {
-        "name": "tiny",
-        "data": "leads.csv",
-        "id_column": "id",
-        "time_column": "arrived",
-        "channel_column": "channel",
+        **TINY_SPEC_HEAD,
         "missing_values": ["", "Select"],
         "drop": [{"column": "notes", "reason": "free text typed by sales"}],
         "targets": {

@@ -22,17 +22,14 @@ from features.spec import (
     TimeSplit,
     load_spec,
 )
+from tests.features.tiny_spec import TINY_SPEC_HEAD
 
 SPEC_DIR = Path(__file__).parents[2] / "features" / "specs"
 
 
 def _minimal() -> dict[str, Any]:
     return {
-        "name": "tiny",
-        "data": "leads.csv",
-        "id_column": "id",
-        "time_column": "arrived",
-        "channel_column": "channel",
+        **TINY_SPEC_HEAD,
         "targets": {"won": {"kind": "binary", "column": "won"}},
         "features": [
             {"column": "channel", "type": "categorical"},

@@ -18,9 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 
+from features.funnel import Status
 from serving.app import create_app
 from serving.modelset import MemoryLoader
 from serving.settings import ServingSettings
+from serving.store.leads import NewLead
 
 SDR_KEYS: dict[str, str] = {f"sdr-{i}": f"sdr-secret-key-{i:04d}" for i in range(10)}
 ROLE_KEYS: dict[str, str] = {
@@ -38,6 +40,23 @@ API_KEYS = ",".join(
     ]
 )
 PG_ENV = "LEADSCORE_TEST_DATABASE_URL"
+#: BANT answers of a buyer of SEO: budget 300k-1m, the decision maker, a strong fit, < 3 months.
+SEO_BANT: dict[str, Any] = {
+    "budget": {"bracket": "300k_1m"},
+    "is_decision_maker": True,
+    "need_service": "seo",
+    "need_fit": "strong",
+    "timeframe": "lt_3m",
+}
+#: A qualification body (PUT /leads/{id}/qualification) whose BANT answers are all strong.
+STRONG_QUALIFICATION: dict[str, Any] = {
+    "bant": {
+        "budget": {"bracket": "1m_3m"},
+        "is_decision_maker": True,
+        "need_fit": "strong",
+        "timeframe": "now",
+    }
+}
 
 
 def headers(role: str = "sdr") -> dict[str, str]:
@@ -77,15 +96,23 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield from postgres_schema_url(f"t_{uuid.uuid4().hex[:16]}")
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> ServingSettings:
+def serving_settings(
+    root: Path, *, database_url: str | None = None, mlflow_tracking_uri: str | None = None
+) -> ServingSettings:
+    """The tests' settings with files under ``root``: the test keys, no model checks, a
+    SQLite store in ``root`` and an unused MLflow store unless other URLs are given."""
     return ServingSettings(
-        data_dir=tmp_path / "data",
-        database_url=database_url,
+        data_dir=root / "data",
+        database_url=database_url or f"sqlite:///{root / 'leads.db'}",
         api_keys=API_KEYS,
         model_check_seconds=0,
-        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'unused-mlflow.db'}",
+        mlflow_tracking_uri=mlflow_tracking_uri or f"sqlite:///{root / 'unused-mlflow.db'}",
     )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> ServingSettings:
+    return serving_settings(tmp_path, database_url=database_url)
 
 
 @pytest.fixture
@@ -120,6 +147,25 @@ def make_lead(
             **source,
         },
     }
+
+
+def interrupted_lead(external_id: str, *, qualified: bool = False) -> NewLead:
+    """What an arrival cut short between storing and scoring leaves behind (a referral,
+    new, due in 30 minutes; with SEO_BANT answered when ``qualified``)."""
+    now = datetime.now(UTC)
+    return NewLead(
+        external_id=external_id,
+        arrived_at=now,
+        channel="referral",
+        source={"channel": "referral"},
+        record={"external_id": external_id, "channel": "referral"},
+        history=[(Status.NEW, now, None)],
+        deal_value=None,
+        deal_currency=None,
+        sla_deadline=now + timedelta(minutes=30),
+        created_by="sdr-0",
+        qualification=(SEO_BANT, None) if qualified else None,
+    )
 
 
 PostLead = Callable[..., dict[str, Any]]

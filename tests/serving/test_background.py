@@ -9,53 +9,27 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from features.funnel import Status
 from serving.app import create_app
 from serving.background import Periodic
 from serving.modelset import MemoryLoader
 from serving.settings import ServingSettings
 from serving.store.leads import NewLead, Store
 from serving.store.tables import make_engine
-from tests.serving.conftest import headers, make_lead
+from tests.serving.conftest import headers, interrupted_lead, make_lead
 
-BANT = {
-    "budget": {"bracket": "300k_1m"},
-    "is_decision_maker": True,
-    "need_service": "seo",
-    "need_fit": "strong",
-    "timeframe": "lt_3m",
-}
 SWEEP = 0.2  # seconds between sweeps in these tests
 
 
 @pytest.fixture
 def sweeping(settings: ServingSettings) -> ServingSettings:
     return settings.model_copy(update={"sweep_seconds": SWEEP, "sweep_batch": 50})
-
-
-def _interrupted(external_id: str, *, qualified: bool = False) -> NewLead:
-    """What an arrival cut short between storing and scoring leaves behind."""
-    now = datetime.now(UTC)
-    return NewLead(
-        external_id=external_id,
-        arrived_at=now,
-        channel="referral",
-        source={"channel": "referral"},
-        record={"external_id": external_id, "channel": "referral"},
-        history=[(Status.NEW, now, None)],
-        deal_value=None,
-        deal_currency=None,
-        sla_deadline=now + timedelta(minutes=30),
-        created_by="sdr-0",
-        qualification=(BANT, None) if qualified else None,
-    )
 
 
 def _store_behind_the_app(settings: ServingSettings, *leads: NewLead) -> list[int]:
@@ -91,8 +65,8 @@ def test_a_lead_left_unscored_is_scored_within_one_sweep(sweeping: ServingSettin
         assert client.post("/leads", json=make_lead(), headers=headers()).status_code == 201
         queued, qualified = _store_behind_the_app(
             sweeping,
-            _interrupted(f"cut-{uuid.uuid4().hex[:8]}"),
-            _interrupted(f"cut-bant-{uuid.uuid4().hex[:8]}", qualified=True),
+            interrupted_lead(f"cut-{uuid.uuid4().hex[:8]}"),
+            interrupted_lead(f"cut-bant-{uuid.uuid4().hex[:8]}", qualified=True),
         )
         assert _arrival_scores(client, queued) == []
         waited = _wait_for(
@@ -128,7 +102,7 @@ def test_a_failing_sweep_is_logged_once_and_the_next_one_retries(
             time.sleep(SWEEP * 6)
             with engine.begin() as connection:
                 connection.execute(text("ALTER TABLE leads_away RENAME TO leads"))
-            (lead_id,) = _store_behind_the_app(sweeping, _interrupted("during-outage"))
+            (lead_id,) = _store_behind_the_app(sweeping, interrupted_lead("during-outage"))
             assert _wait_for(lambda: bool(_arrival_scores(client, lead_id)), SWEEP * 10)
     finally:
         engine.dispose()
@@ -184,9 +158,11 @@ def test_a_job_retries_sooner_after_a_failure_and_stops_at_once() -> None:
 
 
 def test_queued_leads_are_swept_before_a_history_left_unscored(settings: ServingSettings) -> None:
-    history = [_interrupted(f"old-{i}-{uuid.uuid4().hex[:6]}", qualified=True) for i in range(3)]
+    history = [
+        interrupted_lead(f"old-{i}-{uuid.uuid4().hex[:6]}", qualified=True) for i in range(3)
+    ]
     *old, live = _store_behind_the_app(
-        settings, *history, _interrupted(f"live-{uuid.uuid4().hex[:6]}")
+        settings, *history, interrupted_lead(f"live-{uuid.uuid4().hex[:6]}")
     )
     store = Store.open(settings.store_url)
     try:

@@ -26,7 +26,7 @@ from serving.api.workflows import arrival_view
 from serving.app import create_app
 from serving.modelset import KNOWN_ATS, NOT_LOADED_YET, TARGETS, MemoryLoader, RegistryLoader
 from serving.settings import ServingSettings
-from tests.serving.conftest import headers, make_lead
+from tests.serving.conftest import SEO_BANT, headers, make_lead
 from tests.training.conftest import register
 from training.registry import (
     HTTP_BACKOFF_VARIABLE,
@@ -39,13 +39,7 @@ from training.registry import (
 from training.trainer import TrainOptions, TrainResult, train_model
 
 QUALIFICATION = {
-    "bant": {
-        "budget": {"bracket": "300k_1m"},
-        "is_decision_maker": True,
-        "need_service": "seo",
-        "need_fit": "strong",
-        "timeframe": "lt_3m",
-    },
+    "bant": SEO_BANT,
     "questionnaire": {"service": "seo", "answers": {"site_age_years": 2}},
 }
 

@@ -13,13 +13,12 @@ from features.dataset import DatasetError, prepare_frame
 from features.demo import generate_leads
 from features.spec import KnownAt, load_spec
 from features.tiers import Tiers
+from tests.training.conftest import OUTCOMES
 from training.batch import read_chunks, score_file, scoring_spec
 from training.model import LeadModel
 from training.trainer import TrainOptions, fit_final
 
 ROWS = 3000
-#: What a CRM export of leads still to score lacks: the outcome columns.
-OUTCOMES = ["status", "stage_reached", "status_history", "closed_at", "deal_value"]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from features.dataset import prepare_frame
 from features.demo import generate_leads
 from features.spec import KnownAt, load_spec
 from serving.cli.main import app
-from tests.training.conftest import register
+from tests.training.conftest import OUTCOMES, register
 from training import compiled
 from training.model import LeadModel
 from training.registry import load_champion
@@ -25,7 +25,6 @@ from training.trainer import TrainOptions, train_model
 ROWS = 2_000
 #: Few, shallow trees: the compiled path compiles them in about a second.
 SMALL = {"learning_rate": 0.3, "num_leaves": 8}
-OUTCOMES = ["status", "stage_reached", "status_history", "closed_at", "deal_value"]
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,13 @@ def store_of(client: TestClient) -> Store:
     return store
 
 
+def stored(store: Store, external_id: str) -> LeadRow:
+    """The lead stored under ``external_id``; it must be there."""
+    lead = store.lead_by_external(external_id)
+    assert lead is not None
+    return lead
+
+
 def count(store: Store, table: Any) -> int:
     with store.reading() as session:
         return int(session.scalar(select(func.count()).select_from(table)) or 0)
@@ -63,8 +70,7 @@ def test_amocrm_lead_in_score_back_status_won_and_repeats(
 
     patch = eventually(lambda: crm.delivered("PATCH", "/amocrm/api/v4/leads/1001"))
     store = store_of(crm_client)
-    lead = store.lead_by_external("amocrm:1001")
-    assert lead is not None
+    lead = stored(store, "amocrm:1001")
     assert lead.channel == "paid_search"  # the configured channel field "Канал"
     assert lead.source["utm_source"] == "yandex"
     assert lead.source["email"] == "irina@stroymarket.ru"
@@ -131,8 +137,7 @@ def test_bitrix24_lead_in_score_back_and_converted(crm_client: TestClient, crm: 
     update_path = f"/bitrix24/rest/1/{BITRIX24_CODE}/crm.item.update.json"
     (update,) = eventually(lambda: crm.delivered("POST", update_path))
     store = store_of(crm_client)
-    lead = store.lead_by_external("bitrix24:77")
-    assert lead is not None
+    lead = stored(store, "bitrix24:77")
     assert lead.channel == "web"
     assert lead.source["email"] == "p.orlov@technostroy.ru"
     assert lead.arrived_at.isoformat() == "2026-12-01T07:15:00+00:00"
@@ -185,8 +190,7 @@ def test_hubspot_contact_in_score_back_and_unqualified(
     path = "/hubspot/crm/v3/objects/contacts/501"
     (patch,) = eventually(lambda: crm.delivered("PATCH", path))
     store = store_of(crm_client)
-    lead = store.lead_by_external("hubspot:501")
-    assert lead is not None
+    lead = stored(store, "hubspot:501")
     assert lead.channel == "organic_search"
     assert set(patch.body["properties"]) == set(HUBSPOT_PROPERTIES.values())
     assert patch.body["properties"]["leadscore_tier"] == lead.tier
@@ -231,8 +235,7 @@ def test_generic_form_in_score_back(crm_client: TestClient, crm: CrmState) -> No
     assert answer.json() == {"events": 1, "accepted": 1, "repeats": 0}
     (hook,) = eventually(lambda: crm.delivered("POST", "/zapier/hooks/catch/123/abc/"))
     store = store_of(crm_client)
-    lead = store.lead_by_external("generic.website:f-1001")
-    assert lead is not None
+    lead = stored(store, "generic.website:f-1001")
     assert lead.channel == "paid_social"
     assert lead.source["utm_campaign"] == "winter"
     assert lead.arrived_at.isoformat() == "2026-12-01T08:00:00+00:00"

@@ -18,7 +18,7 @@ from serving.modelset import MemoryLoader, RegistryLoader
 from serving.settings import ServingSettings
 from serving.store.tables import OutboxRow, ScoreRow
 from serving.web.administration import gates_of, markdown_html, run_url, ui_address
-from tests.serving.conftest import API_KEYS, SDR_KEYS, headers, make_lead
+from tests.serving.conftest import SDR_KEYS, headers, make_lead, serving_settings
 from tests.serving.web.conftest import form_token, sign_in
 from tests.serving.web.registry import NAME, build_registry, copy_registry
 from training.registry import champion_version
@@ -35,13 +35,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def admin_client(registry: Path, tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
     uri = copy_registry(registry, tmp_path / "mlflow")
-    settings = ServingSettings(
-        data_dir=tmp_path / "data",
-        database_url=f"sqlite:///{tmp_path / 'leads.db'}",
-        api_keys=API_KEYS,
-        model_check_seconds=0,
-        mlflow_tracking_uri=uri,
-    )
+    settings = serving_settings(tmp_path, mlflow_tracking_uri=uri)
     with TestClient(create_app(settings, loader=RegistryLoader(uri))) as client:
         yield client, uri
 

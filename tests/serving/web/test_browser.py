@@ -23,8 +23,14 @@ from features.demo import generate_leads
 from features.spec import KnownAt, load_spec
 from serving.app import create_app
 from serving.modelset import MemoryLoader, RegistryLoader
-from serving.settings import ServingSettings
-from tests.serving.conftest import API_KEYS, ROLE_KEYS, SDR_KEYS, headers, make_lead
+from tests.serving.conftest import (
+    ROLE_KEYS,
+    SDR_KEYS,
+    STRONG_QUALIFICATION,
+    headers,
+    make_lead,
+    serving_settings,
+)
 from tests.serving.web.live import chromium, need_chromium, screenshots, serving
 from tests.serving.web.registry import NAME, build_registry
 from training.registry import model_name
@@ -49,14 +55,7 @@ def _champions() -> MemoryLoader:
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     need_chromium()
     root = tmp_path_factory.mktemp("pages")
-    settings = ServingSettings(
-        data_dir=root / "data",
-        database_url=f"sqlite:///{root / 'leads.db'}",
-        api_keys=API_KEYS,
-        model_check_seconds=0,
-        mlflow_tracking_uri=f"sqlite:///{root / 'unused-mlflow.db'}",
-    )
-    with serving(create_app(settings, loader=_champions())) as url:
+    with serving(create_app(serving_settings(root), loader=_champions())) as url:
         channels = ("referral", "paid_search", "social", "cold_call", "event")
         for number in range(12):
             lead = make_lead(
@@ -259,19 +258,9 @@ def test_docs_and_redoc_work_offline(browser: Chrome, app_url: str) -> None:
     assert [m for m in severe_console_errors(browser) if "Content Security Policy" in m] == []
 
 
-STRONG_BANT = {
-    "bant": {
-        "budget": {"bracket": "1m_3m"},
-        "is_decision_maker": True,
-        "need_fit": "strong",
-        "timeframe": "now",
-    }
-}
-
-
 def test_sales_moves_a_lead_routed_to_sales_to_won(browser: Chrome, app_url: str) -> None:
     lead = api(app_url, "/leads", "POST", json=make_lead(company_name="Baikal Mining"))
-    qualified = api(app_url, f"/leads/{lead['id']}/qualification", "PUT", json=STRONG_BANT)
+    qualified = api(app_url, f"/leads/{lead['id']}/qualification", "PUT", json=STRONG_QUALIFICATION)
     if qualified["route"] != "sales":  # the SDR hands it to sales whatever the suggestion
         api(app_url, f"/leads/{lead['id']}/status", "POST", json={"status": "awaiting_manager"})
     sign_in(browser, app_url, ROLE_KEYS["sales"])
@@ -330,13 +319,7 @@ def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     need_chromium()
     root = tmp_path_factory.mktemp("admin")
     uri = build_registry(root / "mlflow")
-    settings = ServingSettings(
-        data_dir=root / "data",
-        database_url=f"sqlite:///{root / 'leads.db'}",
-        api_keys=API_KEYS,
-        model_check_seconds=0,
-        mlflow_tracking_uri=uri,
-    )
+    settings = serving_settings(root, mlflow_tracking_uri=uri)
     with serving(create_app(settings, loader=RegistryLoader(uri))) as url:
         yield url
 

@@ -7,18 +7,10 @@ import re
 
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import PostLead, headers
+from tests.serving.conftest import STRONG_QUALIFICATION, PostLead, headers
 from tests.serving.web.conftest import sign_in
 
 _ROW = re.compile(r'<tr data-lead-id="(\d+)"')
-STRONG = {
-    "bant": {
-        "budget": {"bracket": "1m_3m"},
-        "is_decision_maker": True,
-        "need_fit": "strong",
-        "timeframe": "now",
-    }
-}
 
 
 def _to_sales(client: TestClient, lead_id: int) -> None:
@@ -33,7 +25,9 @@ def test_the_sales_view_lists_leads_routed_to_sales_by_score(
 ) -> None:
     waiting = post_lead(channel="referral", company_name="Still with the SDR")
     qualified = post_lead(channel="referral", company_name="Qualified Co")
-    answer = client.put(f"/leads/{qualified['id']}/qualification", json=STRONG, headers=headers())
+    answer = client.put(
+        f"/leads/{qualified['id']}/qualification", json=STRONG_QUALIFICATION, headers=headers()
+    )
     assert answer.status_code == 200, answer.text
     handed = [post_lead(channel=channel) for channel in ("social", "event", "social")]
     for lead in handed:
