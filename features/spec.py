@@ -36,9 +36,13 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
+from babel.numbers import is_currency
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
+    BeforeValidator,
+    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -78,6 +82,72 @@ class FeatureType(StrEnum):
     TEXT = "text"  # free text -> length, language, keyword flags, hashed tokens
 
 
+def currency_code(code: str) -> str:
+    """``code`` when it is an ISO 4217 currency code (upper case) known to Babel's CLDR."""
+    if len(code) != 3 or not code.isalpha() or not code.isupper() or not is_currency(code):
+        raise ValueError(f"'{code}' is not an ISO 4217 currency code (e.g. RUB, USD, EUR)")
+    return code
+
+
+def _upper(value: Any) -> Any:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+#: An ISO 4217 code; surrounding spaces and lower case are forgiven (" usd" -> "USD").
+CurrencyCode = Annotated[str, BeforeValidator(_upper), AfterValidator(currency_code)]
+#: Units of the base currency per unit of another: a finite number above zero.
+Rate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+_Date = date
+
+
+class Rates(BaseModel):
+    """A dated rates file: ``{date: 2026-11-30, base: RUB, rates: {USD: 90.0, EUR: 98.0}}``,
+    units of ``base`` per unit of each currency on ``date``. The base's own rate is 1 (it may
+    be left out)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    date: _Date = Field(description="the day the rates are of (shown where an amount is converted)")
+    base: CurrencyCode
+    rates: dict[CurrencyCode, Rate] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _base_is_one(self) -> Rates:
+        own = self.rates.get(self.base)
+        if own is not None and own != 1.0:
+            raise ValueError(
+                f"rates.{self.base}: the base currency's own rate must be 1, not {own}"
+            )
+        return self
+
+    def table(self) -> dict[str, float]:
+        """Currency -> units of base per unit, the base first (at 1)."""
+        return {self.base: 1.0, **{c: r for c, r in self.rates.items() if c != self.base}}
+
+
+class RatesError(ValueError):
+    """A rates file that cannot be used; the message names the file and every bad key."""
+
+
+def read_rates(path: Path) -> Rates:
+    """Read and validate a rates file; every problem names its key (``rates.USD: ...``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RatesError(f"{path}: cannot read the rates file: {exc.strerror or exc}") from exc
+    raw = _parsed(text, path, RatesError)
+    if not isinstance(raw, dict):
+        raise RatesError(f"{path}: expected a mapping {{date, base, rates}} at the top level")
+    try:
+        return Rates.model_validate(raw)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise RatesError(f"{path}: invalid rates file: " + "; ".join(problems)) from exc
+
+
 DatePart = Literal["hour", "weekday", "month", "dayofyear"]
 DEFAULT_DATE_PARTS: tuple[DatePart, ...] = ("hour", "weekday", "month")
 
@@ -104,10 +174,20 @@ class FeatureSpec(FeatureLabels, SpecSection):
     bracket_values: dict[str, float] | None = Field(
         default=None, description="bracket -> representative amount in base_currency"
     )
-    rates: dict[str, float] | None = Field(
+    rates: dict[CurrencyCode, Rate] | None = Field(
         default=None, description="currency -> units of base_currency per unit"
     )
-    base_currency: str = "RUB"
+    rates_file: str | None = Field(
+        default=None,
+        description="a dated rates file (YAML, relative to the spec) instead of `rates`: "
+        "load_spec reads it into rates, rates_date and base_currency",
+    )
+    rates_date: date | None = Field(
+        default=None, description="the day of the rates (from rates_file, or given inline)"
+    )
+    base_currency: CurrencyCode = Field(
+        default="RUB", description="the currency the model learns amounts in"
+    )
     # datetime
     parts: list[DatePart] = Field(default_factory=lambda: list(DEFAULT_DATE_PARTS))
     # text
@@ -126,8 +206,11 @@ class FeatureSpec(FeatureLabels, SpecSection):
     def _type_options(self) -> FeatureSpec:
         if self.type is FeatureType.ORDINAL and not self.order:
             raise ValueError(f"feature '{self.column}': type ordinal needs 'order'")
-        if self.type is FeatureType.MONEY and self.currency_column and not self.rates:
-            raise ValueError(f"feature '{self.column}': currency_column needs 'rates'")
+        money = self.type is FeatureType.MONEY
+        if money and self.currency_column and not (self.rates or self.rates_file):
+            raise ValueError(
+                f"feature '{self.column}': currency_column needs 'rates' or 'rates_file'"
+            )
         if self.bracket_column and not self.bracket_values:
             raise ValueError(f"feature '{self.column}': bracket_column needs 'bracket_values'")
         return self
@@ -496,11 +579,8 @@ def load_spec(path_or_name: str | Path) -> DatasetSpec:
         shipped = ", ".join(SHIPPED_SPECS)
         raise SpecError(f"{path}: no such spec file (shipped specs by name: {shipped})")
     text = path.read_text(encoding="utf-8")
-    try:
-        raw = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{path}: not valid YAML: {exc}") from exc
+    raw = _parsed(text, path, SpecError)
+    root = yaml.compose(text)
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a mapping of spec fields at the top level")
     try:
@@ -508,7 +588,48 @@ def load_spec(path_or_name: str | Path) -> DatasetSpec:
     except ValidationError as exc:
         lines = [_error_line(path, root, err["loc"], err["msg"]) for err in exc.errors()]
         raise SpecError(f"{path}: invalid spec:\n" + "\n".join(lines)) from exc
-    return spec.model_copy(update={"source_path": path.resolve()})
+    features, problems = _with_rates_files(spec.features, path, root)
+    if problems:
+        raise SpecError(f"{path}: invalid spec:\n" + "\n".join(problems))
+    return spec.model_copy(update={"source_path": path.resolve(), "features": features})
+
+
+def _parsed(text: str, path: Path, error: type[ValueError]) -> Any:
+    """The YAML document ``text`` of ``path``; invalid YAML is ``error`` naming the file."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from exc
+
+
+def _with_rates_files(
+    features: list[FeatureSpec], path: Path, root: yaml.Node | None
+) -> tuple[list[FeatureSpec], list[str]]:
+    """The features with each ``rates_file`` read (relative to the spec) into ``rates``,
+    ``rates_date`` and ``base_currency``: the rates a model is trained with travel inside
+    it. Problems come back as the spec's error lines."""
+    out: list[FeatureSpec] = []
+    problems: list[str] = []
+    for i, feature in enumerate(features):
+        if feature.rates_file is None:
+            out.append(feature)
+            continue
+        loc = ("features", i, "rates_file")
+        try:
+            if feature.rates is not None:
+                raise RatesError("give rates or rates_file, not both")
+            rates = read_rates(path.parent / feature.rates_file)
+            if "base_currency" in feature.model_fields_set and feature.base_currency != rates.base:
+                raise RatesError(
+                    f"base_currency is {feature.base_currency} but {feature.rates_file} has "
+                    f"base {rates.base}"
+                )
+        except RatesError as exc:
+            problems.append(_error_line(path, root, loc, str(exc)))
+            continue
+        update = {"rates": rates.table(), "rates_date": rates.date, "base_currency": rates.base}
+        out.append(feature.model_copy(update=update))
+    return out, problems
 
 
 def _error_line(path: Path, root: yaml.Node | None, loc: tuple[int | str, ...], msg: str) -> str:

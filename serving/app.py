@@ -70,6 +70,7 @@ def _services(settings: ServingSettings, loader: ModelLoader) -> Services:
         settings.reason_threshold_pp,
         settings.locale,
         settings.time_zone,
+        settings.display_currency,
     )
     scorer = Scorer(
         Tiers(settings.tier_a, settings.tier_b, settings.tier_c),

@@ -50,12 +50,15 @@ ErrorListener = Callable[[str, BaseException], None]
 @dataclass(frozen=True)
 class Wording:
     """How reasons are said: the ``top_k`` of each sign whose effect reaches
-    ``threshold_pp`` percentage points, in ``locale``, times of day in ``timezone``."""
+    ``threshold_pp`` percentage points, in ``locale``, times of day in ``timezone``, money
+    in ``currency`` (the installation's display currency, converted with the rates the
+    model was trained with; None: the model's base currency)."""
 
     top_k: int = 3
     threshold_pp: float = DEFAULT_THRESHOLD_PP
     locale: str = "en"
     timezone: str = "UTC"
+    currency: str | None = None
 
 
 def rule_reasons(record: Record, wording: Wording) -> list[Reason]:
@@ -94,7 +97,9 @@ class Scorer:
 
     def _model_score(self, served: VersionedModel, records: Sequence[Record]) -> list[ScoredLead]:
         w = self.wording
-        return served.model.score(records, w.top_k, w.threshold_pp, w.locale, w.timezone)
+        return served.model.score(
+            records, w.top_k, w.threshold_pp, w.locale, w.timezone, w.currency
+        )
 
     def _emit(self, score: Score) -> Score:
         if self._on_score is not None:

@@ -14,6 +14,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from features.sla import TimeZoneName
+from features.spec import CurrencyCode
 from training.settings import TrainingSettings
 
 MIB = 1024 * 1024
@@ -128,6 +129,12 @@ class ServingSettings(TrainingSettings):
     time_zone: TimeZoneName = Field(
         default="UTC",
         description="the installation's time zone: times of day in reasons (e.g. Europe/Moscow)",
+    )
+    display_currency: CurrencyCode | None = Field(
+        default=None,
+        description="the installation's currency (ISO 4217, e.g. USD): money in reasons is "
+        "shown in it, converted with the dated rates the model was trained with and their "
+        "date; none: the base currency of the data set's spec (RUB in the demo)",
     )
     db_busy_timeout_ms: int = Field(default=10_000, ge=0, description="SQLite busy timeout")
     request_threads: int = Field(

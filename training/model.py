@@ -295,10 +295,12 @@ class LeadModel:
         threshold_pp: float = DEFAULT_THRESHOLD_PP,
         locale: str = "en",
         timezone: str = "UTC",
+        currency: str | None = None,
     ) -> list[ScoredLead]:
         """Probabilities with the top ``top_k`` raising and lowering reasons per lead whose
         effect is at least ``threshold_pp`` percentage points, phrased in ``locale`` with
-        times in ``timezone``."""
+        times in ``timezone`` and money in ``currency`` (converted with the rates the model
+        was trained with; None: its base currency)."""
         matrix = self.transform(records)
         probabilities, baselines, per_column, effects = self.explained(matrix)
         groups = self.reason_fields()
@@ -306,7 +308,7 @@ class LeadModel:
         contrib = _summed(fields, groups, per_column)
         field_effects = _summed(fields, groups, effects)
         rows = _rows(records)
-        book = Phrasebook(locale, timezone)
+        book = Phrasebook(locale, timezone, currency)
         return [
             ScoredLead(
                 float(probabilities[i]),

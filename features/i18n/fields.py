@@ -3,7 +3,9 @@ through the spec's labels and a ``Phrasebook``.
 
 ``describe_field`` gets the feature's spec, its output columns for one lead (name ->
 value, as ``LeadFeaturizer`` wrote them), the raw record and the categories the
-featurizer fixed in ``fit``. A missing answer is said as the action it calls for: "not
+featurizer fixed in ``fit``. Money is said in the ``Phrasebook``'s currency, converted with
+the rates the model was trained with (the feature's ``rates``, ``rates_date``). A missing
+answer is said as the action it calls for: "not
 asked yet" for a qualification answer, "not given, ask on the call" on arrival, or the
 spec's own ``missing`` words.
 """
@@ -117,11 +119,47 @@ def _money(
     amount = values[0]
     given = MONEY_GIVEN[int(values[1])] if len(values) > 1 else "amount"
     if not math.isnan(amount):
-        return book.amount(label, amount, feature.base_currency, given == "bracket"), False
+        return money_phrase(feature, amount, record, book, label, given == "bracket"), False
     raw = record.get(feature.column)
     if raw is not None and _raw_text(raw) and not (isinstance(raw, float) and math.isnan(raw)):
         return book.unknown_currency(label), False
     return _missing(feature, book), True
+
+
+def display_currency(feature: FeatureSpec, wanted: str | None) -> str:
+    """The currency a money field is shown in: ``wanted`` (the installation's) when the
+    model's rates can convert into it, else the base currency the model learned in."""
+    base = feature.base_currency
+    if wanted is None or wanted == base or wanted not in (feature.rates or {}):
+        return base
+    return wanted
+
+
+def _given_currency(feature: FeatureSpec, record: Mapping[str, Any]) -> str:
+    """The currency the lead gave its amount in (the base when the spec has no column)."""
+    if feature.currency_column is None:
+        return feature.base_currency
+    return _raw_text(record.get(feature.currency_column)).upper()
+
+
+def money_phrase(
+    feature: FeatureSpec,
+    base_amount: float,
+    record: Mapping[str, Any],
+    book: Phrasebook,
+    label: str,
+    bracket: bool,
+) -> str:
+    """An amount the model holds in its base currency, said in the display currency: as
+    given when the lead gave it in that currency, else converted with the model's rates
+    and their date ("≈ $50,000 at the rates of 30 Nov 2026")."""
+    shown = display_currency(feature, book.currency)
+    rate = 1.0 if shown == feature.base_currency else (feature.rates or {})[shown]
+    amount = base_amount / rate
+    same = shown == feature.base_currency if bracket else _given_currency(feature, record) == shown
+    if same:
+        return book.amount(label, amount, shown, bracket)
+    return book.converted(label, amount, shown, feature.rates_date, bracket)
 
 
 def _text(feature: FeatureSpec, outputs: Outputs, book: Phrasebook, label: str) -> tuple[str, bool]:

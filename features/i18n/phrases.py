@@ -1,17 +1,19 @@
 """The phrase grammar of reasons, one small set of patterns per language.
 
-A ``Phrasebook`` is one language and one time zone. Every pattern is a gettext message
-(English id with ``{placeholders}``, translated in the catalogs), filled only with labels
-and formatted values: yes/no, a value, a number with its unit, money (compact in Russian,
-"300 тыс. ₽"; whole in English, "$50,000"), brackets, the time of day and weekday in the
-installation's time zone, days before or after, keyword topics and "not asked yet".
+A ``Phrasebook`` is one language, one time zone and optionally one display currency.
+Every pattern is a gettext message (English id with ``{placeholders}``, translated in the
+catalogs), filled only with labels and formatted values: yes/no, a value, a number with its
+unit, money (compact in Russian, "300 тыс. ₽"; whole in English, "$50,000"), an amount
+converted with the rates of a day ("≈ $50,000 at the rates of 30 Nov 2026"), brackets, the
+time of day and weekday in the installation's time zone, days before or after, keyword
+topics and "not asked yet".
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -21,18 +23,28 @@ from babel.numbers import format_compact_currency, format_currency, format_decim
 
 from features.i18n.catalogs import Translator, translator
 from features.i18n.locales import resolve_locale
+from features.spec import currency_code
+
+#: How a rates date is written per language ("30 Nov 2026", "30 ноября 2026").
+_DAY_FORMATS = {"en": "d MMM y", "ru": "d MMMM y"}
+#: Whole amounts per language, the sign where the language puts it ("$3,333", "3 333 $").
+_WHOLE_MONEY = {"en": "¤#,##0", "ru": "#,##0\u00a0¤"}
 
 
 @dataclass(frozen=True)
 class Phrasebook:
-    """The patterns of one language (``locale``) with times in ``timezone`` (IANA name)."""
+    """The patterns of one language (``locale``) with times in ``timezone`` (IANA name) and
+    money in ``currency`` (ISO 4217; None: in the currency the model learned amounts in)."""
 
     locale: str = "en"
     timezone: str = "UTC"
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "locale", resolve_locale(self.locale))
         ZoneInfo(self.timezone)  # an unknown zone fails here, not in the middle of a phrase
+        if self.currency is not None:
+            currency_code(self.currency)
 
     @cached_property
     def t(self) -> Translator:
@@ -47,10 +59,14 @@ class Phrasebook:
         """An amount in ``currency`` as people of this language write it."""
         if self.locale == "ru" and abs(amount) >= 10_000:
             return format_compact_currency(amount, currency, locale="ru", fraction_digits=1)
+        pattern = _WHOLE_MONEY.get(self.locale, "¤#,##0")
         text = format_currency(
-            amount, currency, format="¤#,##0", currency_digits=False, locale=self.locale
+            amount, currency, format=pattern, currency_digits=False, locale=self.locale
         )
         return text.replace(currency, currency + "\u00a0") if text.startswith(currency) else text
+
+    def day(self, on: date) -> str:
+        return format_date(on, _DAY_FORMATS.get(self.locale, "medium"), locale=self.locale)
 
     def topics(self, names: Sequence[str]) -> str:
         return format_list(list(names), locale=self.locale)
@@ -80,6 +96,25 @@ class Phrasebook:
             else self.t.gettext("{label}: {amount}")
         )
         return pattern.format(label=label, amount=self.money(amount, currency))
+
+    def converted(
+        self, label: str, amount: float, currency: str, on: date | None, bracket: bool
+    ) -> str:
+        """An amount converted into ``currency`` with the rates of ``on`` (when known)."""
+        if bracket:
+            pattern = (
+                self.t.gettext("{label}: about {amount} (bracket) at the rates of {date}")
+                if on
+                else self.t.gettext("{label}: about {amount} (bracket)")
+            )
+        else:
+            pattern = (
+                self.t.gettext("{label}: ≈ {amount} at the rates of {date}")
+                if on
+                else self.t.gettext("{label}: ≈ {amount}")
+            )
+        shown = self.money(amount, currency)
+        return pattern.format(label=label, amount=shown, date=self.day(on) if on else "")
 
     def unknown_currency(self, label: str) -> str:
         return self.t.gettext("{label}: amount in an unknown currency").format(label=label)

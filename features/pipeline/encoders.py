@@ -13,7 +13,9 @@ brackets):
 - ordinal [``col``]: rank in ``order``; unknown and missing values are NaN.
 - money [``col_<base>``, ``col_given``]: amount * rate of its currency, else the bracket's
   representative amount, else NaN; ``col_given`` (amount/bracket/missing, categorical) when
-  the spec has a bracket column.
+  the spec has a bracket column. The rates are the spec's (inline ``rates``, or the
+  ``rates_file`` load_spec read), pickled with the featurizer: a model keeps the rates it
+  was trained with, whatever the file or the service's display currency say later.
 - datetime [``col_hour``, ...]: the spec's parts of the UTC timestamp.
 - since [``col_days_before``]: days from ``col`` to the time column (NaN if either missing).
 - email [``col_kind``]: corporate / free_mail / invalid / missing (categorical).
@@ -254,6 +256,11 @@ class MoneyEncoder(Encoder):
 
     def __init__(self, feature: FeatureSpec, markers: frozenset[str]) -> None:
         super().__init__(feature, markers)
+        if feature.rates_file and feature.rates is None:
+            raise ValueError(
+                f"feature '{feature.column}': rates_file '{feature.rates_file}' has not been "
+                "read (load the spec with features.spec.load_spec)"
+            )
         self.names = [f"{feature.column}_{feature.base_currency.lower()}"]
         self._rates = {code.strip().upper(): rate for code, rate in (feature.rates or {}).items()}
         brackets = feature.bracket_values or {}

@@ -185,7 +185,8 @@ def test_fields_in_words_from_the_spec_labels(fitted: tuple[LeadFeaturizer, pd.D
     assert ru["channel"] == "Канал: рекомендация"
     assert en["is_decision_maker"] == "Decision maker: yes"
     assert ru["timeframe"] == "Срок старта: в ближайшие 3 мес."
-    assert en["budget_amount"] == "Budget: RUB\u00a04,500,000"  # 50,000 USD at 90 RUB
+    # 50,000 USD at 90 RUB, converted with the spec's dated rates
+    assert en["budget_amount"] == "Budget: ≈ RUB\u00a04,500,000 at the rates of 30 Nov 2026"
     assert ru["message"] == "Сообщение: упоминает срочность и тендер"
     assert ru["arrived_at"] == "Заявка пришла: 23:00, вторник, декабрь"
     assert en["q_site_age_years"] == "Site age: 3 years"
