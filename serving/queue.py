@@ -74,10 +74,11 @@ class QueueEntry:
     tier: str | None
     status: str
     claimed_by: str | None
+    explored: bool = False
 
     @property
     def rank_probability(self) -> float:
-        return rank_probability(self.probability)
+        return rank_probability(self.probability, explored=self.explored)
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,26 @@ def urgency(minutes_left: float, sla_minutes: float) -> float:
     return 1.0 + (PEAK_URGENCY - 1.0) * math.exp(-overdue / (DECAY_WINDOWS * sla_minutes))
 
 
-def rank_probability(probability: float | None) -> float:
-    """The probability a lead ranks with: its score, or 1 while it has none."""
-    return UNSCORED_PROBABILITY if probability is None else probability
+@dataclass(frozen=True)
+class Exploration:
+    """One arriving lead's exploration draw: whether it got the boost, and the chance it had
+    (the propensity the retraining report weights by)."""
+
+    explored: bool
+    propensity: float
+
+
+def draw_exploration(share: float, draw: float) -> Exploration:
+    """The boost for a uniform ``draw`` on [0, 1): given with probability ``share`` (the
+    policy ``training.feedback.explored`` simulates, one lead at a time)."""
+    return Exploration(explored=draw < share, propensity=share)
+
+
+def rank_probability(probability: float | None, *, explored: bool = False) -> float:
+    """The probability a lead ranks with: its score, or 1 while it has none or while it holds
+    the exploration boost (a random few arrivals go to the front whatever their score, so
+    the leads SDRs would skip get labels too: docs/serving.md, "Exploration")."""
+    return UNSCORED_PROBABILITY if probability is None or explored else probability
 
 
 def priority(lead: Queued, now: datetime, sla_minutes: float) -> tuple[float, float, float]:

@@ -45,6 +45,14 @@ class ServingSettings(TrainingSettings):
         default="sql", description="target whose probability orders the queue and sets tiers"
     )
     sla_minutes: float = Field(default=30.0, gt=0, description="minutes an SDR has to react")
+    exploration_share: float = Field(
+        default=0.05,
+        ge=0.0,
+        le=0.5,
+        description="share of arriving leads boosted to the front of the SDR queue at random, "
+        "whatever their score, so retraining can judge the model on the leads SDRs would "
+        "skip (docs/serving.md, 'Exploration'); 0 turns exploration off",
+    )
     sla_calendar: Path | None = Field(
         default=None,
         description="working hours, time zone and holidays (YAML, docs/serving.md): the SLA "

@@ -27,7 +27,8 @@ BIAS_TOLERANCE = 0.02
 
 
 def explored(draws: np.ndarray, share: float = DEFAULT_EXPLORATION_SHARE) -> np.ndarray:
-    """Which leads get the boost: ``draws`` are uniform on [0, 1), one per arriving lead."""
+    """Which leads get the boost: ``draws`` are uniform on [0, 1), one per arriving lead (the
+    live queue's ``draw_exploration`` draws one at a time)."""
     if not 0 <= share <= 1:
         raise ValueError(f"exploration share must be in [0, 1], got {share}")
     return np.asarray(draws) < share
@@ -48,8 +49,11 @@ def worked(queue_priority: np.ndarray, capacity: int) -> np.ndarray:
     return out
 
 
-def propensity(would_be_worked: np.ndarray, share: float = DEFAULT_EXPLORATION_SHARE) -> np.ndarray:
-    """P(worked) per lead: explored (``share``) or worked on its own score."""
+def propensity(
+    would_be_worked: np.ndarray, share: float | np.ndarray = DEFAULT_EXPLORATION_SHARE
+) -> np.ndarray:
+    """P(worked) per lead: explored (``share``, one for all or one per lead) or worked on
+    its own score."""
     return share + (1.0 - share) * np.asarray(would_be_worked, dtype=float)
 
 
@@ -105,18 +109,120 @@ def estimate_auc(
 
 def bias_warning(estimates: AucEstimates, tolerance: float = BIAS_TOLERANCE) -> str | None:
     """The retraining report's warning when the worked leads misrepresent all leads."""
-    if estimates.ipw is None:
+    return _bias_message(estimates.naive, estimates.ipw, tolerance)
+
+
+def _bias_message(naive: float, ipw: float | None, tolerance: float) -> str | None:
+    if ipw is None:
         return (
             "no exploration: the skipped leads' AUC cannot be estimated, and the training "
             "labels come from the top of the queue only"
         )
-    gap = estimates.naive - estimates.ipw
-    if abs(gap) > tolerance:
+    if abs(naive - ipw) > tolerance:
         return (
             f"training labels are biased by the queue: the AUC on worked leads is "
-            f"{estimates.naive:.3f}, on all leads (inverse-propensity weighted) {estimates.ipw:.3f}"
+            f"{naive:.3f}, on all leads (inverse-propensity weighted) {ipw:.3f}"
         )
     return None
+
+
+# --------------------------------------------------------------------------- the live queue
+
+#: Columns of the lead store's frame (serving.store.outcomes) that carry the arrival draw.
+EXPLORED_COLUMN = "explored"
+PROPENSITY_COLUMN = "propensity"
+#: When a lead was first answered (a claim or a move out of ``new``): it was worked.
+WORKED_COLUMN = "first_response_at"
+
+
+def live_score_column(target: str) -> str:
+    """The store frame's column of the arrival score the queue showed for ``target``."""
+    return f"arrival_score_{target}"
+
+
+@dataclass(frozen=True)
+class LiveFeedback:
+    """The feedback check of one model on the live queue's settled leads."""
+
+    leads: int  # settled leads whose arrival draw was logged
+    worked: int
+    explored: int
+    naive: float | None  # AUC of the live arrival score on worked leads
+    ipw: float | None  # the same, each worked lead weighted 1 / P(worked)
+    warning: str | None
+
+    def summary(self) -> str:
+        def auc(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.3f}"
+
+        text = (
+            f"feedback loop: {self.worked:,} of {self.leads:,} settled leads were worked "
+            f"({self.explored:,} exploration picks); live AUC on worked leads {auc(self.naive)}, "
+            f"on all leads (inverse-propensity weighted) {auc(self.ipw)}"
+        )
+        return text if self.warning is None else f"{text}. Warning: {self.warning}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "leads": self.leads,
+            "worked": self.worked,
+            "explored": self.explored,
+            "auc_worked": self.naive,
+            "auc_ipw": self.ipw,
+            "warning": self.warning,
+        }
+
+
+def live_propensity(
+    score: np.ndarray,
+    is_worked: np.ndarray,
+    is_explored: np.ndarray,
+    share: np.ndarray,
+    period: np.ndarray,
+) -> np.ndarray:
+    """P(worked) of each lead of the live queue: ``share + (1 - share) x [worked on its own
+    score]``. A worked lead that was not explored was worked on its score; an explored one
+    would have been when its score reaches the lowest score worked unexplored in its period
+    (the queue's cut-off then), and a lead never worked gets its score's answer the same way."""
+    score = np.asarray(score, dtype=float)
+    plain_worked = np.asarray(is_worked, dtype=bool) & ~np.asarray(is_explored, dtype=bool)
+    on_score = plain_worked.copy()
+    for value in np.unique(period):
+        rows = np.asarray(period == value)
+        cut = score[rows & plain_worked]
+        if len(cut):
+            on_score[rows] |= score[rows] >= cut.min()
+    return propensity(on_score, share)
+
+
+def live_feedback(
+    y: np.ndarray,
+    score: np.ndarray,
+    is_worked: np.ndarray,
+    is_explored: np.ndarray,
+    share: np.ndarray,
+    period: np.ndarray,
+    tolerance: float = BIAS_TOLERANCE,
+) -> LiveFeedback | None:
+    """Naive and IPW AUC of the live arrival score on the worked leads, with the bias
+    warning; None when no lead has a logged draw."""
+    y = np.asarray(y, dtype=int)
+    if len(y) == 0:
+        return None
+    w = np.asarray(is_worked, dtype=bool)
+    p = live_propensity(score, w, is_explored, share, period)
+    both = len(np.unique(y[w])) == 2
+    naive = float(roc_auc_score(y[w], score[w])) if both else None
+    ipw = ipw_auc(y[w], score[w], p[w]) if both and np.all(np.asarray(share) > 0) else None
+    warning = None if naive is None else _bias_message(naive, ipw, tolerance)
+    return LiveFeedback(
+        leads=len(y),
+        worked=int(w.sum()),
+        explored=int(np.asarray(is_explored, dtype=bool).sum()),
+        naive=naive,
+        ipw=ipw,
+        warning=warning,
+    )
 
 
 def simulate(

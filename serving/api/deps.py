@@ -9,6 +9,7 @@ leads against the intake limit (see :mod:`serving.api.ratelimit`).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +51,8 @@ class Services:
     scorer: Scorer
     loader: ModelLoader
     clock: Callable[[], datetime] = utc_now
+    #: Uniform draws on [0, 1) for the exploration boost (a seeded generator in tests).
+    draw: Callable[[], float] = random.random
     working_hours: WorkingHours = field(default_factory=WorkingHours.always)
     store: Store | None = None
     models: ModelHolder | None = None

@@ -314,6 +314,10 @@ class QueueItem(_Out):
     breached: bool
     minutes_overdue: float
     claimed_by: str | None
+    explored: bool = Field(
+        description="an exploration pick: boosted to the front at random on arrival, whatever "
+        "its score, so the model can be judged on the leads SDRs would skip"
+    )
 
 
 class QueueOut(_Out):

@@ -40,7 +40,7 @@ from serving.api.schemas import (
     TrendOut,
 )
 from serving.modelset import ModelSet
-from serving.queue import RankedEntry, rank_entry
+from serving.queue import RankedEntry, draw_exploration, rank_entry
 from serving.scores import Trend, trend
 from serving.scoring import suggest_route
 from serving.store.leads import LeadClosedError, NewLead, Store
@@ -270,6 +270,9 @@ def _score_and_store(
     if route_it and scores:
         settings = services.settings
         route = suggest_route(scores[0].probability, settings.route_sales, settings.route_partner)
+    exploration = None
+    if known_at == "arrival":
+        exploration = draw_exploration(services.settings.exploration_share, services.draw())
     store.add_scores(
         lead_id,
         scores,
@@ -277,6 +280,7 @@ def _score_and_store(
         services.scorer.queue_target,
         only_if_unscored=only_if_unscored,
         route=route,
+        exploration=exploration,
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, selectinload, sessionmaker
 
 from features.funnel import Status, check_transition, highest_stage
-from serving.queue import QueueEntry, QueueKey, rank_probability, top_ranked
+from serving.queue import Exploration, QueueEntry, QueueKey, rank_probability, top_ranked
 from serving.scores import Score
 from serving.store.queue_reads import (
     KEY_COLUMNS,
@@ -410,11 +410,14 @@ class Store:
         *,
         only_if_unscored: bool = False,
         route: str | None = None,
+        exploration: Exploration | None = None,
     ) -> bool:
         """Record scores (and the suggested route) of one lead; False when skipped because
         ``only_if_unscored`` and the lead already has scores of that stage. The queue
         target's scores of a lead that came from a CRM get their outbox rows (the score's
-        write-back, serving/store/outbox.py) in the same transaction."""
+        write-back, serving/store/outbox.py) in the same transaction. ``exploration`` (the
+        arrival draw) is logged on each score row and, when explored, boosts the lead in
+        the queue."""
         from serving.store.outbox import add_deliveries
 
         with self.writing() as session:
@@ -429,6 +432,8 @@ class Store:
                 if already:
                     return False
             written_back: list[ScoreRow] = []
+            if exploration is not None:
+                lead.explored = exploration.explored
             for score in scores:
                 row = ScoreRow(
                     lead_id=lead_id,
@@ -442,6 +447,8 @@ class Store:
                     is_fallback=score.is_fallback,
                     fallback_reason=score.fallback_reason,
                     scored_at=now,
+                    explored=None if exploration is None else exploration.explored,
+                    propensity=None if exploration is None else exploration.propensity,
                 )
                 session.add(row)
                 if score.target == queue_target:

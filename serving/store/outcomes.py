@@ -6,7 +6,9 @@
 ``status_history`` (JSON list of ``{"status", "at"}``), ``deal_value`` and
 ``deal_currency``, and the SLA's columns: ``sla_deadline``, ``first_response_at`` and
 ``first_responder`` (the first claim or move out of ``new``, whichever came first, and who
-made it). ``prepare_frame(load_spec("demo"), frame)`` accepts it, and the
+made it), and the queue's arrival draw: ``arrival_score_<target>`` (the first arrival
+score), ``explored`` and ``propensity`` (the exploration boost and its chance).
+``prepare_frame(load_spec("demo"), frame)`` accepts it, and the
 retraining labels (``label_settled``) read the outcomes as they stood at any moment.
 :func:`read_store` does the same for a store given by its URL, opened for the one read.
 """
@@ -24,7 +26,8 @@ from sqlalchemy import select
 
 from features.funnel import Status
 from serving.store.leads import Store
-from serving.store.tables import ClaimRow, LeadRow, StatusChangeRow
+from serving.store.tables import ClaimRow, LeadRow, ScoreRow, StatusChangeRow
+from training.feedback import EXPLORED_COLUMN, PROPENSITY_COLUMN, live_score_column
 
 OUTCOME_COLUMNS: tuple[str, ...] = (
     "status",
@@ -36,6 +39,8 @@ OUTCOME_COLUMNS: tuple[str, ...] = (
 )
 #: When each lead was first answered and by whom, and when that was due.
 RESPONSE_COLUMNS: tuple[str, ...] = ("sla_deadline", "first_response_at", "first_responder")
+#: The arrival draw of the queue's exploration (serving.queue), None before it was logged.
+EXPLORATION_COLUMNS: tuple[str, ...] = (EXPLORED_COLUMN, PROPENSITY_COLUMN)
 #: Leads read per round trip.
 BATCH = 5_000
 
@@ -81,6 +86,32 @@ def _first_claims(store: Store, arrived_before: datetime | None) -> dict[int, Re
         for lead_id, at, sdr in session.execute(query).yield_per(BATCH * 4):
             first.setdefault(int(lead_id), (at, str(sdr)))
     return first
+
+
+def _arrival_draws(store: Store, arrived_before: datetime | None) -> dict[int, dict[str, Any]]:
+    """Each lead's first arrival scores (one column per target) and its exploration draw."""
+    query = select(
+        ScoreRow.lead_id,
+        ScoreRow.target,
+        ScoreRow.probability,
+        ScoreRow.explored,
+        ScoreRow.propensity,
+    ).where(ScoreRow.kind == "arrival")
+    if arrived_before is not None:
+        query = query.join(LeadRow, LeadRow.id == ScoreRow.lead_id).where(
+            LeadRow.arrived_at < arrived_before
+        )
+    out: dict[int, dict[str, Any]] = defaultdict(dict)
+    with store.reading() as session:
+        for lead_id, target, probability, explored, share in session.execute(
+            query.order_by(ScoreRow.lead_id, ScoreRow.id)
+        ).yield_per(BATCH * 4):
+            draws = out[int(lead_id)]
+            draws.setdefault(live_score_column(str(target)), probability)
+            if share is not None:
+                draws.setdefault(EXPLORED_COLUMN, bool(explored))
+                draws.setdefault(PROPENSITY_COLUMN, float(share))
+    return out
 
 
 def first_response(*found: Response | None) -> Response | None:
@@ -131,6 +162,7 @@ def store_frame(
     """
     histories, moves = _histories(store, arrived_before)
     claims = _first_claims(store, arrived_before)
+    draws = _arrival_draws(store, arrived_before)
     records: list[dict[str, Any]] = []
     for row in _lead_rows(store, arrived_before):
         changes = histories.get(int(row.id), [])
@@ -149,9 +181,11 @@ def store_frame(
             first_response_at=None if answered is None else answered[0],
             first_responder=None if answered is None else answered[1],
         )
+        record.update(draws.get(int(row.id), {}))
         records.append(record)
     frame = pd.DataFrame.from_records(records)
-    for column in ("external_id", "arrived_at", *OUTCOME_COLUMNS, *RESPONSE_COLUMNS, *columns):
+    expected = (*OUTCOME_COLUMNS, *RESPONSE_COLUMNS, *EXPLORATION_COLUMNS, *columns)
+    for column in ("external_id", "arrived_at", *expected):
         if column not in frame.columns:
             frame[column] = None
     for column in ("arrived_at", "closed_at", "sla_deadline", "first_response_at"):

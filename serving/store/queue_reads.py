@@ -51,6 +51,7 @@ QUEUE_COLUMNS = (
     LeadRow.tier,
     LeadRow.status,
     LeadRow.claimed_by,
+    LeadRow.explored,
 )
 
 

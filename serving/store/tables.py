@@ -30,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -105,6 +106,11 @@ class LeadRow(Base):
         server_default=text(repr(UNSCORED_PROBABILITY)),
         comment="what the queue ranks with: probability, 1 while unscored",
     )
+    explored: Mapped[bool] = mapped_column(
+        Boolean,
+        server_default=false(),
+        comment="boosted to the front of the queue at random on arrival",
+    )
     tier: Mapped[str | None] = mapped_column(String(1))
     route: Mapped[str | None] = mapped_column(String(16), comment="suggested after qualifying")
     qualified_at: Mapped[datetime | None]
@@ -144,11 +150,14 @@ class LeadRow(Base):
         ),
     )
 
-    @validates("probability")
-    def _rank_with(self, _key: str, probability: float | None) -> float | None:
-        """Every change of the probability keeps the queue's rank probability with it."""
-        self.rank_probability = rank_probability(probability)
-        return probability
+    @validates("probability", "explored")
+    def _rank_with(self, key: str, value: Any) -> Any:
+        """Every change of the probability (or the exploration boost) keeps the queue's rank
+        probability with it."""
+        probability = value if key == "probability" else self.probability
+        explored = value if key == "explored" else self.explored
+        self.rank_probability = rank_probability(probability, explored=bool(explored))
+        return value
 
 
 class _LeadEvent:
@@ -183,6 +192,10 @@ class ScoreRow(_LeadEvent, Base):
     is_fallback: Mapped[bool] = mapped_column(Boolean)
     fallback_reason: Mapped[str | None] = mapped_column(Text)
     scored_at: Mapped[datetime]
+    explored: Mapped[bool | None] = mapped_column(Boolean, comment="arrival: boosted or not")
+    propensity: Mapped[float | None] = mapped_column(
+        Float, comment="arrival: the chance of the boost (the exploration share then)"
+    )
 
     lead: Mapped[LeadRow] = relationship(back_populates="scores", lazy="raise")
 

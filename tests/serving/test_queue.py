@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,12 +22,14 @@ from serving.queue import (
     QueueEntry,
     Read,
     Reader,
+    draw_exploration,
     position_of,
     rank,
     read_entries,
     top_ranked,
     urgency,
 )
+from training.feedback import explored
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SLA = 30.0
@@ -181,3 +184,10 @@ def test_a_tie_at_the_bound_reads_on() -> None:
     assert ids(top_ranked(read, 1, NOW, SLA, batch=1)) == [1]
     assert position_of(read, queue[1], 1, NOW, SLA, batch=1) is None
     assert position_of(read, queue[1], 2, NOW, SLA, batch=1) == 2
+
+
+def test_the_live_draw_follows_the_simulated_policy() -> None:
+    draws = np.random.default_rng(1).random(2_000)
+    live = np.array([draw_exploration(0.05, float(d)).explored for d in draws])
+    np.testing.assert_array_equal(live, explored(draws, 0.05))
+    assert draw_exploration(0.05, 0.5).propensity == 0.05

@@ -21,6 +21,7 @@ import pandas as pd
 from features.dataset import LeadData
 from features.spec import DatasetSpec, KnownAt
 from features.tiers import Tiers
+from training.feedback import LiveFeedback
 from training.metrics import evaluate
 from training.options import TrainOptions
 from training.registry import load_champion, model_name, promote
@@ -33,6 +34,7 @@ from training.retraining.config import (
     MlflowTarget,
 )
 from training.retraining.drift import window_drift
+from training.retraining.exploration import live_check
 from training.retraining.gates import (
     Decision,
     GateResult,
@@ -118,6 +120,7 @@ class _Job:
     data: LeadData
     digest: str
     fold: Fold  # the settled leads before the window (training) and in it
+    feedback: LiveFeedback | None = None  # the live queue's check (arrival models)
 
     @property
     def window(self) -> Window:
@@ -130,9 +133,13 @@ class _Job:
         return positives, len(y) - positives
 
     def report(self, action: Action, message: str) -> ModelReport:
-        return ModelReport(
+        report = ModelReport(
             self.name, self.known_at.value, self.target, action, message, self.settled, self.choice
         )
+        if self.feedback is not None:
+            report.feedback = self.feedback
+            report.notes.append(self.feedback.summary())
+        return report
 
 
 def _rows(data: LeadData, start: pd.Timestamp | None, end: pd.Timestamp) -> np.ndarray:
@@ -352,6 +359,11 @@ def retrain(
                 )
                 continue
             fold = _fold(data, choice.window)
-            job = _Job(name, known_at, target, settled, choice, data, digest, fold)
+            feedback = (
+                live_check(frame, spec.id_column, data, target)
+                if known_at is KnownAt.ARRIVAL
+                else None
+            )
+            job = _Job(name, known_at, target, settled, choice, data, digest, fold, feedback)
             reports.append(_attempt(job, config, mlflow_target, say))
     return reports

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from training.feedback import LiveFeedback
 from training.metrics import Metrics
 from training.retraining.drift import DriftReport
 from training.retraining.gates import Decision, TierChanges
@@ -44,6 +45,7 @@ class ModelReport:
     run_id: str | None = None
     tiers: TierChanges | None = None
     drift: DriftReport | None = None
+    feedback: LiveFeedback | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -70,6 +72,7 @@ class ModelReport:
             "tier_changes": None if self.tiers is None else _tiers_json(self.tiers),
             "version": self.version,
             "run_id": self.run_id,
+            "feedback": None if self.feedback is None else self.feedback.as_json(),
             "notes": self.notes,
         }
 

@@ -17,7 +17,7 @@ from serving.modelset import MemoryLoader
 from serving.settings import ServingSettings
 from serving.store.leads import NewLead, Store
 from serving.store.tables import Base, make_engine, migrate
-from tests.serving.conftest import PostLead, headers, make_lead
+from tests.serving.conftest import PostLead, headers, interrupted_lead, make_lead
 
 
 class BrokenModel:
@@ -111,21 +111,7 @@ def test_interrupted_scoring_is_finished_at_start_up(settings: ServingSettings) 
     store = Store.open(settings.store_url)
     try:
         for external_id in ("crashed-1", "crashed-2"):
-            store.add_lead(
-                NewLead(
-                    external_id=external_id,
-                    arrived_at=now,
-                    channel="referral",
-                    source={"channel": "referral"},
-                    record={"external_id": external_id, "channel": "referral"},
-                    history=[(Status.NEW, now, None)],
-                    deal_value=None,
-                    deal_currency=None,
-                    sla_deadline=now + timedelta(minutes=30),
-                    created_by="sdr-0",
-                ),
-                now,
-            )
+            store.add_lead(interrupted_lead(external_id), now)
         queue = store.queue_entries()
         assert [entry.probability for entry in queue] == [None, None]
     finally:
@@ -186,7 +172,7 @@ def test_migrations_are_idempotent_and_match_the_models(database_url: str) -> No
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
             version = connection.exec_driver_sql("SELECT version_num FROM alembic_version")
-            assert version.scalar() == "0003_connectors"  # the head (0003: CRM connectors)
+            assert version.scalar() == "0004_exploration"  # the head (0004: exploration)
     finally:
         engine.dispose()
 
