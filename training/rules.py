@@ -25,6 +25,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -34,7 +35,7 @@ from features.email import EmailKind, email_kind
 from features.i18n import Phrasebook
 from features.labels import field_label, missing_of, value_label
 from features.reason import Reason
-from features.spec import FeatureSpec, load_spec
+from features.spec import FeatureSpec, load_spec, read_rates
 from training.reasons import DEFAULT_THRESHOLD_PP, merged, scaled_effects, shown
 
 #: Points at which the rule gives probability 0.5, and points per unit of log-odds.
@@ -109,8 +110,18 @@ BUDGET_BRACKET_RUB: dict[str, float] = {
     "1m_3m": 1_800_000,
     "gt_3m": 4_500_000,
 }
-#: Units of RUB per unit of currency, for budgets given as an amount.
-RUB_PER_UNIT: dict[str, float] = {"RUB": 1.0, "USD": 90.0, "EUR": 98.0, "KZT": 0.19}
+
+
+@lru_cache(maxsize=1)
+def rub_per_unit() -> dict[str, float]:
+    """Units of RUB per unit of currency, for budgets given as an amount: the demo spec's
+    dated rates file (the one the demo's models are trained with)."""
+    path = resources.files("features").joinpath("specs/rates.yaml")
+    with resources.as_file(path) as file:
+        rates = read_rates(file)
+    return rates.table()
+
+
 #: (lower bound in RUB, points): the highest bound not above the budget applies.
 BUDGET_POINTS: tuple[tuple[float, float], ...] = (
     (0, -10),
@@ -207,8 +218,9 @@ def budget_rub(record: Mapping[str, Any]) -> float | None:
     """The budget in RUB: the amount converted when its currency is known, else the bracket."""
     amount = _number(record.get("budget_amount"))
     currency = _text(record.get("budget_currency"))
-    if amount is not None and currency is not None and currency.upper() in RUB_PER_UNIT:
-        return amount * RUB_PER_UNIT[currency.upper()]
+    rates = rub_per_unit()
+    if amount is not None and currency is not None and currency.upper() in rates:
+        return amount * rates[currency.upper()]
     bracket = _text(record.get("budget_bracket"))
     return BUDGET_BRACKET_RUB.get(bracket) if bracket else None
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from features.spec import load_spec
 from training.rules import (
     CHANNEL_POINTS,
     POINTS_AT_HALF,
@@ -112,3 +113,12 @@ def test_top_points_keep_strongest_of_each_sign() -> None:
     top = top_rule_points(lines, 2)
     assert [line.contribution for line in top] == [25, 10, -40, -10]
     assert math.isclose(sum(line.contribution for line in top), -15)
+
+
+def test_the_rule_converts_budgets_with_the_demo_specs_dated_rates() -> None:
+    money = next(f for f in load_spec("demo").features if f.column == "budget_amount")
+    assert money.rates is not None
+    for currency, rate in money.rates.items():
+        record = {"budget_amount": 1000, "budget_currency": currency.lower()}
+        assert budget_rub(record) == pytest.approx(1000 * rate)
+    assert budget_rub({"budget_amount": 1000, "budget_currency": "GBP"}) is None
