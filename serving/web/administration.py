@@ -22,10 +22,13 @@ from markupsafe import Markup
 from serving.api.auth import ApiKey, KeyRing
 from serving.api.deps import Services
 from serving.modelset import RegistryLoader, Slot, load_model_set
+from serving.web.words import N_
 
 #: The headline metrics of a version's test (the ``test.*`` metrics of its run).
 HEADLINE = ("roc_auc", "log_loss", "ece", "lift_10")
 CHAMPION, PREVIOUS = "champion", "previous"
+#: The retrain decisions the page names (``retrain.decision`` tags; translated where shown).
+DECISION_WORDS = (N_("promoted"), N_("refused"), N_("not decided"))
 
 
 @dataclass(frozen=True)
@@ -209,7 +212,7 @@ def read_retrains(
             RetrainView(
                 model=name,
                 started=record.started.replace("T", " "),
-                decision=record.decision or "not decided",
+                decision=record.decision or DECISION_WORDS[-1],
                 version=record.version,
                 message=str(payload.get("message") or run.data.tags.get("retrain.reasons", "")),
                 window=str(window.get("label")) if window.get("label") else None,

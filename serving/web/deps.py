@@ -18,6 +18,7 @@ from serving.store.leads import Store
 from serving.web.errors import PageError, SignInRequiredError
 from serving.web.sessions import SESSION_COOKIE, WebSession, tokens_match
 from serving.web.state import pages_of
+from serving.web.words import N_
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -26,7 +27,9 @@ CSRF_HEADER = "X-CSRF-Token"
 def page_services(request: Request) -> Services:
     services: Services | None = getattr(request.app.state, "services", None)
     if services is None or services.store is None or services.models is None:
-        raise PageError(503, "Starting up", "The service is starting or stopping; try again.")
+        raise PageError(
+            503, N_("Starting up"), N_("The service is starting or stopping; try again.")
+        )
     return services
 
 
@@ -70,9 +73,11 @@ def allowed(action: Permission) -> Callable[[WebSession], WebSession]:
         if not session.may(action):
             raise PageError(
                 403,
-                "Not for your role",
-                f"Signed in as {session.role.value}, you may not {action.value}; "
-                f"that needs one of: {roles}.",
+                N_("Not for your role"),
+                N_("Signed in as {role}, you may not {action}; that needs one of: {roles}."),
+                role=session.role.value,
+                action=action.value,
+                roles=roles,
             )
         return session
 
@@ -89,13 +94,18 @@ async def csrf_token_of(request: Request) -> str | None:
     return field if isinstance(field, str) else None
 
 
+def csrf_refused() -> PageError:
+    """The 403 page of a form whose token is missing or stale."""
+    return PageError(
+        403,
+        N_("Form expired"),
+        N_("This form's security token is missing or out of date. Reload the page and try again."),
+    )
+
+
 async def require_csrf(request: Request, session: WebSession) -> None:
     if not tokens_match(session.csrf, await csrf_token_of(request)):
-        raise PageError(
-            403,
-            "Form expired",
-            "This form's security token is missing or out of date. Reload the page and try again.",
-        )
+        raise csrf_refused()
 
 
 def form_action(action: Permission) -> Callable[..., Awaitable[WebSession]]:

@@ -1,7 +1,9 @@
 """How the pages refuse: a redirect to the sign-in page, or an HTML error page.
 
 The JSON API's errors stay JSON; only these two exceptions, raised by page routes, are
-answered with pages (never a stack trace).
+answered with pages (never a stack trace). A page error's title and message are message ids
+of the pages' catalog (marked with ``N_``), put into the page's language when the page is
+drawn; a text from elsewhere (the store's, the funnel's refusal) is shown as it is.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from features.funnel import TransitionError
+from features.i18n import Translator
 from serving.api.errors import store_status
 from serving.store.leads import StoreError
 from serving.web.templating import render
+from serving.web.words import N_, page_words
 
 
 class SignInRequiredError(Exception):
@@ -28,13 +32,28 @@ class SignInRequiredError(Exception):
 
 
 class PageError(Exception):
-    """An error page: status code, a title and what to do about it."""
+    """An error page: status code, a title and what to do about it (message ids, with
+    the message's ``{placeholders}`` as keyword arguments)."""
 
-    def __init__(self, status_code: int, title: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status_code: int, title: str, message: str, **params: object) -> None:
+        super().__init__(message.format(**params) if params else message)
         self.status_code = status_code
         self.title = title
         self.message = message
+        self.params = params
+
+    def texts(self, translate: Translator) -> tuple[str, str]:
+        """(title, message) in ``translate``'s language."""
+        message = translate.gettext(self.message)
+        return translate.gettext(self.title), message.format(
+            **self.params
+        ) if self.params else message
+
+
+def bad_value(title: str, message: str, name: str, value: str, keep: int) -> PageError:
+    """The 422 page of a bad query value: ``message`` names the field ``{name}`` and the
+    ``{value}`` given, cut to ``keep`` characters."""
+    return PageError(422, title, message, name=name, value=value[:keep])
 
 
 @contextmanager
@@ -44,16 +63,16 @@ def refusals_as_pages() -> Iterator[None]:
         yield
     except StoreError as error:
         status = store_status(error)
-        title = "Not found" if status == 404 else "Refused"
+        title = N_("Not found") if status == 404 else N_("Refused")
         raise PageError(status, title, error.detail) from error
     except TransitionError as error:
-        raise PageError(409, "Move not allowed", str(error)) from error
+        raise PageError(409, N_("Move not allowed"), str(error)) from error
 
 
 def lead_number(text: str) -> int:
     """A lead id from the path; anything else is a 404 page."""
     if not text.isdigit() or int(text) < 1 or len(text) > 18:
-        raise PageError(404, "Not found", f"There is no lead '{text[:40]}'.")
+        raise PageError(404, N_("Not found"), N_("There is no lead '{lead}'."), lead=text[:40])
     return int(text)
 
 
@@ -72,7 +91,8 @@ async def _signin_required(request: Request, exc: Exception) -> Response:
 
 async def _page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageError)
-    context = {"title": exc.title, "message": exc.message, "status_code": exc.status_code}
+    title, message = exc.texts(page_words(request))
+    context = {"title": title, "message": message, "status_code": exc.status_code}
     return render(request, "error.html", context, exc.status_code)
 
 

@@ -4,7 +4,9 @@ list as messages beside the fields.
 
 Every input is named by the field path the API's errors use (``bant.budget.amount``,
 ``questionnaire.answers.site_age_years``), so an error finds its field by name. Pure
-functions: the route does the I/O.
+functions: the route does the I/O. Labels, legends and choices are in the page's language
+(a ``Translator`` of the pages' catalog, English without one); the shipped questionnaire's
+question texts are message ids of that catalog too (a question it lacks stays as written).
 """
 
 from __future__ import annotations
@@ -15,22 +17,35 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from features.i18n import Translator
 from features.lead import BudgetBracket, NeedFit, Timeframe
 from features.questionnaire import Question, QuestionCatalog, QuestionType
+from serving.web.words import N_, words
 
 YES, NO = "yes", "no"
-BOOLEAN_CHOICES: tuple[tuple[str, str], ...] = ((YES, "yes"), (NO, "no"))
 CURRENCIES = ("RUB", "USD", "EUR", "KZT")
 
 CHOICE_LABELS: dict[str, str] = {
-    "lt_100k": "under 100k",
-    "100k_300k": "100k-300k",
-    "300k_1m": "300k-1m",
-    "1m_3m": "1m-3m",
-    "gt_3m": "over 3m",
-    "lt_3m": "within 3 months",
-    "3_6m": "in 3-6 months",
-    "gt_6m": "later than 6 months",
+    YES: N_("yes"),
+    NO: N_("no"),
+    "lt_100k": N_("under 100k"),
+    "100k_300k": N_("100k-300k"),
+    "300k_1m": N_("300k-1m"),
+    "1m_3m": N_("1m-3m"),
+    "gt_3m": N_("over 3m"),
+    "now": N_("now"),
+    "lt_3m": N_("within 3 months"),
+    "3_6m": N_("in 3-6 months"),
+    "gt_6m": N_("later than 6 months"),
+    "unknown": N_("unknown"),
+    "strong": N_("strong"),
+    "partial": N_("partial"),
+    "none": N_("none"),
+    "new": N_("new"),
+    "existing": N_("existing"),
+    "local": N_("local"),
+    "national": N_("national"),
+    "international": N_("international"),
 }
 
 
@@ -72,64 +87,81 @@ class QualificationForm:
         )
 
 
-def _choices(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
-    return tuple((value, CHOICE_LABELS.get(value, value.replace("_", " "))) for value in values)
+def _choices(values: Iterable[str], said: Translator) -> tuple[tuple[str, str], ...]:
+    """(value, label) pairs; a value without a label is shown as it is (a service, a code)."""
+    return tuple(
+        (value, said.gettext(CHOICE_LABELS[value]) if value in CHOICE_LABELS else value)
+        for value in values
+    )
 
 
-def _enum_choices(enum: type[StrEnum]) -> tuple[tuple[str, str], ...]:
-    return _choices(member.value for member in enum)
+def _enum_choices(enum: type[StrEnum], said: Translator) -> tuple[tuple[str, str], ...]:
+    return _choices((member.value for member in enum), said)
 
 
-def _question_field(question: Question) -> FormField:
+def _question_field(question: Question, said: Translator) -> FormField:
     name = f"questionnaire.answers.{question.key}"
+    text = said.gettext(question.text)
     if question.type is QuestionType.NUMBER:
-        return FormField(
-            name, question.text, "number", minimum=question.minimum, maximum=question.maximum
-        )
+        return FormField(name, text, "number", minimum=question.minimum, maximum=question.maximum)
     if question.type is QuestionType.BOOLEAN:
-        return FormField(name, question.text, "select", choices=BOOLEAN_CHOICES)
+        return FormField(name, text, "select", choices=_choices((YES, NO), said))
     if question.type is QuestionType.CHOICE:
-        return FormField(name, question.text, "select", choices=_choices(question.choices or []))
-    return FormField(name, question.text, "text")
+        return FormField(name, text, "select", choices=_choices(question.choices or [], said))
+    return FormField(name, text, "text")
 
 
-def _bant_fieldsets(services: Sequence[str]) -> list[Fieldset]:
+def _bant_fieldsets(services: Sequence[str], said: Translator) -> list[Fieldset]:
+    _ = said.gettext
     return [
         Fieldset(
-            "Budget (an amount with its currency, or a bracket)",
+            _("Budget (an amount with its currency, or a bracket)"),
             "bant.budget",
             [
-                FormField("bant.budget.amount", "Monthly budget", "number", minimum=0),
+                FormField("bant.budget.amount", _("Monthly budget"), "number", minimum=0),
                 FormField(
-                    "bant.budget.currency", "Currency", "select", "RUB", _choices(CURRENCIES)
+                    "bant.budget.currency",
+                    _("Currency"),
+                    "select",
+                    "RUB",
+                    _choices(CURRENCIES, said),
                 ),
                 FormField(
                     "bant.budget.bracket",
-                    "or a bracket (RUB per month)",
+                    _("or a bracket (RUB per month)"),
                     "select",
-                    choices=_enum_choices(BudgetBracket),
+                    choices=_enum_choices(BudgetBracket, said),
                 ),
             ],
         ),
         Fieldset(
-            "Authority, need, timing",
+            _("Authority, need, timing"),
             "bant",
             [
-                FormField("bant.authority_role", "Contact's role (e.g. CEO, marketer)", "text"),
+                FormField("bant.authority_role", _("Contact's role (e.g. CEO, marketer)"), "text"),
                 FormField(
-                    "bant.is_decision_maker", "Decision maker?", "select", choices=BOOLEAN_CHOICES
+                    "bant.is_decision_maker",
+                    _("Decision maker?"),
+                    "select",
+                    choices=_choices((YES, NO), said),
                 ),
                 FormField(
-                    "bant.need_service", "Service needed", "select", choices=_choices(services)
+                    "bant.need_service",
+                    _("Service needed"),
+                    "select",
+                    choices=_choices(services, said),
                 ),
                 FormField(
-                    "bant.need_fit", "Fit with what we do", "select", choices=_enum_choices(NeedFit)
+                    "bant.need_fit",
+                    _("Fit with what we do"),
+                    "select",
+                    choices=_enum_choices(NeedFit, said),
                 ),
                 FormField(
                     "bant.timeframe",
-                    "When do they want to start?",
+                    _("When do they want to start?"),
                     "select",
-                    choices=_enum_choices(Timeframe),
+                    choices=_enum_choices(Timeframe, said),
                 ),
             ],
         ),
@@ -150,13 +182,17 @@ def qualification_form(
     service: str,
     values: Mapping[str, str],
     errors: Mapping[str, str],
+    translate: Translator | None = None,
 ) -> QualificationForm:
-    """The form for ``service`` with the values given and each error beside its field."""
+    """The form for ``service`` with the values given and each error beside its field, in
+    ``translate``'s language."""
+    said = translate or words(None)
     services = sorted(catalog.services)
-    questions = [_question_field(q) for q in catalog.questions_for(service).values()]
+    questions = [_question_field(q, said) for q in catalog.questions_for(service).values()]
+    legend = said.gettext(N_("Questions for {service}")).format(service=service)
     fieldsets = [
-        *_bant_fieldsets(services),
-        Fieldset(f"Questions for {service}", "questionnaire", questions),
+        *_bant_fieldsets(services, said),
+        Fieldset(legend, "questionnaire", questions),
     ]
     placed: set[str] = set()
     filled: list[Fieldset] = []

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from serving.api.deps import Services
 from serving.web.errors import install_page_errors
-from serving.web.routers import admin, channels, docs, leads, queue, sales, signin
+from serving.web.routers import admin, channels, docs, language, leads, queue, sales, signin
 from serving.web.sessions import SessionKeeper
 from serving.web.settings import WebSettings
 from serving.web.state import Pages
@@ -37,6 +37,7 @@ def install_pages(app: FastAPI, services: Services, settings: WebSettings | None
         leads.router,
         admin.router,
         docs.router,
+        language.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,11 +1,13 @@
 """The pages' navigation: each page group adds its links here, each with the permission
-it needs; the layout shows a person only the links their role may use."""
+it needs; the layout shows a person only the links their role may use. A link's label is a
+message id of the pages' catalog, translated where the layout shows it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from serving.api.auth import PERMISSIONS, Permission, Role
+from serving.web.words import N_
 
 
 @dataclass(frozen=True)
@@ -19,12 +21,12 @@ class NavLink:
 
 
 NAV: tuple[NavLink, ...] = (
-    NavLink("Home", "/app"),
-    NavLink("Queue", "/app/queue", Permission.READ_QUEUE),
-    NavLink("Sales", "/app/sales", Permission.CHANGE_STATUS),
-    NavLink("Channels", "/app/channels", Permission.READ_REPORTS),
-    NavLink("Admin", "/app/admin", Permission.ADMIN),
-    NavLink("API docs", "/docs"),
+    NavLink(N_("Home"), "/app"),
+    NavLink(N_("Queue"), "/app/queue", Permission.READ_QUEUE),
+    NavLink(N_("Sales"), "/app/sales", Permission.CHANGE_STATUS),
+    NavLink(N_("Channels"), "/app/channels", Permission.READ_REPORTS),
+    NavLink(N_("Admin"), "/app/admin", Permission.ADMIN),
+    NavLink(N_("API docs"), "/docs"),
 )
 
 #: Where each role lands after signing in.

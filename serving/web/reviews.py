@@ -16,10 +16,12 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
+from features.i18n import Translator
 from serving.api.deps import Services
 from serving.modelset import KNOWN_ATS, TARGETS, ModelSet
 from serving.reports import review_options, served_model, store_leads
 from serving.store.leads import Store
+from serving.web.words import N_, words
 from training.channels.cells import cell_text
 from training.channels.funnel import ALL_LEADS
 
@@ -181,23 +183,24 @@ class Plot:
     uri: str
 
 
-def plots(report: ChannelReport) -> dict[str, Plot]:
+def plots(report: ChannelReport, translate: Translator | None = None) -> dict[str, Plot]:
     """The review's figures as PNG data URIs, by place on the page (those it has
-    something to draw for)."""
+    something to draw for), titled in ``translate``'s language."""
     from training.channels import plots as charts  # matplotlib, only when a page is drawn
 
     made = {
-        "heatmap": ("Driver strength per channel", charts.drivers_heatmap(report)),
-        "bars": ("Top drivers per channel", charts.driver_bars(report)),
-        "funnel": ("Funnel per channel", charts.funnel_plot(report)),
-        "calibration": ("Predicted vs actual conversion", charts.calibration_plot(report)),
-        "trend": ("Trend by month", charts.trend_plot(report)),
+        "heatmap": (N_("Driver strength per channel"), charts.drivers_heatmap(report)),
+        "bars": (N_("Top drivers per channel"), charts.driver_bars(report)),
+        "funnel": (N_("Funnel per channel"), charts.funnel_plot(report)),
+        "calibration": (N_("Predicted vs actual conversion"), charts.calibration_plot(report)),
+        "trend": (N_("Trend by month"), charts.trend_plot(report)),
     }
+    said = translate or words(None)
     found = {}
     for place, (title, figure) in made.items():
         uri = charts.figure_uri(figure)
         if uri is not None:
-            found[place] = Plot(title, uri)
+            found[place] = Plot(said.gettext(title), uri)
     return found
 
 

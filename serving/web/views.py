@@ -1,6 +1,7 @@
 """What the pages show, computed from the API's views (pure functions, no I/O).
 
-The SLA pill, a queue row, the probability chart and the funnel moves a lead allows.
+The SLA pill, a queue row, the probability chart and the funnel moves a lead allows, in
+the page's language (a ``Translator`` of the pages' catalog; English without one).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from features.funnel import Status, allowed_next
+from features.i18n import Translator
 from serving.api.schemas import QueueItem, ReasonOut, ScoreOut
+from serving.web.words import N_, words
 
 #: Below this share of the SLA window left, the pill turns amber.
 AMBER_SHARE = 1 / 3
@@ -25,28 +28,65 @@ ROUTE_MOVES: dict[str, Status] = {
 }
 
 
+#: How the lead page says why a claim ended, by the store's reason.
+CLAIM_ENDS: dict[str, str] = {
+    "released": N_("released"),
+    "qualified": N_("released at qualification"),
+    "closed": N_("released when closed"),
+    "moved on": N_("released when moved on"),
+}
+
+#: The moments a lead is scored at, as the pages name them.
+MOMENT_WORDS: dict[str, str] = {"arrival": N_("arrival"), "qualified": N_("qualified")}
+
+
 @dataclass(frozen=True)
 class SlaPill:
     level: str  # ok | soon | overdue: a CSS class, and spoken by the text too
     text: str
 
 
-def span_words(minutes: float) -> str:
+#: The pill's words (static/app.js reads them from the queue list's data attributes).
+SLA_WORDS: dict[str, str] = {
+    "days": N_("{n} d"),
+    "hours": N_("{n} h"),
+    "minutes": N_("{n} min"),
+    "overdue": N_("overdue {span}"),
+    "left": N_("{span} left"),
+    "moment": N_("<1 min left"),
+}
+
+
+def sla_words(translate: Translator | None = None) -> dict[str, str]:
+    """The pill's words in ``translate``'s language, by role."""
+    found = translate or words(None)
+    return {role: found.gettext(message) for role, message in SLA_WORDS.items()}
+
+
+def span_words(minutes: float, translate: Translator | None = None) -> str:
     """A span as the pill says it: minutes, then whole hours from 2 h, days from 2 days
     (a lead that arrived out of working hours is due the next working morning)."""
+    said = sla_words(translate)
     if minutes >= 2 * 24 * 60:
-        return f"{int(minutes // (24 * 60))} d"
+        return said["days"].format(n=int(minutes // (24 * 60)))
     if minutes >= 120:
-        return f"{int(minutes // 60)} h"
-    return f"{int(minutes)} min"
+        return said["hours"].format(n=int(minutes // 60))
+    return said["minutes"].format(n=int(minutes))
 
 
-def sla_pill(minutes_left: float, sla_minutes: float) -> SlaPill:
+def sla_pill(
+    minutes_left: float, sla_minutes: float, translate: Translator | None = None
+) -> SlaPill:
     """Green with time left, amber in the last third of the window, red once breached.
     (static/app.js says the same as the clock runs.)"""
+    said = sla_words(translate)
     if minutes_left < 0:
-        return SlaPill("overdue", f"overdue {span_words(max(1, round(-minutes_left)))}")
-    text = "<1 min left" if minutes_left < 1 else f"{span_words(minutes_left)} left"
+        late = span_words(max(1, round(-minutes_left)), translate)
+        return SlaPill("overdue", said["overdue"].format(span=late))
+    if minutes_left < 1:
+        text = said["moment"]
+    else:
+        text = said["left"].format(span=span_words(minutes_left, translate))
     return SlaPill("soon" if minutes_left < sla_minutes * AMBER_SHARE else "ok", text)
 
 
@@ -68,7 +108,10 @@ class LeadExtras:
 
 
 def queue_rows(
-    items: Sequence[QueueItem], extras: Mapping[int, LeadExtras], sla_minutes: float
+    items: Sequence[QueueItem],
+    extras: Mapping[int, LeadExtras],
+    sla_minutes: float,
+    translate: Translator | None = None,
 ) -> list[QueueRow]:
     empty = LeadExtras(None, [])
     return [
@@ -76,7 +119,7 @@ def queue_rows(
             item=item,
             company=extras.get(item.lead_id, empty).company,
             reasons=extras.get(item.lead_id, empty).reasons,
-            pill=sla_pill(item.minutes_left, sla_minutes),
+            pill=sla_pill(item.minutes_left, sla_minutes, translate),
             position=position,
         )
         for position, item in enumerate(items, start=1)
@@ -120,6 +163,7 @@ def probability_chart(
     height: int = 120,
     pad: int = 24,
     pad_left: int = 40,
+    translate: Translator | None = None,
 ) -> ProbabilityChart | None:
     """The probability of ``target`` over time, one point per score (None without scores)."""
     mine = [score for score in scores if score.target == target and score.scored_at]
@@ -132,7 +176,8 @@ def probability_chart(
     for score, at in zip(mine, times, strict=True):
         x = pad_left + inner_w * ((at - first) / span if len(mine) > 1 else 0.5)
         y = pad + inner_h * (1 - score.probability)
-        label = f"{score.stage}: {score.probability:.0%}"
+        moment = (translate or words(None)).gettext(MOMENT_WORDS.get(score.stage, score.stage))
+        label = f"{moment}: {score.probability:.0%}"
         points.append(ChartPoint(round(x, 1), round(y, 1), label, score.stage))
     polyline = " ".join(f"{point.x},{point.y}" for point in points)
     return ProbabilityChart(points, polyline, width, height, pad, pad_left)
@@ -146,13 +191,15 @@ class Move:
     needs_deal_value: bool
 
 
-def moves(current: Status, route: str | None) -> list[Move]:
-    """The funnel moves allowed from ``current``; the suggested route's one first."""
+def moves(current: Status, route: str | None, translate: Translator | None = None) -> list[Move]:
+    """The funnel moves allowed from ``current``, each named as the funnel names its status
+    in ``translate``'s language; the suggested route's one first."""
     suggested = ROUTE_MOVES.get(route or "")
+    locale = translate.locale if translate else None
     found = [
         Move(
             status=status,
-            label=status.value.replace("_", " "),
+            label=status.label(locale),
             suggested=status is suggested,
             needs_deal_value=status is Status.WON,
         )
@@ -220,7 +267,13 @@ class SalesFilter:
         return urlencode({key: value for key, value in pairs.items() if value})
 
 
-def status_choices() -> list[tuple[str, str]]:
-    """The sales view's status filter: open, closed, all, then each status."""
-    fixed = [(OPEN, "open (not closed)"), (CLOSED, "closed"), (ALL, "every status")]
-    return fixed + [(s.value, s.value.replace("_", " ")) for s in Status]
+def status_choices(translate: Translator | None = None) -> list[tuple[str, str]]:
+    """The sales view's status filter: open, closed, all, then each status (by its label
+    in ``translate``'s language)."""
+    said = translate or words(None)
+    fixed = [
+        (OPEN, said.gettext(N_("open (not closed)"))),
+        (CLOSED, said.gettext(N_("closed (any outcome)"))),
+        (ALL, said.gettext(N_("every status"))),
+    ]
+    return fixed + [(s.value, s.label(said.locale)) for s in Status]

@@ -23,6 +23,7 @@ from serving.web.deps import AdminAction, Administering, PageServices
 from serving.web.errors import PageError
 from serving.web.state import pages_of
 from serving.web.templating import render
+from serving.web.words import N_, page_words
 
 router = APIRouter(prefix="/app/admin", include_in_schema=False)
 
@@ -40,14 +41,16 @@ def _line(request: Request, services: PageServices, name: str) -> ModelLine:
     if registry_uri(services) is None:
         raise PageError(
             409,
-            "No model registry",
-            "This service loads its models from memory, not from an MLflow registry: there "
-            "is nothing to promote or roll back.",
+            N_("No model registry"),
+            N_(
+                "This service loads its models from memory, not from an MLflow registry: "
+                "there is nothing to promote or roll back."
+            ),
         )
     for line in read_model_lines(services, _ui_url(request, services)):
         if line.name == name:
             return line
-    raise PageError(404, "Not found", f"The service has no model '{name[:80]}'.")
+    raise PageError(404, N_("Not found"), N_("The service has no model '{name}'."), name=name[:80])
 
 
 @router.get("")
@@ -62,7 +65,7 @@ def admin_page(
     lines = read_model_lines(services, ui_url)
     assert services.models is not None
     context = {
-        "title": "Admin",
+        "title": page_words(request).gettext(N_("Admin")),
         "lines": lines,
         "changed": next((line for line in lines if line.name == changed), None),
         "has_registry": registry_uri(services) is not None,
@@ -90,8 +93,9 @@ def post_outbox_retry(session: AdminAction, services: PageServices) -> Response:
 def _confirm(
     request: Request, line: ModelLine, action: str, version: str | None, target: str | None
 ) -> Response:
+    title = N_("Roll back {name}") if action == "rollback" else N_("Promote {name}")
     context = {
-        "title": f"{action.capitalize()} {line.name}",
+        "title": page_words(request).gettext(title).format(name=line.name),
         "line": line,
         "action": action,
         "version": version,
@@ -118,7 +122,9 @@ def confirm_promote(
 ) -> Response:
     line = _line(request, services, name)
     if version not in {v.version for v in line.versions}:
-        raise PageError(404, "Not found", f"{name} has no version {version}.")
+        raise PageError(
+            404, N_("Not found"), N_("{name} has no version {version}."), name=name, version=version
+        )
     return _confirm(request, line, "promote", version, version)
 
 
@@ -128,7 +134,7 @@ def _moved(services: PageServices, name: str, version: str | None) -> Response:
     try:
         move_alias(services, name, version)
     except PromotionError as error:
-        raise PageError(409, "Refused", str(error)) from error
+        raise PageError(409, N_("Refused"), str(error)) from error
     return RedirectResponse(f"/app/admin?changed={name}#model-{name}", status_code=303)
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from serving.web.deps import LeadViewer, PageServices, PageStore, ReportViewer
-from serving.web.errors import PageError
+from serving.web.errors import PageError, bad_value
 from serving.web.reads import channel_leads
 from serving.web.reviews import (
     MOMENTS,
@@ -24,6 +24,7 @@ from serving.web.reviews import (
     targets,
 )
 from serving.web.templating import render
+from serving.web.words import N_, page_words
 from training.channels.cells import SUMMARY_COLUMNS
 
 if TYPE_CHECKING:
@@ -40,7 +41,8 @@ def _month(value: str | None, name: str) -> str | None:
     if not value:
         return None
     if not _MONTH.match(value):
-        raise PageError(422, "Bad period", f"{name}: expected a month YYYY-MM, got '{value[:20]}'.")
+        message = N_("{name}: expected a month YYYY-MM, got '{value}'.")
+        raise bad_value(N_("Bad period"), message, name, value, 20)
     return value
 
 
@@ -53,13 +55,23 @@ def review_ask(
 ) -> ReviewAsk:
     """The pickers' choices; a bad one gets a 422 page naming it."""
     if stage and stage not in MOMENTS:
-        raise PageError(422, "Bad choice", f"stage: expected one of {', '.join(MOMENTS)}.")
+        raise PageError(
+            422,
+            N_("Bad choice"),
+            N_("stage: expected one of {choices}."),
+            choices=", ".join(MOMENTS),
+        )
     allowed = targets(services.settings.score_target)
     if target and target not in allowed:
-        raise PageError(422, "Bad choice", f"target: expected one of {', '.join(allowed)}.")
+        raise PageError(
+            422,
+            N_("Bad choice"),
+            N_("target: expected one of {choices}."),
+            choices=", ".join(allowed),
+        )
     first, last = _month(start, "start"), _month(end, "end")
     if first and last and last < first:
-        raise PageError(422, "Bad period", "end: the last month is before the first.")
+        raise PageError(422, N_("Bad period"), N_("end: the last month is before the first."))
     return ReviewAsk(first, last, stage or None, target or None)
 
 
@@ -76,7 +88,7 @@ def _report(services: PageServices, store: PageStore, ask: ReviewAsk) -> Channel
     except NoLeadsError:
         return None
     except ReportError as error:
-        raise PageError(422, "Cannot review", str(error)) from error
+        raise PageError(422, N_("Cannot review"), str(error)) from error
 
 
 @router.get("")
@@ -84,8 +96,9 @@ def review_page(
     request: Request, session: ReportViewer, services: PageServices, store: PageStore, ask: Ask
 ) -> Response:
     report = _report(services, store, ask)
+    translate = page_words(request)
     context: dict[str, object] = {
-        "title": "Channels",
+        "title": translate.gettext(N_("Channels")),
         "ask": ask,
         "moments": MOMENTS,
         "targets": targets(services.settings.score_target),
@@ -103,7 +116,7 @@ def review_page(
             "funnel_month": table_view("funnel_month", report.funnel_month),
             "sla_channel": table_view("sla_channel", report.sla_channel),
             "sla_sdr": table_view("sla_sdr", report.sla_sdr),
-            "plots": plots(report),
+            "plots": plots(report, translate),
         }
     return render(request, "channels.html", context)
 
@@ -116,7 +129,8 @@ def leads_page(
     channel: Annotated[str, Query(min_length=1, max_length=200)],
 ) -> Response:
     leads, total = channel_leads(store, channel, CHANNEL_PAGE_SIZE)
-    context = {"title": f"Leads of {channel}", "channel": channel, "leads": leads, "total": total}
+    title = page_words(request).gettext(N_("Leads of {channel}")).format(channel=channel)
+    context = {"title": title, "channel": channel, "leads": leads, "total": total}
     return render(request, "channel_leads.html", context)
 
 
@@ -125,10 +139,10 @@ def table_download(
     table: str, session: ReportViewer, services: PageServices, store: PageStore, ask: Ask
 ) -> Response:
     if table not in TABLES:
-        raise PageError(404, "Not found", f"There is no table '{table[:40]}'.")
+        raise PageError(404, N_("Not found"), N_("There is no table '{table}'."), table=table[:40])
     report = _report(services, store, ask)
     if report is None:
-        raise PageError(404, "No leads", "No lead arrived in this period.")
+        raise PageError(404, N_("No leads"), N_("No lead arrived in this period."))
     filename = f"{table}-{report.period.slug}.csv"
     return Response(
         table_csv(report, table),

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from serving.web.templating import render
+from serving.web.words import N_, page_words
 
 router = APIRouter(include_in_schema=False)
 
@@ -26,11 +27,13 @@ def _openapi_url(request: Request) -> str:
 
 @router.get("/docs")
 def swagger_ui(request: Request) -> Response:
-    return render(request, "swagger.html", {"title": "API docs", "spec": _openapi_url(request)})
+    title = page_words(request).gettext(N_("API docs"))
+    return render(request, "swagger.html", {"title": title, "spec": _openapi_url(request)})
 
 
 @router.get("/redoc")
 def redoc(request: Request) -> Response:
-    page = render(request, "redoc.html", {"title": "API reference", "spec": _openapi_url(request)})
+    title = page_words(request).gettext(N_("API reference"))
+    page = render(request, "redoc.html", {"title": title, "spec": _openapi_url(request)})
     page.headers["Content-Security-Policy"] = REDOC_CSP
     return page

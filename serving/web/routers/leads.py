@@ -28,11 +28,14 @@ from serving.web.moving import move_lead, text_fields
 from serving.web.sessions import WebSession
 from serving.web.templating import render
 from serving.web.views import moves, probability_chart, source_rows
+from serving.web.words import N_, page_locale, page_words
 
 router = APIRouter(prefix="/app/leads", include_in_schema=False)
 
 
-def _form_for(services: Services, lead: LeadDetail, service: str | None) -> QualificationForm:
+def _form_for(
+    request: Request, services: Services, lead: LeadDetail, service: str | None
+) -> QualificationForm:
     """The form for the service asked for, else the lead's last answers' or need's."""
     last = lead.qualifications[-1] if lead.qualifications else None
     stored = (last.questionnaire or {}).get("service") if last else None
@@ -42,7 +45,7 @@ def _form_for(services: Services, lead: LeadDetail, service: str | None) -> Qual
     if last is None or stored != chosen:
         values = {k: v for k, v in values.items() if not k.startswith("questionnaire.")}
     values.setdefault("bant.need_service", chosen)
-    return qualification_form(services.catalog, chosen, values, {})
+    return qualification_form(services.catalog, chosen, values, {}, page_words(request))
 
 
 def _page(
@@ -59,14 +62,16 @@ def _page(
     target = services.scorer.queue_target
     qualified = [s for s in lead.scores if s.stage == "qualified" and s.target == target]
     context: dict[str, Any] = {
-        "title": f"Lead {lead.id}",
+        "title": page_words(request).gettext(N_("Lead {id}")).format(id=lead.id),
         "lead": lead,
         "source_rows": source_rows(lead.source),
-        "chart": probability_chart(lead.scores, target),
+        "chart": probability_chart(lead.scores, target, translate=page_words(request)),
         "target": target,
         "form": form,
         "latest_qualified": qualified[-1] if qualified else None,
-        "moves": moves(lead.status, lead.route) if session.may(Permission.CHANGE_STATUS) else [],
+        "moves": moves(lead.status, lead.route, page_words(request))
+        if session.may(Permission.CHANGE_STATUS)
+        else [],
         "may_qualify": session.may(Permission.QUALIFY) and not lead.status.is_terminal,
         "may_claim": session.may(Permission.CLAIM),
         "status_problem": status_problem,
@@ -86,8 +91,8 @@ def lead_page(
     saved: str | None = None,
 ) -> Response:
     with refusals_as_pages():
-        lead = lead_detail(store.lead(lead_number(lead_id)))
-    form = _form_for(services, lead, service)
+        lead = lead_detail(store.lead(lead_number(lead_id)), page_locale(request))
+    form = _form_for(request, services, lead, service)
     return _page(request, services, session, lead, form, saved=bool(saved))
 
 
@@ -102,8 +107,8 @@ def qualification_fragment(
 ) -> Response:
     """The form alone for another service line (htmx swaps it in when the service changes)."""
     with refusals_as_pages():
-        lead = lead_detail(store.lead(lead_number(lead_id)))
-    form = _form_for(services, lead, service)
+        lead = lead_detail(store.lead(lead_number(lead_id)), page_locale(request))
+    form = _form_for(request, services, lead, service)
     return render(request, "_qualification.html", {"lead": lead, "form": form})
 
 
@@ -146,10 +151,10 @@ async def post_qualification(
     if not errors:
         return RedirectResponse(f"/app/leads/{number}?saved=1#result", status_code=303)
     with refusals_as_pages():
-        lead = lead_detail(store.lead(number))
+        lead = lead_detail(store.lead(number), page_locale(request))
     service = submitted.get("questionnaire.service") or None
     chosen = choose_service(services.catalog, service)
-    form = qualification_form(services.catalog, chosen, submitted, errors)
+    form = qualification_form(services.catalog, chosen, submitted, errors, page_words(request))
     return _page(request, services, session, lead, form, status_code=422)
 
 
@@ -167,6 +172,6 @@ async def post_status(
     if problem is None:
         return RedirectResponse(f"/app/leads/{number}#status", status_code=303)
     with refusals_as_pages():
-        lead = lead_detail(store.lead(number))
-    form = _form_for(services, lead, None)
+        lead = lead_detail(store.lead(number), page_locale(request))
+    form = _form_for(request, services, lead, None)
     return _page(request, services, session, lead, form, status_problem=problem, status_code=422)

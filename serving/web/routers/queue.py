@@ -14,12 +14,13 @@ from serving.api.auth import Permission
 from serving.api.errors import ApiError
 from serving.api.workflows import claim, claim_next, queue_view, release
 from serving.web.deps import Claiming, PageServices, PageStore, QueueViewer
-from serving.web.errors import PageError, lead_number, refusals_as_pages
+from serving.web.errors import PageError, bad_value, lead_number, refusals_as_pages
 from serving.web.reads import queue_extras
 from serving.web.routers.signin import safe_next
 from serving.web.state import pages_of
 from serving.web.templating import render
-from serving.web.views import only_breached, queue_rows
+from serving.web.views import only_breached, queue_rows, sla_words
+from serving.web.words import N_, page_words
 
 router = APIRouter(prefix="/app/queue", include_in_schema=False)
 
@@ -51,7 +52,9 @@ def _flag(value: str | None, name: str) -> bool:
         return False
     if value in ("1", "true", "on", "yes"):
         return True
-    raise PageError(422, "Bad filter", f"{name}: expected 1 or 0, got '{value[:40]}'.")
+    raise bad_value(
+        N_("Bad filter"), N_("{name}: expected 1 or 0, got '{value}'."), name, value, 40
+    )
 
 
 def queue_filters(
@@ -62,9 +65,11 @@ def queue_filters(
 ) -> QueueFilters:
     """The filters of the query string; a bad one gets a 422 page naming it."""
     if channel is not None and len(channel) > 200:
-        raise PageError(422, "Bad filter", "channel: expected at most 200 characters.")
+        raise PageError(422, N_("Bad filter"), N_("channel: expected at most 200 characters."))
     if tier and tier not in TIERS:
-        raise PageError(422, "Bad filter", f"tier: expected one of {', '.join(TIERS)}.")
+        raise PageError(
+            422, N_("Bad filter"), N_("tier: expected one of {choices}."), choices=", ".join(TIERS)
+        )
     return QueueFilters(
         channel or None, tier or None, _flag(unclaimed, "unclaimed"), _flag(breached, "breached")
     )
@@ -81,10 +86,11 @@ def _list_context(
         services, store, filters.channel, filters.tier, filters.unclaimed, RANKED_LIMIT
     )
     items = only_breached(view.items, filters.breached)
+    translate = page_words(request)
     shown = items[: pages_of(request).settings.queue_page_size]
     extras = queue_extras(store, [item.lead_id for item in shown], services.scorer.queue_target)
     return {
-        "rows": queue_rows(shown, extras, settings.sla_minutes),
+        "rows": queue_rows(shown, extras, settings.sla_minutes, translate),
         "matching": len(items),
         "total": view.total,
         "breached_count": view.breached,
@@ -93,6 +99,7 @@ def _list_context(
         "refresh_seconds": pages_of(request).settings.queue_refresh_seconds,
         "may_claim": _may_claim(request),
         "sla_minutes": settings.sla_minutes,
+        "sla_words": sla_words(translate),
     }
 
 
@@ -112,8 +119,10 @@ def queue_page(
 ) -> Response:
     channels = sorted({entry.channel for entry in store.queue_entries()})
     context = _list_context(request, services, store, filters)
-    notices = {"empty": "Nothing to claim: no unclaimed lead is waiting."}
-    context |= {"title": "Queue", "channels": channels, "notice": notices.get(notice or "")}
+    translate = page_words(request)
+    notices = {"empty": translate.gettext(N_("Nothing to claim: no unclaimed lead is waiting."))}
+    title = translate.gettext(N_("Queue"))
+    context |= {"title": title, "channels": channels, "notice": notices.get(notice or "")}
     return render(request, "queue.html", context)
 
 
@@ -135,7 +144,7 @@ def post_claim_next(session: Claiming, services: PageServices, store: PageStore)
         row, _item = claim_next(services, store, session.caller)
     except ApiError as error:
         if error.status_code != 404:
-            raise PageError(error.status_code, "Could not claim", error.detail) from error
+            raise PageError(error.status_code, N_("Could not claim"), error.detail) from error
         return RedirectResponse("/app/queue?notice=empty", status_code=303)
     return RedirectResponse(f"/app/leads/{row.id}", status_code=303)
 

@@ -17,6 +17,7 @@ from serving.web.reads import sales_channels, sales_leads
 from serving.web.routers.queue import TIERS
 from serving.web.templating import render
 from serving.web.views import OPEN, SalesFilter, moves, status_choices
+from serving.web.words import N_, page_words
 
 router = APIRouter(prefix="/app/sales", include_in_schema=False)
 
@@ -32,9 +33,16 @@ def sales_filter(
     """The filters of the query string; a bad one gets a 422 page naming it."""
     choices = [value for value, _label in status_choices()]
     if status and status not in choices:
-        raise PageError(422, "Bad filter", f"status: expected one of {', '.join(choices)}.")
+        raise PageError(
+            422,
+            N_("Bad filter"),
+            N_("status: expected one of {choices}."),
+            choices=", ".join(choices),
+        )
     if tier and tier not in TIERS:
-        raise PageError(422, "Bad filter", f"tier: expected one of {', '.join(TIERS)}.")
+        raise PageError(
+            422, N_("Bad filter"), N_("tier: expected one of {choices}."), choices=", ".join(TIERS)
+        )
     return SalesFilter(status or OPEN, channel or None, tier or None)
 
 
@@ -51,15 +59,16 @@ def _page(
     problem: tuple[int, str] | None = None,
 ) -> Response:
     leads, matching = sales_leads(store, filters, SALES_PAGE_SIZE)
-    rows = [(lead, moves(lead.status, lead.route) if may_move else []) for lead in leads]
+    translate = page_words(request)
+    rows = [(lead, moves(lead.status, lead.route, translate) if may_move else []) for lead in leads]
     context = {
-        "title": "Sales",
+        "title": translate.gettext(N_("Sales")),
         "rows": rows,
         "matching": matching,
         "filters": filters,
         "channels": sales_channels(store),
         "tiers": TIERS,
-        "statuses": status_choices(),
+        "statuses": status_choices(translate),
         "currencies": CURRENCIES,
         "moved": moved,
         "problem": problem,

@@ -16,6 +16,7 @@ from serving.web.nav import HOMES
 from serving.web.sessions import SESSION_COOKIE, SIGNIN_COOKIE, SIGNIN_TOKEN_SECONDS
 from serving.web.state import pages_of
 from serving.web.templating import render
+from serving.web.words import N_, page_words
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,12 +38,14 @@ def _signin_page(
 ) -> Response:
     pages = pages_of(request)
     token, cookie = pages.sessions.codec.signin_token()
-    response = render(
-        request,
-        "signin.html",
-        {"title": "Sign in", "signin_token": token, "next": back_to or "", "problem": problem},
-        status,
-    )
+    translate = page_words(request)
+    context = {
+        "title": translate.gettext(N_("Sign in")),
+        "signin_token": token,
+        "next": back_to or "",
+        "problem": translate.gettext(problem) if problem else None,
+    }
+    response = render(request, "signin.html", context, status)
     set_cookie(response, request, pages.settings, SIGNIN_COOKIE, cookie, SIGNIN_TOKEN_SECONDS)
     return response
 
@@ -64,16 +67,18 @@ def signin(
     pages = pages_of(request)
     codec = pages.sessions.codec
     if not codec.signin_token_valid(request.cookies.get(SIGNIN_COOKIE), csrf_token):
-        return _signin_page(request, safe_next(next), "The sign-in form expired; try again.", 403)
+        return _signin_page(
+            request, safe_next(next), N_("The sign-in form expired; try again."), 403
+        )
     services: Services = request.app.state.services
     key = api_key.strip()
     if not key:
-        return _signin_page(request, safe_next(next), "api_key: enter your API key.", 422)
+        return _signin_page(request, safe_next(next), N_("api_key: enter your API key."), 422)
     try:
         # the API's check, with its limit on failed keys per address
         holder = authenticate(request, services, key)
     except ApiError:
-        return _signin_page(request, safe_next(next), "Unknown API key.", 401)
+        return _signin_page(request, safe_next(next), N_("Unknown API key."), 401)
     except HTTPException as refusal:
         page = _signin_page(request, safe_next(next), str(refusal.detail), refusal.status_code)
         page.headers.update(refusal.headers or {})
@@ -95,12 +100,12 @@ def signout(request: Request, session: SigningOut) -> Response:
 
 @router.get("/app")
 def home(request: Request, session: SignedIn) -> Response:
-    return render(request, "home.html", {"title": "Home"})
+    return render(request, "home.html", {"title": page_words(request).gettext(N_("Home"))})
 
 
 @router.get("/app/leads")
 def find_lead(session: SignedIn, id: str = "") -> Response:
     """The home page's "open a lead" form: to the lead page of that id."""
     if not id.strip().isdigit() or int(id) < 1:
-        raise PageError(422, "No such lead", "id: expected a lead's number, e.g. 42.")
+        raise PageError(422, N_("No such lead"), N_("id: expected a lead's number, e.g. 42."))
     return RedirectResponse(f"/app/leads/{int(id)}", status_code=303)

@@ -21,6 +21,19 @@
   // --- SLA countdown -------------------------------------------------------------------
   var offsetMs = 0;
   var slaMinutes = 30;
+  // the pill's words in the page's language (data-sla-* of the queue list), English otherwise
+  var words = {
+    days: "{n} d",
+    hours: "{n} h",
+    minutes: "{n} min",
+    overdue: "overdue {span}",
+    left: "{span} left",
+    moment: "<1 min left"
+  };
+
+  function say(role, name, value) {
+    return words[role].replace("{" + name + "}", value);
+  }
 
   function readClock(root) {
     var meta = (root || document).querySelector("[data-server-now]");
@@ -35,24 +48,33 @@
     if (sla > 0) {
       slaMinutes = sla;
     }
+    for (var role in words) {
+      var text = meta.getAttribute("data-sla-" + role);
+      if (text) {
+        words[role] = text;
+      }
+    }
   }
 
   // as serving/web/views.py's span_words and sla_pill
   function span(minutes) {
     if (minutes >= 2 * 24 * 60) {
-      return Math.floor(minutes / (24 * 60)) + " d";
+      return say("days", "n", Math.floor(minutes / (24 * 60)));
     }
     if (minutes >= 120) {
-      return Math.floor(minutes / 60) + " h";
+      return say("hours", "n", Math.floor(minutes / 60));
     }
-    return Math.floor(minutes) + " min";
+    return say("minutes", "n", Math.floor(minutes));
   }
 
   function pill(minutesLeft) {
     if (minutesLeft < 0) {
-      return { level: "overdue", text: "overdue " + span(Math.max(1, Math.round(-minutesLeft))) };
+      return {
+        level: "overdue",
+        text: say("overdue", "span", span(Math.max(1, Math.round(-minutesLeft))))
+      };
     }
-    var text = minutesLeft < 1 ? "<1 min left" : span(minutesLeft) + " left";
+    var text = minutesLeft < 1 ? words.moment : say("left", "span", span(minutesLeft));
     return { level: minutesLeft < slaMinutes / 3 ? "soon" : "ok", text: text };
   }
 
