@@ -3,6 +3,7 @@ score, the draw and its propensity are logged on the arrival scores; on both sto
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from serving.modelset import MemoryLoader
 from serving.settings import ServingSettings
 from serving.store.leads import Store
 from tests.serving.conftest import headers, make_lead, serving_settings
+from tests.serving.web.conftest import sign_in
 
 
 @pytest.fixture
@@ -116,3 +118,19 @@ def test_the_store_frame_carries_the_draw_and_the_live_scores(exploring: TestCli
         assert arrival
         for target, probability in arrival.items():
             assert row[f"arrival_score_{target}"] == probability
+
+
+def test_the_queue_page_marks_an_exploration_pick(exploring: TestClient) -> None:
+    _draws(exploring, [0.1, 0.9])
+    picked = _post(exploring, channel="display")
+    plain = _post(exploring, channel="display")
+    sign_in(exploring, "sdr")
+    page = exploring.get("/app/queue").text
+    rows = {
+        int(match.group(1)): match.group(2)
+        for match in re.finditer(r'<tr data-lead-id="(\d+)">(.*?)</tr>', page, re.S)
+    }
+    assert "exploration pick" in rows[picked]
+    assert "exploration pick" not in rows[plain]
+    exploring.cookies.set("lang", "ru")
+    assert "случайный выбор" in exploring.get("/app/queue").text
