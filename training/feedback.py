@@ -15,7 +15,7 @@ All functions are pure; the random draws come in as arrays.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -82,6 +82,9 @@ class AucEstimates:
     naive: float  # on worked leads only, unweighted
     ipw: float | None  # on worked leads, weighted 1 / propensity (None: a propensity is 0)
     worked_share: float
+    #: the IPW estimate from what the live queue logs (draws, worked or not), its propensities
+    #: by the cut-off rule of ``live_propensity`` instead of the simulation's exact ones
+    live: float | None = None
 
 
 def ipw_auc(y: np.ndarray, score: np.ndarray, weight_propensity: np.ndarray) -> float:
@@ -238,6 +241,7 @@ def simulate(
     leads, ``share`` of them explored; the AUC estimates from the labels it would get."""
     n = len(score)
     is_worked = np.zeros(n, dtype=bool)
+    is_explored = np.zeros(n, dtype=bool)
     p_worked = np.zeros(n)
     for value in np.unique(period):
         rows = np.flatnonzero(period == value)
@@ -245,5 +249,9 @@ def simulate(
         boosted = explored(rng.random(len(rows)), share)
         queue = priority(score[rows], boosted, rng.random(len(rows)))
         is_worked[rows] = worked(queue, capacity)
+        is_explored[rows] = boosted
         p_worked[rows] = propensity(would_be_worked(score[rows], boosted, capacity), share)
-    return estimate_auc(np.asarray(y, dtype=int), np.asarray(score), is_worked, p_worked)
+    y, score = np.asarray(y, dtype=int), np.asarray(score)
+    estimates = estimate_auc(y, score, is_worked, p_worked)
+    live = live_feedback(y, score, is_worked, is_explored, np.full(n, share), period)
+    return replace(estimates, live=None if live is None else live.ipw)

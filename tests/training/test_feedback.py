@@ -153,3 +153,14 @@ def test_the_live_check_without_exploration_says_it_cannot_tell() -> None:
     assert check.ipw is None
     assert "no exploration" in (check.warning or "")
     assert check.as_json()["auc_ipw"] is None
+
+
+def test_a_simulation_also_gives_the_estimate_from_the_services_logs() -> None:
+    y, score, _worked, _boosted, period = _live_queue(share=0.05, seed=5)
+    run = simulate(score, y, period, capacity_share=0.2, share=0.05, rng=np.random.default_rng(2))
+    assert run.ipw is not None
+    assert run.live is not None
+    assert abs(run.live - run.true) < 0.02
+    assert abs(run.naive - run.true) > 0.04
+    off = simulate(score, y, period, capacity_share=0.2, share=0.0, rng=np.random.default_rng(2))
+    assert off.live is None
