@@ -26,6 +26,15 @@ from serving.api.errors import ApiError
 from serving.api.metrics import ServiceMetrics
 from serving.api.ratelimit import RateLimits, client_address
 from serving.api.records import RecordSchema
+from serving.api.texts import (
+    MISSING_KEY,
+    OVER_INTAKE,
+    ROLE_REFUSED,
+    STARTING,
+    TOO_MANY_BAD_KEYS,
+    TRY_AGAIN,
+    UNKNOWN_KEY,
+)
 from serving.modelset import ModelHolder, ModelLoader, ModelSet
 from serving.scoring import Scorer
 from serving.settings import ServingSettings
@@ -66,14 +75,14 @@ class Services:
 def _services_of(request: Request) -> Services:
     services: Services | None = getattr(request.app.state, "services", None)
     if services is None:
-        raise ApiError(503, "the service is starting or stopping; try again shortly")
+        raise ApiError(503, STARTING)
     return services
 
 
 def get_services(request: Request) -> Services:
     services = _services_of(request)
     if services.store is None or services.models is None:
-        raise ApiError(503, "the service is starting or stopping; try again shortly")
+        raise ApiError(503, STARTING)
     return services
 
 
@@ -113,7 +122,7 @@ def too_many(seconds: int, what: str) -> HTTPException:
     """429 with ``Retry-After``: ``what`` says which limit, and when to try again."""
     return HTTPException(
         429,
-        f"{what}; try again in {seconds} s",
+        TRY_AGAIN.format(what=what, seconds=seconds),
         headers={"Retry-After": str(seconds)},
     )
 
@@ -142,11 +151,11 @@ def authenticate(request: Request, services: Services, presented: str) -> ApiKey
     address = requester_address(request, services)
     wait = services.rate_limits.auth_blocked(address)
     if wait is not None:
-        raise too_many(wait, "too many requests with unknown API keys from this address")
+        raise too_many(wait, TOO_MANY_BAD_KEYS)
     caller = services.keys.identify(presented)
     if caller is None:
         services.rate_limits.auth_failed(address)
-        raise ApiError(401, "unknown API key")
+        raise ApiError(401, UNKNOWN_KEY)
     return caller
 
 
@@ -157,16 +166,12 @@ def require(action: Permission) -> Callable[..., ApiKey]:
     def check(request: Request, presented: PresentedKey) -> ApiKey:
         services = _services_of(request)
         if not presented:
-            raise ApiError(
-                401,
-                "missing API key: send it in the X-API-Key header "
-                "(or as 'Authorization: Bearer <key>')",
-            )
+            raise ApiError(401, MISSING_KEY)
         caller = authenticate(request, services, presented)
         if not caller.may(action):
             raise ApiError(
                 403,
-                f"role '{caller.role.value}' may not {action.value}; needs one of: {allowed}",
+                ROLE_REFUSED.format(role=caller.role.value, action=action.value, allowed=allowed),
                 role=caller.role.value,
                 needs=sorted(role.value for role in PERMISSIONS[action]),
             )
@@ -188,7 +193,7 @@ def lead_intake(
     """A caller who may create leads, within the intake limit of its key."""
     wait = _services_of(request).rate_limits.intake(caller.name)
     if wait is not None:
-        raise too_many(wait, f"the API key '{caller.name}' is over its lead intake limit")
+        raise too_many(wait, OVER_INTAKE.format(name=caller.name))
     return caller
 
 

@@ -1,13 +1,18 @@
 """Every error the service returns is JSON with a ``detail`` that says what was expected.
 
 * 422: ``{"detail": "...", "errors": [{"field": "source.email", "location": "body",
-  "message": ..., "input": ...}]}`` for bad input (the field path without its location);
+  "type": "missing", "message": ..., "input": ...}]}`` for bad input (the field path
+  without its location; ``type`` is pydantic's error type or the service's own short id);
 * 409 for refused state changes (with ``current`` and ``allowed`` for funnel moves);
 * 413 for bodies above the limit (checked on Content-Length and while streaming);
 * 503 with ``Retry-After`` when the lead store cannot be reached (an outage, a lock held
   too long): nothing was changed, the same request can be sent again;
 * 500 with a generic message (the error itself is logged, never sent) and
   ``Connection: close``, so that a client's pool never reuses the connection.
+
+Human texts (``detail``, each ``message``) are in the request's language (Accept-Language,
+else ``LEADSCORE_LOCALE``; see :mod:`serving.api.texts`); machine values (status codes,
+``field``, ``location``, ``type``, statuses) are the same in every language.
 
 Inputs echoed in a 422 are JSON-safe: short text, finite numbers (a non-finite one is
 echoed as its name, ``NaN``/``Infinity``), integers of at most 30 digits.
@@ -30,8 +35,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.funnel import TransitionError
+from serving.api import texts
 from serving.api.middleware import HttpMiddleware
 from serving.api.schemas import ErrorOut, InvalidRequestOut
+from serving.api.texts import error_locale, locale_of, pydantic_message, text_type, translate
 from serving.store.leads import LeadNotFoundError, StoreError
 
 log = logging.getLogger(__name__)
@@ -54,25 +61,32 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def invalid(field: str, message: str, value: Any = None, location: str = "body") -> ApiError:
-    """A 422 naming one field, in the same shape as request validation errors."""
-    return invalid_many(
-        [{"field": field, "location": location, "message": message, "input": value}]
-    )
+def invalid(
+    field: str,
+    message: str,
+    value: Any = None,
+    location: str = "body",
+    error_type: str | None = None,
+) -> ApiError:
+    """A 422 naming one field, in the same shape as request validation errors
+    (``error_type``: the entry's ``type``; by default the one of the message's template)."""
+    error = {"field": field, "location": location, "message": message, "input": value}
+    return invalid_many([error if error_type is None else {**error, "type": error_type}])
 
 
 def invalid_many(errors: Sequence[dict[str, Any]]) -> ApiError:
     return ApiError(422, _summary(errors), errors=[_safe_error(e) for e in errors])
 
 
-def _summary(errors: Sequence[dict[str, Any]]) -> str:
+def _summary(errors: Sequence[dict[str, Any]], locale: str = texts.DEFAULT_LOCALE) -> str:
+    words = texts.api_words(locale)
     parts = [
         f"{e.get('location', 'body')}.{e['field']}: {e['message']}"
         for e in errors[:_MAX_DETAIL_ERRORS]
     ]
     more = len(errors) - _MAX_DETAIL_ERRORS
-    suffix = f" (and {more} more)" if more > 0 else ""
-    return "invalid request: " + "; ".join(parts) + suffix
+    suffix = " " + words.gettext(texts.AND_MORE).format(more=more) if more > 0 else ""
+    return words.gettext(texts.INVALID_REQUEST).format(problems="; ".join(parts) + suffix)
 
 
 def _safe_input(value: Any) -> Any:
@@ -91,25 +105,40 @@ def _safe_input(value: Any) -> Any:
 
 
 def _safe_error(error: dict[str, Any]) -> dict[str, Any]:
-    safe = {key: value for key, value in error.items() if key != "input"}
-    safe["input"] = _safe_input(error.get("input"))
-    return safe
+    """The entry as answered: ``type`` after ``location`` (the message's template's, else
+    ``value_error``), the input made JSON-safe."""
+    kind = error.get("type") or text_type(str(error.get("message", ""))) or "value_error"
+    safe = {k: v for k, v in error.items() if k not in ("type", "message", "input")}
+    return {
+        **safe,
+        "type": kind,
+        "message": error.get("message"),
+        "input": _safe_input(error.get("input")),
+    }
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: dict[str, Any], locale: str) -> str:
     message = str(error.get("msg", "invalid value"))
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     if error.get("type") == "json_invalid":
         reason = (error.get("ctx") or {}).get("error")
         where = error.get("loc", ())[1:]
-        at = f" at character {where[0]}" if where else ""
-        message = f"the body is not valid JSON ({reason}{at})" if reason else "not valid JSON"
-    return message
+        if not reason:
+            return translate(texts.NOT_JSON_BARE, locale)
+        template = texts.NOT_JSON_AT if where else texts.NOT_JSON
+        reason = translate(str(reason), locale)
+        position = where[0] if where else None
+        return texts.api_words(locale).gettext(template).format(reason=reason, position=position)
+    ctx = error.get("ctx") or {}
+    return pydantic_message(str(error.get("type")), ctx, message, locale)
 
 
-def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
-    """Pydantic/FastAPI errors as ``{"field", "location", "message", "input"}``."""
+def validation_errors(
+    raw: Sequence[Any], locale: str = texts.DEFAULT_LOCALE
+) -> list[dict[str, Any]]:
+    """Pydantic/FastAPI errors as ``{"field", "location", "type", "message", "input"}``,
+    the messages in ``locale``."""
     errors: list[dict[str, Any]] = []
     for error in raw:
         loc = [str(part) for part in error.get("loc", ())]
@@ -121,7 +150,8 @@ def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
             {
                 "field": ".".join(path) or "(whole body)",
                 "location": location,
-                "message": _message(error),
+                "type": str(error.get("type", "value_error")),
+                "message": _message(error, locale),
                 "input": error.get("input"),
             }
         )
@@ -134,10 +164,28 @@ def _json(
     return JSONResponse(status_code=status, content=content, headers=headers)
 
 
-async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+def _translated_errors(errors: Sequence[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
+    return [{**e, "message": translate(str(e.get("message", "")), locale)} for e in errors]
+
+
+def _answer(detail: str, extra: dict[str, Any], locale: str) -> dict[str, Any]:
+    """``detail`` and ``extra`` (its ``errors`` entries) in ``locale``; a 422's summary is
+    made again from the translated entries."""
+    errors = extra.get("errors")
+    if not isinstance(errors, list) or not errors:
+        return {"detail": translate(detail, locale), **extra}
+    translated = _translated_errors(errors, locale)
+    if detail == _summary(errors):
+        detail = _summary(translated, locale)
+    else:
+        detail = translate(detail, locale)
+    return {"detail": detail, **extra, "errors": translated}
+
+
+async def _api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     headers = {"WWW-Authenticate": "ApiKey"} if exc.status_code == 401 else None
-    return _json(exc.status_code, {"detail": exc.detail, **exc.extra}, headers)
+    return _json(exc.status_code, _answer(exc.detail, exc.extra, error_locale(request)), headers)
 
 
 def store_status(error: StoreError) -> int:
@@ -145,32 +193,36 @@ def store_status(error: StoreError) -> int:
     return 404 if isinstance(error, LeadNotFoundError) else 409
 
 
-async def _store_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _store_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StoreError)
-    return _json(store_status(exc), {"detail": exc.detail, **exc.extra})
+    return _json(store_status(exc), _answer(exc.detail, exc.extra, error_locale(request)))
 
 
-async def _transition_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _transition_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, TransitionError)
     return _json(
         409,
         {
-            "detail": str(exc),
+            "detail": translate(str(exc), error_locale(request)),
             "current": exc.current.value,
             "allowed": [status.value for status in exc.allowed],
         },
     )
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = validation_errors(exc.errors())
-    return _json(422, {"detail": _summary(errors), "errors": [_safe_error(e) for e in errors]})
+    locale = error_locale(request)
+    errors = validation_errors(exc.errors(), locale)
+    return _json(
+        422, {"detail": _summary(errors, locale), "errors": [_safe_error(e) for e in errors]}
+    )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+    detail = translate(detail, error_locale(request))
     return _json(exc.status_code, {"detail": detail}, dict(exc.headers or {}) or None)
 
 
@@ -188,18 +240,18 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     log.warning(
         "lead store unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
     )
+    detail = texts.STORE_UNAVAILABLE.format(seconds=STORE_RETRY_SECONDS)
     return _json(
         503,
-        {"detail": f"the lead store is unavailable; try again in {STORE_RETRY_SECONDS} s"},
+        {"detail": translate(detail, error_locale(request))},
         {"Retry-After": str(STORE_RETRY_SECONDS)},
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return _json(
-        500, {"detail": "internal error; the service logged the details"}, {"Connection": "close"}
-    )
+    detail = translate(texts.INTERNAL, error_locale(request))
+    return _json(500, {"detail": detail}, {"Connection": "close"})
 
 
 _REF = "#/components/schemas/{model}"
@@ -264,7 +316,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 class BodyTooLarge(StarletteHTTPException):
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body too large: the limit is {limit} bytes")
+        super().__init__(413, texts.TOO_LARGE.format(limit=limit))
 
 
 class BodySizeLimit(HttpMiddleware):
@@ -278,7 +330,7 @@ class BodySizeLimit(HttpMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         declared = _content_length(scope)
         if declared is not None and declared > self.limit:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         received = 0
         started = False
@@ -303,12 +355,12 @@ class BodySizeLimit(HttpMiddleware):
         except BodyTooLarge:
             if started:
                 raise
-            await self._refuse(send)
+            await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"request body too large: the limit is {self.limit} bytes"}
-        ).encode()
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        locale = locale_of(_header(scope, b"accept-language"), scope.get("app"))
+        detail = translate(texts.TOO_LARGE.format(limit=self.limit), locale)
+        body = json.dumps({"detail": detail}).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -323,11 +375,18 @@ class BodySizeLimit(HttpMiddleware):
         await send({"type": "http.response.body", "body": body})
 
 
-def _content_length(scope: Scope) -> int | None:
+def _header(scope: Scope, wanted: bytes) -> str | None:
     for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+        if name == wanted:
+            return bytes(value).decode("latin-1")
     return None
+
+
+def _content_length(scope: Scope) -> int | None:
+    declared = _header(scope, b"content-length")
+    if declared is None:
+        return None
+    try:
+        return int(declared)
+    except ValueError:
+        return None

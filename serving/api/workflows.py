@@ -21,6 +21,7 @@ from features.funnel import Status
 from features.lead import SOURCE_COLUMNS as LEAD_SOURCE_COLUMNS
 from features.lead import BANTAnswers, Lead, SourceData, lead_to_record
 from features.questionnaire import QuestionnaireAnswers, QuestionnaireError, validate_answers
+from serving.api import texts
 from serving.api.auth import ApiKey, Role
 from serving.api.deps import Services
 from serving.api.errors import ApiError, invalid, invalid_many
@@ -453,9 +454,9 @@ def change_status(
     services: Services, store: Store, lead_id: int, body: StatusRequest, caller: ApiKey
 ) -> LeadDetail:
     if body.status is Status.WON and body.deal_value is None:
-        raise invalid("deal_value", "a won lead needs deal_value: {amount, currency}")
+        raise invalid("deal_value", texts.WON_NEEDS_DEAL.format())
     if body.status is not Status.WON and body.deal_value is not None:
-        raise invalid("deal_value", "deal_value is only recorded for a won lead", None)
+        raise invalid("deal_value", texts.DEAL_ONLY_WON, None)
     deal = (body.deal_value.amount, body.deal_value.currency) if body.deal_value else None
     # "now" is read by the store once it holds the lead's lock (see Store.change_status)
     store.change_status(lead_id, body.status, body.at, body.note, deal, caller.name, services.clock)
@@ -490,7 +491,7 @@ def claim_next(services: Services, store: Store, caller: ApiKey) -> tuple[LeadRo
     lead_id = store.claim_next(caller.name, now, sla)
     if lead_id is None:
         services.metrics.claims.labels("empty").inc()
-        raise ApiError(404, "nothing to claim: no unclaimed lead is waiting in the queue")
+        raise ApiError(404, texts.NOTHING_TO_CLAIM)
     services.metrics.claims.labels("claimed").inc()
     row = store.lead(lead_id)
     return row, queue_item(rank_entry(queue_entry(row), now, sla))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Path, Query, Response, status
 
 from features.funnel import Status
 from features.lead import Lead
+from serving.api import texts
 from serving.api.deps import (
     Language,
     LeadCreator,
@@ -75,8 +76,7 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
     try:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except OverflowError:
-        message = "the time is out of range once converted to UTC"
-        raise invalid(name, message, value.isoformat(), "query") from None
+        raise invalid(name, texts.OUT_OF_UTC, value.isoformat(), "query") from None
 
 
 def _list_item(row: Any, language: str) -> LeadListItem:
@@ -112,7 +112,7 @@ def get_leads(
     the caller's ``Accept-Language`` (en, ru)."""
     since, until = _utc(arrived_from, "arrived_from"), _utc(arrived_to, "arrived_to")
     if since is not None and until is not None and until <= since:
-        raise invalid("arrived_to", "must be later than arrived_from", arrived_to, "query")
+        raise invalid("arrived_to", texts.LATER_THAN_FROM, arrived_to, "query")
     try:
         after = None if cursor is None else Cursor.decode(cursor)
     except CursorError as error:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, cast
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
 from features.lead import lead_to_record
+from serving.api import texts
 from serving.api.deps import ModelsDep, Scoring, Services, ServicesDep
 from serving.api.errors import ApiError, invalid, invalid_many
 from serving.api.inputs import CheckedRoute, EventWindowDep, check_lead_times
@@ -64,7 +65,7 @@ def _score(
     known_at, target, reasons = ask.known_at, ask.target, ask.reasons
     limit = services.settings.max_score_rows
     if len(records) > limit:
-        raise invalid("records", f"at most {limit} rows per request; got {len(records)}")
+        raise invalid("records", texts.TOO_MANY_ROWS.format(limit=limit, count=len(records)))
     chosen = target or cast(Target, services.scorer.queue_target)
     rows = [arrival_view(r) for r in records] if known_at == "arrival" else list(records)
     batch = services.scorer.score_batch(models, known_at, chosen, rows, reasons)
@@ -134,7 +135,7 @@ def score_csv(
     except CsvError as error:
         raise _unreadable(error) from error
     if not rows:
-        raise invalid("file", "the CSV file has a header but no rows")
+        raise invalid("file", texts.CSV_NO_ROWS)
     return _score_checked(services, models, rows, ask, "rows", first_line=2)
 
 
@@ -147,7 +148,7 @@ def _unreadable(error: CsvError) -> ApiError:
         where["line"] = error.line
     return ApiError(
         422,
-        f"cannot read the CSV upload: {error}",
+        texts.CSV_UNREADABLE.format(reason=error),
         errors=[{**where, "location": "body", "message": str(error), "input": None}],
     )
 

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from serving.api import texts
 from serving.api.deps import Services, ServicesDep
 from serving.api.errors import ApiError, invalid
 from serving.api.inputs import CheckedRoute
@@ -58,7 +59,7 @@ async def _inbound(
         try:
             document = await request.json()
         except json.JSONDecodeError as error:
-            raise invalid("(whole body)", f"expected JSON: {error.msg}") from None
+            raise invalid("(whole body)", texts.EXPECTED_JSON.format(reason=error.msg)) from None
     return Inbound(
         method=request.method,
         url=str(request.url),
@@ -81,7 +82,7 @@ async def _receive(
 ) -> WebhookAccepted:
     connector = jobs.connectors.get(name)
     if connector is None:
-        raise ApiError(404, f"no connector '{name}' is configured (see LEADSCORE_CONNECTORS_FILE)")
+        raise ApiError(404, texts.NO_CONNECTOR.format(name=name))
     counted = services.metrics.crm_webhooks
     now = services.clock()
     try:
@@ -90,7 +91,7 @@ async def _receive(
         events = connector.events(inbound)
     except RefusedError as error:
         counted.labels(name, "refused").inc()
-        raise ApiError(401, f"webhook refused: {error}") from None
+        raise ApiError(401, texts.WEBHOOK_REFUSED.format(reason=error)) from None
     except BadPayloadError as error:
         counted.labels(name, "invalid").inc()
         raise invalid(error.field, error.message) from None

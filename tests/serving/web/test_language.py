@@ -22,6 +22,9 @@ from tests.serving.conftest import PostLead, headers
 from tests.serving.web.conftest import form_token, sign_in
 
 WEB = Path(__file__).parents[3] / "serving" / "web"
+#: The API's error texts share the catalog (serving/api/texts.py and the routers' Python).
+API = WEB.parent / "api"
+API_METHODS = [("**.py", "python")]
 #: The extractors of serving/catalogs/babel.cfg: Jinja's for the templates, Python's.
 METHODS = [("templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
 OPTIONS = {"templates/**.html": {"trim_blocks": "true", "lstrip_blocks": "true"}}
@@ -120,12 +123,15 @@ def test_the_switch_on_the_sign_in_page_and_its_refusals(client: TestClient) -> 
 
 
 def _asked() -> dict[str, str]:
-    """Every message id the pages ask for, with where it is asked: the templates, serving/web's
-    Python, and the shipped questionnaire's question texts."""
+    """Every message id the pages and the API ask for, with where it is asked: the templates,
+    serving/web's and serving/api's Python, and the shipped questionnaire's question texts."""
     found: dict[str, str] = {}
     for filename, lineno, message, _comments, _context in extract_from_dir(WEB, METHODS, OPTIONS):
         msgid = message if isinstance(message, str) else message[0]
         found.setdefault(msgid, f"{filename}:{lineno}")
+    for filename, lineno, message, _comments, _context in extract_from_dir(API, API_METHODS):
+        msgid = message if isinstance(message, str) else message[0]
+        found.setdefault(msgid, f"serving/api/{filename}:{lineno}")
     questions = load_catalog()
     for service in sorted(questions.services):
         for question in questions.questions_for(service).values():

@@ -1,0 +1,288 @@
+"""The API's error texts in the caller's language: message ids, their stable ``type``, and
+the translation of an English error text by the template it was made from.
+
+Every human text of an error answer is an English message id of the ``serving`` catalog
+(``serving/catalogs/serving.<locale>.po``) with ``{placeholders}``; the service raises it
+formatted in English (``NO_LEAD.format(...)``), and the error handlers put it into the
+request's language by matching it against the known templates (:func:`translate`). The
+same matching covers texts made by other layers (the store's refusals, the funnel, the
+lead validators, the questionnaire), which the API does not own. A placeholder's value is
+itself translated when it is a known text (e.g. a JSON syntax error inside the 422's
+message). Pydantic's own messages are translated by their error ``type`` and ``ctx``
+(:func:`pydantic_message`); an unknown type keeps pydantic's English text.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from functools import lru_cache
+from typing import Any
+
+from fastapi import Request
+
+from features.i18n import DEFAULT_LOCALE, LOCALES, Translator, resolve_locale, translator
+
+#: The gettext domain of the serving layer (shared with the pages).
+DOMAIN = "serving"
+PACKAGE = "serving"
+
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name for a marker)
+    """Marks ``message`` for the catalogs; it is translated where the answer is made."""
+    return message
+
+
+# ----------------------------------------------------------------- the service's own texts
+
+STARTING = N_("the service is starting or stopping; try again shortly")
+TRY_AGAIN = N_("{what}; try again in {seconds} s")
+TOO_MANY_BAD_KEYS = N_("too many requests with unknown API keys from this address")
+OVER_INTAKE = N_("the API key '{name}' is over its lead intake limit")
+UNKNOWN_KEY = N_("unknown API key")
+MISSING_KEY = N_(
+    "missing API key: send it in the X-API-Key header (or as 'Authorization: Bearer <key>')"
+)
+ROLE_REFUSED = N_("role '{role}' may not {action}; needs one of: {allowed}")
+INVALID_REQUEST = N_("invalid request: {problems}")
+AND_MORE = N_("(and {more} more)")
+NOT_JSON_BARE = N_("not valid JSON")
+NOT_JSON = N_("the body is not valid JSON ({reason})")
+NOT_JSON_AT = N_("the body is not valid JSON ({reason} at character {position})")
+STORE_UNAVAILABLE = N_("the lead store is unavailable; try again in {seconds} s")
+INTERNAL = N_("internal error; the service logged the details")
+TOO_LARGE = N_("request body too large: the limit is {limit} bytes")
+WON_NEEDS_DEAL = N_("a won lead needs deal_value: {{amount, currency}}")
+DEAL_ONLY_WON = N_("deal_value is only recorded for a won lead")
+NOTHING_TO_CLAIM = N_("nothing to claim: no unclaimed lead is waiting in the queue")
+OUT_OF_UTC = N_("the time is out of range once converted to UTC")
+LATER_THAN_FROM = N_("must be later than arrived_from")
+NO_CONNECTOR = N_("no connector '{name}' is configured (see LEADSCORE_CONNECTORS_FILE)")
+WEBHOOK_REFUSED = N_("webhook refused: {reason}")
+EXPECTED_JSON = N_("expected JSON: {reason}")
+TOO_MANY_ROWS = N_("at most {limit} rows per request; got {count}")
+CSV_NO_ROWS = N_("the CSV file has a header but no rows")
+CSV_UNREADABLE = N_("cannot read the CSV upload: {reason}")
+
+#: The templates an error text may come from, each with the stable ``type`` of an
+#: ``errors`` entry whose message it is (texts of other layers included).
+TEMPLATES: tuple[tuple[str, str], ...] = (
+    (STARTING, "starting"),
+    (TRY_AGAIN, "rate_limited"),
+    (TOO_MANY_BAD_KEYS, "rate_limited"),
+    (OVER_INTAKE, "rate_limited"),
+    (UNKNOWN_KEY, "unknown_api_key"),
+    (MISSING_KEY, "missing_api_key"),
+    (ROLE_REFUSED, "forbidden"),
+    (NOT_JSON_BARE, "json_invalid"),
+    (NOT_JSON, "json_invalid"),
+    (NOT_JSON_AT, "json_invalid"),
+    (STORE_UNAVAILABLE, "store_unavailable"),
+    (INTERNAL, "internal"),
+    (TOO_LARGE, "too_large"),
+    (WON_NEEDS_DEAL, "missing"),
+    (DEAL_ONLY_WON, "not_allowed"),
+    (NOTHING_TO_CLAIM, "queue_empty"),
+    (OUT_OF_UTC, "datetime_out_of_range"),
+    (LATER_THAN_FROM, "bad_range"),
+    (NO_CONNECTOR, "unknown_connector"),
+    (WEBHOOK_REFUSED, "webhook_refused"),
+    (EXPECTED_JSON, "json_invalid"),
+    (TOO_MANY_ROWS, "too_many_rows"),
+    (CSV_NO_ROWS, "empty_csv"),
+    (CSV_UNREADABLE, "csv_unreadable"),
+    # serving/api/inputs.py: the body and parameter rules, event times
+    (N_("text must not contain the NUL character (\\u0000)"), "nul_character"),
+    (N_("a key text must not contain the NUL character (\\u0000)"), "nul_character"),
+    (N_("expected a finite number"), "finite_number"),
+    (N_("nested too deeply: at most {depth} levels"), "too_deep"),
+    (N_("the key '{key}' is given more than once"), "duplicate_key"),
+    (N_("a number is too long to read ({reason})"), "number_too_long"),
+    (N_("give a timezone, e.g. 2026-03-02T10:00:00Z"), "timezone_required"),
+    (N_("expected a time from {earliest} on"), "too_early"),
+    (
+        N_("expected a time no later than {latest} (now plus the allowed clock skew)"),
+        "too_late",
+    ),
+    # the store's refusals (serving/store/leads.py, listing.py)
+    (N_("no lead {lead}"), "unknown_lead"),
+    (N_("lead {lead} is closed (status '{status}')"), "lead_closed"),
+    (N_("lead {lead} is not waiting in the queue (status '{status}')"), "not_in_queue"),
+    (N_("lead {lead} is already claimed by '{holder}'"), "already_claimed"),
+    (N_("lead {lead} is not claimed by anyone"), "not_claimed"),
+    (N_("lead {lead} is claimed by '{holder}', not by you ('{you}')"), "claimed_by_other"),
+    (
+        N_("the change is dated {at}, before the lead's last recorded change at {last}"),
+        "before_last_change",
+    ),
+    (N_("not a cursor from a previous page's next_cursor"), "invalid_cursor"),
+    # the funnel (features/funnel.py)
+    (
+        N_("cannot move a lead from '{current}' to '{target}'; allowed: {allowed}"),
+        "transition_refused",
+    ),
+    (N_("none: the lead is closed"), "lead_closed"),
+    # the lead's validators (features/lead.py) and the questionnaire (features/questionnaire.py)
+    (N_("expected an e-mail address like name@company.com"), "email"),
+    (N_("budget.amount needs budget.currency (ISO code such as RUB)"), "missing"),
+    (N_("give budget.amount with budget.currency, or budget.bracket"), "missing"),
+    (N_("status_history must be in time order"), "time_order"),
+    (N_("unknown service; expected {known}"), "unknown_service"),
+    (
+        N_("not a question for service '{service}'; expected one of: {questions}"),
+        "unknown_question",
+    ),
+    # Python's JSON syntax errors, named inside the 422 for a broken body
+    (N_("Expecting value"), "json_invalid"),
+    (N_("Expecting property name enclosed in double quotes"), "json_invalid"),
+    (N_("Expecting ',' delimiter"), "json_invalid"),
+    (N_("Expecting ':' delimiter"), "json_invalid"),
+    (N_("Unterminated string starting at"), "json_invalid"),
+    (N_("Extra data"), "json_invalid"),
+    (N_("Invalid control character at"), "json_invalid"),
+    # Starlette's own answers
+    (N_("Not Found"), "not_found"),
+    (N_("Method Not Allowed"), "method_not_allowed"),
+)
+
+# ----------------------------------------------------------------- pydantic's messages
+
+_DATETIME = N_("Input should be a valid datetime, e.g. 2026-03-02T10:00:00Z")
+_DATE = N_("Input should be a valid date, e.g. 2026-03-02")
+_OBJECT = N_("Input should be an object")
+_INTEGER = N_("Input should be a valid integer")
+_NUMBER = N_("Input should be a valid number")
+_BOOLEAN = N_("Input should be a valid boolean")
+_CHOICE = N_("Input should be {expected}")
+
+#: Pydantic's error types as message ids (placeholders from the error's ``ctx``).
+PYDANTIC: dict[str, str] = {
+    "missing": N_("Field required"),
+    "extra_forbidden": N_("Extra inputs are not permitted"),
+    "string_type": N_("Input should be a valid string"),
+    "string_too_short": N_("String should have at least {min_length} characters"),
+    "string_too_long": N_("String should have at most {max_length} characters"),
+    "string_pattern_mismatch": N_("String should match pattern '{pattern}'"),
+    "greater_than": N_("Input should be greater than {gt}"),
+    "greater_than_equal": N_("Input should be greater than or equal to {ge}"),
+    "less_than": N_("Input should be less than {lt}"),
+    "less_than_equal": N_("Input should be less than or equal to {le}"),
+    "finite_number": N_("Input should be a finite number"),
+    "int_type": _INTEGER,
+    "int_parsing": _INTEGER,
+    "int_parsing_size": _INTEGER,
+    "int_from_float": N_("Input should be a valid integer, got a number with a fractional part"),
+    "float_type": _NUMBER,
+    "float_parsing": _NUMBER,
+    "decimal_parsing": _NUMBER,
+    "decimal_type": _NUMBER,
+    "bool_type": _BOOLEAN,
+    "bool_parsing": _BOOLEAN,
+    "literal_error": _CHOICE,
+    "enum": _CHOICE,
+    "datetime_type": _DATETIME,
+    "datetime_parsing": _DATETIME,
+    "datetime_from_date_parsing": _DATETIME,
+    "date_type": _DATE,
+    "date_parsing": _DATE,
+    "date_from_datetime_parsing": _DATE,
+    "date_from_datetime_inexact": _DATE,
+    "dict_type": _OBJECT,
+    "model_type": _OBJECT,
+    "model_attributes_type": _OBJECT,
+    "list_type": N_("Input should be a valid list"),
+    "too_short": N_("List should have at least {min_length} items, not {actual_length}"),
+    "too_long": N_("List should have at most {max_length} items, not {actual_length}"),
+    "uuid_parsing": N_("Input should be a valid UUID"),
+}
+
+#: How pydantic joins the last two of ``expected`` choices ("'a', 'b' or 'c'").
+_OR = N_("{choices} or {last}")
+
+
+def api_words(locale: str | None) -> Translator:
+    """The API's translator in ``locale`` (a supported language; else English)."""
+    return translator(locale, domain=DOMAIN, package=PACKAGE)
+
+
+def error_locale(request: Request) -> str:
+    """The language of an error answer: Accept-Language, else ``LEADSCORE_LOCALE`` (English
+    before the service has started)."""
+    return locale_of(request.headers.get("accept-language"), request.app)
+
+
+def locale_of(accept_language: str | None, app: Any) -> str:
+    """The supported language of an ``Accept-Language`` value, else the installation's."""
+    services = getattr(getattr(app, "state", None), "services", None)
+    installed = getattr(getattr(services, "settings", None), "locale", None)
+    fallback = installed if installed in LOCALES else DEFAULT_LOCALE
+    return resolve_locale(accept_language, fallback)
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
+    """(template, type, its regex), the most specific (longest literal text) first."""
+    built = []
+    for template, kind in TEMPLATES:
+        parts, seen, literal = [], set(), 0
+        for text, name, _spec, _conversion in string.Formatter().parse(template):
+            parts.append(re.escape(text))
+            literal += len(text)
+            if name is not None:
+                parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+                seen.add(name)
+        built.append((-literal, template, kind, re.compile("".join(parts), re.DOTALL)))
+    return tuple((template, kind, pattern) for _n, template, kind, pattern in sorted(built))
+
+
+def _match(text: str) -> tuple[str, str, dict[str, str]] | None:
+    for template, kind, pattern in _patterns():
+        found = pattern.fullmatch(text)
+        if found is not None:
+            return template, kind, found.groupdict()
+    return None
+
+
+def text_type(text: str) -> str | None:
+    """The stable ``type`` of an error text made from a known template."""
+    found = _match(text)
+    return found[1] if found else None
+
+
+def translate(text: str, locale: str) -> str:
+    """``text`` (English, made from a known template) in ``locale``; else as it is."""
+    if locale == DEFAULT_LOCALE:
+        return text
+    found = _match(text)
+    if found is None:
+        return text
+    template, _kind, values = found
+    translated = {name: translate(value, locale) for name, value in values.items()}
+    return api_words(locale).gettext(template).format(**translated)
+
+
+def _choices(expected: str, locale: str) -> str:
+    """Pydantic's "'a', 'b' or 'c'" with the language's "or"."""
+    head, sep, last = expected.rpartition(" or ")
+    if not sep:
+        return expected
+    return api_words(locale).gettext(_OR).format(choices=head, last=last)
+
+
+def pydantic_message(error_type: str, ctx: dict[str, Any], english: str, locale: str) -> str:
+    """Pydantic's message of ``error_type`` in ``locale`` (``english`` kept in English, or
+    when the type is not known); a custom ``value_error`` text by its template."""
+    if locale == DEFAULT_LOCALE:
+        return english
+    if error_type in ("value_error", "assertion_error"):
+        return translate(english, locale)
+    template = PYDANTIC.get(error_type)
+    if template is None:
+        return english
+    values = {name: str(value) for name, value in ctx.items()}
+    if "expected" in values:
+        values["expected"] = _choices(values["expected"], locale)
+    try:
+        return api_words(locale).gettext(template).format(**values)
+    except (KeyError, IndexError):
+        return english
