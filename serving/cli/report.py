@@ -33,6 +33,18 @@ def _period(text: str | None) -> Period:
         raise fail(str(error)) from None
 
 
+def _language(lang: str | None, settings: ServingSettings) -> str:
+    """The HTML page's language: ``--lang``, else ``LEADSCORE_LOCALE``."""
+    from features.i18n import LOCALES
+    from serving.cli.console import fail
+
+    if lang is None:
+        return settings.locale
+    if lang not in LOCALES:
+        raise fail(f"--lang: expected one of {', '.join(LOCALES)}, got '{lang}'")
+    return lang
+
+
 def _leads(
     settings: ServingSettings, spec: str | None, data: Path | None, period: Period
 ) -> tuple[LeadFrame, str]:
@@ -161,14 +173,20 @@ def channels(
     log: bool = typer.Option(
         True, "--log/--no-log", help="Log the report as an artifact of the model's MLflow run."
     ),
+    lang: str | None = typer.Option(
+        None, "--lang", help="Language of the HTML page: en or ru (default: LEADSCORE_LOCALE)."
+    ),
 ) -> None:
     """Channel review: what drives conversion per channel and campaign, and each funnel."""
+    from dataclasses import replace
+
     from serving.reports import review_options
     from serving.settings import ServingSettings
     from training.channels.review import save_review
 
     settings = ServingSettings()
     chosen = _period(period)
+    locale = _language(lang, settings)
     with _steps("reading leads") as step:
         leads, title = _leads(settings, spec, data, chosen)
         step("loading the model")
@@ -182,7 +200,7 @@ def channels(
             explain_per_group=explain_per_group,
             title=title,
         )
-        report = _review(leads, found, options)
+        report = _review(leads, found, replace(options, locale=locale))
         step("writing the report")
         saved = save_review(report, out, found, settings.tracking_uri if log else None)
     _print_summary(report)

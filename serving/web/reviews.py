@@ -1,5 +1,7 @@
 """The channel review as a page of the app: what is asked (period, moment, target), the
-report's tables as rows of formatted cells and its plots as ``data:`` images.
+report's tables as rows of formatted cells and its plots as ``data:`` images, in the
+page's language (column labels, verdicts and phrases from the training catalogs; the CSV
+downloads keep the column names and English machine values).
 
 The review is ``training.channels.review.channel_review`` on the store's leads and the model
 in service (``serving.reports``); this module shapes it for the template (pure functions,
@@ -10,7 +12,7 @@ service's CSP: no inline style, images are ``data:`` URIs (``img-src 'self' data
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -24,6 +26,7 @@ from serving.store.leads import Store
 from serving.web.words import N_, words
 from training.channels.cells import cell_text
 from training.channels.funnel import ALL_LEADS
+from training.channels.words import column_label, verdict_text
 
 if TYPE_CHECKING:
     from training.channels.report import ChannelReport
@@ -70,9 +73,9 @@ class ReviewAsk:
         return urlencode({key: value for key, value in pairs.items() if value})
 
 
-def cell(column: str, value: Any) -> str:
+def cell(column: str, value: Any, locale: str = "en") -> str:
     """A table value as the page shows it: rates as percentages, money rounded."""
-    return cell_text(column, value)
+    return cell_text(column, value, locale)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,8 @@ class TableView:
     rows: list[list[Cell]]
     #: per row: "total" for the all-leads row, "few" for a group too small to judge
     kinds: list[str]
+    #: the columns' headers in the page's language (the names stay the machine values)
+    labels: list[str] = field(default_factory=list)
 
 
 def table_view(
@@ -96,9 +101,10 @@ def table_view(
     table: pd.DataFrame,
     columns: Sequence[str] | None = None,
     hidden: Sequence[str] = ("verdict",),
+    locale: str = "en",
 ) -> TableView:
-    """The table's rows as formatted cells; ``hidden`` columns left out unless ``columns``
-    names them (a group's verdict still greys its row)."""
+    """The table's rows as formatted cells in ``locale``; ``hidden`` columns left out
+    unless ``columns`` names them (a group's verdict still greys its row)."""
     wanted = columns or [c for c in table.columns if c not in hidden]
     shown = [c for c in wanted if c in table.columns]
     numeric = {c for c in shown if table[c].dtype.kind in "fiub"}
@@ -107,7 +113,7 @@ def table_view(
         channel = record.get("channel")
         row = [
             Cell(
-                cell(column, record[column]),
+                cell(column, record[column], locale),
                 column in numeric,
                 str(channel) if column == "channel" and channel != ALL_LEADS else None,
             )
@@ -118,7 +124,7 @@ def table_view(
         kinds.append(
             "total" if channel == ALL_LEADS else "few" if verdict not in ("", "ok") else ""
         )
-    return TableView(name, shown, rows, kinds)
+    return TableView(name, shown, rows, kinds, [column_label(c, locale) for c in shown])
 
 
 @dataclass(frozen=True)
@@ -128,8 +134,11 @@ class ChannelDrivers:
     phrases: list[tuple[str, str]]  # (field, phrase), strongest first
 
 
-def channel_drivers(report: ChannelReport, top: int = 3) -> list[ChannelDrivers]:
-    """Per channel of the summary: its top drivers in words, or why it is not judged."""
+def channel_drivers(
+    report: ChannelReport, top: int = 3, locale: str = "en"
+) -> list[ChannelDrivers]:
+    """Per channel of the summary: its top drivers in words, or why it is not judged (in
+    ``locale``)."""
     found = []
     drivers = report.drivers
     for record in report.summary.to_dict(orient="records"):
@@ -148,7 +157,8 @@ def channel_drivers(report: ChannelReport, top: int = 3) -> list[ChannelDrivers]
                 .to_dict(orient="records")
             ]
         )
-        found.append(ChannelDrivers(channel, "" if verdict == "ok" else verdict, mine))
+        said = "" if verdict in ("", "ok") else verdict_text(verdict, locale)
+        found.append(ChannelDrivers(channel, said, mine))
     return found
 
 
@@ -162,10 +172,11 @@ MOMENTS = KNOWN_ATS
 
 
 def make_review(
-    services: Services, store: Store, models: ModelSet, ask: ReviewAsk
+    services: Services, store: Store, models: ModelSet, ask: ReviewAsk, locale: str = "en"
 ) -> ChannelReport:
-    """The channel review asked for, of the stored leads, with the model in service.
-    Raises ``ReportError`` (a bad period) and ``NoLeadsError`` (no lead in it)."""
+    """The channel review asked for, of the stored leads, with the model in service, its
+    phrases and notes in ``locale``. Raises ``ReportError`` (a bad period) and
+    ``NoLeadsError`` (no lead in it)."""
     from training.channels.leads import Period
     from training.channels.review import channel_review
 
@@ -174,7 +185,7 @@ def make_review(
     leads = store_leads(store, settings, period)
     options = review_options(settings, period)
     served = served_model(models, ask.target or settings.score_target, ask.known_at)
-    return channel_review(leads, served, options)
+    return channel_review(leads, served, replace(options, locale=locale))
 
 
 @dataclass(frozen=True)

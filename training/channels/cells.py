@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from training.channels.words import N_, group_label, report_words, verdict_text
+
 #: Columns whose fractions read as percentages (``*_to_*`` step rates too).
 PERCENT_SUFFIXES = ("_rate", "mean_predicted", "calibration_gap")
 #: The summary table's columns, in the order both renderings show them.
@@ -22,14 +24,23 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def cell_text(column: str, value: Any) -> str:
-    """A table value as people read it; a missing one is a dash."""
+#: Columns whose values are group keys (the all-leads row is put into words).
+_GROUP_COLUMNS = ("channel", "sdr")
+
+
+def cell_text(column: str, value: Any, locale: str | None = "en") -> str:
+    """A table value as people read it in ``locale``; a missing one is a dash. Numbers
+    read the same in every language; verdicts, yes/no and the all-leads row are words."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return report_words(locale).gettext(N_("yes") if value else N_("no"))
+    if isinstance(value, str) and column == "verdict":
+        return verdict_text(value, locale)
+    if isinstance(value, str) and column in _GROUP_COLUMNS:
+        return group_label(value, locale)
     if isinstance(value, float):
         if column.endswith(PERCENT_SUFFIXES) or "_to_" in column:
             return f"{value:.1%}"

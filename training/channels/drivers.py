@@ -27,9 +27,11 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
+from features.i18n import Translator
 from features.spec import FeatureSpec, FeatureType
 from training.channels.funnel import ALL_LEADS, outcome_words
 from training.channels.leads import ReportLeads
+from training.channels.words import N_, report_words
 from training.model import LeadModel
 
 #: A numeric output with at most this many distinct values is described value by value.
@@ -41,7 +43,13 @@ MIN_VALUE_SHARE = 0.03
 #: |correlation| between bin order and mean contribution that reads as a trend.
 TREND = 0.6
 #: Phrase of a field with one value for every lead of a group.
-SAME_VALUE = "the same for every lead here: it sets the level (mean_shap), not who converts"
+SAME_VALUE = N_("the same for every lead here: it sets the level (mean_shap), not who converts")
+#: The fixed words of a numeric output's quantity, by the suffix of its name.
+_QUANTITY_WORDS = {
+    "chars": N_("length"),
+    "words": N_("word count"),
+    "days_before": N_("days before arrival"),
+}
 #: Columns of a driver table, in order (before the group keys and comparisons are added).
 DRIVER_COLUMNS = [
     "field",
@@ -77,7 +85,8 @@ def _number(value: float) -> str:
 class _Describer:
     """Plain words for the values of a model's output columns."""
 
-    def __init__(self, model: LeadModel) -> None:
+    def __init__(self, model: LeadModel, said: Translator | None = None) -> None:
+        self.said = said or report_words()
         featurizer = model.featurizer
         self.names: list[str] = list(featurizer.get_feature_names_out())
         self.sources: list[str] = list(featurizer.feature_sources_)
@@ -94,24 +103,27 @@ class _Describer:
         if feature.type is FeatureType.MONEY:
             return f"{source} ({feature.base_currency})"
         suffix = name.removeprefix(source + "_")
-        words = {"chars": "length", "words": "word count", "days_before": "days before arrival"}
-        return f"{source} {words.get(suffix, suffix.replace('_', ' '))}"
+        known = _QUANTITY_WORDS.get(suffix)
+        return f"{source} {self.said.gettext(known) if known else suffix.replace('_', ' ')}"
 
     def value(self, j: int, value: float) -> str:
         """A few-valued numeric output's value in words."""
         name, source = self.names[j], self.sources[j]
         feature = self.features[source]
+        said = self.said
         if feature.type is FeatureType.BOOLEAN:
-            return f"{source} = {'yes' if value else 'no'}"
+            return f"{source} = {said.gettext(N_('yes') if value else N_('no'))}"
         if feature.type is FeatureType.ORDINAL and feature.order:
             index = int(value)
             if 0 <= index < len(feature.order) and index == value:
                 return f"{source} = {feature.order[index]}"
         if feature.type is FeatureType.PHONE:
-            return f"{source} given" if value else f"no {source}"
+            given = N_("{source} given") if value else N_("no {source}")
+            return said.gettext(given).format(source=source)
         if "_kw_" in name:
             word = name.split("_kw_", 1)[1]
-            return f"{source} mentions {word}" if value else f"{source} without '{word}'"
+            mentions = N_("{source} mentions {word}") if value else N_("{source} without '{word}'")
+            return said.gettext(mentions).format(source=source, word=word)
         return f"{self.what(j)} = {_number(value)}"
 
     def groups(self, j: int, values: np.ndarray) -> _ValueGroups:
@@ -120,7 +132,7 @@ class _Describer:
         if j in self.categorical:
             labels = self.categories.get(name, [])
             words = [
-                f"{source} not given"
+                self.said.gettext(N_("{source} not given")).format(source=source)
                 if label == "missing"
                 else f"{source} = {label}"
                 if name == source
@@ -186,8 +198,11 @@ def describe_direction(
     contrib: np.ndarray,
     weights: np.ndarray,
     outcome: str,
+    said: Translator | None = None,
 ) -> Direction:
-    """Which values of ``source`` raise or lower the chance, in words."""
+    """Which values of ``source`` raise or lower the chance, in words (``said``'s language,
+    English by default)."""
+    said = said or report_words()
     codes, weight, means = _group_means(groups.codes, contrib, weights)
     overall = float(np.average(contrib, weights=weights))
     shown = weight / weight.sum() >= MIN_VALUE_SHARE
@@ -196,7 +211,9 @@ def describe_direction(
         return Direction("+", "")
 
     def label(code: int) -> str:
-        return f"{source} not given" if code < 0 else groups.labels[code]
+        if code < 0:
+            return said.gettext(N_("{source} not given")).format(source=source)
+        return groups.labels[code]
 
     known = codes >= 0
     sign = "+"
@@ -204,20 +221,29 @@ def describe_direction(
         r = _weighted_corr(codes[known].astype(float), means[known], weight[known])
         sign = "+" if r >= 0 else "-"
         if groups.binned and known.sum() >= 3 and abs(r) >= TREND:
-            verb = "raises" if r >= 0 else "lowers"
-            phrase = f"higher {groups.what} {verb} {outcome}"
+            trend = (
+                N_("higher {what} raises {outcome}")
+                if r >= 0
+                else N_("higher {what} lowers {outcome}")
+            )
+            phrase = said.gettext(trend).format(what=groups.what, outcome=outcome)
             if not known.all():
                 missing = float(means[~known][0])
                 spread = float(np.max(np.abs(means[known] - overall)))
                 if abs(missing - overall) >= 0.5 * spread:
-                    effect = "raises" if missing > overall else "lowers"
-                    phrase += f"; {source} not given {effect} it"
+                    effect = (
+                        N_("{source} not given raises it")
+                        if missing > overall
+                        else N_("{source} not given lowers it")
+                    )
+                    phrase += "; " + said.gettext(effect).format(source=source)
             return Direction(sign, phrase)
     else:
         up, down = float(means.max() - overall), float(overall - means.min())
         sign = "+" if up >= down else "-"
     best, worst = int(codes[np.argmax(means)]), int(codes[np.argmin(means)])
-    return Direction(sign, f"{label(best)} raises {outcome}, {label(worst)} lowers it")
+    both = said.gettext(N_("{best} raises {outcome}, {worst} lowers it"))
+    return Direction(sign, both.format(best=label(best), outcome=outcome, worst=label(worst)))
 
 
 @dataclass(frozen=True)
@@ -296,13 +322,15 @@ def _directions(
     for k, source in enumerate(explained.fields):
         candidates = [describer.groups(j, values[:, j]) for j in outputs[source]]
         varied = any(len(np.unique(g.codes)) > 1 for g in candidates)
-        direction = Direction("+", "" if varied else SAME_VALUE)
+        direction = Direction("+", "" if varied else describer.said.gettext(SAME_VALUE))
         if varied and spread[k] > 1e-9:
             best = max(
                 candidates,
                 key=lambda g: _explained_share(g.codes, contrib[:, k], weights),
             )
-            direction = describe_direction(source, best, contrib[:, k], weights, outcome)
+            direction = describe_direction(
+                source, best, contrib[:, k], weights, outcome, describer.said
+            )
         found.append((direction, varied))
     return found
 
@@ -360,13 +388,15 @@ def explain_drivers(
     funnel_campaign: pd.DataFrame,
     explain_per_group: int,
     seed: int,
+    locale: str = "en",
 ) -> Drivers:
-    """The drivers of every channel and campaign judged in the funnels, against all leads."""
+    """The drivers of every channel and campaign judged in the funnels, against all leads;
+    their phrases in ``locale``."""
     campaigns = sorted(_judged(funnel_campaign, ["channel", "campaign"]))
     samples = _samples(leads, [(c[0], c[1]) for c in campaigns], explain_per_group, seed)
     explained = _explain(model, leads, samples.union())
-    describer = _Describer(model)
-    outcome = outcome_words(model.target)
+    describer = _Describer(model, report_words(locale))
+    outcome = outcome_words(model.target, locale)
     sampled = explained.at(samples.channel_rows)
     weights = samples.channel_weights
     overall = _driver_rows(explained, sampled, weights, describer, outcome)

@@ -18,16 +18,17 @@ import numpy as np
 import pandas as pd
 
 from training.channels.leads import ReportError, ReportLeads
+from training.channels.words import ALL_LEADS_LABEL, N_, report_words
 
 TOO_FEW = "too few leads to judge"
 #: Label of the all-leads group in tables.
-ALL_LEADS = "(all leads)"
+ALL_LEADS = ALL_LEADS_LABEL
 _OUTCOME_WORDS = {
-    "sql": "the chance of SQL",
-    "sal": "the chance of SAL",
-    "mql": "the chance of MQL",
-    "won": "the chance of a deal",
-    "converted": "the chance of conversion",
+    "sql": N_("the chance of SQL"),
+    "sal": N_("the chance of SAL"),
+    "mql": N_("the chance of MQL"),
+    "won": N_("the chance of a deal"),
+    "converted": N_("the chance of conversion"),
 }
 
 
@@ -48,9 +49,12 @@ class Thresholds:
         )
 
 
-def outcome_words(target: str) -> str:
-    """The target as a chance in words: ``sql`` -> "the chance of SQL"."""
-    return _OUTCOME_WORDS.get(target, f"the chance of {target.replace('_', ' ')}")
+def outcome_words(target: str, locale: str | None = "en") -> str:
+    """The target as a chance in words: ``sql`` -> "the chance of SQL" ("шанс SQL")."""
+    said = report_words(locale)
+    if target in _OUTCOME_WORDS:
+        return said.gettext(_OUTCOME_WORDS[target])
+    return said.gettext(N_("the chance of {target}")).format(target=target.replace("_", " "))
 
 
 def _ratio(numerator: float, denominator: float) -> float:

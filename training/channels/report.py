@@ -22,15 +22,18 @@ from training.channels.drivers import Drivers, explain_drivers
 from training.channels.funnel import ALL_LEADS, Thresholds, funnel_table, outcome_words
 from training.channels.leads import NoLeadsError, Period, ReportError, ReportLeads
 from training.channels.sla import response_table
+from training.channels.words import N_, report_words
 from training.model import LeadModel
 
 #: The summary's stand-in for the driver table of a report without judged channels.
 _NO_DRIVERS = ["channel", "rank", "field", "phrase", "varies"]
-_RANKED_BY_SPREAD = (
+_RANKED_BY_SPREAD = N_(
     "drivers are ranked by spread: how much a field's contribution varies between the "
     "leads of the group (mean |SHAP - group mean SHAP|, log-odds)"
 )
-_NO_MODEL = "no model: only the funnel is reported (no drivers, no predictions)"
+_NO_MODEL = N_("no model: only the funnel is reported (no drivers, no predictions)")
+#: The title of a review that is given none.
+DEFAULT_TITLE = N_("Channel review")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class ChannelReport:
     sla_sdr: pd.DataFrame = field(default_factory=pd.DataFrame)
     notes: list[str] = field(default_factory=list)
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: the language of the report's phrases and notes (its tables keep machine values)
+    locale: str = "en"
 
     @property
     def lead_count(self) -> int:
@@ -97,7 +102,7 @@ class ChannelReport:
                 "end": None if period.end is None else period.end.isoformat(),
             },
             "target": self.target,
-            "outcome": outcome_words(self.target),
+            "outcome": outcome_words(self.target, self.locale),
             "thresholds": {
                 "min_leads": self.thresholds.min_leads,
                 "min_conversions": self.thresholds.min_conversions,
@@ -168,6 +173,7 @@ def _scored(
     predicted: np.ndarray | None,
     name: str | None,
     version: str | None,
+    locale: str = "en",
 ) -> _Scored:
     """The leads ready for the model (or as they are, without one) and its predictions."""
     if model is None:
@@ -178,7 +184,8 @@ def _scored(
             f"({', '.join(leads.stages)})"
         )
     leads, absent = _model_frame(model, leads)
-    notes = [f"the leads have no {', '.join(absent)}: read as not given"] if absent else []
+    absent_note = report_words(locale).gettext(N_("the leads have no {columns}: read as not given"))
+    notes = [absent_note.format(columns=", ".join(absent))] if absent else []
     if predicted is None:
         predicted = model.predict_proba(leads.frame)
     info = ModelInfo(
@@ -191,18 +198,22 @@ def _scored(
     return _Scored(leads, predicted, model.target, info, notes)
 
 
-def _open_note(leads: ReportLeads) -> list[str]:
+def _open_note(leads: ReportLeads, locale: str = "en") -> list[str]:
     if leads.closed is None or not (~leads.closed).any():
         return []
-    return [
-        f"{int((~leads.closed).sum())} of {len(leads)} leads are still open; rates count "
-        "what they reached so far, predicted vs actual only decided leads"
-    ]
+    note = report_words(locale).gettext(
+        N_(
+            "{open} of {leads} leads are still open; rates count what they reached so "
+            "far, predicted vs actual only decided leads"
+        )
+    )
+    return [note.format(open=int((~leads.closed).sum()), leads=len(leads))]
 
 
-def _vs_global(top: pd.DataFrame, global_rank: Mapping[str, int]) -> str:
+def _vs_global(top: pd.DataFrame, global_rank: Mapping[str, int], locale: str = "en") -> str:
+    said = report_words(locale).gettext(N_("{field} #{rank} here, #{global_rank} overall"))
     return "; ".join(
-        f"{row.field} #{row.rank} here, #{global_rank.get(row.field, '?')} overall"
+        said.format(field=row.field, rank=row.rank, global_rank=global_rank.get(row.field, "?"))
         for row in top.itertuples()
     )
 
@@ -215,7 +226,11 @@ def _global_row(global_drivers: pd.DataFrame, top: int) -> tuple[str, str, str, 
 
 
 def _channel_row(
-    own: pd.DataFrame, global_drivers: pd.DataFrame, top: int, global_top: set[str]
+    own: pd.DataFrame,
+    global_drivers: pd.DataFrame,
+    top: int,
+    global_top: set[str],
+    locale: str = "en",
 ) -> tuple[str, str, str, str]:
     """A channel's top drivers in words, their global ranks, what is special to it."""
     global_rank = dict(zip(global_drivers["field"], global_drivers["rank"], strict=True))
@@ -223,7 +238,7 @@ def _channel_row(
     wider = set(own.loc[own["rank"] <= 2 * top, "field"])
     return (
         " | ".join(p for p in mine["phrase"] if p),
-        _vs_global(mine, global_rank) if len(mine) else "",
+        _vs_global(mine, global_rank, locale) if len(mine) else "",
         ", ".join(f for f in mine["field"] if f not in global_top),
         ", ".join(sorted(global_top - wider)) if len(mine) else "",
     )
@@ -235,6 +250,7 @@ def _summary(
     target: str,
     top: int,
     channel_field: str | None,
+    locale: str = "en",
 ) -> pd.DataFrame:
     """Per channel (and all leads): volume, conversion, calibration, top drivers vs global."""
     summary = pd.DataFrame(
@@ -254,7 +270,9 @@ def _summary(
     rows = [
         _global_row(overall, top)
         if channel == ALL_LEADS
-        else _channel_row(per_channel[per_channel["channel"] == channel], overall, top, global_top)
+        else _channel_row(
+            per_channel[per_channel["channel"] == channel], overall, top, global_top, locale
+        )
         for channel in summary["channel"]
     ]
     columns = ["top_drivers", "vs_global", "specific_to_channel", "matters_less_here"]
@@ -269,14 +287,16 @@ def _drivers(
     funnels: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
     explain_per_group: int,
     seed: int,
+    locale: str = "en",
 ) -> tuple[Drivers, str]:
     """The driver tables (empty without a model) and the note that says how to read them."""
+    said = report_words(locale)
     if model is None:
         empty = Drivers(pd.DataFrame(columns=["field", "rank"]), pd.DataFrame(), pd.DataFrame())
-        return empty, _NO_MODEL
+        return empty, said.gettext(_NO_MODEL)
     channel, campaign, _month = funnels
-    found = explain_drivers(model, scored.leads, channel, campaign, explain_per_group, seed)
-    return found, _RANKED_BY_SPREAD
+    found = explain_drivers(model, scored.leads, channel, campaign, explain_per_group, seed, locale)
+    return found, said.gettext(_RANKED_BY_SPREAD)
 
 
 def build_channel_report(
@@ -292,42 +312,45 @@ def build_channel_report(
     top: int = 3,
     seed: int = 0,
     title: str | None = None,
+    locale: str = "en",
 ) -> ChannelReport:
     """The channel review of the leads of ``period`` (see the module docstring).
 
     ``predicted`` (aligned with ``leads``, before the period is applied) replaces the
     model's probabilities, e.g. out-of-fold predictions; without a model only the funnel
     is reported. ``explain_per_group`` caps the leads explained per channel x campaign
-    (more are sampled, and weighted back to their group's size).
+    (more are sampled, and weighted back to their group's size). ``locale`` is the
+    language of the phrases and notes; the tables' machine values stay English.
     """
     period = period or Period("all")
     thresholds = thresholds or Thresholds()
     chosen, predicted = _in_period(leads, period, predicted)
-    scored = _scored(chosen, model, predicted, model_name, model_version)
+    scored = _scored(chosen, model, predicted, model_name, model_version, locale)
     funnels = tuple(
         funnel_table(scored.leads, by, scored.target, thresholds, scored.predicted)
         for by in (["channel"], ["channel", "campaign"], ["channel", "month"])
     )
-    drivers, note = _drivers(model, scored, funnels, explain_per_group, seed)
+    drivers, note = _drivers(model, scored, funnels, explain_per_group, seed, locale)
     channel_field = model.featurizer.spec.channel_column if model is not None else None
     now = datetime.now(UTC)
     return ChannelReport(
         generated_at=now,
         sla_channel=response_table(scored.leads.frame, scored.leads.channels, now),
         sla_sdr=response_table(scored.leads.frame, scored.leads.channels, now, by="sdr"),
-        title=title or "Channel review",
+        title=title or DEFAULT_TITLE,
         source=scored.leads.source,
         period=period,
         target=scored.target,
         thresholds=thresholds,
         model=scored.model,
         explained_per_group=explain_per_group,
-        summary=_summary(funnels[0], drivers, scored.target, top, channel_field),
+        summary=_summary(funnels[0], drivers, scored.target, top, channel_field, locale),
         global_drivers=drivers.overall,
         drivers=drivers.channels,
         campaign_drivers=drivers.campaigns,
         funnel_channel=funnels[0],
         funnel_campaign=funnels[1],
         funnel_month=funnels[2],
-        notes=[*leads.notes, *scored.notes, *_open_note(scored.leads), note],
+        notes=[*leads.notes, *scored.notes, *_open_note(scored.leads, locale), note],
+        locale=locale,
     )

@@ -78,12 +78,14 @@ LeadFrame = StoreLeads | ExportLeads
 @dataclass(frozen=True)
 class ReviewOptions:
     """What a review is asked for: the period, when a group is too small to judge, how many
-    leads per channel and campaign are explained, and the page's title."""
+    leads per channel and campaign are explained, the page's title and the language of the
+    report's words (``locale``; its tables keep English machine values)."""
 
     period: Period = field(default_factory=lambda: Period("all"))
     thresholds: Thresholds = field(default_factory=Thresholds)
     explain_per_group: int = 500
     title: str = "Channel review"
+    locale: str = "en"
 
 
 def channel_review(
@@ -99,6 +101,7 @@ def channel_review(
         model_version=None if model is None else model.version,
         explain_per_group=options.explain_per_group,
         title=options.title,
+        locale=options.locale,
     )
 
 

@@ -24,7 +24,7 @@ from serving.web.reviews import (
     targets,
 )
 from serving.web.templating import render
-from serving.web.words import N_, page_words
+from serving.web.words import N_, page_locale, page_words
 from training.channels.cells import SUMMARY_COLUMNS
 
 if TYPE_CHECKING:
@@ -78,13 +78,15 @@ def review_ask(
 Ask = Annotated[ReviewAsk, Depends(review_ask)]
 
 
-def _report(services: PageServices, store: PageStore, ask: ReviewAsk) -> ChannelReport | None:
-    """The review, or None when no lead arrived in the period."""
+def _report(
+    services: PageServices, store: PageStore, ask: ReviewAsk, locale: str = "en"
+) -> ChannelReport | None:
+    """The review (its phrases in ``locale``), or None when no lead arrived in the period."""
     from training.channels.leads import NoLeadsError, ReportError
 
     assert services.models is not None
     try:
-        return make_review(services, store, services.models.current, ask)
+        return make_review(services, store, services.models.current, ask, locale)
     except NoLeadsError:
         return None
     except ReportError as error:
@@ -95,7 +97,8 @@ def _report(services: PageServices, store: PageStore, ask: ReviewAsk) -> Channel
 def review_page(
     request: Request, session: ReportViewer, services: PageServices, store: PageStore, ask: Ask
 ) -> Response:
-    report = _report(services, store, ask)
+    locale = page_locale(request)
+    report = _report(services, store, ask, locale)
     translate = page_words(request)
     context: dict[str, object] = {
         "title": translate.gettext(N_("Channels")),
@@ -106,18 +109,16 @@ def review_page(
         "table_names": TABLES,
     }
     if report is not None:
+        overall = report.global_drivers
         context |= {
-            "summary": table_view("summary", report.summary, SUMMARY_COLUMNS),
-            "channel_drivers": channel_drivers(report),
-            "global_drivers": table_view("global_drivers", report.global_drivers.head(10)),
-            "more_drivers": table_view("more_drivers", report.global_drivers.iloc[10:]),
-            "funnel_channel": table_view("funnel_channel", report.funnel_channel),
-            "funnel_campaign": table_view("funnel_campaign", report.funnel_campaign),
-            "funnel_month": table_view("funnel_month", report.funnel_month),
-            "sla_channel": table_view("sla_channel", report.sla_channel),
-            "sla_sdr": table_view("sla_sdr", report.sla_sdr),
+            "summary": table_view("summary", report.summary, SUMMARY_COLUMNS, locale=locale),
+            "channel_drivers": channel_drivers(report, locale=locale),
+            "global_drivers": table_view("global_drivers", overall.head(10), locale=locale),
+            "more_drivers": table_view("more_drivers", overall.iloc[10:], locale=locale),
             "plots": plots(report, translate),
         }
+        for name in ("funnel_channel", "funnel_campaign", "funnel_month", "sla_channel", "sla_sdr"):
+            context[name] = table_view(name, report.tables()[name], locale=locale)
     return render(request, "channels.html", context)
 
 
