@@ -74,7 +74,7 @@ def main() -> None:
     print(table.to_string(index=False))
     body = (
         "One production fit (feature pipeline fitted and applied, LightGBM with early stopping "
-        "on the most recent 20%, calibration, then below 500k rows the refit on all rows) on "
+        "on the most recent 20%, calibration, then below 200k rows the refit on all rows) on "
         "demo leads, all cores; each in a fresh process, so peak memory includes the data "
         "set itself. Data generation is not timed.\n\n" + markdown_table(table, digits=1)
     )

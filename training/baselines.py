@@ -4,6 +4,10 @@
   log-scaled and standardised numerics with missing indicators);
 - LightGBM with its default parameters (to show what tuning buys);
 - the BANT points rule (the fallback rule) where the data has BANT answers.
+
+Above ``TrainOptions.baseline_rows`` the trained baselines are fitted on a stratified
+sample of the training rows and the rule is scored on a stratified sample of the test rows
+(``stratified_positions``); the run's report says both sizes.
 """
 
 from __future__ import annotations
@@ -12,10 +16,21 @@ import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from training.model import LogisticEstimator
+
+
+def stratified_positions(y: np.ndarray, limit: int, seed: int = 0) -> np.ndarray:
+    """Positions into ``y``: all of them when ``limit`` is 0 or not below their number, else
+    a sample of ``limit`` keeping each class's share, in their original order."""
+    everything = np.arange(len(y))
+    if limit <= 0 or len(y) <= limit or len(np.unique(y)) < 2:
+        return everything
+    picked, _rest = train_test_split(everything, train_size=limit, stratify=y, random_state=seed)
+    return np.sort(picked)
 
 
 def _signed_log1p(x: np.ndarray) -> np.ndarray:

@@ -44,6 +44,8 @@ class GbmFit:
     params: dict[str, Any]
     best_iteration: int
     valid_log_loss: float
+    #: the validation rows' raw log-odds at ``best_iteration`` (predicted once, kept)
+    valid_raw: np.ndarray
 
 
 def _dataset(
@@ -91,9 +93,12 @@ def fit_gbm(
         callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
     )
     best = booster.best_iteration or booster.current_iteration()
-    raw = booster.predict(valid[0], num_iteration=best)
-    loss = float(log_loss(valid[1], np.clip(raw, 1e-6, 1 - 1e-6), labels=[0, 1]))
-    return GbmFit(booster=booster, params=full, best_iteration=best, valid_log_loss=loss)
+    raw = np.asarray(booster.predict(valid[0], num_iteration=best, raw_score=True), dtype=float)
+    p = np.clip(1 / (1 + np.exp(-raw)), 1e-6, 1 - 1e-6)
+    loss = float(log_loss(valid[1], p, labels=[0, 1]))
+    return GbmFit(
+        booster=booster, params=full, best_iteration=best, valid_log_loss=loss, valid_raw=raw
+    )
 
 
 def refit_gbm(

@@ -23,3 +23,9 @@ class TrainOptions:
     refit: bool = True  # fit the final model on all rows (False: keep the evaluation fit)
     refit_on_valid: bool = True  # time split: refit on fit + recent slice (below a row limit)
     members: int = 5  # cross-fitted members for data without time (up to a row limit)
+    #: the trained baselines are fitted on a stratified sample of at most this many
+    #: training rows (0: every row)
+    baseline_rows: int = 100_000
+    #: the BANT rule is scored on a stratified sample of at most this many test rows, and
+    #: compared with LightGBM on the same rows (0: every row)
+    rule_rows: int = 20_000

@@ -14,9 +14,13 @@ turns this off). The rare target borrows the earlier stage's several times more 
 
 Headline metrics come from the test period (time split) or from pooled out-of-fold
 predictions (stratified k-fold, for data with no time column). Baselines (logistic
-regression, LightGBM defaults, the BANT points rule where BANT exists) are trained and
-scored on exactly the same rows. The final model applies the recipe to all rows; if a
-baseline beat LightGBM, the better model is registered and flagged.
+regression, LightGBM defaults, the BANT points rule where BANT exists) are trained on the
+same training rows (a stratified sample above ``TrainOptions.baseline_rows``) and scored
+on the same test rows (the rule on a sample above that size, compared with LightGBM on the
+same rows). The final model is fitted on all rows: on ordered data the evaluation's
+early-stopped LightGBM refitted there for proportionally more rounds with its calibrator
+kept (one fit), otherwise the recipe again; if a baseline beat LightGBM, the better model
+is registered and flagged.
 """
 
 from __future__ import annotations
@@ -34,10 +38,11 @@ from features.dataset import LeadData
 from features.lead import BANT_COLUMNS
 from features.pipeline import LeadFeaturizer
 from features.spec import BacktestSplit, KnownAt, OrderedSplit
-from training.baselines import fit_logistic
+from training.baselines import fit_logistic, stratified_positions
 from training.calibration import fit_calibrator
 from training.gbm import (
     DEFAULT_PARAMS,
+    GbmFit,
     fit_default_gbm,
     fit_gbm,
     refit_gbm,
@@ -48,16 +53,23 @@ from training.metrics import Metrics, evaluate, expected_calibration_error, per_
 from training.model import ChainEstimator, Estimator, GbmEstimator, LeadModel, Member
 from training.options import TrainOptions
 from training.rules import rule_probability
-from training.splits import SplitPlan, TrainingError, inner_splits, plan_split
+from training.splits import Fold, SplitPlan, TrainingError, inner_splits, plan_split
 from training.threads import available_threads
 
 Progress = Callable[[str], None]
 #: LightGBM may trail the best baseline by this much ROC-AUC and still count as matching it.
 MATCH_TOLERANCE = 0.002
 #: From this many training rows the early-stopped fit is kept, without the refit on fit +
-#: validation rows: at that size the refit adds almost nothing for much more time (the
+#: validation rows: at that size the refit adds nothing measurable for much more time (the
 #: measured trade-off is in docs/training.md).
-REFIT_MAX_ROWS = 500_000
+REFIT_MAX_ROWS = 200_000
+
+
+def refits_on_valid(rows: int, by_time: bool, options: TrainOptions) -> bool:
+    """Whether a fit on ``rows`` training rows is refitted on its fit + validation rows:
+    ordered rows only (the validation slice is the newest data), when asked for, and below
+    ``REFIT_MAX_ROWS``."""
+    return by_time and options.refit_on_valid and rows < REFIT_MAX_ROWS
 
 
 @dataclass
@@ -74,6 +86,16 @@ class Evaluation:
     uncalibrated_ece: float
     #: backtests: each model's metrics on each test window, in order (empty otherwise)
     windows: dict[str, list[Metrics]] = field(default_factory=dict)
+    #: models scored on a sample of the test rows: their positions in ``y`` (the others
+    #: are scored on every row)
+    subsets: dict[str, np.ndarray] = field(default_factory=dict)
+    #: training rows the trained baselines were fitted on (per fold, the mean)
+    baseline_rows: int = 0
+
+    def scored(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, predictions) of the rows ``name`` was scored on."""
+        at = self.subsets.get(name)
+        return (self.y if at is None else self.y[at]), self.predictions[name]
 
     def window_mean(self, name: str, measure: str) -> float:
         """The mean over the backtest's windows of one measure (e.g. ``roc_auc``)."""
@@ -105,11 +127,26 @@ class TrainResult:
 # ---------------------------------------------------------------- one fit
 
 
+@dataclass(frozen=True)
+class _EarlyStopped:
+    """One early-stopped LightGBM fit and the rows it was fitted on: what the final model
+    is refitted from."""
+
+    fit: GbmFit
+    rows: int
+
+
 @dataclass
 class _Candidate:
     model: LeadModel
     best_iteration: int
     raw_valid_ece: float
+    #: a single-member LightGBM fit's early-stopped boosters (one, or two when chained)
+    early: list[_EarlyStopped] = field(default_factory=list)
+    #: with ``early``: the featurized rows it was fitted on and, after the evaluation, the
+    #: featurized test rows (kept so the final model need not featurize them again)
+    fitted: np.ndarray | None = None
+    tested: np.ndarray | None = None
 
 
 def _subset(data: LeadData, rows: np.ndarray) -> pd.DataFrame:
@@ -162,8 +199,9 @@ def _fit_member(
     seed: int,
     refit_all: bool = False,
     parent: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[Member, int, float]:
-    """One classifier early-stopped and calibrated on ``valid``: (member, rounds, raw ECE).
+) -> tuple[Member, int, float, list[_EarlyStopped]]:
+    """One classifier early-stopped and calibrated on ``valid``: (member, rounds, raw ECE,
+    the early-stopped LightGBM fits).
 
     With ``parent`` (the earlier funnel target's labels on fit and valid rows) LightGBM is
     a :class:`ChainEstimator`: P(earlier) x P(target | earlier), calibrated as one score.
@@ -174,6 +212,7 @@ def _fit_member(
     categorical = list(featurizer.categorical_indices_)
     estimator: Estimator
     best_iteration = 0
+    early: list[_EarlyStopped] = []
     if kind == "lightgbm":
         chained = None if parent is None else _chain_parts(fit, valid, parent)
         parts = chained or [(fit, valid)]
@@ -192,9 +231,11 @@ def _fit_member(
             gbm.booster.free_dataset()
         estimator = _gbm_estimator([gbm.booster for gbm in fits])
         best_iteration = sum(gbm.best_iteration for gbm in fits)
+        early = [_EarlyStopped(gbm, len(part[0][1])) for part, gbm in zip(parts, fits, strict=True)]
     else:
         estimator = fit_logistic(*fit, categorical, seed=seed)
-    raw_valid = estimator.raw_score(valid[0])
+    # one LightGBM model scored the validation rows while early-stopping: not again
+    raw_valid = early[0].fit.valid_raw if len(early) == 1 else estimator.raw_score(valid[0])
     calibrator = fit_calibrator(raw_valid, valid[1], seed=seed)
     raw_ece = expected_calibration_error(valid[1], 1 / (1 + np.exp(-raw_valid)))
     if refit_all and kind == "lightgbm":
@@ -208,7 +249,7 @@ def _fit_member(
             )
             boosters.append(refit_gbm(both, categorical, gbm, rounds))
         estimator = _gbm_estimator(boosters)
-    return Member(estimator, calibrator), best_iteration, raw_ece
+    return Member(estimator, calibrator), best_iteration, raw_ece, early
 
 
 def _gbm_estimator(boosters: list[lgb.Booster]) -> Estimator:
@@ -260,13 +301,13 @@ def _fit_recipe(
     """Featurize, fit the classifier(s) (``lightgbm`` or ``logistic``), calibrate."""
     y_all = data.targets[options.target]
     featurizer = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value)
-    featurizer.fit(_subset(data, rows))
-    matrix = featurizer.transform(_subset(data, rows))
+    matrix = featurizer.fit_transform(_subset(data, rows))  # the rows read once
     position = {row: i for i, row in enumerate(rows)} if not by_time else None
     parent = _parent_labels(data, rows, options.target) if kind == "lightgbm" else None
     members: list[Member] = []
     rounds: list[int] = []
     eces: list[float] = []
+    early: list[_EarlyStopped] = []
     for fit_rows, valid_rows in inner_splits(rows, y_all, by_time, options):
         if position is None:
             fit_at = np.arange(len(fit_rows))
@@ -274,14 +315,14 @@ def _fit_recipe(
         else:
             fit_at = np.fromiter((position[r] for r in fit_rows), int, len(fit_rows))
             valid_at = np.fromiter((position[r] for r in valid_rows), int, len(valid_rows))
-        member, best, ece = _fit_member(
+        member, best, ece, early = _fit_member(
             kind,
             (matrix[fit_at], y_all[fit_rows]),
             (matrix[valid_at], y_all[valid_rows]),
             featurizer,
             params,
             options.seed,
-            refit_all=by_time and options.refit_on_valid and len(rows) < REFIT_MAX_ROWS,
+            refit_all=refits_on_valid(len(rows), by_time, options),
             parent=None if parent is None else (parent[fit_rows], parent[valid_rows]),
         )
         members.append(member)
@@ -294,7 +335,84 @@ def _fit_recipe(
         featurizer=featurizer,
         members=members,
     )
-    return _Candidate(model, int(np.mean(rounds)), float(np.mean(eces)))
+    kept = early if len(members) == 1 else []
+    return _Candidate(
+        model, int(np.mean(rounds)), float(np.mean(eces)), kept, matrix if kept else None
+    )
+
+
+def _vocabulary(featurizer: LeadFeaturizer) -> dict[str, set[str]]:
+    return {name: set(labels) for name, labels in featurizer.categories_.items()}
+
+
+def _final_features(
+    data: LeadData, rows: np.ndarray, options: TrainOptions, evaluated: _Candidate, fold: Fold
+) -> tuple[LeadFeaturizer, np.ndarray]:
+    """The final model's featurizer and matrix on ``rows``.
+
+    A featurizer learns only its category lists. When fitting one on ``rows`` learns the
+    same lists as the evaluation's (in another order at most) and ``rows`` are the
+    evaluation's training and test rows, the evaluation's featurizer is kept and its
+    matrices of those rows are put together: the same features, not computed twice.
+    Otherwise the featurizer fitted on ``rows`` featurizes them.
+    """
+    frame = data.frame if np.array_equal(rows, np.arange(len(data))) else _subset(data, rows)
+    fresh = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value).fit(frame)
+    used = evaluated.model.featurizer
+    covered = len(fold.train) + len(fold.test) == len(rows) == len(data)
+    if (
+        covered
+        and evaluated.fitted is not None
+        and evaluated.tested is not None
+        and _vocabulary(fresh) == _vocabulary(used)
+    ):
+        matrix = np.empty((len(rows), evaluated.fitted.shape[1]))
+        matrix[fold.train], matrix[fold.test] = evaluated.fitted, evaluated.tested
+        evaluated.fitted = evaluated.tested = None  # the final matrix holds them now
+        return used, matrix
+    return fresh, fresh.transform(frame)
+
+
+def _refit_final(
+    data: LeadData,
+    rows: np.ndarray,
+    options: TrainOptions,
+    evaluated: _Candidate,
+    fold: Fold,
+) -> _Candidate | None:
+    """The evaluation's early-stopped LightGBM refitted on ``rows`` (features: see
+    ``_final_features``) for proportionally more rounds, its calibrator kept, as the refit
+    on fit + validation rows does: one fit instead of early-stopping, calibrating and refitting
+    again. None when the evaluation kept no early-stopped fit or the chain does not hold
+    on ``rows``."""
+    parent = _parent_labels(data, rows, options.target)
+    if not evaluated.early or (parent is None) != (len(evaluated.early) == 1):
+        return None
+    featurizer, matrix = _final_features(data, rows, options, evaluated, fold)
+    y = data.targets[options.target][rows]
+    parts = [(matrix, y)]
+    if parent is not None:
+        reached = parent[rows] == 1
+        parts = [(matrix, parent[rows]), (matrix[reached], y[reached])]
+    categorical = list(featurizer.categorical_indices_)
+    boosters = [
+        refit_gbm(
+            part,
+            categorical,
+            early.fit,
+            round(early.fit.best_iteration * len(part[1]) / early.rows),
+        )
+        for part, early in zip(parts, evaluated.early, strict=True)
+    ]
+    member = Member(_gbm_estimator(boosters), evaluated.model.members[0].calibrator)
+    model = LeadModel(
+        dataset=data.spec.name,
+        known_at=options.known_at.value,
+        target=options.target,
+        featurizer=featurizer,
+        members=[member],
+    )
+    return _Candidate(model, evaluated.best_iteration, evaluated.raw_valid_ece)
 
 
 def _has_bant(data: LeadData) -> bool:
@@ -331,6 +449,8 @@ def _evaluate(
     calibration: list[str] = []
     best_iterations: list[int] = []
     raw_eces: list[float] = []
+    rule_at: list[np.ndarray] = []
+    baseline_rows: list[int] = []
     offset = 0
     for number, fold in enumerate(plan.folds, start=1):
         label = f"fold {number}/{len(plan.folds)}" if len(plan.folds) > 1 else "evaluation"
@@ -339,37 +459,56 @@ def _evaluate(
         gbm = _fit_recipe(data, fold.train, options, "lightgbm", params, by_time)
         featurizer = gbm.model.featurizer
         x_test = featurizer.transform(_subset(data, fold.test))
+        gbm.tested = x_test if gbm.early else None
         predictions["lightgbm"][where] = gbm.model.probabilities(x_test)
         calibration.append(gbm.model.calibration)
         best_iterations.append(gbm.best_iteration)
         raw_eces.append(gbm.raw_valid_ece)
         progress(f"{label}: baselines")
-        x_train = featurizer.transform(_subset(data, fold.train))
+        sample = fold.train[
+            stratified_positions(y_all[fold.train], options.baseline_rows, options.seed)
+        ]
+        baseline_rows.append(len(sample))
+        x_train = featurizer.transform(_subset(data, sample))
         categorical = list(featurizer.categorical_indices_)
-        logistic = fit_logistic(x_train, y_all[fold.train], categorical)
+        logistic = fit_logistic(x_train, y_all[sample], categorical)
         predictions["logistic"][where] = 1 / (1 + np.exp(-logistic.raw_score(x_test)))
         default = fit_default_gbm(
-            (x_train, y_all[fold.train]), categorical, options.seed, params["num_threads"]
+            (x_train, y_all[sample]), categorical, options.seed, params["num_threads"]
         )
         predictions["lightgbm_default"][where] = default.predict(x_test)
         if "bant_rule" in predictions:
-            predictions["bant_rule"][where] = _rule_scores(data, fold.test, options.known_at)
+            at = stratified_positions(y_all[fold.test], options.rule_rows, options.seed)
+            predictions["bant_rule"][where][at] = _rule_scores(
+                data, fold.test[at], options.known_at
+            )
+            rule_at.append(at + offset)
         offset += len(fold.test)
     y = y_all[test_rows]
+    subsets: dict[str, np.ndarray] = {}
+    scored_by_rule = np.concatenate(rule_at) if rule_at else test_rows
+    if len(scored_by_rule) < len(test_rows):  # a sample: its rows only
+        subsets["bant_rule"] = scored_by_rule
+        predictions["bant_rule"] = predictions["bant_rule"][scored_by_rule]
     windows: dict[str, list[Metrics]] = {}
     if plan.windows:
         bounds = np.cumsum([0, *(len(fold.test) for fold in plan.folds)])
         windows = {
-            name: [evaluate(y[a:b], p[a:b]) for a, b in pairwise(bounds)]
+            name: [_window(y, p, subsets.get(name), a, b) for a, b in pairwise(bounds)]
             for name, p in predictions.items()
         }
     evaluation = Evaluation(
+        subsets=subsets,
+        baseline_rows=int(np.mean(baseline_rows)),
         windows=windows,
         rows=test_rows,
         y=y,
         channels=data.channels[test_rows],
         predictions=predictions,
-        metrics={name: evaluate(y, p) for name, p in predictions.items()},
+        metrics={
+            name: evaluate(y if name not in subsets else y[subsets[name]], p)
+            for name, p in predictions.items()
+        },
         calibration=calibration,
         best_iterations=best_iterations,
         uncalibrated_ece=float(np.mean(raw_eces)),
@@ -377,19 +516,38 @@ def _evaluate(
     return evaluation, gbm
 
 
+def _window(y: np.ndarray, p: np.ndarray, at: np.ndarray | None, a: int, b: int) -> Metrics:
+    """One backtest window's metrics of a model scored on every row or on positions ``at``."""
+    if at is None:
+        return evaluate(y[a:b], p[a:b])
+    inside = (at >= a) & (at < b)
+    return evaluate(y[at[inside]], p[inside])
+
+
+def _lightgbm_auc_beside(evaluation: Evaluation, name: str) -> float:
+    """LightGBM's ROC-AUC on the rows ``name`` was scored on (its own when every row)."""
+    at = evaluation.subsets.get(name)
+    if at is None:
+        return evaluation.metrics["lightgbm"].roc_auc
+    return evaluate(evaluation.y[at], evaluation.predictions["lightgbm"][at]).roc_auc
+
+
 def _choose(evaluation: Evaluation) -> tuple[str, bool, list[str]]:
-    """LightGBM unless a trained baseline beats it; the rule is never registered."""
+    """LightGBM unless a trained baseline beats it (each compared on the rows it was scored
+    on); the rule is never registered."""
     metrics = evaluation.metrics
-    ours = metrics["lightgbm"].roc_auc
     rivals = {k: v.roc_auc for k, v in metrics.items() if k != "lightgbm"}
+    ours = {k: _lightgbm_auc_beside(evaluation, k) for k in rivals}
     notes: list[str] = []
-    beaten = {k: auc for k, auc in rivals.items() if auc > ours + MATCH_TOLERANCE}
+    beaten = {k: auc for k, auc in rivals.items() if auc > ours[k] + MATCH_TOLERANCE}
     if not beaten:
         return "lightgbm", False, notes
     for name, auc in sorted(beaten.items(), key=lambda kv: -kv[1]):
+        rows = evaluation.subsets.get(name)
+        where = "the same split" if rows is None else f"the same {len(rows)} sampled test rows"
         notes.append(
-            f"LightGBM (ROC-AUC {ours:.4f}) lost to the {name} baseline ({auc:.4f}) on the "
-            "same split"
+            f"LightGBM (ROC-AUC {ours[name]:.4f}) lost to the {name} baseline ({auc:.4f}) on "
+            + where
         )
     if "logistic" in beaten:
         notes.append("registering the logistic-regression model instead, flagged for review")
@@ -451,9 +609,12 @@ def train_model(
     else:
         say("final model: the evaluation fit")
         fitted_rows = plan.folds[0].train
+    final: _Candidate | None = None
     if chosen == "lightgbm" and fitted_rows is plan.folds[-1].train:
         final = last_fit  # the same recipe on the same rows: fitted once
-    else:
+    elif chosen == "lightgbm" and plan.ordered:
+        final = _refit_final(data, fitted_rows, options, last_fit, plan.folds[-1])
+    if final is None:
         final = _fit_recipe(data, fitted_rows, options, chosen, params, plan.ordered)
     final.model.flagged = flagged
     final.model.notes = notes

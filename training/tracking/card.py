@@ -45,6 +45,24 @@ def _classifier(model: LeadModel) -> str:
     return model.kind
 
 
+def _baseline_rows(result: TrainResult) -> str:
+    """How many rows the baselines were fitted and scored on (a sample on large data)."""
+    evaluation = result.evaluation
+    fitted = (
+        f"Trained baselines fitted on {evaluation.baseline_rows} of {result.rows_train} "
+        "training rows"
+    )
+    if evaluation.baseline_rows < result.rows_train:
+        fitted += " (a stratified sample)"
+    rule = evaluation.subsets.get("bant_rule")
+    if rule is None:
+        return fitted + "; every model scored on the same test rows."
+    return (
+        f"{fitted}; the BANT rule scored on a stratified sample of {len(rule)} of the "
+        f"{result.rows_test} test rows (compared with LightGBM on the same rows)."
+    )
+
+
 def model_card(result: TrainResult) -> str:
     model = result.model
     headline = result.headline
@@ -67,6 +85,8 @@ PR-AUC {headline.pr_auc:.4f}, Brier {headline.brier:.4f}, ECE {headline.ece:.4f}
 lift at the top 10% {headline.lift_10:.2f} (captures {headline.capture_10:.0%} of conversions).
 
 {metrics_markdown(result)}
+
+{_baseline_rows(result)}
 
 ## Flags
 {flags}

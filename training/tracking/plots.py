@@ -1,4 +1,7 @@
-"""Plots logged with every training run (matplotlib, written as PNG files)."""
+"""Plots logged with every training run (matplotlib, written as PNG files).
+
+The ROC and precision-recall plots take each model's own (labels, predictions): a model
+may be scored on a sample of the test rows."""
 
 from __future__ import annotations
 
@@ -22,9 +25,12 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def roc_plot(y: np.ndarray, predictions: dict[str, np.ndarray], path: Path) -> Path:
+Curves = dict[str, tuple[np.ndarray, np.ndarray]]  # model -> (labels, predictions)
+
+
+def roc_plot(curves: Curves, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    for name, p in predictions.items():
+    for name, (y, p) in curves.items():
         fpr, tpr, _ = roc_curve(y, p)
         ax.plot(fpr, tpr, label=name, linewidth=2 if name == "lightgbm" else 1)
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":")
@@ -33,11 +39,12 @@ def roc_plot(y: np.ndarray, predictions: dict[str, np.ndarray], path: Path) -> P
     return _save(fig, path)
 
 
-def pr_plot(y: np.ndarray, predictions: dict[str, np.ndarray], path: Path) -> Path:
+def pr_plot(curves: Curves, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    for name, p in predictions.items():
+    for name, (y, p) in curves.items():
         precision, recall, _ = precision_recall_curve(y, p)
         ax.plot(recall, precision, label=name, linewidth=2 if name == "lightgbm" else 1)
+    y = next(iter(curves.values()))[0]
     ax.axhline(float(np.mean(y)), color="grey", linestyle=":", label="base rate")
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (test)")
     ax.legend(loc="upper right")

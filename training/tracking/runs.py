@@ -25,6 +25,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
 
+from training.baselines import stratified_positions
 from training.importance import importance_table
 from training.metrics import Metrics
 from training.registry import (
@@ -37,7 +38,7 @@ from training.registry import (
 )
 from training.tracking.card import model_card
 from training.tracking.plots import gains_plot, importance_plot, pr_plot, reliability_plot, roc_plot
-from training.trainer import TrainResult, feature_table
+from training.trainer import Evaluation, TrainResult, feature_table
 
 _REQUIREMENTS = ("lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle", "mlflow")
 
@@ -46,11 +47,22 @@ def _pinned_requirements() -> list[str]:
     return [f"{name}=={dist_version(name)}" for name in _REQUIREMENTS]
 
 
+#: Test rows the plots are drawn from (a stratified sample above it): the same curves,
+#: whatever the size of the test period, for a fixed cost.
+PLOT_ROWS = 20_000
+
+
+def _plotted(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    at = stratified_positions(y, PLOT_ROWS)
+    return y[at], p[at]
+
+
 def _log_plots(result: TrainResult, folder: Path) -> None:
     evaluation = result.evaluation
-    y, chosen = evaluation.y, evaluation.predictions[result.chosen]
-    roc_plot(y, evaluation.predictions, folder / "roc.png")
-    pr_plot(y, evaluation.predictions, folder / "pr.png")
+    curves = {name: _plotted(*evaluation.scored(name)) for name in evaluation.predictions}
+    y, chosen = curves[result.chosen]
+    roc_plot(curves, folder / "roc.png")
+    pr_plot(curves, folder / "pr.png")
     reliability_plot(y, chosen, folder / "reliability.png")
     gains_plot(y, chosen, folder / "gains_lift.png")
 
@@ -110,6 +122,7 @@ def _run_params(result: TrainResult) -> dict[str, Any]:
     """The run's parameters; ``best_iteration`` only when the model is LightGBM (a
     logistic model has no boosting rounds)."""
     rounds = {"best_iteration": result.best_iteration} if result.model.kind == "lightgbm" else {}
+    evaluation = result.evaluation
     return {
         **{f"lgbm.{k}": v for k, v in result.params.items()},
         **rounds,
@@ -117,8 +130,17 @@ def _run_params(result: TrainResult) -> dict[str, Any]:
         "split_kind": result.split.kind,
         "rows_train": result.rows_train,
         "rows_test": result.rows_test,
+        "baseline_rows": evaluation.baseline_rows,
+        "rule_rows": _rule_rows(evaluation),
         "time_range": "" if result.time_range is None else " .. ".join(result.time_range),
     }
+
+
+def _rule_rows(evaluation: Evaluation) -> int:
+    """Test rows the BANT rule was scored on (0: the data has no BANT answers)."""
+    if "bant_rule" not in evaluation.predictions:
+        return 0
+    return len(evaluation.scored("bant_rule")[0])
 
 
 def _log_test_metrics(result: TrainResult) -> None:
