@@ -40,7 +40,7 @@ from features.checks import (
 )
 from features.coerce import as_object_array, is_missing, to_number, to_text
 from features.joins import JoinMatch, Reader, join_lookups
-from features.rows import LeftOut, selected_rows
+from features.rows import LeftOut, Selection, selected_rows
 from features.spec import (
     ONE_CHANNEL,
     DatasetSpec,
@@ -268,19 +268,8 @@ def prepare_frame(
     """
     all_columns = [str(c) for c in frame.columns]
     check = Checker(source=source, first_row=first_row, markers=spec.missing_values)
-    if len(frame) == 0:
-        check.error(None, None, "no data rows (only a header, or nothing)")
-        raise DatasetError(check.problems)
-    selection = selected_rows(check, frame, spec)
-    if check.problems:
-        raise DatasetError(check.problems)
     rows_read = len(frame)
-    frame = frame.iloc[selection.positions].reset_index(drop=True)
-    lines = selection.positions + first_row
-    check.lines = lines
-    if len(frame) == 0:
-        check.error(None, None, f"no rows left of {rows_read} after the spec's rows/ignore rules")
-        raise DatasetError(check.problems)
+    frame, lines, selection = _selected(check, frame, spec, first_row)
     base = data_dir or _spec_data_dir(spec)
     joined = join_lookups(check, frame, spec, base, _read_lookup(spec.read))
     frame, check.lines = joined.frame, lines[joined.kept]
@@ -309,6 +298,26 @@ def prepare_frame(
         joins=joined.matches,
         columns_read=all_columns,
     )
+
+
+def _selected(
+    check: Checker, frame: pd.DataFrame, spec: DatasetSpec, first_row: int
+) -> tuple[pd.DataFrame, np.ndarray, Selection]:
+    """The rows the spec's ``rows:`` conditions and targets' ``ignore`` values keep, their
+    file lines (also set on ``check``) and the selection; no rows at all is an error."""
+    if len(frame) == 0:
+        check.error(None, None, "no data rows (only a header, or nothing)")
+        raise DatasetError(check.problems)
+    selection = selected_rows(check, frame, spec)
+    if check.problems:
+        raise DatasetError(check.problems)
+    kept = frame.iloc[selection.positions].reset_index(drop=True)
+    lines = selection.positions + first_row
+    check.lines = lines
+    if len(kept) == 0:
+        check.error(None, None, f"no rows left of {len(frame)} after the spec's rows/ignore rules")
+        raise DatasetError(check.problems)
+    return kept, lines, selection
 
 
 def _ids(

@@ -36,13 +36,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from babel.numbers import is_currency
 from pydantic import (
-    AfterValidator,
     AliasChoices,
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -52,6 +48,7 @@ from pydantic import (
 
 from features.funnel import Stage
 from features.labels import FeatureLabels, copy_labels, explained_with_problems
+from features.rates import CurrencyCode, Rate, RatesError, read_rates, yaml_document
 from features.spec_sources import Join, ReadOptions, RowCondition, SpecSection
 
 
@@ -80,72 +77,6 @@ class FeatureType(StrEnum):
     EMAIL = "email"  # -> domain kind: corporate / free mail / missing; never the address
     PHONE = "phone"  # -> phone present; never the number
     TEXT = "text"  # free text -> length, language, keyword flags, hashed tokens
-
-
-def currency_code(code: str) -> str:
-    """``code`` when it is an ISO 4217 currency code (upper case) known to Babel's CLDR."""
-    if len(code) != 3 or not code.isalpha() or not code.isupper() or not is_currency(code):
-        raise ValueError(f"'{code}' is not an ISO 4217 currency code (e.g. RUB, USD, EUR)")
-    return code
-
-
-def _upper(value: Any) -> Any:
-    return value.strip().upper() if isinstance(value, str) else value
-
-
-#: An ISO 4217 code; surrounding spaces and lower case are forgiven (" usd" -> "USD").
-CurrencyCode = Annotated[str, BeforeValidator(_upper), AfterValidator(currency_code)]
-#: Units of the base currency per unit of another: a finite number above zero.
-Rate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-_Date = date
-
-
-class Rates(BaseModel):
-    """A dated rates file: ``{date: 2026-11-30, base: RUB, rates: {USD: 90.0, EUR: 98.0}}``,
-    units of ``base`` per unit of each currency on ``date``. The base's own rate is 1 (it may
-    be left out)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    date: _Date = Field(description="the day the rates are of (shown where an amount is converted)")
-    base: CurrencyCode
-    rates: dict[CurrencyCode, Rate] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _base_is_one(self) -> Rates:
-        own = self.rates.get(self.base)
-        if own is not None and own != 1.0:
-            raise ValueError(
-                f"rates.{self.base}: the base currency's own rate must be 1, not {own}"
-            )
-        return self
-
-    def table(self) -> dict[str, float]:
-        """Currency -> units of base per unit, the base first (at 1)."""
-        return {self.base: 1.0, **{c: r for c, r in self.rates.items() if c != self.base}}
-
-
-class RatesError(ValueError):
-    """A rates file that cannot be used; the message names the file and every bad key."""
-
-
-def read_rates(path: Path) -> Rates:
-    """Read and validate a rates file; every problem names its key (``rates.USD: ...``)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RatesError(f"{path}: cannot read the rates file: {exc.strerror or exc}") from exc
-    raw = _parsed(text, path, RatesError)
-    if not isinstance(raw, dict):
-        raise RatesError(f"{path}: expected a mapping {{date, base, rates}} at the top level")
-    try:
-        return Rates.model_validate(raw)
-    except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in err['loc']) or '(file)'}: {err['msg']}"
-            for err in exc.errors()
-        ]
-        raise RatesError(f"{path}: invalid rates file: " + "; ".join(problems)) from exc
 
 
 DatePart = Literal["hour", "weekday", "month", "dayofyear"]
@@ -579,7 +510,7 @@ def load_spec(path_or_name: str | Path) -> DatasetSpec:
         shipped = ", ".join(SHIPPED_SPECS)
         raise SpecError(f"{path}: no such spec file (shipped specs by name: {shipped})")
     text = path.read_text(encoding="utf-8")
-    raw = _parsed(text, path, SpecError)
+    raw = yaml_document(text, path, SpecError)
     root = yaml.compose(text)
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a mapping of spec fields at the top level")
@@ -592,14 +523,6 @@ def load_spec(path_or_name: str | Path) -> DatasetSpec:
     if problems:
         raise SpecError(f"{path}: invalid spec:\n" + "\n".join(problems))
     return spec.model_copy(update={"source_path": path.resolve(), "features": features})
-
-
-def _parsed(text: str, path: Path, error: type[ValueError]) -> Any:
-    """The YAML document ``text`` of ``path``; invalid YAML is ``error`` naming the file."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}") from exc
 
 
 def _with_rates_files(

@@ -13,8 +13,8 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from features.rates import CurrencyCode
 from features.sla import TimeZoneName
-from features.spec import CurrencyCode
 from training.settings import TrainingSettings
 
 MIB = 1024 * 1024

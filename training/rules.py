@@ -34,8 +34,9 @@ from features.coerce import bool_of, is_na, number_of
 from features.email import EmailKind, email_kind
 from features.i18n import Phrasebook
 from features.labels import field_label, missing_of, value_label
+from features.rates import read_rates
 from features.reason import Reason
-from features.spec import FeatureSpec, load_spec, read_rates
+from features.spec import FeatureSpec, load_spec
 from training.reasons import DEFAULT_THRESHOLD_PP, merged, scaled_effects, shown
 
 #: Points at which the rule gives probability 0.5, and points per unit of log-odds.

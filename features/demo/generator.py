@@ -19,20 +19,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from features.demo.answers import context, draw_qualified
-from features.demo.arrivals import draw_arrival
+from features.demo.answers import Qualification, context, draw_qualified
+from features.demo.arrivals import Arrival, draw_arrival
 from features.demo.config import DEFAULTS, STEPS
 from features.demo.contacts import contacts
 from features.demo.frame import conversion_columns, lead_frame
 from features.demo.ground_truth import ground_truth
 from features.demo.messages import messages
-from features.demo.outcomes import deal_values, expected_deal_value, history_columns, outcomes
+from features.demo.outcomes import (
+    History,
+    deal_values,
+    expected_deal_value,
+    history_columns,
+    outcomes,
+)
 from features.demo.sampling import window
 from features.demo.tables import tables
 from features.demo.timing import draw_timing
@@ -45,6 +51,40 @@ ProgressCallback = Callable[[str], None]
 
 def no_progress(_: str) -> None:
     return None
+
+
+class _Streams(NamedTuple):
+    """One random stream per step of the story, spawned from the seed in this order."""
+
+    arrival: np.random.Generator
+    text: np.random.Generator
+    qualified: np.random.Generator
+    oracle: np.random.Generator
+    outcome: np.random.Generator
+    contacts: np.random.Generator
+    timing: np.random.Generator  # the 7th (timing) came later
+
+
+def _streams(seed: int) -> _Streams:
+    """The story's seven streams for ``seed``: a new stream goes last so none other changes."""
+    return _Streams(*(np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)))
+
+
+def _conversion(
+    rng: np.random.Generator,
+    arrival: Arrival,
+    qualified: Qualification,
+    history: History,
+    oracle: dict[str, np.ndarray],
+) -> dict[str, pd.Series]:
+    """The conversion clock and value truth (``frame.conversion_columns``), drawn from
+    ``rng`` alone; ``oracle`` holds the probabilities of ever converting."""
+    return conversion_columns(
+        draw_timing(rng, arrival, history.sql_ever, history.won_ever),
+        p_sql={"full": oracle["sql"], "arrival": oracle["sql_arrival"]},
+        p_won={"full": oracle["won"], "arrival": oracle["won_arrival"]},
+        deal_value=expected_deal_value(arrival, qualified),
+    )
 
 
 def generate_leads(
@@ -70,25 +110,22 @@ def generate_leads(
     step = progress or no_progress
     start, end = window(end or DEFAULTS.end, months)
     t = tables(load_spec("demo"))
-    streams = np.random.SeedSequence(seed).spawn(7)  # the 7th (timing) came later
-    rng_arrival, rng_text, rng_qualified, rng_oracle, rng_outcome, rng_contacts, rng_timing = (
-        np.random.default_rng(s) for s in streams
-    )
+    rng = _streams(seed)
     step(STEPS[0])
-    arrival = draw_arrival(rng_arrival, t, start, end, n)
-    text = messages(rng_text, arrival)
+    arrival = draw_arrival(rng.arrival, t, start, end, n)
+    text = messages(rng.text, arrival)
     lengths = pc.utf8_length(text).fill_null(0).to_numpy()
     arrival = replace(arrival, message_length=lengths.astype(np.int64))
-    texts = {**contacts(rng_contacts, arrival), "message": text}
+    texts = {**contacts(rng.contacts, arrival), "message": text}
     step(STEPS[1])
-    qualified = draw_qualified(rng_qualified, context(arrival), t)
+    qualified = draw_qualified(rng.qualified, context(arrival), t)
     exact = truth(arrival, qualified, t)
     step(STEPS[2])
-    p_sql_arrival, p_won_arrival = arrival_oracle(rng_oracle, arrival, t, DEFAULTS.arrival_redraws)
+    p_sql_arrival, p_won_arrival = arrival_oracle(rng.oracle, arrival, t, DEFAULTS.arrival_redraws)
     step(STEPS[3])
     cutoff = int((np.datetime64(end, "D") + 1).astype("datetime64[s]").astype(np.int64))
-    history = outcomes(rng_outcome, arrival, qualified, exact, cutoff)
-    deal = deal_values(rng_outcome, arrival, qualified, history.won, t)
+    history = outcomes(rng.outcome, arrival, qualified, exact, cutoff)
+    deal = deal_values(rng.outcome, arrival, qualified, history.won, t)
     step(STEPS[4])
     oracle = {
         "sql": exact.p_sql,
@@ -98,14 +135,7 @@ def generate_leads(
     }
     catalog = load_catalog()
     columns = history_columns(history)
-    conversion = None
-    if timing:
-        conversion = conversion_columns(
-            draw_timing(rng_timing, arrival, history.sql_ever, history.won_ever),
-            p_sql={"full": exact.p_sql, "arrival": p_sql_arrival},
-            p_won={"full": exact.p_won, "arrival": p_won_arrival},
-            deal_value=expected_deal_value(arrival, qualified),
-        )
+    conversion = _conversion(rng.timing, arrival, qualified, history, oracle) if timing else None
     frame = lead_frame(arrival, qualified, t, catalog, texts, columns, deal, oracle, conversion)
     step(STEPS[5])
     facts = ground_truth(

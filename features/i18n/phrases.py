@@ -23,7 +23,7 @@ from babel.numbers import format_compact_currency, format_currency, format_decim
 
 from features.i18n.catalogs import Translator, translator
 from features.i18n.locales import resolve_locale
-from features.spec import currency_code
+from features.rates import currency_code
 
 #: How a rates date is written per language ("30 Nov 2026", "30 ноября 2026").
 _DAY_FORMATS = {"en": "d MMM y", "ru": "d MMMM y"}

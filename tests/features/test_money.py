@@ -18,15 +18,8 @@ from features.demo import generate_leads
 from features.i18n import Phrasebook
 from features.i18n.fields import describe_field, display_currency
 from features.pipeline import LeadFeaturizer
-from features.spec import (
-    DatasetSpec,
-    FeatureSpec,
-    Rates,
-    RatesError,
-    SpecError,
-    load_spec,
-    read_rates,
-)
+from features.rates import Rates, RatesError, read_rates
+from features.spec import DatasetSpec, FeatureSpec, SpecError, load_spec
 
 NBSP = "\u00a0"
 USD_50K = {"budget_amount": 50_000, "budget_currency": "USD"}
