@@ -185,6 +185,20 @@ def _featurize_partition(
     return out
 
 
+def _featurized(path: str, featurizer: LeadFeaturizer, spec: DatasetSpec, target: str) -> Any:
+    """The lazy Dask frame of the data set's partitions featurized on their workers (see
+    :func:`_featurize_partition`)."""
+    import dask.dataframe as dd
+
+    width = len(featurizer.feature_names_)
+    meta = pd.DataFrame({c: pd.Series([], dtype=float) for c in feature_columns(width)})
+    meta[LABEL] = pd.Series([], dtype=np.int8)
+    meta[TIME] = pd.Series([], dtype=np.int64)
+    return dd.read_parquet(path).map_partitions(
+        _featurize_partition, featurizer, spec, target, str(path), meta=meta
+    )
+
+
 @dataclass(frozen=True)
 class DistributedFit:
     """A distributed training run: the served model and what it was fitted on."""
@@ -241,7 +255,6 @@ def train_distributed(
 ) -> DistributedFit:
     """Fit a calibrated LightGBM :class:`LeadModel` on the Parquet data set at ``path``
     with ``lightgbm.dask`` (see the module docstring)."""
-    import dask.dataframe as dd
     from lightgbm.dask import DaskLGBMClassifier
 
     if options.target not in spec.targets:
@@ -249,13 +262,7 @@ def train_distributed(
         raise ValueError(f"unknown target '{options.target}'; the spec defines: {known}")
     featurizer = fit_featurizer(spec, path, options.known_at, sample_rows)
     width = len(featurizer.feature_names_)
-    meta = pd.DataFrame({c: pd.Series([], dtype=float) for c in feature_columns(width)})
-    meta[LABEL] = pd.Series([], dtype=np.int8)
-    meta[TIME] = pd.Series([], dtype=np.int64)
-    featurized = dd.read_parquet(path).map_partitions(
-        _featurize_partition, featurizer, spec, options.target, str(path), meta=meta
-    )
-    featurized = featurized.persist()
+    featurized = _featurized(path, featurizer, spec, options.target).persist()
     cutoff = int(featurized[TIME].quantile(1 - options.valid_share).compute())
     fit_part = featurized[featurized[TIME] < cutoff]
     valid_part = featurized[featurized[TIME] >= cutoff]

@@ -1,16 +1,7 @@
 """Training one model (known_at x target) with honest, out-of-time validation.
 
-Recipe, the same for evaluation and for the final model:
-1. the feature pipeline is fitted on the training rows (for the moment the model scores,
-   ``known_at``: an ``arrival`` model never reads a field known later);
-2. LightGBM is trained on the earlier part of the training rows and early-stopped on the
-   most recent slice of them (``valid_share``), never on the test period;
-3. a calibrator (isotonic or sigmoid, chosen by validation) is fitted on that same slice.
-
-A later funnel target (``won``, when the spec also has ``sql`` on the same status column)
-is fitted as two LightGBM models, P(sql) on every lead and P(won | sql) on the leads that
-reached SQL, whose product is calibrated as one score (``training.chain`` in the spec
-turns this off). The rare target borrows the earlier stage's several times more positives.
+Each model is fitted with the recipe of :mod:`training.recipe` (features, early-stopped
+LightGBM, calibration; a chained funnel target where the spec has one).
 
 Headline metrics come from the test period (time split) or from pooled out-of-fold
 predictions (stratified k-fold, for data with no time column). Baselines (logistic
@@ -30,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -39,19 +29,11 @@ from features.lead import BANT_COLUMNS
 from features.pipeline import LeadFeaturizer
 from features.spec import BacktestSplit, KnownAt, OrderedSplit
 from training.baselines import fit_logistic, stratified_positions
-from training.calibration import fit_calibrator
-from training.gbm import (
-    DEFAULT_PARAMS,
-    GbmFit,
-    fit_default_gbm,
-    fit_gbm,
-    refit_gbm,
-    scale_learning_rate,
-    tune_gbm,
-)
-from training.metrics import Metrics, evaluate, expected_calibration_error, per_channel
-from training.model import ChainEstimator, Estimator, GbmEstimator, LeadModel, Member
+from training.gbm import DEFAULT_PARAMS, fit_default_gbm, scale_learning_rate, tune_gbm
+from training.metrics import Metrics, evaluate, per_channel
+from training.model import LeadModel
 from training.options import TrainOptions
+from training.recipe import Candidate, chain_notes, fit_recipe, refit_final, subset
 from training.rules import rule_probability
 from training.splits import Fold, SplitPlan, TrainingError, inner_splits, plan_split
 from training.threads import available_threads
@@ -59,17 +41,6 @@ from training.threads import available_threads
 Progress = Callable[[str], None]
 #: LightGBM may trail the best baseline by this much ROC-AUC and still count as matching it.
 MATCH_TOLERANCE = 0.002
-#: From this many training rows the early-stopped fit is kept, without the refit on fit +
-#: validation rows: at that size the refit adds nothing measurable for much more time (the
-#: measured trade-off is in docs/training.md).
-REFIT_MAX_ROWS = 200_000
-
-
-def refits_on_valid(rows: int, by_time: bool, options: TrainOptions) -> bool:
-    """Whether a fit on ``rows`` training rows is refitted on its fit + validation rows:
-    ordered rows only (the validation slice is the newest data), when asked for, and below
-    ``REFIT_MAX_ROWS``."""
-    return by_time and options.refit_on_valid and rows < REFIT_MAX_ROWS
 
 
 @dataclass
@@ -124,33 +95,7 @@ class TrainResult:
         return self.evaluation.metrics[self.chosen]
 
 
-# ---------------------------------------------------------------- one fit
-
-
-@dataclass(frozen=True)
-class _EarlyStopped:
-    """One early-stopped LightGBM fit and the rows it was fitted on: what the final model
-    is refitted from."""
-
-    fit: GbmFit
-    rows: int
-
-
-@dataclass
-class _Candidate:
-    model: LeadModel
-    best_iteration: int
-    raw_valid_ece: float
-    #: a single-member LightGBM fit's early-stopped boosters (one, or two when chained)
-    early: list[_EarlyStopped] = field(default_factory=list)
-    #: with ``early``: the featurized rows it was fitted on and, after the evaluation, the
-    #: featurized test rows (kept so the final model need not featurize them again)
-    fitted: np.ndarray | None = None
-    tested: np.ndarray | None = None
-
-
-def _subset(data: LeadData, rows: np.ndarray) -> pd.DataFrame:
-    return data.frame.iloc[rows]
+# ---------------------------------------------------------------- parameters, baselines
 
 
 def _params(data: LeadData, options: TrainOptions, rows: int) -> dict[str, Any]:
@@ -160,259 +105,6 @@ def _params(data: LeadData, options: TrainOptions, rows: int) -> dict[str, Any]:
     if int(params.get("num_threads", 0)) <= 0:
         params["num_threads"] = available_threads()
     return scale_learning_rate(params, rows)
-
-
-Labelled = tuple[np.ndarray, np.ndarray]  # (matrix, labels)
-
-
-def _chain_parts(
-    fit: Labelled, valid: Labelled, parent: tuple[np.ndarray, np.ndarray]
-) -> list[tuple[Labelled, Labelled]] | None:
-    """(fit, valid) pairs of the two chained models, or None when one cannot be trained.
-
-    The first learns the earlier target on every lead; the second the target on the leads
-    that reached the earlier stage. Each needs both classes in its fit and its valid rows.
-    """
-    (x_fit, y_fit), (x_valid, y_valid) = fit, valid
-    p_fit, p_valid = parent
-    reached_fit, reached_valid = p_fit == 1, p_valid == 1
-    parts = [
-        ((x_fit, p_fit), (x_valid, p_valid)),
-        (
-            (x_fit[reached_fit], y_fit[reached_fit]),
-            (x_valid[reached_valid], y_valid[reached_valid]),
-        ),
-    ]
-    for part in parts:
-        for _x, y in part:
-            if len(y) == 0 or y.min() == y.max():
-                return None
-    return parts
-
-
-def _fit_member(
-    kind: str,
-    fit: Labelled,
-    valid: Labelled,
-    featurizer: LeadFeaturizer,
-    params: dict[str, Any],
-    seed: int,
-    refit_all: bool = False,
-    parent: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[Member, int, float, list[_EarlyStopped]]:
-    """One classifier early-stopped and calibrated on ``valid``: (member, rounds, raw ECE,
-    the early-stopped LightGBM fits).
-
-    With ``parent`` (the earlier funnel target's labels on fit and valid rows) LightGBM is
-    a :class:`ChainEstimator`: P(earlier) x P(target | earlier), calibrated as one score.
-    With ``refit_all`` (time splits: the validation slice is the most recent, most valuable
-    data), each LightGBM model is then refitted on fit + valid for proportionally more
-    rounds; the calibrator learned from the early-stopped scores is kept.
-    """
-    categorical = list(featurizer.categorical_indices_)
-    estimator: Estimator
-    best_iteration = 0
-    early: list[_EarlyStopped] = []
-    if kind == "lightgbm":
-        chained = None if parent is None else _chain_parts(fit, valid, parent)
-        parts = chained or [(fit, valid)]
-        fits = [
-            fit_gbm(
-                part_fit,
-                part_valid,
-                categorical,
-                params,
-                monotone=list(featurizer.monotone_constraints_),
-                seed=seed,
-            )
-            for part_fit, part_valid in parts
-        ]
-        for gbm in fits:
-            gbm.booster.free_dataset()
-        estimator = _gbm_estimator([gbm.booster for gbm in fits])
-        best_iteration = sum(gbm.best_iteration for gbm in fits)
-        early = [_EarlyStopped(gbm, len(part[0][1])) for part, gbm in zip(parts, fits, strict=True)]
-    else:
-        estimator = fit_logistic(*fit, categorical, seed=seed)
-    # one LightGBM model scored the validation rows while early-stopping: not again
-    raw_valid = early[0].fit.valid_raw if len(early) == 1 else estimator.raw_score(valid[0])
-    calibrator = fit_calibrator(raw_valid, valid[1], seed=seed)
-    raw_ece = expected_calibration_error(valid[1], 1 / (1 + np.exp(-raw_valid)))
-    if refit_all and kind == "lightgbm":
-        boosters = []
-        for (part_fit, part_valid), gbm in zip(parts, fits, strict=True):
-            rows = len(part_fit[1]) + len(part_valid[1])
-            rounds = round(gbm.best_iteration * rows / len(part_fit[1]))
-            both = (
-                np.vstack([part_fit[0], part_valid[0]]),
-                np.concatenate([part_fit[1], part_valid[1]]),
-            )
-            boosters.append(refit_gbm(both, categorical, gbm, rounds))
-        estimator = _gbm_estimator(boosters)
-    return Member(estimator, calibrator), best_iteration, raw_ece, early
-
-
-def _gbm_estimator(boosters: list[lgb.Booster]) -> Estimator:
-    if len(boosters) == 2:
-        return ChainEstimator(GbmEstimator(boosters[0]), GbmEstimator(boosters[1]))
-    return GbmEstimator(boosters[0])
-
-
-def _chain_parent(data: LeadData, target: str) -> str | None:
-    """The target ``target`` is chained through, when the spec chains and the data has it."""
-    parent = data.spec.funnel_parent(target) if data.spec.training.chain else None
-    return parent if parent in data.targets else None
-
-
-def _parent_labels(data: LeadData, rows: np.ndarray, target: str) -> np.ndarray | None:
-    """Labels of the funnel step before ``target`` when the spec chains it and they nest."""
-    parent = _chain_parent(data, target)
-    if parent is None:
-        return None
-    y, earlier = data.targets[target], data.targets[parent]
-    if np.any(y[rows] > earlier[rows]):  # a positive that never reached the earlier stage
-        return None
-    return earlier
-
-
-def _chain_notes(data: LeadData, target: str) -> list[str]:
-    """Say so when the spec would chain ``target`` but its labels do not nest."""
-    parent = _chain_parent(data, target)
-    if parent is None:
-        return []
-    stray = int(np.sum(data.targets[target] > data.targets[parent]))
-    if not stray:
-        return []
-    return [
-        f"{stray} '{target}' leads never reached '{parent}' in this data, so '{target}' was "
-        f"fitted as one model, not as P({parent}) x P({target} | {parent}); check the status "
-        "mapping of the spec"
-    ]
-
-
-def _fit_recipe(
-    data: LeadData,
-    rows: np.ndarray,
-    options: TrainOptions,
-    kind: str,
-    params: dict[str, Any],
-    by_time: bool,
-) -> _Candidate:
-    """Featurize, fit the classifier(s) (``lightgbm`` or ``logistic``), calibrate."""
-    y_all = data.targets[options.target]
-    featurizer = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value)
-    matrix = featurizer.fit_transform(_subset(data, rows))  # the rows read once
-    position = {row: i for i, row in enumerate(rows)} if not by_time else None
-    parent = _parent_labels(data, rows, options.target) if kind == "lightgbm" else None
-    members: list[Member] = []
-    rounds: list[int] = []
-    eces: list[float] = []
-    early: list[_EarlyStopped] = []
-    for fit_rows, valid_rows in inner_splits(rows, y_all, by_time, options):
-        if position is None:
-            fit_at = np.arange(len(fit_rows))
-            valid_at = np.arange(len(fit_rows), len(rows))
-        else:
-            fit_at = np.fromiter((position[r] for r in fit_rows), int, len(fit_rows))
-            valid_at = np.fromiter((position[r] for r in valid_rows), int, len(valid_rows))
-        member, best, ece, early = _fit_member(
-            kind,
-            (matrix[fit_at], y_all[fit_rows]),
-            (matrix[valid_at], y_all[valid_rows]),
-            featurizer,
-            params,
-            options.seed,
-            refit_all=refits_on_valid(len(rows), by_time, options),
-            parent=None if parent is None else (parent[fit_rows], parent[valid_rows]),
-        )
-        members.append(member)
-        rounds.append(best)
-        eces.append(ece)
-    model = LeadModel(
-        dataset=data.spec.name,
-        known_at=options.known_at.value,
-        target=options.target,
-        featurizer=featurizer,
-        members=members,
-    )
-    kept = early if len(members) == 1 else []
-    return _Candidate(
-        model, int(np.mean(rounds)), float(np.mean(eces)), kept, matrix if kept else None
-    )
-
-
-def _vocabulary(featurizer: LeadFeaturizer) -> dict[str, set[str]]:
-    return {name: set(labels) for name, labels in featurizer.categories_.items()}
-
-
-def _final_features(
-    data: LeadData, rows: np.ndarray, options: TrainOptions, evaluated: _Candidate, fold: Fold
-) -> tuple[LeadFeaturizer, np.ndarray]:
-    """The final model's featurizer and matrix on ``rows``.
-
-    A featurizer learns only its category lists. When fitting one on ``rows`` learns the
-    same lists as the evaluation's (in another order at most) and ``rows`` are the
-    evaluation's training and test rows, the evaluation's featurizer is kept and its
-    matrices of those rows are put together: the same features, not computed twice.
-    Otherwise the featurizer fitted on ``rows`` featurizes them.
-    """
-    frame = data.frame if np.array_equal(rows, np.arange(len(data))) else _subset(data, rows)
-    fresh = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value).fit(frame)
-    used = evaluated.model.featurizer
-    covered = len(fold.train) + len(fold.test) == len(rows) == len(data)
-    if (
-        covered
-        and evaluated.fitted is not None
-        and evaluated.tested is not None
-        and _vocabulary(fresh) == _vocabulary(used)
-    ):
-        matrix = np.empty((len(rows), evaluated.fitted.shape[1]))
-        matrix[fold.train], matrix[fold.test] = evaluated.fitted, evaluated.tested
-        evaluated.fitted = evaluated.tested = None  # the final matrix holds them now
-        return used, matrix
-    return fresh, fresh.transform(frame)
-
-
-def _refit_final(
-    data: LeadData,
-    rows: np.ndarray,
-    options: TrainOptions,
-    evaluated: _Candidate,
-    fold: Fold,
-) -> _Candidate | None:
-    """The evaluation's early-stopped LightGBM refitted on ``rows`` (features: see
-    ``_final_features``) for proportionally more rounds, its calibrator kept, as the refit
-    on fit + validation rows does: one fit instead of early-stopping, calibrating and refitting
-    again. None when the evaluation kept no early-stopped fit or the chain does not hold
-    on ``rows``."""
-    parent = _parent_labels(data, rows, options.target)
-    if not evaluated.early or (parent is None) != (len(evaluated.early) == 1):
-        return None
-    featurizer, matrix = _final_features(data, rows, options, evaluated, fold)
-    y = data.targets[options.target][rows]
-    parts = [(matrix, y)]
-    if parent is not None:
-        reached = parent[rows] == 1
-        parts = [(matrix, parent[rows]), (matrix[reached], y[reached])]
-    categorical = list(featurizer.categorical_indices_)
-    boosters = [
-        refit_gbm(
-            part,
-            categorical,
-            early.fit,
-            round(early.fit.best_iteration * len(part[1]) / early.rows),
-        )
-        for part, early in zip(parts, evaluated.early, strict=True)
-    ]
-    member = Member(_gbm_estimator(boosters), evaluated.model.members[0].calibrator)
-    model = LeadModel(
-        dataset=data.spec.name,
-        known_at=options.known_at.value,
-        target=options.target,
-        featurizer=featurizer,
-        members=[member],
-    )
-    return _Candidate(model, evaluated.best_iteration, evaluated.raw_valid_ece)
 
 
 def _has_bant(data: LeadData) -> bool:
@@ -430,63 +122,105 @@ def _rule_scores(data: LeadData, rows: np.ndarray, known_at: KnownAt) -> np.ndar
 # ---------------------------------------------------------------- evaluation
 
 
+def _baseline_predictions(
+    data: LeadData,
+    sample: np.ndarray,
+    featurizer: LeadFeaturizer,
+    x_test: np.ndarray,
+    options: TrainOptions,
+    params: dict[str, Any],
+) -> dict[str, np.ndarray]:
+    """The trained baselines fitted on the training rows ``sample``, scored on ``x_test``."""
+    y = data.targets[options.target][sample]
+    x_train = featurizer.transform(subset(data, sample))
+    categorical = list(featurizer.categorical_indices_)
+    logistic = fit_logistic(x_train, y, categorical)
+    default = fit_default_gbm((x_train, y), categorical, options.seed, params["num_threads"])
+    return {
+        "logistic": 1 / (1 + np.exp(-logistic.raw_score(x_test))),
+        "lightgbm_default": default.predict(x_test),
+    }
+
+
+def _rule_sample(
+    data: LeadData, fold: Fold, options: TrainOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """(positions in the fold's test rows, the BANT rule's scores of them)."""
+    y_all = data.targets[options.target]
+    at = stratified_positions(y_all[fold.test], options.rule_rows, options.seed)
+    return at, _rule_scores(data, fold.test[at], options.known_at)
+
+
+@dataclass
+class _Scored:
+    """What the folds of an evaluation put together: every model's predictions on the
+    test rows and what each fold's LightGBM fit reported."""
+
+    predictions: dict[str, np.ndarray]
+    calibration: list[str] = field(default_factory=list)
+    best_iterations: list[int] = field(default_factory=list)
+    raw_eces: list[float] = field(default_factory=list)
+    rule_at: list[np.ndarray] = field(default_factory=list)
+    baseline_rows: list[int] = field(default_factory=list)
+
+    def add_fit(self, gbm: Candidate) -> None:
+        self.calibration.append(gbm.model.calibration)
+        self.best_iterations.append(gbm.best_iteration)
+        self.raw_eces.append(gbm.raw_valid_ece)
+
+
 def _evaluate(
     data: LeadData,
     plan: SplitPlan,
     options: TrainOptions,
     params: dict[str, Any],
     progress: Progress,
-) -> tuple[Evaluation, _Candidate]:
+) -> tuple[Evaluation, Candidate]:
     """The recipe and the baselines on every fold's test rows; with the last fold's
     LightGBM fit (the final model when it is asked for on the same rows)."""
     y_all = data.targets[options.target]
-    by_time = plan.ordered
     names = ["lightgbm", "logistic", "lightgbm_default"]
     if _has_bant(data):
         names.append("bant_rule")
     test_rows = np.concatenate([fold.test for fold in plan.folds])
-    predictions = {name: np.empty(len(test_rows)) for name in names}
-    calibration: list[str] = []
-    best_iterations: list[int] = []
-    raw_eces: list[float] = []
-    rule_at: list[np.ndarray] = []
-    baseline_rows: list[int] = []
+    scored = _Scored({name: np.empty(len(test_rows)) for name in names})
+    predictions = scored.predictions
     offset = 0
     for number, fold in enumerate(plan.folds, start=1):
         label = f"fold {number}/{len(plan.folds)}" if len(plan.folds) > 1 else "evaluation"
         progress(f"{label}: LightGBM")
         where = slice(offset, offset + len(fold.test))
-        gbm = _fit_recipe(data, fold.train, options, "lightgbm", params, by_time)
+        gbm = fit_recipe(data, fold.train, options, "lightgbm", params, plan.ordered)
         featurizer = gbm.model.featurizer
-        x_test = featurizer.transform(_subset(data, fold.test))
+        x_test = featurizer.transform(subset(data, fold.test))
         gbm.tested = x_test if gbm.early else None
         predictions["lightgbm"][where] = gbm.model.probabilities(x_test)
-        calibration.append(gbm.model.calibration)
-        best_iterations.append(gbm.best_iteration)
-        raw_eces.append(gbm.raw_valid_ece)
+        scored.add_fit(gbm)
         progress(f"{label}: baselines")
         sample = fold.train[
             stratified_positions(y_all[fold.train], options.baseline_rows, options.seed)
         ]
-        baseline_rows.append(len(sample))
-        x_train = featurizer.transform(_subset(data, sample))
-        categorical = list(featurizer.categorical_indices_)
-        logistic = fit_logistic(x_train, y_all[sample], categorical)
-        predictions["logistic"][where] = 1 / (1 + np.exp(-logistic.raw_score(x_test)))
-        default = fit_default_gbm(
-            (x_train, y_all[sample]), categorical, options.seed, params["num_threads"]
-        )
-        predictions["lightgbm_default"][where] = default.predict(x_test)
+        scored.baseline_rows.append(len(sample))
+        baselines = _baseline_predictions(data, sample, featurizer, x_test, options, params)
+        for name, p in baselines.items():
+            predictions[name][where] = p
         if "bant_rule" in predictions:
-            at = stratified_positions(y_all[fold.test], options.rule_rows, options.seed)
-            predictions["bant_rule"][where][at] = _rule_scores(
-                data, fold.test[at], options.known_at
-            )
-            rule_at.append(at + offset)
+            at, rule = _rule_sample(data, fold, options)
+            predictions["bant_rule"][where][at] = rule
+            scored.rule_at.append(at + offset)
         offset += len(fold.test)
-    y = y_all[test_rows]
+    return _evaluation(data, plan, options, test_rows, scored), gbm
+
+
+def _evaluation(
+    data: LeadData, plan: SplitPlan, options: TrainOptions, test_rows: np.ndarray, scored: _Scored
+) -> Evaluation:
+    """The :class:`Evaluation` of the folds' predictions on ``test_rows``: metrics on the
+    rows each model was scored on, and per window for backtests."""
+    predictions = scored.predictions
+    y = data.targets[options.target][test_rows]
     subsets: dict[str, np.ndarray] = {}
-    scored_by_rule = np.concatenate(rule_at) if rule_at else test_rows
+    scored_by_rule = np.concatenate(scored.rule_at) if scored.rule_at else test_rows
     if len(scored_by_rule) < len(test_rows):  # a sample: its rows only
         subsets["bant_rule"] = scored_by_rule
         predictions["bant_rule"] = predictions["bant_rule"][scored_by_rule]
@@ -497,9 +231,9 @@ def _evaluate(
             name: [_window(y, p, subsets.get(name), a, b) for a, b in pairwise(bounds)]
             for name, p in predictions.items()
         }
-    evaluation = Evaluation(
+    return Evaluation(
         subsets=subsets,
-        baseline_rows=int(np.mean(baseline_rows)),
+        baseline_rows=int(np.mean(scored.baseline_rows)),
         windows=windows,
         rows=test_rows,
         y=y,
@@ -509,11 +243,10 @@ def _evaluate(
             name: evaluate(y if name not in subsets else y[subsets[name]], p)
             for name, p in predictions.items()
         },
-        calibration=calibration,
-        best_iterations=best_iterations,
-        uncalibrated_ece=float(np.mean(raw_eces)),
+        calibration=scored.calibration,
+        best_iterations=scored.best_iterations,
+        uncalibrated_ece=float(np.mean(scored.raw_eces)),
     )
-    return evaluation, gbm
 
 
 def _window(y: np.ndarray, p: np.ndarray, at: np.ndarray | None, a: int, b: int) -> Metrics:
@@ -570,11 +303,11 @@ def _tuned(
         0
     ]
     featurizer = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value)
-    featurizer.fit(_subset(data, first.train))
+    featurizer.fit(subset(data, first.train))
     say(f"tuning LightGBM: {trials} trials on the validation slice")
     return tune_gbm(
-        (featurizer.transform(_subset(data, fit_rows)), y[fit_rows]),
-        (featurizer.transform(_subset(data, valid_rows)), y[valid_rows]),
+        (featurizer.transform(subset(data, fit_rows)), y[fit_rows]),
+        (featurizer.transform(subset(data, valid_rows)), y[valid_rows]),
         list(featurizer.categorical_indices_),
         params,
         trials,
@@ -597,7 +330,7 @@ def train_model(
     params = _tuned(data, plan, options, params, say)
     evaluation, last_fit = _evaluate(data, plan, options, params, say)
     chosen, flagged, notes = _choose(evaluation)
-    notes += _chain_notes(data, options.target)
+    notes += chain_notes(data, options.target)
     all_rows = np.arange(len(data))
     if plan.kind == "rolling":
         span = len(plan.folds[-1].train)
@@ -609,13 +342,13 @@ def train_model(
     else:
         say("final model: the evaluation fit")
         fitted_rows = plan.folds[0].train
-    final: _Candidate | None = None
+    final: Candidate | None = None
     if chosen == "lightgbm" and fitted_rows is plan.folds[-1].train:
         final = last_fit  # the same recipe on the same rows: fitted once
     elif chosen == "lightgbm" and plan.ordered:
-        final = _refit_final(data, fitted_rows, options, last_fit, plan.folds[-1])
+        final = refit_final(data, fitted_rows, options, last_fit, plan.folds[-1])
     if final is None:
-        final = _fit_recipe(data, fitted_rows, options, chosen, params, plan.ordered)
+        final = fit_recipe(data, fitted_rows, options, chosen, params, plan.ordered)
     final.model.flagged = flagged
     final.model.notes = notes
     times = data.times
@@ -655,4 +388,4 @@ def fit_final(data: LeadData, options: TrainOptions) -> LeadModel:
     params = _params(data, options, len(data))
     by_time = data.times is not None or isinstance(data.spec.split, OrderedSplit | BacktestSplit)
     rows = np.arange(len(data))
-    return _fit_recipe(data, rows, options, "lightgbm", params, by_time).model
+    return fit_recipe(data, rows, options, "lightgbm", params, by_time).model

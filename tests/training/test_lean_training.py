@@ -18,17 +18,10 @@ from features.spec import KnownAt
 from training.baselines import stratified_positions
 from training.metrics import evaluate
 from training.model import ChainEstimator
+from training.recipe import REFIT_MAX_ROWS, _vocabulary, refits_on_valid
 from training.settings import TrainingSettings
 from training.tracking.card import model_card
-from training.trainer import (
-    REFIT_MAX_ROWS,
-    Evaluation,
-    TrainOptions,
-    _choose,
-    _vocabulary,
-    refits_on_valid,
-    train_model,
-)
+from training.trainer import Evaluation, TrainOptions, _choose, train_model
 
 from .conftest import register
 
