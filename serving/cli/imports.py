@@ -21,8 +21,13 @@ import typer
 from serving.cli.console import fail, is_terminal, plain_line, safe_url, spec_or_exit
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from features.checks import Problem
+    from features.spec import DatasetSpec
+    from serving.settings import ServingSettings
     from serving.store.imports import ImportPlan, ImportResult
+    from serving.store.leads import Store
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -108,11 +113,7 @@ def import_history(
     Imported leads are not scored here."""
     from datetime import UTC, datetime
 
-    from sqlalchemy.exc import SQLAlchemyError
-
     from serving.settings import ServingSettings
-    from serving.store.imports import ImportRefusedError, read_export, store_leads
-    from serving.store.leads import Store
 
     chosen = spec_or_exit(spec)
     path = data or chosen.data_path()
@@ -120,16 +121,51 @@ def import_history(
         raise fail(f"no such export: {path or 'none given'} (pass --data PATH)")
     settings = ServingSettings()
     now = datetime.now(UTC)
+    plan = _read_plan(chosen, path, now)
+    where = safe_url(settings.store_url)
+    store = _open_store(settings, where)
+    window = settings.sla_minutes if queue_within is None else queue_within
+    result = _store_plan(store, plan, now, settings, timedelta(minutes=window), batch_size)
+    print(_summary(plan, result, where))
+    if plan.refused:
+        _print_refused(plan.refused)
+        raise typer.Exit(1)
+
+
+def _read_plan(spec: DatasetSpec, path: Path, now: datetime) -> ImportPlan:
+    """The export read through ``spec``; exits 1 when the whole export is refused."""
+    from serving.store.imports import ImportRefusedError, read_export
+
     try:
-        plan = read_export(chosen, path, now)
+        return read_export(spec, path, now)
     except ImportRefusedError as exc:
         raise fail(f"the export cannot be imported; nothing was stored:\n{exc}") from None
-    where = safe_url(settings.store_url)
+
+
+def _open_store(settings: ServingSettings, where: str) -> Store:
+    """The lead store of the settings; exits 1 naming it (``where``) when it cannot open."""
+    from serving.store.leads import Store
+
     try:
-        store = Store.open(settings.store_url, settings.db_busy_timeout_ms)
+        return Store.open(settings.store_url, settings.db_busy_timeout_ms)
     except Exception as exc:
         raise fail(f"cannot open the lead store {where}: {exc}") from None
-    window = settings.sla_minutes if queue_within is None else queue_within
+
+
+def _store_plan(
+    store: Store,
+    plan: ImportPlan,
+    now: datetime,
+    settings: ServingSettings,
+    queue_within: timedelta,
+    batch_size: int,
+) -> ImportResult:
+    """Write the plan's leads with progress, then close the store; a store failure exits 1
+    saying how many leads were stored before it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from serving.store.imports import store_leads
+
     written = 0
 
     def track(progress: Callable[[int, int], None]) -> Callable[[int, int], None]:
@@ -142,12 +178,12 @@ def import_history(
 
     try:
         with _progress(len(plan.leads)) as progress:
-            result = store_leads(
+            return store_leads(
                 store,
                 plan.leads,
                 now,
                 sla_minutes=settings.sla_minutes,
-                queue_within=timedelta(minutes=window),
+                queue_within=queue_within,
                 batch_size=batch_size,
                 progress=track(progress),
             )
@@ -159,7 +195,3 @@ def import_history(
         raise fail(message) from None
     finally:
         store.close()
-    print(_summary(plan, result, where))
-    if plan.refused:
-        _print_refused(plan.refused)
-        raise typer.Exit(1)

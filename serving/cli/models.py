@@ -16,7 +16,10 @@ from training.options import TrainOptions
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from features.dataset import LeadData
+    from features.spec import KnownAt
     from training.runner import Trained
+    from training.settings import TrainingSettings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -135,28 +138,60 @@ def train(
 
     chosen_threads = prepare_process(threads)  # before LightGBM loads
 
-    from serving.cli.console import steps, without_mlflow_chatter
-    from training.runner import file_digest, plan_models, train_and_register
     from training.settings import TrainingSettings
-    from training.splits import TrainingError
 
     settings = TrainingSettings()
     loaded = load_data(spec, data, settings)
+    pairs = _planned(loaded, known_at, target)
+    options = _train_options(test_start, test_end, trials)
+    accept = accept_baseline or loaded.spec.training.accept_baseline
+    trained = _train_all(loaded, settings, pairs, options, chosen_threads, register, accept)
+    _summary(trained)
+    typer.echo(f"MLflow: {settings.tracking_uri} (open it with `leadscore mlflow-ui`)")
+    _exit_if_held_back(trained)
+
+
+def _planned(loaded: LeadData, known_at: list[str], target: list[str]) -> list[tuple[KnownAt, str]]:
+    """The (known_at, target) pairs to train, or exit naming the valid ones."""
+    from training.runner import plan_models
+
     try:
-        pairs = plan_models(loaded.spec, known_ats_or_exit(known_at), target or None)
+        return plan_models(loaded.spec, known_ats_or_exit(known_at), target or None)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    options = replace(
+
+
+def _train_options(
+    test_start: datetime | None, test_end: datetime | None, trials: int
+) -> TrainOptions:
+    """The defaults with the command's test window and trials."""
+    return replace(
         DEFAULTS,
         test_start=test_start.date() if test_start else None,
         test_end=test_end.date() if test_end else None,
         trials=trials,
     )
+
+
+def _train_all(
+    loaded: LeadData,
+    settings: TrainingSettings,
+    pairs: list[tuple[KnownAt, str]],
+    options: TrainOptions,
+    threads: int,
+    register: bool,
+    accept_baseline: bool,
+) -> list[Trained]:
+    """Train and register every pair, showing each step; a training error exits 1."""
+    from serving.cli.console import steps, without_mlflow_chatter
+    from training.runner import file_digest, train_and_register
+    from training.splits import TrainingError
+
     digest = file_digest(Path(loaded.source)) if Path(loaded.source).exists() else "n/a"
-    title = f"training {len(pairs)} model(s) on {len(loaded)} rows, {chosen_threads} thread(s)"
+    title = f"training {len(pairs)} model(s) on {len(loaded)} rows, {threads} thread(s)"
     with without_mlflow_chatter(), steps(title) as say:
         try:
-            trained = train_and_register(
+            return train_and_register(
                 loaded,
                 digest,
                 settings,
@@ -164,12 +199,14 @@ def train(
                 options,
                 register=register,
                 progress=say,
-                accept_baseline=accept_baseline or loaded.spec.training.accept_baseline,
+                accept_baseline=accept_baseline,
             )
         except TrainingError as exc:
             raise fail(str(exc)) from None
-    _summary(trained)
-    typer.echo(f"MLflow: {settings.tracking_uri} (open it with `leadscore mlflow-ui`)")
+
+
+def _exit_if_held_back(trained: list[Trained]) -> None:
+    """Exit with EXIT_HELD_BACK, giving the reasons, when a version was held back."""
     held = [item for item in trained if item.held_back]
     if held:
         raise fail("\n".join(item.held_back_reason() for item in held), EXIT_HELD_BACK)

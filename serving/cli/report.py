@@ -143,6 +143,33 @@ def _print_saved(saved: SavedReview) -> None:
             typer.echo(f"  earlier report on that run: {earlier}")
 
 
+def _options(
+    settings: ServingSettings,
+    period: Period,
+    title: str,
+    locale: str,
+    *,
+    min_leads: int | None,
+    min_conversions: int | None,
+    explain_per_group: int | None,
+) -> ReviewOptions:
+    """The review of ``period`` as the settings ask for it, with the command's overrides,
+    titled ``title`` and written in ``locale``."""
+    from dataclasses import replace
+
+    from serving.reports import review_options
+
+    options = review_options(
+        settings,
+        period,
+        min_leads=min_leads,
+        min_conversions=min_conversions,
+        explain_per_group=explain_per_group,
+        title=title,
+    )
+    return replace(options, locale=locale)
+
+
 @app.command("channels")
 def channels(
     out: Path = typer.Option(..., "--out", help="Folder for the HTML page and the CSV files."),
@@ -178,9 +205,6 @@ def channels(
     ),
 ) -> None:
     """Channel review: what drives conversion per channel and campaign, and each funnel."""
-    from dataclasses import replace
-
-    from serving.reports import review_options
     from serving.settings import ServingSettings
     from training.channels.review import save_review
 
@@ -192,15 +216,16 @@ def channels(
         step("loading the model")
         found = _model(settings, model, leads)
         step(f"explaining {len(leads):,} leads")
-        options = review_options(
+        options = _options(
             settings,
             chosen,
+            title,
+            locale,
             min_leads=min_leads,
             min_conversions=min_conversions,
             explain_per_group=explain_per_group,
-            title=title,
         )
-        report = _review(leads, found, replace(options, locale=locale))
+        report = _review(leads, found, options)
         step("writing the report")
         saved = save_review(report, out, found, settings.tracking_uri if log else None)
     _print_summary(report)

@@ -369,7 +369,7 @@ def retrain(
 
     prepare_process()  # before LightGBM loads: threads for the cores there are, no spinning
     from features.tiers import Tiers
-    from training.retraining.cycle import RetrainConfig, config_summary
+    from training.retraining.cycle import RetrainConfig
 
     if data is not None and from_store:
         raise fail("give --from-store or --data PATH, not both", 2)
@@ -398,6 +398,15 @@ def retrain(
     )
     frame, source = _lead_frame(chosen, data, settings)
     reports = _run(frame, chosen, pairs, config, settings, source)
+    _finish(reports, config, source, json_out)
+
+
+def _finish(
+    reports: list[ModelReport], config: RetrainConfig, source: str, json_out: Path | None
+) -> None:
+    """Print the reports (and write them as JSON when asked); exit 1 when a model failed."""
+    from training.retraining.cycle import config_summary
+
     _print_reports(reports, _title(config, source))
     if json_out is not None:
         _write_json(json_out, reports, {"source": source, "config": config_summary(config)})

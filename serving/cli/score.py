@@ -136,10 +136,8 @@ def score(
     from training.threads import prepare_process
 
     prepare_process(threads)  # before LightGBM loads
-    from features.dataset import DatasetError
     from features.tiers import Tiers
     from serving.settings import ServingSettings
-    from training.batch import count_rows, score_file
 
     settings = ServingSettings()
     reading = spec_or_exit(spec)
@@ -153,11 +151,29 @@ def score(
         return
     served, path = _fast(loaded.model, settings, compiled)
     title = f"scoring {data} with {loaded.name} v{loaded.version} ({path})"
+    _score_in_process(served, reading, data, out, title, chunk_size, tiers, reasons)
+
+
+def _score_in_process(
+    model: LeadModel,
+    spec: DatasetSpec,
+    data: Path,
+    out: Path,
+    title: str,
+    chunk_size: int,
+    tiers: Tiers,
+    reasons: int,
+) -> None:
+    """Score the file chunk by chunk with progress and say how many leads were scored; a
+    data error exits 1 (nothing written)."""
+    from features.dataset import DatasetError
+    from training.batch import count_rows, score_file
+
     try:
-        with _progress(title, count_rows(reading, data)) as progress:
+        with _progress(title, count_rows(spec, data)) as progress:
             summary = score_file(
-                served,
-                reading,
+                model,
+                spec,
                 data,
                 out,
                 chunk_rows=chunk_size,

@@ -43,8 +43,9 @@ from features.dataset import DatasetError, LeadData, prepare_frame, read_table
 from features.funnel import Stage, Status, can_transition
 from features.lead import MAX_AMOUNT, SOURCE_COLUMNS, SourceData
 from features.spec import DatasetSpec, MembershipTarget, StatusTarget
-from serving.store.leads import SDR_STATUSES, LeadFacts, Store, lead_columns
+from serving.store.leads import SDR_STATUSES, Store
 from serving.store.outcomes import OUTCOME_COLUMNS
+from serving.store.rows import LeadFacts, lead_columns
 from serving.store.tables import LeadRow, StatusChangeRow
 
 #: Leads written per transaction unless told otherwise.

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, selectinload, sessionmaker
 
 from features.funnel import Status, check_transition, highest_stage
-from serving.queue import Exploration, QueueEntry, QueueKey, rank_probability, top_ranked
+from serving.queue import Exploration, QueueEntry, QueueKey, top_ranked
 from serving.scores import Score
 from serving.store.queue_reads import (
     KEY_COLUMNS,
@@ -32,6 +32,13 @@ from serving.store.queue_reads import (
     queue_page,
     queue_reader,
     unclaimed_position,
+)
+from serving.store.rows import (
+    LeadFacts,
+    lead_columns,
+    qualification_row,
+    score_row,
+    status_change_row,
 )
 from serving.store.tables import (
     WRITE_OPTION,
@@ -81,17 +88,6 @@ class StatusTimeConflictError(StoreError):
 
 
 @dataclass(frozen=True)
-class LeadFacts:
-    """What the store keeps of any lead as it came in (from the API, a CRM or an import)."""
-
-    external_id: str
-    arrived_at: datetime
-    channel: str
-    source: dict[str, Any]
-    record: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class NewLead(LeadFacts):
     """Everything stored when a lead arrives."""
 
@@ -101,70 +97,6 @@ class NewLead(LeadFacts):
     sla_deadline: datetime
     created_by: str
     qualification: tuple[dict[str, Any], dict[str, Any] | None] | None = None
-
-
-def lead_columns(
-    lead: LeadFacts,
-    statuses: list[Status],
-    deal: tuple[float | None, str | None],
-    *,
-    sla_deadline: datetime,
-    in_queue: bool,
-    qualified_at: datetime | None,
-    by: str,
-    now: datetime,
-) -> dict[str, Any]:
-    """A new lead's row: its status and furthest stage from ``statuses`` (oldest first),
-    unclaimed and unscored (ranked as unscored), created by ``by`` at ``now``."""
-    return {
-        "external_id": lead.external_id,
-        "arrived_at": lead.arrived_at,
-        "channel": lead.channel,
-        "source": lead.source,
-        "record": lead.record,
-        "status": statuses[-1].value,
-        "stage_reached": highest_stage(statuses).value,
-        "deal_value": deal[0],
-        "deal_currency": deal[1],
-        "sla_deadline": sla_deadline,
-        "in_queue": in_queue,
-        "claimed_by": None,
-        "probability": None,
-        "rank_probability": rank_probability(None),
-        "tier": None,
-        "route": None,
-        "qualified_at": qualified_at,
-        "created_by": by,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def _status_change(
-    lead_id: int, status: Status, at: datetime, note: str | None, by: str, now: datetime
-) -> StatusChangeRow:
-    """The history row of a move to ``status`` dated ``at``, recorded by ``by`` at ``now``."""
-    return StatusChangeRow(
-        lead_id=lead_id, status=status.value, at=at, note=note, changed_by=by, recorded_at=now
-    )
-
-
-def _qualification(
-    lead_id: int,
-    bant: dict[str, Any],
-    questionnaire: dict[str, Any] | None,
-    by: str,
-    now: datetime,
-) -> QualificationRow:
-    """The row of qualification answers given by ``by`` at ``now`` (no route yet)."""
-    return QualificationRow(
-        lead_id=lead_id,
-        bant=bant,
-        questionnaire=questionnaire,
-        route=None,
-        qualified_by=by,
-        qualified_at=now,
-    )
 
 
 def _detail_options() -> list[Any]:
@@ -184,6 +116,48 @@ def _close_claim(session: Session, lead: LeadRow, at: datetime, reason: str) -> 
         claim.released_at = at
         claim.release_reason = reason
     lead.claimed_by = None
+
+
+def _has_scores(session: Session, lead_id: int, known_at: str) -> bool:
+    """Whether the lead already has scores of the stage ``known_at``."""
+    count = session.scalar(
+        select(func.count()).where(ScoreRow.lead_id == lead_id, ScoreRow.kind == known_at)
+    )
+    return bool(count)
+
+
+def _add_score_rows(
+    session: Session,
+    lead: LeadRow,
+    scores: Sequence[Score],
+    now: datetime,
+    queue_target: str,
+    exploration: Exploration | None,
+) -> list[ScoreRow]:
+    """Add the scores' rows; the queue target's scores set the lead's probability and tier
+    and are returned (they are written back to the CRM)."""
+    written_back: list[ScoreRow] = []
+    for score in scores:
+        row = score_row(lead.id, score, now, exploration)
+        session.add(row)
+        if score.target == queue_target:
+            lead.probability = score.probability
+            lead.tier = score.tier
+            written_back.append(row)
+    return written_back
+
+
+def _set_route(session: Session, lead: LeadRow, route: str) -> None:
+    """Suggest ``route`` for the lead and for its latest qualification answers, if any."""
+    lead.route = route
+    latest = session.scalars(
+        select(QualificationRow)
+        .where(QualificationRow.lead_id == lead.id)
+        .order_by(QualificationRow.id.desc())
+        .limit(1)
+    ).first()
+    if latest is not None:
+        latest.route = route
 
 
 #: Loads a lead without its JSON documents (reading one of them then raises).
@@ -384,10 +358,10 @@ class Store:
         session.add(row)
         session.flush()
         for status, at, note in new.history:
-            session.add(_status_change(row.id, status, at, note, new.created_by, now))
+            session.add(status_change_row(row.id, status, at, note, new.created_by, now))
         if new.qualification is not None:
             bant, questionnaire = new.qualification
-            session.add(_qualification(row.id, bant, questionnaire, new.created_by, now))
+            session.add(qualification_row(row.id, bant, questionnaire, new.created_by, now))
         session.flush()
         return row.id
 
@@ -422,54 +396,18 @@ class Store:
 
         with self.writing() as session:
             lead = self._locked(session, lead_id, documents=False)
-            if only_if_unscored and scores:
-                known_at = scores[0].known_at
-                already = session.scalar(
-                    select(func.count()).where(
-                        ScoreRow.lead_id == lead_id, ScoreRow.kind == known_at
-                    )
-                )
-                if already:
-                    return False
-            written_back: list[ScoreRow] = []
+            if only_if_unscored and scores and _has_scores(session, lead_id, scores[0].known_at):
+                return False
             if exploration is not None:
                 lead.explored = exploration.explored
-            for score in scores:
-                row = ScoreRow(
-                    lead_id=lead_id,
-                    kind=score.known_at,
-                    target=score.target,
-                    probability=score.probability,
-                    tier=score.tier,
-                    reasons=[reason.as_json() for reason in score.reasons],
-                    model_name=score.model_name,
-                    model_version=score.model_version,
-                    is_fallback=score.is_fallback,
-                    fallback_reason=score.fallback_reason,
-                    scored_at=now,
-                    explored=None if exploration is None else exploration.explored,
-                    propensity=None if exploration is None else exploration.propensity,
-                )
-                session.add(row)
-                if score.target == queue_target:
-                    lead.probability = score.probability
-                    lead.tier = score.tier
-                    written_back.append(row)
+            written_back = _add_score_rows(session, lead, scores, now, queue_target, exploration)
             if written_back:
                 session.flush()
                 add_deliveries(
                     session, lead_id, lead.external_id, [row.id for row in written_back], now
                 )
             if route is not None:
-                lead.route = route
-                latest = session.scalars(
-                    select(QualificationRow)
-                    .where(QualificationRow.lead_id == lead_id)
-                    .order_by(QualificationRow.id.desc())
-                    .limit(1)
-                ).first()
-                if latest is not None:
-                    latest.route = route
+                _set_route(session, lead, route)
             lead.updated_at = now
             return True
 
@@ -488,7 +426,7 @@ class Store:
             lead = self._locked(session, lead_id)
             if Status(lead.status).is_terminal:
                 raise LeadClosedError(lead_id, lead.status)
-            session.add(_qualification(lead_id, bant, questionnaire, by, now))
+            session.add(qualification_row(lead_id, bant, questionnaire, by, now))
             lead.record = record
             lead.qualified_at = now
             lead.in_queue = False
@@ -507,7 +445,7 @@ class Store:
         by: str,
         now: datetime,
     ) -> None:
-        session.add(_status_change(lead.id, status, at, note, by, now))
+        session.add(status_change_row(lead.id, status, at, note, by, now))
         earlier = session.scalars(
             select(StatusChangeRow.status).where(StatusChangeRow.lead_id == lead.id)
         ).all()

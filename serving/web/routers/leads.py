@@ -14,6 +14,7 @@ from serving.api.deps import Services
 from serving.api.errors import ApiError, validation_errors
 from serving.api.schemas import LeadDetail, QualificationRequest
 from serving.api.workflows import lead_detail, qualify_lead
+from serving.store.leads import Store
 from serving.web.deps import LeadViewer, MovingStatus, PageServices, PageStore, Qualifying
 from serving.web.errors import lead_number, refusals_as_pages
 from serving.web.forms import (
@@ -80,6 +81,16 @@ def _page(
     return render(request, "lead.html", context, status_code)
 
 
+def _lead_and_form(
+    request: Request, services: Services, store: Store, lead_id: str, service: str | None
+) -> tuple[LeadDetail, QualificationForm]:
+    """The lead of the path (a 404 page when there is none) and its qualification form for
+    ``service``, in the page's language."""
+    with refusals_as_pages():
+        lead = lead_detail(store.lead(lead_number(lead_id)), page_locale(request))
+    return lead, _form_for(request, services, lead, service)
+
+
 @router.get("/{lead_id}")
 def lead_page(
     request: Request,
@@ -90,9 +101,7 @@ def lead_page(
     service: str | None = None,
     saved: str | None = None,
 ) -> Response:
-    with refusals_as_pages():
-        lead = lead_detail(store.lead(lead_number(lead_id)), page_locale(request))
-    form = _form_for(request, services, lead, service)
+    lead, form = _lead_and_form(request, services, store, lead_id, service)
     return _page(request, services, session, lead, form, saved=bool(saved))
 
 
@@ -106,9 +115,7 @@ def qualification_fragment(
     service: str | None = None,
 ) -> Response:
     """The form alone for another service line (htmx swaps it in when the service changes)."""
-    with refusals_as_pages():
-        lead = lead_detail(store.lead(lead_number(lead_id)), page_locale(request))
-    form = _form_for(request, services, lead, service)
+    lead, form = _lead_and_form(request, services, store, lead_id, service)
     return render(request, "_qualification.html", {"lead": lead, "form": form})
 
 
