@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from training.options import TrainOptions
+
 
 class TrainingSettings(BaseSettings):
     """Where data and models live. Every field can be set as ``LEADSCORE_<FIELD>``."""
@@ -18,6 +20,18 @@ class TrainingSettings(BaseSettings):
         default=None, description="default: a SQLite MLflow store under data_dir/mlflow"
     )
     mlflow_experiment: str = "leadscore"
+    train_baseline_rows: int = Field(
+        default=TrainOptions.baseline_rows,
+        ge=0,
+        description="the trained baselines are fitted on a stratified sample of at most this "
+        "many training rows (0: every row); the model card states the size",
+    )
+    train_rule_rows: int = Field(
+        default=TrainOptions.rule_rows,
+        ge=0,
+        description="the BANT rule is scored on a stratified sample of at most this many test "
+        "rows, and LightGBM compared with it on the same rows (0: every row)",
+    )
 
     @property
     def mlflow_dir(self) -> Path:

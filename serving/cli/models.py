@@ -143,7 +143,7 @@ def train(
     settings = TrainingSettings()
     loaded = load_data(spec, data, settings)
     pairs = _planned(loaded, known_at, target)
-    options = _train_options(test_start, test_end, trials)
+    options = _train_options(test_start, test_end, trials, settings)
     accept = accept_baseline or loaded.spec.training.accept_baseline
     trained = _train_all(loaded, settings, pairs, options, chosen_threads, register, accept)
     _summary(trained)
@@ -162,14 +162,19 @@ def _planned(loaded: LeadData, known_at: list[str], target: list[str]) -> list[t
 
 
 def _train_options(
-    test_start: datetime | None, test_end: datetime | None, trials: int
+    test_start: datetime | None,
+    test_end: datetime | None,
+    trials: int,
+    settings: TrainingSettings,
 ) -> TrainOptions:
-    """The defaults with the command's test window and trials."""
+    """The defaults with the command's test window and trials and the settings' sample sizes."""
     return replace(
         DEFAULTS,
         test_start=test_start.date() if test_start else None,
         test_end=test_end.date() if test_end else None,
         trials=trials,
+        baseline_rows=settings.train_baseline_rows,
+        rule_rows=settings.train_rule_rows,
     )
 
 

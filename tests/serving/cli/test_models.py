@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from serving.cli.console import _ChatterFilter, is_chatter, plain_line, steps
 from serving.cli.main import app
-from serving.cli.models import EXIT_HELD_BACK
+from serving.cli.models import EXIT_HELD_BACK, _train_options
+from training.options import TrainOptions
 from training.registry import CANDIDATE, champion_version, mlflow_client
 from training.settings import TrainingSettings
 
@@ -174,3 +175,20 @@ def test_plain_steps_are_timestamped_and_repeat_when_a_step_runs_long(
     assert lines[0].endswith("two steps")
     assert lines[1].endswith("] first")
     assert lines[2].endswith("first (still running)")
+
+
+def test_the_baseline_sample_sizes_are_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defaults = _train_options(None, None, 0, TrainingSettings(data_dir=tmp_path))
+    assert (defaults.baseline_rows, defaults.rule_rows) == (
+        TrainOptions.baseline_rows,
+        TrainOptions.rule_rows,
+    )
+    monkeypatch.setenv("LEADSCORE_TRAIN_BASELINE_ROWS", "5000")
+    monkeypatch.setenv("LEADSCORE_TRAIN_RULE_ROWS", "0")
+    chosen = _train_options(None, None, 0, TrainingSettings(data_dir=tmp_path))
+    assert (chosen.baseline_rows, chosen.rule_rows) == (5000, 0)
+    monkeypatch.setenv("LEADSCORE_TRAIN_RULE_ROWS", "-1")
+    with pytest.raises(ValueError, match="train_rule_rows"):
+        TrainingSettings(data_dir=tmp_path)
