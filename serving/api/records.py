@@ -18,6 +18,7 @@ from typing import Any
 from features.coerce import bool_of, datetime_us_of, is_na, number_of
 from features.lead import QUESTION_PREFIX, RECORD_COLUMNS
 from features.questionnaire import NUMBER_LIMIT, QuestionCatalog, QuestionType
+from serving.api import texts
 
 NUMBER_COLUMNS = frozenset({"budget_amount"})
 BOOLEAN_COLUMNS = frozenset({"is_decision_maker"})
@@ -64,18 +65,20 @@ class RecordSchema:
         if column in self.numbers:
             number = number_of(value)
             if math.isnan(number):
-                return "expected a number"
+                return texts.RECORD_NUMBER
             if not math.isfinite(number) or abs(number) > NUMBER_LIMIT:
-                return f"expected a finite number from {-NUMBER_LIMIT:g} to {NUMBER_LIMIT:g}"
+                return texts.RECORD_NUMBER_RANGE.format(
+                    low=f"{-NUMBER_LIMIT:g}", high=f"{NUMBER_LIMIT:g}"
+                )
             return None
         if column in self.booleans:
             ok = not math.isnan(bool_of(value))
-            return None if ok else "expected true/false (also yes/no, 1/0, да/нет)"
+            return None if ok else texts.RECORD_BOOLEAN
         if column in self.times:
             ok = datetime_us_of(value) is not None
-            return None if ok else "expected an ISO 8601 timestamp, e.g. 2026-03-01T10:15:00Z"
+            return None if ok else texts.RECORD_TIME
         if isinstance(value, dict | list):
-            return "expected a single value, not an object or a list"
+            return texts.RECORD_SINGLE
         return None
 
 
@@ -117,11 +120,14 @@ class CsvError(ValueError):
 
 def _csv_problem(error: csv.Error, line: int, row: int | None) -> CsvError:
     """``error`` of the csv module at file ``line``, in row ``row`` (None: the header)."""
-    where = "the header" if row is None else f"row {row} (line {line})"
     if "field larger than field limit" in str(error):
         limit = csv.field_size_limit()
-        return CsvError(f"{where} has a value longer than {limit} characters", line, row)
-    return CsvError(f"{where} cannot be read as CSV ({error})", line, row)
+        if row is None:
+            return CsvError(texts.CSV_HEADER_TOO_LONG.format(limit=limit), line, row)
+        return CsvError(texts.CSV_ROW_TOO_LONG.format(row=row, line=line, limit=limit), line, row)
+    if row is None:
+        return CsvError(texts.CSV_HEADER_BROKEN.format(reason=error), line, row)
+    return CsvError(texts.CSV_ROW_BROKEN.format(row=row, line=line, reason=error), line, row)
 
 
 def read_csv_rows(data: bytes, encoding: str = "utf-8-sig") -> list[dict[str, Any]]:
@@ -129,12 +135,12 @@ def read_csv_rows(data: bytes, encoding: str = "utf-8-sig") -> list[dict[str, An
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise CsvError(f"the file is not UTF-8 text (byte {exc.start})") from exc
+        raise CsvError(texts.CSV_NOT_UTF8.format(byte=exc.start)) from exc
     if not text.strip():
-        raise CsvError("the file is empty; expected a header line with record columns")
+        raise CsvError(texts.CSV_EMPTY)
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        raise CsvError(f"line {line} contains the NUL character (\\u0000)", line)
+        raise CsvError(texts.CSV_NUL.format(line=line), line)
     first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -144,7 +150,7 @@ def read_csv_rows(data: bytes, encoding: str = "utf-8-sig") -> list[dict[str, An
         raise _csv_problem(error, reader.line_num, None) from error
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
-        raise CsvError("the header repeats column(s): " + ", ".join(duplicates))
+        raise CsvError(texts.CSV_REPEATED.format(columns=", ".join(duplicates)))
     rows: list[dict[str, Any]] = []
     line = 1
     read_to = reader.line_num  # the file line the last row ended on
@@ -158,18 +164,20 @@ def read_csv_rows(data: bytes, encoding: str = "utf-8-sig") -> list[dict[str, An
         line += 1
         read_to = reader.line_num
         if None in row:
-            raise CsvError(f"line {line} has more values than the header has columns", line)
+            raise CsvError(texts.CSV_TOO_MANY_VALUES.format(line=line), line)
         rows.append({key: value for key, value in row.items() if key is not None})
 
 
 def problems_as_errors(
     problems: Iterable[RecordProblem], location: str, first_line: int | None = None
 ) -> list[dict[str, Any]]:
-    """Problems in the API's error shape; CSV rows are also named by their file line."""
+    """Problems in the API's error shape (in the body, the rows being its field
+    ``location``); CSV rows are also named by their file line."""
     errors: list[dict[str, Any]] = []
     for problem in problems:
         error: dict[str, Any] = {
             "field": f"{location}[{problem.row}].{problem.column}",
+            "location": "body",
             "row": problem.row,
             "column": problem.column,
             "message": problem.message,

@@ -64,6 +64,22 @@ TOO_MANY_ROWS = N_("at most {limit} rows per request; got {count}")
 CSV_NO_ROWS = N_("the CSV file has a header but no rows")
 CSV_UNREADABLE = N_("cannot read the CSV upload: {reason}")
 
+# the CSV reader and the record schema (serving/api/records.py)
+CSV_NOT_UTF8 = N_("the file is not UTF-8 text (byte {byte})")
+CSV_EMPTY = N_("the file is empty; expected a header line with record columns")
+CSV_NUL = N_("line {line} contains the NUL character (\\u0000)")
+CSV_REPEATED = N_("the header repeats column(s): {columns}")
+CSV_TOO_MANY_VALUES = N_("line {line} has more values than the header has columns")
+CSV_HEADER_TOO_LONG = N_("the header has a value longer than {limit} characters")
+CSV_ROW_TOO_LONG = N_("row {row} (line {line}) has a value longer than {limit} characters")
+CSV_HEADER_BROKEN = N_("the header cannot be read as CSV ({reason})")
+CSV_ROW_BROKEN = N_("row {row} (line {line}) cannot be read as CSV ({reason})")
+RECORD_NUMBER = N_("expected a number")
+RECORD_NUMBER_RANGE = N_("expected a finite number from {low} to {high}")
+RECORD_BOOLEAN = N_("expected true/false (also yes/no, 1/0, да/нет)")
+RECORD_TIME = N_("expected an ISO 8601 timestamp, e.g. 2026-03-01T10:15:00Z")
+RECORD_SINGLE = N_("expected a single value, not an object or a list")
+
 #: The templates an error text may come from, each with the stable ``type`` of an
 #: ``errors`` entry whose message it is (texts of other layers included).
 TEMPLATES: tuple[tuple[str, str], ...] = (
@@ -91,6 +107,77 @@ TEMPLATES: tuple[tuple[str, str], ...] = (
     (TOO_MANY_ROWS, "too_many_rows"),
     (CSV_NO_ROWS, "empty_csv"),
     (CSV_UNREADABLE, "csv_unreadable"),
+    (CSV_NOT_UTF8, "csv_unreadable"),
+    (CSV_EMPTY, "csv_unreadable"),
+    (CSV_NUL, "nul_character"),
+    (CSV_REPEATED, "duplicate_column"),
+    (CSV_TOO_MANY_VALUES, "csv_unreadable"),
+    (CSV_HEADER_TOO_LONG, "csv_unreadable"),
+    (CSV_ROW_TOO_LONG, "csv_unreadable"),
+    (CSV_HEADER_BROKEN, "csv_unreadable"),
+    (CSV_ROW_BROKEN, "csv_unreadable"),
+    (RECORD_NUMBER, "number"),
+    (RECORD_NUMBER_RANGE, "finite_number"),
+    (RECORD_BOOLEAN, "boolean"),
+    (RECORD_TIME, "timestamp"),
+    (RECORD_SINGLE, "single_value"),
+    # the channel report (training/channels: leads.py, report.py, funnel.py)
+    (N_("period '{period}': the last month is before the first"), "bad_period"),
+    (
+        N_("period '{period}': the leads have no arrival time to select a period by"),
+        "bad_period",
+    ),
+    (
+        N_("period '{period}': expected a month YYYY-MM or a range YYYY-MM..YYYY-MM"),
+        "bad_period",
+    ),
+    (N_("no leads arrived in the period asked for"), "no_leads"),
+    (N_("no leads arrived in the period '{period}'"), "no_leads"),
+    (
+        N_("stage_reached holds unknown stages {unknown}; expected one of {expected}"),
+        "unknown_stage",
+    ),
+    (N_("the leads have no column {columns} (needed for the report)"), "missing_column"),
+    (
+        N_("the model predicts '{target}', which is not a stage of these leads ({stages})"),
+        "unknown_stage",
+    ),
+    (N_("target '{target}' is not a funnel stage ({stages})"), "unknown_stage"),
+    # the CRM connectors' refusals and bad payloads (serving/connectors)
+    (N_("the secret in the webhook URL is not this service's amoCRM secret"), "webhook_refused"),
+    (
+        N_("account[subdomain] is {given}, not the configured account {configured}"),
+        "webhook_refused",
+    ),
+    (N_("no auth[application_token] in the event"), "webhook_refused"),
+    (N_("auth[application_token] is not this service's Bitrix24 token"), "webhook_refused"),
+    (N_("auth[domain] is {given}, not the configured {configured}"), "webhook_refused"),
+    (N_("no X-Webhook-Secret header"), "webhook_refused"),
+    (N_("X-Webhook-Secret is not the secret of the webhook '{name}'"), "webhook_refused"),
+    (
+        N_("no X-HubSpot-Signature-v3 / X-HubSpot-Request-Timestamp header"),
+        "webhook_refused",
+    ),
+    (N_("X-HubSpot-Request-Timestamp is not a time in milliseconds"), "webhook_refused"),
+    (
+        N_(
+            "X-HubSpot-Request-Timestamp is {seconds} s from now (at most 300 s): "
+            "a stale or replayed request"
+        ),
+        "webhook_refused",
+    ),
+    (
+        N_("X-HubSpot-Signature-v3 does not match (wrong client secret or URL?)"),
+        "webhook_refused",
+    ),
+    (N_("expected UTF-8 form data"), "bad_payload"),
+    (N_("expected a numeric amoCRM id, got {value}"), "bad_payload"),
+    (N_("expected a numeric Bitrix24 lead id, got {value}"), "bad_payload"),
+    (N_("expected the id of the lead (text or number)"), "bad_payload"),
+    (N_("expected a JSON object"), "bad_payload"),
+    (N_("expected a JSON array of HubSpot events"), "bad_payload"),
+    (N_("expected an event object"), "bad_payload"),
+    (N_("expected an integer"), "bad_payload"),
     # serving/api/inputs.py: the body and parameter rules, event times
     (N_("text must not contain the NUL character (\\u0000)"), "nul_character"),
     (N_("a key text must not contain the NUL character (\\u0000)"), "nul_character"),

@@ -10,13 +10,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from serving.api.deps import ModelsDep, ReportReader, ServicesDep, StoreDep
+from serving.api.deps import Language, ModelsDep, ReportReader, ServicesDep, StoreDep
 from serving.api.errors import ApiError, invalid
 from serving.api.inputs import CheckedRoute
 from serving.reports import review_options, service_report
@@ -71,18 +72,21 @@ def channel_report(
     services: ServicesDep,
     store: StoreDep,
     models: ModelsDep,
+    language: Language,
     period: PeriodQuery = None,
     known_at: KnownAtQuery = None,
     min_leads: MinLeads = None,
     min_conversions: MinConversions = None,
 ) -> ChannelReport:
-    """The report the query asks for (once the caller may read reports)."""
+    """The report the query asks for (once the caller may read reports), its words (notes,
+    the page's headings) in the caller's language."""
     try:
         chosen = Period.parse(period)
     except ReportError as error:
         raise invalid("period", str(error), period, location="query") from error
     settings = services.settings
     options = review_options(settings, chosen, min_leads=min_leads, min_conversions=min_conversions)
+    options = replace(options, locale=language)
     try:
         return service_report(settings, store, models, options, known_at)
     except NoLeadsError as error:
@@ -108,11 +112,12 @@ def get_channel_report(report: ReportDep) -> ChannelReportOut:
     response_class=HTMLResponse,
     summary="Channel review as a self-contained HTML page",
 )
-def get_channel_report_html(report: ReportDep) -> HTMLResponse:
-    """The same report as `GET /reports/channels`, with plots, as one HTML page."""
+def get_channel_report_html(report: ReportDep, language: Language) -> HTMLResponse:
+    """The same report as `GET /reports/channels`, with plots, as one HTML page in the
+    caller's language (Accept-Language, else ``LEADSCORE_LOCALE``)."""
     from training.channels.page import render_html
 
-    page = render_html(report, csv_links=False)
+    page = render_html(report, csv_links=False, locale=language)
     return HTMLResponse(page, headers={"Content-Security-Policy": page_csp(page)})
 
 

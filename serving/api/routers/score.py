@@ -140,7 +140,8 @@ def score_csv(
 
 
 def _unreadable(error: CsvError) -> ApiError:
-    """A 422 for a CSV upload that cannot be read, naming the row and line when known."""
+    """A 422 for a CSV upload that cannot be read, naming the row and line when known (its
+    ``type``: the text's template's)."""
     where: dict[str, Any] = {"field": "file"}
     if error.row is not None:
         where = {"field": f"rows[{error.row}]", "row": error.row}
@@ -149,7 +150,15 @@ def _unreadable(error: CsvError) -> ApiError:
     return ApiError(
         422,
         texts.CSV_UNREADABLE.format(reason=error),
-        errors=[{**where, "location": "body", "message": str(error), "input": None}],
+        errors=[
+            {
+                **where,
+                "location": "body",
+                "type": texts.text_type(str(error)) or "csv_unreadable",
+                "message": str(error),
+                "input": None,
+            }
+        ],
     )
 
 

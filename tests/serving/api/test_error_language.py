@@ -16,6 +16,14 @@ from serving.api.texts import PYDANTIC, TEMPLATES, api_words, text_type, transla
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.serving.conftest import MemoryLoader, PostLead, headers, make_lead
+from tests.serving.connectors.conftest import (  # noqa: F401 (the CRM app's fixtures)
+    FORM_SECRET,
+    connectors_file,
+    crm,
+    crm_client,
+    crm_settings,
+    standin,
+)
 
 Ask = Callable[[str], Response]
 
@@ -153,6 +161,94 @@ def test_broken_json_names_the_syntax_error_in_russian(client: TestClient) -> No
     assert en["errors"][0]["message"] == (
         "the body is not valid JSON (Expecting value at character 16)"
     )
+
+
+def _upload(client: TestClient, data: bytes, language: dict[str, str]) -> Response:
+    files = {"file": ("leads.csv", data, "text/csv")}
+    return client.post("/score/csv", files=files, headers={**headers(), **language})
+
+
+def test_the_csv_readers_and_the_record_schemas_texts(client: TestClient) -> None:
+    broken = b"external_id,channel\nA,web,extra\n"
+    ru, en = _both(lambda language: _upload(client, broken, language), 422)
+    assert _machine(ru) == [("file", "body", "csv_unreadable")]
+    assert ru["errors"][0]["message"] == "в строке 2 больше значений, чем колонок в заголовке"
+    assert ru["detail"] == (
+        "не удалось прочитать загруженный CSV-файл: "
+        "в строке 2 больше значений, чем колонок в заголовке"
+    )
+    assert en["errors"][0]["message"] == "line 2 has more values than the header has columns"
+
+    repeated = b"channel,channel\nweb,web\n"
+    ru, en = _both(lambda language: _upload(client, repeated, language), 422)
+    assert _machine(ru) == [("file", "body", "duplicate_column")]
+    assert ru["errors"][0]["message"] == "в заголовке повторяются колонки: channel"
+    assert en["errors"][0]["message"] == "the header repeats column(s): channel"
+
+    bad_values = b"channel,budget_amount,is_decision_maker,arrived_at\nweb,lots,maybe,soon\n"
+    ru, en = _both(lambda language: _upload(client, bad_values, language), 422)
+    assert _machine(ru) == [
+        ("rows[0].budget_amount", "body", "number"),
+        ("rows[0].is_decision_maker", "body", "boolean"),
+        ("rows[0].arrived_at", "body", "timestamp"),
+    ]
+    assert [e["message"] for e in ru["errors"]] == [
+        "ожидалось число",
+        "ожидалось да/нет (также true/false, yes/no, 1/0)",
+        "ожидалось время в формате ISO 8601, например 2026-03-01T10:15:00Z",
+    ]
+    assert ru["detail"].startswith("некорректный запрос: body.rows[0].budget_amount: ожидалось")
+    assert [e["message"] for e in en["errors"]] == [
+        "expected a number",
+        "expected true/false (also yes/no, 1/0, да/нет)",
+        "expected an ISO 8601 timestamp, e.g. 2026-03-01T10:15:00Z",
+    ]
+
+
+def test_the_channel_reports_period_and_no_leads(client: TestClient) -> None:
+    def report(period: str) -> Callable[[dict[str, str]], Response]:
+        def ask(language: dict[str, str]) -> Response:
+            return client.get(
+                "/reports/channels",
+                params={"period": period},
+                headers={**headers("marketing"), **language},
+            )
+
+        return ask
+
+    ru, en = _both(report("10/2026"), 422)
+    assert _machine(ru) == [("period", "query", "bad_period")]
+    assert ru["errors"][0]["message"].startswith(
+        "период «10/2026»: ожидался месяц ГГГГ-ММ или диапазон"
+    )
+    assert en["errors"][0]["message"] == (
+        "period '10/2026': expected a month YYYY-MM or a range YYYY-MM..YYYY-MM"
+    )
+
+    ru, en = _both(report("2026-10..2026-09"), 422)
+    assert ru["errors"][0]["message"] == "период «2026-10..2026-09»: последний месяц раньше первого"
+
+    ru, en = _both(report("2030-01"), 404)  # the store holds no lead at all
+    assert "не поступило ни одного лида" in ru["detail"]
+    assert en["detail"].startswith("no leads arrived in the period")
+
+
+def test_the_crm_webhooks_refusal_and_bad_payload(crm_client: TestClient) -> None:  # noqa: F811
+    def unsigned(language: dict[str, str]) -> Response:
+        return crm_client.post("/webhooks/generic/website", json={}, headers=language)
+
+    ru, en = _both(unsigned, 401)
+    assert ru["detail"] == "вебхук отклонён: нет заголовка X-Webhook-Secret"
+    assert en["detail"] == "webhook refused: no X-Webhook-Secret header"
+
+    def not_an_object(language: dict[str, str]) -> Response:
+        signed = {"X-Webhook-Secret": FORM_SECRET, **language}
+        return crm_client.post("/webhooks/generic/website", json=[1], headers=signed)
+
+    ru, en = _both(not_an_object, 422)
+    assert _machine(ru) == [("(whole body)", "body", "bad_payload")]
+    assert ru["errors"][0]["message"] == "ожидался JSON-объект"
+    assert en["errors"][0]["message"] == "expected a JSON object"
 
 
 @pytest.fixture

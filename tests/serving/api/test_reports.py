@@ -182,6 +182,23 @@ def test_the_html_page_is_self_contained(client: TestClient, store: Store) -> No
     assert "paid_search" in page
 
 
+def test_the_html_page_speaks_the_callers_language(client: TestClient, store: Store) -> None:
+    def page(language: str) -> str:
+        response = client.get(
+            "/reports/channels.html",
+            headers={**headers("marketing"), "Accept-Language": language},
+            params=LOW,
+        )
+        assert response.status_code == 200, response.text
+        return response.text
+
+    russian, english = page("ru-RU,ru;q=0.9"), page("en")
+    assert ">Сводка<" in russian
+    assert ">Summary<" not in russian
+    assert ">Summary<" in english
+    assert "Сводка" not in english
+
+
 def test_without_a_model_in_service_the_funnel_is_still_reported(
     client: TestClient, store: Store, loader: MemoryLoader, model: LeadModel
 ) -> None:
