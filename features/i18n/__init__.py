@@ -9,8 +9,16 @@ installation's time zone); ``fields`` puts one source field's encoded value into
 phrases, from the spec's labels and never from column names.
 """
 
-from features.i18n.catalogs import Translator, translator
+from features.i18n.catalogs import N_, Translator, translator
 from features.i18n.locales import DEFAULT_LOCALE, LOCALES, resolve_locale
 from features.i18n.phrases import Phrasebook
 
-__all__ = ["DEFAULT_LOCALE", "LOCALES", "Phrasebook", "Translator", "resolve_locale", "translator"]
+__all__ = [
+    "DEFAULT_LOCALE",
+    "LOCALES",
+    "N_",
+    "Phrasebook",
+    "Translator",
+    "resolve_locale",
+    "translator",
+]

@@ -41,6 +41,12 @@ def read_catalog(locale: str, domain: str = DOMAIN, package: str = PACKAGE) -> C
     return read_po(BytesIO(text.encode("utf-8")), locale=locale, domain=domain)
 
 
+def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name for a marker)
+    """Marks ``message`` for the catalogs (Babel extracts it); it is translated where it is
+    shown, once the language is known."""
+    return message
+
+
 class Translator:
     """``gettext`` and ``ngettext`` in one language (falling back to the message id)."""
 

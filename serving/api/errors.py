@@ -79,7 +79,7 @@ def invalid_many(errors: Sequence[dict[str, Any]]) -> ApiError:
 
 
 def _summary(errors: Sequence[dict[str, Any]], locale: str = texts.DEFAULT_LOCALE) -> str:
-    words = texts.api_words(locale)
+    words = texts.serving_words(locale)
     parts = [
         f"{e.get('location', 'body')}.{e['field']}: {e['message']}"
         for e in errors[:_MAX_DETAIL_ERRORS]
@@ -129,7 +129,9 @@ def _message(error: dict[str, Any], locale: str) -> str:
         template = texts.NOT_JSON_AT if where else texts.NOT_JSON
         reason = translate(str(reason), locale)
         position = where[0] if where else None
-        return texts.api_words(locale).gettext(template).format(reason=reason, position=position)
+        return (
+            texts.serving_words(locale).gettext(template).format(reason=reason, position=position)
+        )
     ctx = error.get("ctx") or {}
     return pydantic_message(str(error.get("type")), ctx, message, locale)
 

@@ -21,16 +21,11 @@ from typing import Any
 
 from fastapi import Request
 
-from features.i18n import DEFAULT_LOCALE, LOCALES, Translator, resolve_locale, translator
+from features.i18n import DEFAULT_LOCALE, LOCALES, N_, Translator, resolve_locale, translator
 
 #: The gettext domain of the serving layer (shared with the pages).
 DOMAIN = "serving"
 PACKAGE = "serving"
-
-
-def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name for a marker)
-    """Marks ``message`` for the catalogs; it is translated where the answer is made."""
-    return message
 
 
 # ----------------------------------------------------------------- the service's own texts
@@ -287,8 +282,9 @@ PYDANTIC: dict[str, str] = {
 _OR = N_("{choices} or {last}")
 
 
-def api_words(locale: str | None) -> Translator:
-    """The API's translator in ``locale`` (a supported language; else English)."""
+def serving_words(locale: str | None) -> Translator:
+    """The serving layer's translator (API answers and pages) in ``locale`` (a supported
+    language; else English)."""
     return translator(locale, domain=DOMAIN, package=PACKAGE)
 
 
@@ -298,12 +294,16 @@ def error_locale(request: Request) -> str:
     return locale_of(request.headers.get("accept-language"), request.app)
 
 
-def locale_of(accept_language: str | None, app: Any) -> str:
-    """The supported language of an ``Accept-Language`` value, else the installation's."""
+def installation_locale(app: Any) -> str:
+    """``LEADSCORE_LOCALE`` of the running service (English before it has started)."""
     services = getattr(getattr(app, "state", None), "services", None)
     installed = getattr(getattr(services, "settings", None), "locale", None)
-    fallback = installed if installed in LOCALES else DEFAULT_LOCALE
-    return resolve_locale(accept_language, fallback)
+    return installed if installed in LOCALES else DEFAULT_LOCALE
+
+
+def locale_of(accept_language: str | None, app: Any) -> str:
+    """The supported language of an ``Accept-Language`` value, else the installation's."""
+    return resolve_locale(accept_language, installation_locale(app))
 
 
 @lru_cache(maxsize=1)
@@ -345,7 +345,7 @@ def translate(text: str, locale: str) -> str:
         return text
     template, _kind, values = found
     translated = {name: translate(value, locale) for name, value in values.items()}
-    return api_words(locale).gettext(template).format(**translated)
+    return serving_words(locale).gettext(template).format(**translated)
 
 
 def _choices(expected: str, locale: str) -> str:
@@ -353,7 +353,7 @@ def _choices(expected: str, locale: str) -> str:
     head, sep, last = expected.rpartition(" or ")
     if not sep:
         return expected
-    return api_words(locale).gettext(_OR).format(choices=head, last=last)
+    return serving_words(locale).gettext(_OR).format(choices=head, last=last)
 
 
 def pydantic_message(error_type: str, ctx: dict[str, Any], english: str, locale: str) -> str:
@@ -370,6 +370,6 @@ def pydantic_message(error_type: str, ctx: dict[str, Any], english: str, locale:
     if "expected" in values:
         values["expected"] = _choices(values["expected"], locale)
     try:
-        return api_words(locale).gettext(template).format(**values)
+        return serving_words(locale).gettext(template).format(**values)
     except (KeyError, IndexError):
         return english

@@ -19,10 +19,10 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from features.i18n import N_
 from serving.api.auth import ApiKey, KeyRing
 from serving.api.deps import Services
 from serving.modelset import RegistryLoader, Slot, load_model_set
-from serving.web.words import N_
 
 #: The headline metrics of a version's test (the ``test.*`` metrics of its run).
 HEADLINE = ("roc_auc", "log_loss", "ece", "lift_10")

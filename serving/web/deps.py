@@ -12,13 +12,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from features.i18n import N_
 from serving.api.auth import PERMISSIONS, Permission
 from serving.api.deps import Services
 from serving.store.leads import Store
 from serving.web.errors import PageError, SignInRequiredError
 from serving.web.sessions import SESSION_COOKIE, WebSession, tokens_match
 from serving.web.state import pages_of
-from serving.web.words import N_
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"

@@ -16,11 +16,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from features.funnel import TransitionError
-from features.i18n import Translator
+from features.i18n import N_, Translator
 from serving.api.errors import store_status
 from serving.store.leads import StoreError
 from serving.web.templating import render
-from serving.web.words import N_, page_words
+from serving.web.words import page_words
 
 
 class SignInRequiredError(Exception):

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from features.i18n import Translator
+from features.i18n import N_, Translator
 from features.lead import BudgetBracket, NeedFit, Timeframe
 from features.questionnaire import Question, QuestionCatalog, QuestionType
-from serving.web.words import N_, words
+from serving.api.texts import serving_words
 
 YES, NO = "yes", "no"
 CURRENCIES = ("RUB", "USD", "EUR", "KZT")
@@ -186,7 +186,7 @@ def qualification_form(
 ) -> QualificationForm:
     """The form for ``service`` with the values given and each error beside its field, in
     ``translate``'s language."""
-    said = translate or words(None)
+    said = translate or serving_words(None)
     services = sorted(catalog.services)
     questions = [_question_field(q, said) for q in catalog.questions_for(service).values()]
     legend = said.gettext(N_("Questions for {service}")).format(service=service)

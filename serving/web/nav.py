@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from features.i18n import N_
 from serving.api.auth import PERMISSIONS, Permission, Role
-from serving.web.words import N_
 
 
 @dataclass(frozen=True)

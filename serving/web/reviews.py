@@ -18,12 +18,12 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
-from features.i18n import Translator
+from features.i18n import N_, Translator
 from serving.api.deps import Services
+from serving.api.texts import serving_words
 from serving.modelset import KNOWN_ATS, TARGETS, ModelSet
 from serving.reports import review_options, served_model, store_leads
 from serving.store.leads import Store
-from serving.web.words import N_, words
 from training.channels.cells import cell_text
 from training.channels.funnel import ALL_LEADS
 from training.channels.words import column_label, verdict_text
@@ -206,7 +206,7 @@ def plots(report: ChannelReport, translate: Translator | None = None) -> dict[st
         "calibration": (N_("Predicted vs actual conversion"), charts.calibration_plot(report)),
         "trend": (N_("Trend by month"), charts.trend_plot(report)),
     }
-    said = translate or words(None)
+    said = translate or serving_words(None)
     found = {}
     for place, (title, figure) in made.items():
         uri = charts.figure_uri(figure)

@@ -19,12 +19,13 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
-from features.i18n import Translator
+from features.i18n import N_, Translator
+from serving.api.texts import serving_words
 from serving.web.nav import links_for
 from serving.web.sessions import WebSession
 from serving.web.state import pages_of
 from serving.web.views import CLAIM_ENDS
-from serving.web.words import LANGUAGE_NAMES, N_, page_locale, words
+from serving.web.words import LANGUAGE_NAMES, page_locale
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -32,7 +33,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 def words_of(context: Context) -> Translator:
     """The translator a render put in the template's context (English otherwise)."""
     found = context.get("words")
-    return found if isinstance(found, Translator) else words(None)
+    return found if isinstance(found, Translator) else serving_words(None)
 
 
 @pass_context
@@ -47,7 +48,7 @@ def _ngettext(context: Context, singular: str, plural: str, n: int) -> str:
 
 def percent(probability: float | None, translate: Translator | None = None) -> str:
     if probability is None:
-        return (translate or words(None)).gettext(N_("not scored"))
+        return (translate or serving_words(None)).gettext(N_("not scored"))
     return f"{probability:.0%}"
 
 
@@ -105,7 +106,7 @@ def render(
         "csrf_token": session.csrf if session else "",
         "current_path": request.url.path,
         "lang": lang,
-        "words": words(lang),
+        "words": serving_words(lang),
         "languages": LANGUAGE_NAMES,
         "back_to": back_to(request),
     }

@@ -13,9 +13,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from features.funnel import Status, allowed_next
-from features.i18n import Translator
+from features.i18n import N_, Translator
 from serving.api.schemas import QueueItem, ReasonOut, ScoreOut
-from serving.web.words import N_, words
+from serving.api.texts import serving_words
 
 #: Below this share of the SLA window left, the pill turns amber.
 AMBER_SHARE = 1 / 3
@@ -59,7 +59,7 @@ SLA_WORDS: dict[str, str] = {
 
 def sla_words(translate: Translator | None = None) -> dict[str, str]:
     """The pill's words in ``translate``'s language, by role."""
-    found = translate or words(None)
+    found = translate or serving_words(None)
     return {role: found.gettext(message) for role, message in SLA_WORDS.items()}
 
 
@@ -176,7 +176,9 @@ def probability_chart(
     for score, at in zip(mine, times, strict=True):
         x = pad_left + inner_w * ((at - first) / span if len(mine) > 1 else 0.5)
         y = pad + inner_h * (1 - score.probability)
-        moment = (translate or words(None)).gettext(MOMENT_WORDS.get(score.stage, score.stage))
+        moment = (translate or serving_words(None)).gettext(
+            MOMENT_WORDS.get(score.stage, score.stage)
+        )
         label = f"{moment}: {score.probability:.0%}"
         points.append(ChartPoint(round(x, 1), round(y, 1), label, score.stage))
     polyline = " ".join(f"{point.x},{point.y}" for point in points)
@@ -270,7 +272,7 @@ class SalesFilter:
 def status_choices(translate: Translator | None = None) -> list[tuple[str, str]]:
     """The sales view's status filter: open, closed, all, then each status (by its label
     in ``translate``'s language)."""
-    said = translate or words(None)
+    said = translate or serving_words(None)
     fixed = [
         (OPEN, said.gettext(N_("open (not closed)"))),
         (CLOSED, said.gettext(N_("closed (any outcome)"))),

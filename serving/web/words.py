@@ -14,34 +14,14 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from features.i18n import DEFAULT_LOCALE, LOCALES, Translator, resolve_locale, translator
+from features.i18n import LOCALES, Translator
+from serving.api.texts import locale_of, serving_words
 
-#: The serving layer's gettext domain and the package holding ``catalogs/<domain>.<locale>.po``.
-DOMAIN = "serving"
-PACKAGE = "serving"
 #: The cookie the language switch sets, and how long it is kept.
 LANG_COOKIE = "lang"
 LANG_COOKIE_SECONDS = 365 * 24 * 60 * 60
 #: Each language as the switch names it (in itself).
 LANGUAGE_NAMES: dict[str, str] = {"en": "English", "ru": "Русский"}
-
-
-def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name for a marker)
-    """Marks ``message`` for the catalogs; it is translated where it is shown."""
-    return message
-
-
-def words(locale: str | None) -> Translator:
-    """The pages' translator in ``locale`` (a supported language; else English)."""
-    return translator(locale, domain=DOMAIN, package=PACKAGE)
-
-
-def installation_locale(request: Request) -> str:
-    """``LEADSCORE_LOCALE`` of the running service (English before it has started)."""
-    services = getattr(request.app.state, "services", None)
-    settings = getattr(services, "settings", None)
-    locale = getattr(settings, "locale", None)
-    return locale if locale in LOCALES else DEFAULT_LOCALE
 
 
 def page_locale(request: Request) -> str:
@@ -52,13 +32,11 @@ def page_locale(request: Request) -> str:
         return known
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen not in LOCALES:
-        chosen = resolve_locale(
-            request.headers.get("accept-language"), installation_locale(request)
-        )
+        chosen = locale_of(request.headers.get("accept-language"), request.app)
     request.state.lang = chosen
     return chosen
 
 
 def page_words(request: Request) -> Translator:
     """The translator of this request's page."""
-    return words(page_locale(request))
+    return serving_words(page_locale(request))

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from training.channels.words import N_, group_label, report_words, verdict_text
+from features.i18n import N_
+from training.channels.words import group_label, report_words, verdict_text
 
 #: Columns whose fractions read as percentages (``*_to_*`` step rates too).
 PERCENT_SUFFIXES = ("_rate", "mean_predicted", "calibration_gap")

@@ -27,11 +27,11 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
-from features.i18n import Translator
+from features.i18n import N_, Translator
 from features.spec import FeatureSpec, FeatureType
 from training.channels.funnel import ALL_LEADS, outcome_words
 from training.channels.leads import ReportLeads
-from training.channels.words import N_, report_words
+from training.channels.words import report_words
 from training.model import LeadModel
 
 #: A numeric output with at most this many distinct values is described value by value.

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.i18n import N_
 from training.channels.leads import ReportError, ReportLeads
-from training.channels.words import ALL_LEADS_LABEL, N_, report_words
+from training.channels.words import ALL_LEADS_LABEL, report_words
 
 TOO_FEW = "too few leads to judge"
 #: Label of the all-leads group in tables.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from features.i18n import Translator
+from features.i18n import N_, Translator
 from training.channels.cells import SUMMARY_COLUMNS, cell_text
 from training.channels.funnel import ALL_LEADS, outcome_words
 from training.channels.plots import (
@@ -28,13 +28,7 @@ from training.channels.plots import (
     trend_plot,
 )
 from training.channels.report import ChannelReport
-from training.channels.words import (
-    N_,
-    column_label,
-    report_words,
-    title_text,
-    verdict_text,
-)
+from training.channels.words import column_label, report_words, title_text, verdict_text
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

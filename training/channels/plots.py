@@ -18,10 +18,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from features.i18n import Translator
+from features.i18n import N_, Translator
 from training.channels.funnel import ALL_LEADS, outcome_words
 from training.channels.report import ChannelReport
-from training.channels.words import N_, column_label, group_label, report_words
+from training.channels.words import column_label, group_label, report_words
 
 #: Fields shown per channel in the bar charts and the heat map.
 PLOT_TOP = 6

@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.i18n import N_
 from training.channels.drivers import Drivers, explain_drivers
 from training.channels.funnel import ALL_LEADS, Thresholds, funnel_table, outcome_words
 from training.channels.leads import NoLeadsError, Period, ReportError, ReportLeads
 from training.channels.sla import response_table
-from training.channels.words import N_, report_words
+from training.channels.words import report_words
 from training.model import LeadModel
 
 #: The summary's stand-in for the driver table of a report without judged channels.

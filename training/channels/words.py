@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import re
 
-from features.i18n import Translator, translator
+from features.i18n import N_, Translator, translator
 
 #: The training layer's gettext domain and the package holding ``catalogs/<domain>.<locale>.po``.
 DOMAIN = "training"
 PACKAGE = "training"
-
-
-def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name for a marker)
-    """Marks ``message`` for the catalogs; it is translated where it is shown."""
-    return message
 
 
 def report_words(locale: str | None = "en") -> Translator:

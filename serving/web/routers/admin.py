@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from features.i18n import N_
 from serving.web.administration import (
     ModelLine,
     key_holders,
@@ -23,7 +24,7 @@ from serving.web.deps import AdminAction, Administering, PageServices
 from serving.web.errors import PageError
 from serving.web.state import pages_of
 from serving.web.templating import render
-from serving.web.words import N_, page_words
+from serving.web.words import page_words
 
 router = APIRouter(prefix="/app/admin", include_in_schema=False)
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from features.i18n import N_
 from serving.web.deps import LeadViewer, PageServices, PageStore, ReportViewer
 from serving.web.errors import PageError, bad_value
 from serving.web.reads import channel_leads
@@ -24,7 +25,7 @@ from serving.web.reviews import (
     targets,
 )
 from serving.web.templating import render
-from serving.web.words import N_, page_locale, page_words
+from serving.web.words import page_locale, page_words
 from training.channels.cells import SUMMARY_COLUMNS
 
 if TYPE_CHECKING:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from features.i18n import N_
 from serving.web.templating import render
-from serving.web.words import N_, page_words
+from serving.web.words import page_words
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,14 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from features.i18n import LOCALES
+from features.i18n import LOCALES, N_
 from serving.web.cookies import set_cookie
 from serving.web.deps import CSRF_FIELD, MaybeSignedIn, csrf_refused
 from serving.web.errors import PageError
 from serving.web.routers.signin import safe_next
 from serving.web.sessions import SIGNIN_COOKIE, tokens_match
 from serving.web.state import pages_of
-from serving.web.words import LANG_COOKIE, LANG_COOKIE_SECONDS, N_
+from serving.web.words import LANG_COOKIE, LANG_COOKIE_SECONDS
 
 router = APIRouter(include_in_schema=False)
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from features.i18n import N_
 from serving.api.auth import Permission
 from serving.api.deps import Services
 from serving.api.errors import ApiError, validation_errors
@@ -29,7 +30,7 @@ from serving.web.moving import move_lead, text_fields
 from serving.web.sessions import WebSession
 from serving.web.templating import render
 from serving.web.views import moves, probability_chart, source_rows
-from serving.web.words import N_, page_locale, page_words
+from serving.web.words import page_locale, page_words
 
 router = APIRouter(prefix="/app/leads", include_in_schema=False)
 

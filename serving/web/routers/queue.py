@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from features.i18n import N_
 from serving.api.auth import Permission
 from serving.api.errors import ApiError
 from serving.api.workflows import claim, claim_next, queue_view, release
@@ -20,7 +21,7 @@ from serving.web.routers.signin import safe_next
 from serving.web.state import pages_of
 from serving.web.templating import render
 from serving.web.views import only_breached, queue_rows, sla_words
-from serving.web.words import N_, page_words
+from serving.web.words import page_words
 
 router = APIRouter(prefix="/app/queue", include_in_schema=False)
 

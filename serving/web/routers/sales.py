@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from features.i18n import N_
 from serving.api.auth import Permission
 from serving.web.deps import LeadViewer, MovingStatus, PageServices, PageStore
 from serving.web.errors import PageError, lead_number
@@ -17,7 +18,7 @@ from serving.web.reads import sales_channels, sales_leads
 from serving.web.routers.queue import TIERS
 from serving.web.templating import render
 from serving.web.views import OPEN, SalesFilter, moves, status_choices
-from serving.web.words import N_, page_words
+from serving.web.words import page_words
 
 router = APIRouter(prefix="/app/sales", include_in_schema=False)
 

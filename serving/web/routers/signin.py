@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
+from features.i18n import N_
 from serving.api.deps import Services, authenticate
 from serving.api.errors import ApiError
 from serving.web.cookies import clear_cookie, set_cookie
@@ -16,7 +17,7 @@ from serving.web.nav import HOMES
 from serving.web.sessions import SESSION_COOKIE, SIGNIN_COOKIE, SIGNIN_TOKEN_SECONDS
 from serving.web.state import pages_of
 from serving.web.templating import render
-from serving.web.words import N_, page_words
+from serving.web.words import page_words
 
 router = APIRouter(include_in_schema=False)
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from serving.api.texts import PYDANTIC, TEMPLATES, api_words, text_type, translate
+from serving.api.texts import PYDANTIC, TEMPLATES, serving_words, text_type, translate
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.serving.conftest import MemoryLoader, PostLead, headers, make_lead
@@ -278,11 +278,11 @@ def test_every_template_comes_back_in_russian_with_its_values(template: str, kin
     assert text_type(english) == kind
     assert translate(english, "en") == english
     russian = translate(english, "ru")
-    assert russian == api_words("ru").gettext(template).format(**values)
+    assert russian == serving_words("ru").gettext(template).format(**values)
     assert russian != english
     assert all(value in russian for value in values.values())
 
 
 def test_pydantic_types_keep_their_placeholders_in_russian() -> None:
     for template in set(PYDANTIC.values()):
-        assert _names(api_words("ru").gettext(template)) == _names(template), template
+        assert _names(serving_words("ru").gettext(template)) == _names(template), template

@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from features.i18n import LOCALES
 from features.i18n.catalogs import read_catalog
 from features.questionnaire import load_catalog
-from serving.web.words import DOMAIN, LANG_COOKIE, PACKAGE, words
+from serving.api.texts import DOMAIN, PACKAGE, serving_words
+from serving.web.words import LANG_COOKIE
 from tests.serving.conftest import PostLead, headers
 from tests.serving.web.conftest import form_token, sign_in
 
@@ -184,8 +185,8 @@ def test_the_russian_catalog_is_russian() -> None:
     cyrillic = [text for text in russian if re.search("[а-яё]", text, re.IGNORECASE)]
     assert len(cyrillic) > 0.95 * len(russian)
     assert all(m.string == m.id for m in _catalog("en") if m.id)
-    assert words("ru").gettext("Claim next") == "Взять следующий"
-    assert words(None).gettext("Claim next") == "Claim next"
+    assert serving_words("ru").gettext("Claim next") == "Взять следующий"
+    assert serving_words(None).gettext("Claim next") == "Claim next"
 
 
 def test_a_lead_is_listed_in_the_apis_status_words(client: TestClient, post_lead: PostLead) -> None:
