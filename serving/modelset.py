@@ -11,6 +11,10 @@ published in memory (embedding the service, tests). A registry that cannot be re
 (``RegistryUnreachableError``) stops a load at once: every slot keeps what it served, and
 the set says why (``registry_problem``) until a look-up succeeds again. The periodic check
 (:func:`refresh`) runs in the background (``serving/background.py``).
+
+Each moment also has a slot for its outlook (``training.outlook``: time to conversion and
+expected value), ``(known_at, "outlook")``, loaded the same way; a moment without an outlook
+champion serves no outlook (not an error, and no fallback).
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from training.model import ScoredLead
+from training.outlook import OUTLOOK, Outlook
 from training.registry import (
     RegistryUnreachableError,
     VersionedModel,
+    VersionedOutlook,
     champion_version,
     load_champion,
+    load_outlook,
     model_name,
 )
 
@@ -38,7 +45,9 @@ log = logging.getLogger(__name__)
 
 KNOWN_ATS: tuple[str, ...] = ("arrival", "qualified")
 TARGETS: tuple[str, ...] = ("sql", "won")
-Slot = tuple[str, str]  # (known_at, target)
+Slot = tuple[str, str]  # (known_at, target), or (known_at, OUTLOOK)
+#: What a slot serves: a scoring model, or a moment's outlook.
+Served = VersionedModel | VersionedOutlook
 
 
 class ScoringModel(Protocol):
@@ -56,6 +65,8 @@ class ModelLoader(Protocol):
 
     def load(self, name: str) -> VersionedModel | None: ...
 
+    def load_outlook(self, name: str) -> VersionedOutlook | None: ...
+
     def version(self, name: str) -> str | None: ...
 
 
@@ -72,9 +83,17 @@ class ModelSet:
     models: Mapping[Slot, VersionedModel] = field(default_factory=dict)
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     registry_problem: str | None = None
+    outlooks: Mapping[str, VersionedOutlook] = field(default_factory=dict)  # by known_at
 
     def get(self, known_at: str, target: str) -> VersionedModel | None:
         return self.models.get((known_at, target))
+
+    def outlook(self, known_at: str) -> VersionedOutlook | None:
+        """The outlook in service at ``known_at`` (None: none is loaded)."""
+        return self.outlooks.get(known_at)
+
+    def served(self, slot: Slot) -> Served | None:
+        return self.outlooks.get(slot[0]) if slot[1] == OUTLOOK else self.models.get(slot)
 
     def name(self, known_at: str, target: str) -> str:
         return self.names[(known_at, target)]
@@ -82,15 +101,20 @@ class ModelSet:
     def versions(self) -> dict[str, str | None]:
         """Every expected model name with the version in service (None: not loaded)."""
         return {
-            name: (self.models[slot].version if slot in self.models else None)
+            name: (served.version if (served := self.served(slot)) else None)
             for slot, name in self.names.items()
         }
 
-    def replace(self, slot: Slot, served: VersionedModel | None) -> ModelSet:
+    def replace(self, slot: Slot, served: Served | None) -> ModelSet:
         models = {key: value for key, value in self.models.items() if key != slot}
-        if served is not None:
+        outlooks = {key: value for key, value in self.outlooks.items() if (key, OUTLOOK) != slot}
+        if served is not None and isinstance(served.model, Outlook):
+            outlooks[slot[0]] = served
+        elif served is not None:
             models[slot] = served
-        return ModelSet(self.names, models, registry_problem=self.registry_problem)
+        return ModelSet(
+            self.names, models, registry_problem=self.registry_problem, outlooks=outlooks
+        )
 
     def with_problem(self, problem: str | None) -> ModelSet:
         """The same champions, with why the registry could not be asked (None: it answered)."""
@@ -119,19 +143,25 @@ class ModelHolder:
 
 class MemoryLoader:
     """Champions held in memory instead of a registry: for embedding the service in another
-    program (publish a trained ``LeadModel`` directly) and for testing it without MLflow."""
+    program (publish a trained ``LeadModel``, or an ``Outlook``, directly) and for testing it
+    without MLflow."""
 
     def __init__(self) -> None:
         self._models: dict[str, VersionedModel] = {}
+        self._outlooks: dict[str, VersionedOutlook] = {}
         self._lock = threading.Lock()
 
     def publish(self, name: str, version: str, model: Any) -> None:
         with self._lock:
-            self._models[name] = VersionedModel(name, version, model)
+            if isinstance(model, Outlook):
+                self._outlooks[name] = VersionedOutlook(name, version, model)
+            else:
+                self._models[name] = VersionedModel(name, version, model)
 
     def withdraw(self, name: str) -> None:
         with self._lock:
             self._models.pop(name, None)
+            self._outlooks.pop(name, None)
 
     def model_name(self, known_at: str, target: str, dataset: str) -> str:
         return model_name(known_at, target, dataset)
@@ -140,8 +170,12 @@ class MemoryLoader:
         with self._lock:
             return self._models.get(name)
 
+    def load_outlook(self, name: str) -> VersionedOutlook | None:
+        with self._lock:
+            return self._outlooks.get(name)
+
     def version(self, name: str) -> str | None:
-        held = self.load(name)
+        held = self.load(name) or self.load_outlook(name)
         return None if held is None else held.version
 
 
@@ -157,15 +191,20 @@ class RegistryLoader:
     def load(self, name: str) -> VersionedModel | None:
         return load_champion(self.tracking_uri, name)
 
+    def load_outlook(self, name: str) -> VersionedOutlook | None:
+        return load_outlook(self.tracking_uri, name)
+
     def version(self, name: str) -> str | None:
         return champion_version(self.tracking_uri, name)
 
 
 def expected_names(loader: ModelLoader, dataset: str) -> dict[Slot, str]:
+    """Every slot's registered name: the models of each moment and target, then each
+    moment's outlook."""
     return {
         (known_at, target): loader.model_name(known_at, target, dataset)
         for known_at in KNOWN_ATS
-        for target in TARGETS
+        for target in (*TARGETS, OUTLOOK)
     }
 
 
@@ -185,8 +224,10 @@ def _checked(slot: Slot, loaded: VersionedModel) -> VersionedModel:
     return loaded
 
 
-def load_slot(loader: ModelLoader, slot: Slot, name: str) -> VersionedModel | None:
+def load_slot(loader: ModelLoader, slot: Slot, name: str) -> Served | None:
     """The champion for one slot (None when there is none). Registry errors propagate."""
+    if slot[1] == OUTLOOK:
+        return loader.load_outlook(name)
     loaded = loader.load(name)
     return None if loaded is None else _checked(slot, loaded)
 
@@ -195,10 +236,10 @@ def load_model_set(loader: ModelLoader, dataset: str, previous: ModelSet | None 
     """Load every champion. A slot whose load fails keeps its previous model (if any); a
     registry that does not answer stops the load: the slots not loaded yet keep theirs."""
     names = expected_names(loader, dataset)
-    models: dict[Slot, VersionedModel] = {}
+    loaded = ModelSet(names)
     problem = None
     for slot, name in names.items():
-        served = previous.get(*slot) if previous is not None else None
+        served = previous.served(slot) if previous is not None else None
         if problem is None:
             try:
                 served = load_slot(loader, slot, name)
@@ -207,9 +248,8 @@ def load_model_set(loader: ModelLoader, dataset: str, previous: ModelSet | None 
                 problem = str(error)
             except Exception:
                 log.exception("could not load the champion of %s; keeping what was served", name)
-        if served is not None:
-            models[slot] = served
-    return ModelSet(names, models, registry_problem=problem)
+        loaded = loaded.replace(slot, served)
+    return loaded.with_problem(problem)
 
 
 def refresh(loader: ModelLoader, current: ModelSet) -> ModelSet:
@@ -223,7 +263,7 @@ def refresh(loader: ModelLoader, current: ModelSet) -> ModelSet:
     updated = current
     for slot, name in current.names.items():
         version = loader.version(name)  # RegistryUnreachableError propagates
-        served = current.get(*slot)
+        served = current.served(slot)
         if version == (served.version if served else None):
             continue
         if version is None:

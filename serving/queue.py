@@ -13,6 +13,12 @@ window has passed (``t`` = minutes since the clock started, ``S`` = the SLA in m
 A lead whose scoring was interrupted (no score yet) ranks as if its probability were 1,
 so that a person looks at it first. Ties go to the earlier deadline, then the lower id.
 
+The queue may be ordered by expected value instead (:class:`QueueOrder`): then
+``priority = rank value * urgency``, the rank value being the lead's expected value (the
+outlook's ``P(won within 180 days) x E[deal value | won]``); a lead without one (unscored,
+or no outlook in service) ranks with 0, after every lead with one. The exploration boost
+is the probability order's only.
+
 The top of a long queue is found without ranking all of it: :func:`top_ranked` and
 :func:`position_of` run Fagin's threshold algorithm over three sorted reads the store
 answers with indexed queries (:class:`Access`), and give exactly what ranking every lead
@@ -39,6 +45,22 @@ DECAY_WINDOWS = 4.0
 UNSCORED_PROBABILITY = 1.0
 
 
+class QueueOrder(StrEnum):
+    """What the queue ranks with, times the urgency."""
+
+    PROBABILITY = "probability"
+    EXPECTED_VALUE = "expected_value"
+
+
+#: The rank value of a lead without an expected value: after every lead with one.
+NO_VALUE = 0.0
+
+
+def rank_value(expected_value: float | None) -> float:
+    """What a lead ranks with in the expected-value order."""
+    return NO_VALUE if expected_value is None else max(float(expected_value), NO_VALUE)
+
+
 class Queued(Protocol):
     """What ranking needs of a queued lead: a :class:`QueueEntry`, or its :class:`QueueKey`."""
 
@@ -46,7 +68,9 @@ class Queued(Protocol):
     def lead_id(self) -> int: ...
 
     @property
-    def rank_probability(self) -> float: ...
+    def rank_score(self) -> float:
+        """What the lead ranks with in the queue's order (times the urgency)."""
+        ...
 
     @property
     def sla_deadline(self) -> datetime: ...
@@ -57,7 +81,7 @@ class QueueKey(NamedTuple):
     make by the thousand)."""
 
     lead_id: int
-    rank_probability: float
+    rank_score: float  # the rank probability, or the rank value in the expected-value order
     sla_deadline: datetime
 
 
@@ -75,10 +99,19 @@ class QueueEntry:
     status: str
     claimed_by: str | None
     explored: bool = False
+    rank_value: float = NO_VALUE
+    outlook: dict[str, Any] | None = None  # as the store keeps it (serving.scores.ScoreOutlook)
+    order: QueueOrder = QueueOrder.PROBABILITY
 
     @property
     def rank_probability(self) -> float:
         return rank_probability(self.probability, explored=self.explored)
+
+    @property
+    def rank_score(self) -> float:
+        if self.order is QueueOrder.EXPECTED_VALUE:
+            return self.rank_value
+        return self.rank_probability
 
 
 @dataclass(frozen=True)
@@ -133,7 +166,7 @@ def priority(lead: Queued, now: datetime, sla_minutes: float) -> tuple[float, fl
     """(priority, urgency, minutes left) of a queued lead."""
     minutes_left = (lead.sla_deadline - now).total_seconds() / 60.0
     pressing = urgency(minutes_left, sla_minutes)
-    return lead.rank_probability * pressing, pressing, minutes_left
+    return lead.rank_score * pressing, pressing, minutes_left
 
 
 def rank_entry(entry: QueueEntry, now: datetime, sla_minutes: float) -> RankedEntry:
@@ -156,19 +189,20 @@ def rank(entries: Iterable[QueueEntry], now: datetime, sla_minutes: float) -> li
 
 # --- the top of the queue without ranking all of it (Fagin's threshold algorithm) --------
 #
-# priority = p x u, with p the rank probability and u the urgency, which depends only on the
-# deadline and is unimodal in it: 2 at deadline == now, falling (weakly) as the deadline
-# moves away on either side. So three sorted accesses, each an indexed query, bound the
-# priority of every lead not read yet: by p (descending), and by deadline from now into the
-# future (ascending) and into the past (descending). Reading them batch by batch and
-# ranking each lead read, the search may stop as soon as its n-th best priority is above
-# that bound: nothing unread can enter the top n, and the result equals ``rank(...)[:n]``.
+# priority = p x u, with p the rank score (probability or value) and u the urgency, which
+# depends only on the deadline and is unimodal in it: 2 at deadline == now, falling
+# (weakly) as the deadline moves away on either side. So three sorted accesses, each an
+# indexed query, bound the priority of every lead not read yet: by p (descending), and by
+# deadline from now into the future (ascending) and into the past (descending). Reading
+# them batch by batch and ranking each lead read, the search may stop as soon as its n-th
+# best priority is above that bound: nothing unread can enter the top n, and the result
+# equals ``rank(...)[:n]``.
 
 
 class Access(StrEnum):
     """The three sorted reads of the queue (each an indexed, keyset-paginated query)."""
 
-    #: rank probability descending, then id descending
+    #: rank score (the rank probability, or the rank value) descending, then id descending
     PROBABILITY = "probability"
     #: deadline at or after now, ascending (then id ascending): urgency falls along it
     UPCOMING = "upcoming"
@@ -208,7 +242,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def access_key(access: Access, lead: Queued) -> tuple[Any, ...]:
     """The sort key of ``access``'s order (ascending)."""
     if access is Access.PROBABILITY:
-        return (-lead.rank_probability, -lead.lead_id)
+        return (-lead.rank_score, -lead.lead_id)
     if access is Access.UPCOMING:
         return (lead.sla_deadline, lead.lead_id)
     return (_EPOCH - lead.sla_deadline, -lead.lead_id)
@@ -295,7 +329,7 @@ class ThresholdSearch:
         if self.complete:
             return 0.0
         last = self.last.get(Access.PROBABILITY)
-        probability = math.inf if last is None else last.rank_probability
+        probability = math.inf if last is None else last.rank_score
         urgency_bound = max(self._side_bound(side) for side in _SIDES)
         return probability * urgency_bound * (1.0 + _SLACK)
 
@@ -359,7 +393,7 @@ def position_of(
     """``lead``'s 1-based place in the queue ``read`` gives (it must be in it) when that is
     at most ``depth``, else None: exact, reading at most what the top ``depth`` needs.
 
-    ``probability_at_depth``: the rank probability of the ``depth``-th lead of the
+    ``probability_at_depth``: the rank score of the ``depth``-th lead of the
     probability access, when the caller knows it (one index lookup). Urgency is at least 1,
     so when it is above the lead's priority, ``depth`` leads are ahead: None, nothing read.
     """

@@ -4,10 +4,13 @@ The fallback rule (the BANT/source points rule) scores whenever the champion for
 moment (known_at) and the queue target is missing or raises; the score says so (``is_fallback``,
 ``fallback_reason``), the error is logged and counted. A missing or failing model for a
 secondary target (e.g. ``won`` next to ``sql``) is skipped: the rule does not estimate it.
+The moment's outlook (time to conversion, expected value) goes with the queue target's
+score when an outlook is in service; a missing or failing outlook is left out (logged).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ import numpy as np
 from features.reason import Reason
 from features.tiers import Tiers
 from serving.modelset import TARGETS, ModelSet
-from serving.scores import Score
+from serving.scores import Score, ScoreOutlook
 from training.model import ScoredLead
 from training.reasons import DEFAULT_THRESHOLD_PP
 from training.registry import VersionedModel
@@ -141,11 +144,30 @@ class Scorer:
         tier = self.tiers.of(probability)
         return Score(known_at, target, probability, tier, reasons, served.name, served.version)
 
+    def outlook(self, models: ModelSet, known_at: str, record: Record) -> ScoreOutlook | None:
+        """The lead's outlook at ``known_at``; None without an outlook in service, or when it
+        fails (logged and counted like a model's failure)."""
+        served = models.outlook(known_at)
+        if served is None:
+            return None
+        try:
+            [outlook] = served.model.predict([record])
+        except Exception as error:
+            log.error("outlook %s v%s failed", served.name, served.version, exc_info=error)
+            if self._on_model_error is not None:
+                self._on_model_error(served.name, error)
+            return None
+        return ScoreOutlook(outlook, served.name, served.version)
+
     def score_lead(self, models: ModelSet, known_at: str, record: Record) -> list[Score]:
-        """Scores for one lead at ``known_at``: the queue target first, then the others loaded."""
+        """Scores for one lead at ``known_at``: the queue target first (with the moment's
+        outlook), then the others loaded."""
         targets = [self.queue_target, *(t for t in TARGETS if t != self.queue_target)]
-        found = (self._one(models, known_at, target, record) for target in targets)
-        return [self._emit(score) for score in found if score is not None]
+        found = [s for t in targets if (s := self._one(models, known_at, t, record)) is not None]
+        if found and found[0].target == self.queue_target:
+            outlook = self.outlook(models, known_at, record)
+            found[0] = dataclasses.replace(found[0], outlook=outlook)
+        return [self._emit(score) for score in found]
 
     def score_batch(
         self,

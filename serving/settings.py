@@ -53,6 +53,12 @@ class ServingSettings(TrainingSettings):
         "whatever their score, so retraining can judge the model on the leads SDRs would "
         "skip (docs/serving.md, 'Exploration'); 0 turns exploration off",
     )
+    queue_order: Literal["probability", "expected_value"] = Field(
+        default="probability",
+        description="what GET /queue and the queue page rank with, times the SLA urgency, "
+        "unless the request asks (order=): the queue score's probability, or the outlook's "
+        "expected value (docs/serving.md, 'Outlook')",
+    )
     sla_calendar: Path | None = Field(
         default=None,
         description="working hours, time zone and holidays (YAML, docs/serving.md): the SLA "

@@ -37,11 +37,17 @@ def _fit_method(
 TIE_BREAK = 1e-5
 
 
+def isotonic_steps(model: IsotonicRegression, raw: np.ndarray) -> np.ndarray:
+    """A fitted ``out_of_bounds="clip"`` isotonic map in plain numpy: exactly its
+    ``predict`` (linear interpolation between the thresholds), without the ~0.3 ms per call
+    that sklearn spends validating the input."""
+    return np.interp(raw, model.X_thresholds_, model.y_thresholds_)
+
+
 def _apply(model: IsotonicRegression | LogisticRegression, raw: np.ndarray) -> np.ndarray:
-    """The fitted map, in plain numpy (sklearn's predict costs ~0.3 ms a call to validate)."""
+    """The fitted map, in plain numpy."""
     if isinstance(model, IsotonicRegression):
-        # out_of_bounds="clip" with linear interpolation is exactly np.interp
-        steps = np.interp(raw, model.X_thresholds_, model.y_thresholds_)
+        steps = isotonic_steps(model, raw)
         out = steps + TIE_BREAK * (1 / (1 + np.exp(-raw)) - 0.5)
     else:
         z = raw * float(model.coef_[0, 0]) + float(model.intercept_[0])

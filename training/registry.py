@@ -1,8 +1,10 @@
 """The MLflow model registry: model names, the one client helper, aliases, loading.
 
 Registered models are named ``leadscore-<known_at>-<target>`` for the demo data set and
-``leadscore-<dataset>-<known_at>-<target>`` otherwise. The first version of a model gets the
-alias ``champion``; later versions are promoted by the retraining gates (or by hand).
+``leadscore-<dataset>-<known_at>-<target>`` otherwise; a moment's outlook (time to
+conversion and expected value, ``training.outlook``) takes ``outlook`` for the target. The
+first version of a model gets the alias ``champion``; later versions are promoted by the
+retraining gates (or by hand).
 When a new version is promoted the version it replaces keeps the alias ``previous`` (and
 the new version remembers it in its ``replaced`` tag), so ``rollback`` can go back one
 step and then further back the chain. The tracking URI always comes from the caller
@@ -22,7 +24,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import mlflow
 import numpy as np
@@ -36,6 +38,7 @@ from mlflow.protos.databricks_pb2 import (
 from mlflow.tracking import MlflowClient
 
 from training.model import LeadModel
+from training.outlook import OUTLOOK, LeadOutlook, Outlook
 
 CHAMPION = "champion"
 PREVIOUS = "previous"
@@ -50,14 +53,24 @@ def model_name(known_at: str, target: str, dataset: str = DEFAULT_DATASET) -> st
     return f"leadscore-{dataset}-{known_at}-{target}"
 
 
+#: What the registry serves: a scoring model or a moment's outlook.
+Served = TypeVar("Served", LeadModel, Outlook)
+
+
 @dataclass(frozen=True)
-class VersionedModel:
-    """A model with the registry name and version it was loaded as (and its run)."""
+class Versioned(Generic[Served]):
+    """A served model with the registry name and version it was loaded as (and its run)."""
 
     name: str
     version: str
-    model: LeadModel
+    model: Served
     run_id: str | None = None
+
+
+#: A scoring model (``LeadModel``) as loaded: the versioned model of docs/architecture.md.
+VersionedModel = Versioned[LeadModel]
+#: A moment's outlook as loaded.
+VersionedOutlook = Versioned[Outlook]
 
 
 class LeadModelPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
@@ -68,6 +81,29 @@ class LeadModelPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> np.ndarray:
         return self.model.predict_proba(model_input)
+
+
+class OutlookPyfunc(mlflow.pyfunc.PythonModel):  # type: ignore[name-defined]
+    """The MLflow wrapper of an outlook: ``predict`` returns one row of chances, value range
+    and expected value per raw row."""
+
+    def __init__(self, outlook: Outlook) -> None:
+        self.outlook = outlook
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        rows = [_flat(o) for o in self.outlook.predict(model_input)]
+        return pd.DataFrame(rows)
+
+
+def _flat(outlook: LeadOutlook) -> dict[str, Any]:
+    row = outlook.as_dict()
+    return {**row.pop("within"), **row}
+
+
+def outlook_name(known_at: str, dataset: str = DEFAULT_DATASET) -> str:
+    """The registered name of a moment's outlook: the one naming rule, ``outlook`` for the
+    target (``leadscore-arrival-outlook``)."""
+    return model_name(known_at, OUTLOOK, dataset)
 
 
 def mlflow_client(tracking_uri: str) -> MlflowClient:
@@ -155,13 +191,29 @@ def champion_version(tracking_uri: str, name: str, alias: str = CHAMPION) -> str
         ) from error
 
 
-def load_version(tracking_uri: str, name: str, version: str) -> VersionedModel:
+def _load_wrapper(tracking_uri: str, name: str, version: str) -> tuple[Any, str | None]:
+    """The python model registered as ``name`` ``version``, and its run."""
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
     pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
-    wrapper = pyfunc.unwrap_python_model()
     run_id = pyfunc.metadata.run_id if pyfunc.metadata is not None else None
-    return VersionedModel(name, str(version), wrapper.model, run_id or None)
+    return pyfunc.unwrap_python_model(), run_id or None
+
+
+def load_version(tracking_uri: str, name: str, version: str) -> VersionedModel:
+    wrapper, run_id = _load_wrapper(tracking_uri, name, version)
+    return VersionedModel(name, str(version), wrapper.model, run_id)
+
+
+def load_outlook(tracking_uri: str, name: str, alias: str = CHAMPION) -> VersionedOutlook | None:
+    """The outlook behind ``name@alias``, or None when there is none."""
+    version = champion_version(tracking_uri, name, alias)
+    if version is None:
+        return None
+    wrapper, run_id = _load_wrapper(tracking_uri, name, version)
+    if not isinstance(wrapper, OutlookPyfunc):
+        raise TypeError(f"{name} v{version} is not an outlook")
+    return VersionedOutlook(name, version, wrapper.outlook, run_id)
 
 
 def load_champion(tracking_uri: str, name: str, alias: str = CHAMPION) -> VersionedModel | None:

@@ -1,25 +1,53 @@
-"""Train and register the models of a data set: every known_at x target, one MLflow run each.
+"""Train and register the models of a data set: every known_at x target, one MLflow run each,
+then the outlook of each known_at (time to conversion and expected value,
+``training.outlook``), one run each, when the export allows it.
 
 A version whose LightGBM lost to a baseline (flagged) is registered but not made champion
-unless the baseline is accepted: it gets the alias ``candidate`` for review instead.
+unless the baseline is accepted: it gets the alias ``candidate`` for review instead. An
+outlook's first version becomes its champion; an export without a status history (or
+without events) gets no outlook, and the progress says why.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 
-from features.dataset import LeadData
+from features.dataset import DatasetError, LeadData, read_table
 from features.spec import DatasetSpec, KnownAt
-from training.registry import CANDIDATE, CHAMPION, champion_version, model_name, set_alias
+from training.outlook import (
+    HORIZONS,
+    Outlook,
+    OutlookOptions,
+    OutlookUnavailableError,
+    chance_names,
+    fit_outlook,
+)
+from training.registry import (
+    CANDIDATE,
+    CHAMPION,
+    OutlookPyfunc,
+    champion_version,
+    ensure_experiment,
+    model_name,
+    outlook_name,
+    set_alias,
+)
 from training.settings import TrainingSettings
-from training.tracking.runs import artifact_location, log_training_run, logged_importance
+from training.threads import available_threads
+from training.tracking.runs import (
+    _pinned_requirements,
+    artifact_location,
+    log_training_run,
+    logged_importance,
+)
 from training.trainer import TrainOptions, TrainResult, train_model
 
 #: Leads the logged importance (TreeSHAP) is measured on: enough for a stable ranking of
@@ -170,7 +198,116 @@ def train_and_register(
                 top_features=top,
             )
         )
+    train_outlooks(data, digest, settings, _known_ats(pairs), base, register, say)
     return out
+
+
+def _known_ats(pairs: Sequence[tuple[KnownAt, str]]) -> list[KnownAt]:
+    return list(dict.fromkeys(known_at for known_at, _target in pairs))
+
+
+@dataclass(frozen=True)
+class TrainedOutlook:
+    name: str
+    outlook: Outlook
+    run_id: str
+    version: str | None  # None: not registered
+
+    def summary(self) -> str:
+        value = "no value model" if self.outlook.value is None else "the deal-value model"
+        where = f"v{self.version}" if self.version else "not registered"
+        chances = ", ".join(chance_names(self.outlook))
+        return f"{self.name} {where}: {chances} and {value}"
+
+
+def export_frame(data: LeadData) -> pd.DataFrame:
+    """The export as read (every column, the outcome columns the spec drops included)."""
+    path = Path(data.source)
+    if not path.is_file():
+        raise OutlookUnavailableError(f"the export {data.source} is not a file to read again")
+    try:
+        return read_table(path, data.spec.format, data.spec.read)
+    except DatasetError as error:
+        raise OutlookUnavailableError(str(error)) from None
+
+
+def train_outlooks(
+    data: LeadData,
+    digest: str,
+    settings: TrainingSettings,
+    known_ats: Sequence[KnownAt],
+    base: TrainOptions,
+    register: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> list[TrainedOutlook]:
+    """The outlook of each ``known_ats`` on ``data`` (its export read again for the status
+    history and deal values), logged and registered; none, with the reason said, when the
+    export does not allow it."""
+    say = progress or (lambda _message: None)
+    try:
+        raw = export_frame(data)
+    except OutlookUnavailableError as error:
+        say(f"outlooks skipped: {error}")
+        return []
+    threads = int(base.params.get("num_threads", 0)) or available_threads()
+    out: list[TrainedOutlook] = []
+    for known_at in known_ats:
+        name = outlook_name(known_at.value, data.spec.name)
+        tell = _prefixed(say, f"outlook {name}")
+        tell("fitting time to conversion and deal value")
+        try:
+            outlook = fit_outlook(
+                data, raw, OutlookOptions(known_at.value, base.seed, num_threads=threads)
+            )
+        except OutlookUnavailableError as error:
+            tell(f"skipped: {error}")
+            continue
+        tell("logging to MLflow")
+        run_id, version = log_outlook(outlook, name, digest, settings, register)
+        trained = TrainedOutlook(name, outlook, run_id, version)
+        tell(trained.summary())
+        out.append(trained)
+    return out
+
+
+def log_outlook(
+    outlook: Outlook, name: str, digest: str, settings: TrainingSettings, register: bool
+) -> tuple[str, str | None]:
+    """One MLflow run for an outlook, registered as ``name`` (the first version becomes
+    champion); (run id, version or None)."""
+    uri = settings.tracking_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    experiment_id = ensure_experiment(uri, settings.mlflow_experiment, settings.artifact_root)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
+        mlflow.set_tags(
+            {
+                "dataset": outlook.dataset,
+                "known_at": outlook.known_at,
+                "target": outlook.target,
+                "model_kind": "outlook",
+                "data_digest": digest,
+            }
+        )
+        mlflow.log_params(
+            {
+                "horizons": ", ".join(chance_names(outlook)),
+                "currency": outlook.currency,
+                "value_model": outlook.value is not None,
+                "stages": ", ".join(s.value for s in HORIZONS if s.value in outlook.conversion),
+            }
+        )
+        mlflow.log_text("\n".join(outlook.notes), "notes.txt")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=OutlookPyfunc(outlook),
+            pip_requirements=_pinned_requirements(),
+            registered_model_name=name if register else None,
+        )
+        version = info.registered_model_version
+        if version is not None and champion_version(uri, name) is None:
+            set_alias(uri, name, CHAMPION, str(version))
+        return run.info.run_id, None if version is None else str(version)
 
 
 def _top(importance: pd.DataFrame) -> tuple[tuple[str, float], ...]:

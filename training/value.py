@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from features.pipeline import LeadFeaturizer
+from features.pipeline.columns import Inputs
 from features.spec import DatasetSpec
 from training.channels.leads import money_rates
 from training.gbm import DEFAULT_PARAMS, EARLY_STOPPING_ROUNDS, MAX_ROUNDS
@@ -46,18 +47,18 @@ class ValueModel:
     smearing: float
     quantile_boosters: dict[float, lgb.Booster] = field(default_factory=dict)
 
-    def expected(self, frame: pd.DataFrame) -> np.ndarray:
+    def expected(self, frame: Inputs) -> np.ndarray:
         """E[deal value | won] per lead, in the base currency."""
         x = self.featurizer.transform(frame)
         return np.exp(np.asarray(self.booster.predict(x), dtype=float)) * self.smearing
 
-    def median(self, frame: pd.DataFrame) -> np.ndarray:
+    def median(self, frame: Inputs) -> np.ndarray:
         """The median deal value given won (the log prediction, exponentiated): the point
         forecast for a relative error such as MAPE, where the mean overshoots."""
         x = self.featurizer.transform(frame)
         return np.exp(np.asarray(self.booster.predict(x), dtype=float))
 
-    def value_range(self, frame: pd.DataFrame) -> dict[float, np.ndarray]:
+    def value_range(self, frame: Inputs) -> dict[float, np.ndarray]:
         """The deal value's quantiles per lead (quantile -> values)."""
         x = self.featurizer.transform(frame)
         return {

@@ -252,7 +252,7 @@ def _frame_columns(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, Col
             f"the data has no column {', '.join(repr(c) for c in absent)}; the feature "
             f"pipeline reads {', '.join(repr(c) for c in columns)}"
         )
-    repeated = sorted({c for c in columns if (frame.columns == c).sum() > 1})
+    repeated = sorted(set(frame.columns[frame.columns.duplicated()]).intersection(columns))
     if repeated:
         raise ValueError(f"the data has more than one column named {', '.join(repeated)}")
     return {column: _series_column(frame[column]) for column in columns}

@@ -172,6 +172,25 @@ class TrendOut(_Out):
     previous: float = Field(description="the previous probability")
 
 
+class OutlookOut(_Out):
+    """When the lead is likely to convert and what it is worth (docs/serving.md, "Outlook")."""
+
+    within: dict[str, float] = Field(
+        description="P(stage reached within the horizon), by name: sql_7d, sql_30d, sql_90d, "
+        "won_90d, won_180d (calibrated at each horizon)"
+    )
+    likely_within_7d: bool = Field(description="P(SQL within 7 days) is at least 0.5")
+    value_if_won: float | None = Field(description="E[deal value | won], in currency")
+    value_low: float | None = Field(description="the deal value's 10% quantile if won")
+    value_high: float | None = Field(description="the deal value's 90% quantile if won")
+    expected_value: float | None = Field(
+        description="P(won within 180 days) x value_if_won: what the expected-value queue "
+        "order ranks with"
+    )
+    currency: str = Field(description="the data set's base currency")
+    model: ModelRef
+
+
 class ScoreOut(_Out):
     stage: KnownAtValue
     target: Target
@@ -184,6 +203,9 @@ class ScoreOut(_Out):
     scored_at: datetime | None = None
     trend: TrendOut | None = Field(
         default=None, description="against the previous score of this target; none for the first"
+    )
+    outlook: OutlookOut | None = Field(
+        default=None, description="the queue target's score only, when an outlook is in service"
     )
 
 
@@ -206,6 +228,9 @@ class LeadScored(_Out):
         "within the first 100, None when further down or not queued"
     )
     scores: list[ScoreOut] = Field(description="every target scored (sql, and won if loaded)")
+    outlook: OutlookOut | None = Field(
+        default=None, description="the arrival outlook, when an outlook is in service"
+    )
 
 
 class QualificationOut(_Out):
@@ -289,6 +314,9 @@ class LeadDetail(LeadListItem):
         description="first response before the SLA deadline; None while nobody has answered"
     )
     deal_value: MoneyOut | None
+    outlook: OutlookOut | None = Field(
+        default=None, description="the latest queue score's outlook (none without one)"
+    )
     source: dict[str, Any]
     record: dict[str, Any]
     history: list[StatusChangeOut]
@@ -308,7 +336,10 @@ class QueueItem(_Out):
     sla_deadline: datetime
     probability: float | None = Field(description="None: scoring was interrupted")
     tier: Tier | None
-    priority: float = Field(description="probability x urgency (see docs/serving.md)")
+    priority: float = Field(
+        description="probability x urgency, or expected value x urgency in the "
+        "expected-value order (see docs/serving.md)"
+    )
     urgency: float
     minutes_left: float = Field(description="until the SLA deadline (negative: overdue)")
     breached: bool
@@ -317,6 +348,9 @@ class QueueItem(_Out):
     explored: bool = Field(
         description="an exploration pick: boosted to the front at random on arrival, whatever "
         "its score, so the model can be judged on the leads SDRs would skip"
+    )
+    outlook: OutlookOut | None = Field(
+        default=None, description="the latest queue score's outlook (none without one)"
     )
 
 

@@ -30,6 +30,7 @@ from serving.api.schemas import (
     LeadDetail,
     LeadScored,
     ModelRef,
+    OutlookOut,
     QualificationEntry,
     QualificationOut,
     QueueItem,
@@ -41,8 +42,8 @@ from serving.api.schemas import (
     TrendOut,
 )
 from serving.modelset import ModelSet
-from serving.queue import RankedEntry, draw_exploration, rank_entry
-from serving.scores import Trend, trend
+from serving.queue import QueueOrder, RankedEntry, draw_exploration, rank_entry
+from serving.scores import ScoreOutlook, Trend, trend
 from serving.scoring import suggest_route
 from serving.store.leads import LeadClosedError, NewLead, Store
 from serving.store.queue_reads import QueueFilter, queue_entry
@@ -129,9 +130,19 @@ def score_trends(rows: Sequence[ScoreRow]) -> dict[int, Trend]:
     return trends
 
 
+def outlook_out(stored: Mapping[str, Any] | None) -> OutlookOut | None:
+    """An outlook as the store keeps it (``scores.outlook``, ``leads.outlook``), answered."""
+    if not stored:
+        return None
+    kept = ScoreOutlook.from_json(dict(stored))
+    model = ModelRef(name=kept.model_name, version=kept.model_version)
+    return OutlookOut(**kept.outlook.as_dict(), likely_within_7d=kept.likely_soon, model=model)
+
+
 def score_out(row: ScoreRow, trends: Mapping[int, Trend] | None = None) -> ScoreOut:
     found = (trends or {}).get(row.id)
     return ScoreOut(
+        outlook=outlook_out(row.outlook),
         trend=None if found is None else TrendOut.model_validate(found, from_attributes=True),
         stage=row.kind,
         target=row.target,
@@ -189,6 +200,7 @@ def lead_detail(row: LeadRow, locale: str | None = None) -> LeadDetail:
             "sla_met": None if answered is None else answered <= row.sla_deadline,
             "qualified_at": row.qualified_at,
             "deal_value": deal,
+            "outlook": outlook_out(row.outlook),
             "source": row.source,
             "record": row.record,
             "history": [
@@ -213,8 +225,11 @@ def lead_detail(row: LeadRow, locale: str | None = None) -> LeadDetail:
 
 
 def queue_item(ranked: RankedEntry) -> QueueItem:
+    entry = asdict(ranked.entry)
+    for internal in ("rank_value", "order"):
+        entry.pop(internal)
     return QueueItem(
-        **asdict(ranked.entry),
+        **{**entry, "outlook": outlook_out(ranked.entry.outlook)},
         priority=round(ranked.priority, 6),
         urgency=round(ranked.urgency, 6),
         minutes_left=round(ranked.minutes_left, 2),
@@ -352,6 +367,7 @@ def receive_lead(
         in_queue=row.in_queue,
         queue_position=position,
         scores=[score_out(score) for score in arrival],
+        outlook=outlook_out(primary.outlook) if primary else None,
     )
 
 
@@ -473,9 +489,12 @@ def queue_view(
     tier: str | None,
     unclaimed: bool,
     limit: int,
+    order: QueueOrder | None = None,
 ) -> QueueOut:
+    """The top of the queue in ``order`` (None: the installation's ``queue_order``)."""
     now = services.clock()
-    which = QueueFilter(channel=channel, tier=tier, unclaimed=unclaimed)
+    chosen = order or QueueOrder(services.settings.queue_order)
+    which = QueueFilter(channel=channel, tier=tier, unclaimed=unclaimed, order=chosen)
     page = store.queue_top(now, services.settings.sla_minutes, limit, which)
     return QueueOut(
         items=[queue_item(item) for item in page.items],

@@ -143,6 +143,7 @@ def _add_score_rows(
         if score.target == queue_target:
             lead.probability = score.probability
             lead.tier = score.tier
+            lead.outlook = row.outlook
             written_back.append(row)
     return written_back
 

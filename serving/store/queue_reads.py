@@ -2,8 +2,10 @@
 (``serving.queue.Access``) as keyset-paginated range scans of the partial queue indexes,
 the filters a queue read takes, queue entries from lead rows, and the reads built on them
 (the top of the queue, a lead's place in it, the counts), each inside a session the caller
-opens. The ranking itself is ``serving.queue`` (pure); the ``Store`` methods that open the
-sessions are in ``leads.py``."""
+opens. The expected-value order reads the same way, ranking with ``rank_value`` (and its
+own partial index) where the probability order ranks with ``rank_probability``. The ranking
+itself is ``serving.queue`` (pure); the ``Store`` methods that open the sessions are in
+``leads.py``."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from serving.queue import (
     Queued,
     QueueEntry,
     QueueKey,
+    QueueOrder,
     RankedEntry,
     Read,
     Reader,
@@ -32,14 +35,14 @@ from serving.queue import (
 from serving.store.tables import LeadRow
 
 
-def queue_entry(row: Any) -> QueueEntry:
-    """A queue entry from a lead row (or a row of its queue columns)."""
+def queue_entry(row: Any, order: QueueOrder = QueueOrder.PROBABILITY) -> QueueEntry:
+    """A queue entry from a lead row (or a row of its queue columns), ranked in ``order``."""
     columns = {name: getattr(row, name) for name in ENTRY_COLUMNS}
-    return QueueEntry(lead_id=row.id, **columns)
+    return QueueEntry(lead_id=row.id, order=order, **columns)
 
 
 #: The queue entry's fields that are lead columns of the same name.
-ENTRY_COLUMNS = tuple(f.name for f in fields(QueueEntry) if f.name != "lead_id")
+ENTRY_COLUMNS = tuple(f.name for f in fields(QueueEntry) if f.name not in ("lead_id", "order"))
 
 QUEUE_COLUMNS = (
     LeadRow.id,
@@ -52,6 +55,8 @@ QUEUE_COLUMNS = (
     LeadRow.status,
     LeadRow.claimed_by,
     LeadRow.explored,
+    LeadRow.rank_value,
+    LeadRow.outlook,
 )
 
 
@@ -66,6 +71,7 @@ class QueueFilter:
     channel: str | None = None
     tier: str | None = None
     unclaimed: bool = False
+    order: QueueOrder = QueueOrder.PROBABILITY
 
     def where(self) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = [LEADS.in_queue.is_(True)]
@@ -87,21 +93,35 @@ class QueuePage:
     breached: int
 
 
-#: What the sorted reads return (serving.queue.QueueKey): all the ranking needs.
-KEY_COLUMNS = (LEADS.id, LEADS.rank_probability, LEADS.sla_deadline)
+def rank_column(order: QueueOrder) -> ColumnElement[float]:
+    """The column the queue ranks with in ``order``."""
+    return LEADS.rank_value if order is QueueOrder.EXPECTED_VALUE else LEADS.rank_probability
+
+
+def key_columns(order: QueueOrder) -> tuple[ColumnElement[Any], ...]:
+    """What the sorted reads return (serving.queue.QueueKey): all the ranking needs."""
+    return (LEADS.id, rank_column(order), LEADS.sla_deadline)
+
+
+#: The sorted reads' columns in the probability order.
+KEY_COLUMNS = key_columns(QueueOrder.PROBABILITY)
 
 
 def access_range(
-    access: Access, after: Queued | None, now: datetime
+    access: Access,
+    after: Queued | None,
+    now: datetime,
+    order: QueueOrder = QueueOrder.PROBABILITY,
 ) -> tuple[list[ColumnElement[bool]], list[ColumnElement[Any]]]:
     """One sorted access of serving.queue in SQL, (where, order by): a range scan of one of
     the partial queue indexes, resumed after the last row read (keyset pagination)."""
     if access is Access.PROBABILITY:
+        ranked = rank_column(order)
         where: list[ColumnElement[bool]] = []
         if after is not None:
-            key = tuple_(LEADS.rank_probability, LEADS.id)
-            where.append(key < tuple_(after.rank_probability, after.lead_id))
-        return where, [LEADS.rank_probability.desc(), LEADS.id.desc()]
+            key = tuple_(ranked, LEADS.id)
+            where.append(key < tuple_(after.rank_score, after.lead_id))
+        return where, [ranked.desc(), LEADS.id.desc()]
     key = tuple_(LEADS.sla_deadline, LEADS.id)
     if access is Access.UPCOMING:
         where = [LEADS.sla_deadline >= now]
@@ -121,9 +141,11 @@ def queue_reader(session: Session, which: QueueFilter, now: datetime) -> Reader:
     conditions = which.where()
     connection = session.connection()
 
+    keys = key_columns(which.order)
+
     def part(number: int, read: Read) -> Select[Any]:
-        where, order = access_range(read.access, read.after, now)
-        scan = select(*KEY_COLUMNS).where(*conditions, *where).order_by(*order)
+        where, order = access_range(read.access, read.after, now, which.order)
+        scan = select(*keys).where(*conditions, *where).order_by(*order)
         inner = scan.limit(read.limit).subquery()
         return select(literal(number).label("access"), *inner.c)
 
@@ -168,7 +190,7 @@ def queue_page(
     rows = session.execute(
         select(*QUEUE_COLUMNS).where(LeadRow.id.in_([key.lead_id for key in keys]))
     )
-    items = rank([queue_entry(row) for row in rows], now, sla_minutes)
+    items = rank([queue_entry(row, which.order) for row in rows], now, sla_minutes)
     counts = session.execute(
         select(func.count(), func.count().filter(LEADS.sla_deadline < now))
         .select_from(LeadRow)

@@ -109,4 +109,6 @@ def score_row(
         scored_at=now,
         explored=None if exploration is None else exploration.explored,
         propensity=None if exploration is None else exploration.propensity,
+        outlook=None if score.outlook is None else score.outlook.as_json(),
+        expected_value=None if score.outlook is None else score.outlook.outlook.expected_value,
     )

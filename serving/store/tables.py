@@ -38,7 +38,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
-from serving.queue import UNSCORED_PROBABILITY, rank_probability
+from serving.queue import NO_VALUE, UNSCORED_PROBABILITY, rank_probability, rank_value
 
 #: Execution option that makes a SQLite transaction take the write lock up front.
 WRITE_OPTION = "leadscore_write"
@@ -50,6 +50,8 @@ IN_QUEUE = {"sqlite": "in_queue IS 1", "postgresql": "in_queue IS true"}
 #: The columns of the two partial queue indexes.
 QUEUE_PROBABILITY_COLUMNS = ("rank_probability", "id", "sla_deadline", "claimed_by", "tier")
 QUEUE_DEADLINE_COLUMNS = ("sla_deadline", "id", "rank_probability", "claimed_by", "tier")
+#: The columns of the partial index of the expected-value order (migration 0005).
+QUEUE_VALUE_COLUMNS = ("rank_value", "id", "sla_deadline", "claimed_by", "tier")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -111,6 +113,14 @@ class LeadRow(Base):
         server_default=false(),
         comment="boosted to the front of the queue at random on arrival",
     )
+    outlook: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="the latest queue score's outlook: chances per horizon, value, expected value"
+    )
+    rank_value: Mapped[float] = mapped_column(
+        Float,
+        server_default=text(repr(NO_VALUE)),
+        comment="what the expected-value order ranks with: expected value, 0 without one",
+    )
     tier: Mapped[str | None] = mapped_column(String(1))
     route: Mapped[str | None] = mapped_column(String(16), comment="suggested after qualifying")
     qualified_at: Mapped[datetime | None]
@@ -148,6 +158,12 @@ class LeadRow(Base):
             sqlite_where=text(IN_QUEUE["sqlite"]),
             postgresql_where=text(IN_QUEUE["postgresql"]),
         ),
+        Index(
+            "ix_leads_queue_value",
+            *QUEUE_VALUE_COLUMNS,
+            sqlite_where=text(IN_QUEUE["sqlite"]),
+            postgresql_where=text(IN_QUEUE["postgresql"]),
+        ),
     )
 
     @validates("probability", "explored")
@@ -157,6 +173,12 @@ class LeadRow(Base):
         probability = value if key == "probability" else self.probability
         explored = value if key == "explored" else self.explored
         self.rank_probability = rank_probability(probability, explored=bool(explored))
+        return value
+
+    @validates("outlook")
+    def _rank_value_with(self, _key: str, value: dict[str, Any] | None) -> Any:
+        """Every change of the outlook keeps the expected-value order's rank value with it."""
+        self.rank_value = rank_value(None if value is None else value.get("expected_value"))
         return value
 
 
@@ -195,6 +217,12 @@ class ScoreRow(_LeadEvent, Base):
     explored: Mapped[bool | None] = mapped_column(Boolean, comment="arrival: boosted or not")
     propensity: Mapped[float | None] = mapped_column(
         Float, comment="arrival: the chance of the boost (the exploration share then)"
+    )
+    outlook: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="the moment's outlook: chances per horizon, value range, expected value, model"
+    )
+    expected_value: Mapped[float | None] = mapped_column(
+        Float, comment="P(won within 180 days) x E[deal value | won], base currency"
     )
 
     lead: Mapped[LeadRow] = relationship(back_populates="scores", lazy="raise")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -20,11 +20,13 @@ from serving.queue import (
     Access,
     Queued,
     QueueEntry,
+    QueueOrder,
     Read,
     Reader,
     draw_exploration,
     position_of,
     rank,
+    rank_value,
     read_entries,
     top_ranked,
     urgency,
@@ -191,3 +193,40 @@ def test_the_live_draw_follows_the_simulated_policy() -> None:
     live = np.array([draw_exploration(0.05, float(d)).explored for d in draws])
     np.testing.assert_array_equal(live, explored(draws, 0.05))
     assert draw_exploration(0.05, 0.5).propensity == 0.05
+
+
+# --- the expected-value order: the same search, the rank value for the probability --------
+
+VALUES = st.one_of(st.none(), st.sampled_from([0.0, 1.0, 5e5]), st.floats(0, 1e7, allow_nan=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.tuples(PROBABILITIES, VALUES, MINUTES_LEFT), max_size=150),
+    n=st.integers(1, 40),
+    batch=BATCHES,
+)
+def test_the_expected_value_order_equals_a_brute_force_sort(
+    rows: list[tuple[float | None, float | None, float]], n: int, batch: int | None
+) -> None:
+    queue = [
+        replace(
+            entry(i + 1, p, left),
+            rank_value=rank_value(value),
+            order=QueueOrder.EXPECTED_VALUE,
+        )
+        for i, (p, value, left) in enumerate(rows)
+    ]
+    values = {lead.lead_id: value for lead, (_p, value, _left) in zip(queue, rows, strict=True)}
+
+    def brute(lead: QueueEntry) -> tuple[float, datetime, int]:
+        minutes_left = (lead.sla_deadline - NOW).total_seconds() / 60
+        value = values[lead.lead_id] or 0.0
+        return (-value * urgency(minutes_left, SLA), lead.sla_deadline, lead.lead_id)
+
+    expected = [lead.lead_id for lead in sorted(queue, key=brute)]
+    top = top_ranked(read_entries(queue, NOW), n, NOW, SLA, batch=batch)
+    assert ids(top) == expected[:n]
+    # leads without an expected value come after every lead with a positive one
+    valued = [i for i in expected if (values[i] or 0.0) > 0]
+    assert expected[: len(valued)] == valued

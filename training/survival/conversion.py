@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.pipeline.columns import Inputs
 from features.spec import DatasetSpec
 from training.survival.expand import FollowUp
 from training.survival.hazard import HazardModel, HazardOptions, fit_hazard
@@ -24,12 +25,12 @@ class ConversionModel:
     calibrator: HorizonCalibrator
     horizons: tuple[int, ...]
 
-    def raw(self, frame: pd.DataFrame) -> dict[int, np.ndarray]:
+    def raw(self, frame: Inputs) -> dict[int, np.ndarray]:
         """Uncalibrated P(within h) per horizon, straight from the hazards."""
         hazards = self.hazard.hazards(frame)
         return {h: p_within(hazards, self.hazard.periods, h) for h in self.horizons}
 
-    def predict(self, frame: pd.DataFrame) -> dict[int, np.ndarray]:
+    def predict(self, frame: Inputs) -> dict[int, np.ndarray]:
         """Calibrated P(within h) per horizon, non-decreasing across horizons."""
         return self.calibrator.apply(self.raw(frame))
 

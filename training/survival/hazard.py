@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from features.pipeline import LeadFeaturizer
+from features.pipeline.columns import Inputs
 from features.spec import DatasetSpec
 from training.gbm import DEFAULT_PARAMS, fit_gbm
 from training.survival.expand import FollowUp, Periods, PersonPeriods, expand
@@ -46,7 +47,7 @@ class HazardModel:
     booster: lgb.Booster
     periods: Periods
 
-    def hazards(self, frame: pd.DataFrame) -> np.ndarray:
+    def hazards(self, frame: Inputs) -> np.ndarray:
         """(leads, periods): each period's conversion probability given none before it."""
         x = self.featurizer.transform(frame)
         k = self.periods.count

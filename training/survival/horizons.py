@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 
-from training.calibration import TIE_BREAK
+from training.calibration import TIE_BREAK, isotonic_steps
 from training.survival.expand import FollowUp, Periods
 
 
@@ -69,7 +69,7 @@ class HorizonCalibrator:
         out: dict[int, np.ndarray] = {}
         floor: np.ndarray | None = None
         for h in sorted(raw):
-            p = self.maps[h].predict(raw[h]) if h in self.maps else raw[h]
+            p = isotonic_steps(self.maps[h], raw[h]) if h in self.maps else raw[h]
             # isotonic steps tie whole ranges: the raw order breaks the ties (calibration.py)
             p = np.clip(np.asarray(p, dtype=float) + TIE_BREAK * raw[h], 0.0, 1.0)
             floor = p if floor is None else np.maximum(floor, p)

@@ -10,6 +10,7 @@ from serving.api.deps import Claimer, QueueReader, ServicesDep, StoreDep
 from serving.api.inputs import CheckedRoute, LeadId
 from serving.api.schemas import ClaimResult, QueueOut, ReleaseResult, Tier
 from serving.api.workflows import claim, claim_next, lead_detail, queue_view, release
+from serving.queue import QueueOrder
 
 router = APIRouter(prefix="/queue", tags=["queue"], route_class=CheckedRoute)
 
@@ -23,10 +24,16 @@ def get_queue(
     tier: Tier | None = None,
     unclaimed: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    order: Annotated[
+        QueueOrder | None,
+        Query(description="probability or expected_value; default: LEADSCORE_QUEUE_ORDER"),
+    ] = None,
 ) -> QueueOut:
-    """``priority = probability x urgency``; urgency grows as the SLA deadline nears
-    (docs/serving.md). Leads past their deadline are flagged ``breached``."""
-    return queue_view(services, store, channel, tier, unclaimed, limit)
+    """``priority = probability x urgency`` (or ``expected value x urgency`` with
+    ``order=expected_value``, leads without an expected value last); urgency grows as the
+    SLA deadline nears (docs/serving.md). Leads past their deadline are flagged
+    ``breached``."""
+    return queue_view(services, store, channel, tier, unclaimed, limit, order)
 
 
 @router.post(

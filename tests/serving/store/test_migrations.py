@@ -1,5 +1,6 @@
-"""Migration 0002 on a store that already holds leads: the rank probability is backfilled,
-the queue indexes replace the old one, and it downgrades cleanly; on both databases."""
+"""Migrations on a store that already holds leads: 0002 backfills the rank probability and
+its queue indexes replace the old one, 0005 adds the outlook and the expected-value index;
+each downgrades cleanly; on both databases."""
 
 from __future__ import annotations
 
@@ -66,5 +67,37 @@ def test_0002_backfills_the_rank_probability_and_swaps_the_indexes(database_url:
         assert "ix_leads_queue" in _indexes(engine)
         migrate(engine)
         assert "ix_leads_queue_probability" in _indexes(engine)
+    finally:
+        engine.dispose()
+
+
+def test_0005_adds_the_outlook_and_the_value_index_to_a_store_with_leads(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        migrate(engine, "0004_exploration")
+        leads = sa.Table("leads", sa.MetaData(), autoload_with=engine)
+        with engine.begin() as connection:
+            connection.execute(leads.insert(), [_lead(i, 0.5, in_queue=True) for i in range(3)])
+        migrate(engine)
+        with engine.connect() as connection:
+            stored = connection.execute(
+                sa.text("SELECT outlook, rank_value FROM leads ORDER BY id")
+            ).all()
+        assert stored == [(None, 0.0)] * 3  # no outlook yet: ranked after any lead with one
+        assert "ix_leads_queue_value" in _indexes(engine)
+        scores = {column["name"] for column in sa.inspect(engine).get_columns("scores")}
+        assert {"outlook", "expected_value"} <= scores
+
+        config = alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0004_exploration")
+        columns = {column["name"] for column in sa.inspect(engine).get_columns("leads")}
+        assert not {"outlook", "rank_value"} & columns
+        assert "ix_leads_queue_value" not in _indexes(engine)
+        migrate(engine)
+        assert "ix_leads_queue_value" in _indexes(engine)
     finally:
         engine.dispose()

@@ -7,7 +7,6 @@ Create Date: 2026-11-26
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,8 +16,6 @@ from serving.store.migrations.ddl import ID, JSON, time_column
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def _create_lead_event_table(name: str, *columns: sa.Column[Any]) -> None:

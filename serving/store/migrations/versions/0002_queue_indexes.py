@@ -15,20 +15,14 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
+from serving.store.migrations.ddl import create_queue_index, rank_column
+
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
-#: Migrations never import application code: the index predicate is spelled out here, as
-#: each dialect renders ``in_queue IS true`` (see serving/store/tables.py IN_QUEUE).
-SQLITE_IN_QUEUE = "in_queue IS 1"
-POSTGRESQL_IN_QUEUE = "in_queue IS true"
 #: The partial queue indexes' columns (serving/store/tables.py QUEUE_*_COLUMNS).
 PROBABILITY_COLUMNS = ["rank_probability", "id", "sla_deadline", "claimed_by", "tier"]
 DEADLINE_COLUMNS = ["sla_deadline", "id", "rank_probability", "claimed_by", "tier"]
@@ -37,32 +31,19 @@ UNSCORED_PROBABILITY = 1.0
 
 
 def upgrade() -> None:
-    # A plain ADD COLUMN with a default, never a table rebuild: rebuilding `leads` on SQLite
-    # would drop it, and with foreign keys on that deletes every row that refers to it.
     op.add_column(
         "leads",
-        sa.Column(
+        rank_column(
             "rank_probability",
-            sa.Float(),
-            nullable=False,
-            server_default=sa.text(repr(UNSCORED_PROBABILITY)),
-            comment="what the queue ranks with: probability, 1 while unscored",
+            UNSCORED_PROBABILITY,
+            "what the queue ranks with: probability, 1 while unscored",
         ),
     )
     op.execute(
         sa.text("UPDATE leads SET rank_probability = probability WHERE probability IS NOT NULL")
     )
-    for name, columns in (
-        ("ix_leads_queue_probability", PROBABILITY_COLUMNS),
-        ("ix_leads_queue_deadline", DEADLINE_COLUMNS),
-    ):
-        op.create_index(
-            name,
-            "leads",
-            columns,
-            sqlite_where=sa.text(SQLITE_IN_QUEUE),
-            postgresql_where=sa.text(POSTGRESQL_IN_QUEUE),
-        )
+    create_queue_index("ix_leads_queue_probability", PROBABILITY_COLUMNS)
+    create_queue_index("ix_leads_queue_deadline", DEADLINE_COLUMNS)
     op.drop_index("ix_leads_queue", table_name="leads")
 
 

@@ -12,7 +12,6 @@ Create Date: 2026-12-02
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,8 +21,6 @@ from serving.store.migrations.ddl import ID, JSON, time_column
 
 revision: str = "0003_connectors"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def _retry_columns() -> list[sa.Column[Any]]:

@@ -1,0 +1,132 @@
+"""The outlook in service: a real fitted outlook published in memory gives each new lead
+its chances and expected value, the store keeps them, and the queue orders by expected
+value when asked (the setting or ``order=``), leads without one last; on both stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from features.dataset import prepare_frame
+from features.demo import generate_leads
+from features.spec import load_spec
+from serving.app import create_app
+from serving.modelset import MemoryLoader
+from tests.serving.conftest import headers, make_lead, serving_settings
+from training.outlook import Outlook, OutlookOptions, fit_outlook
+from training.registry import outlook_name
+
+
+@pytest.fixture(scope="module")
+def outlook() -> Outlook:
+    frame, _ = generate_leads(n=4_000, seed=5)
+    data = prepare_frame(load_spec("demo"), frame, source="demo")
+    return fit_outlook(data, frame, OutlookOptions(known_at="arrival"))
+
+
+@pytest.fixture
+def serving(database_url: str, tmp_path: Path, outlook: Outlook) -> Iterator[TestClient]:
+    loader = MemoryLoader()
+    loader.publish(outlook_name("arrival"), "3", outlook)
+    with TestClient(
+        create_app(serving_settings(tmp_path, database_url=database_url), loader=loader)
+    ) as c:
+        yield c
+
+
+LEADS: list[dict[str, Any]] = [
+    {"channel": "referral", "company_size": "1000+", "message": "срочно нужен тендер"},
+    {"channel": "display", "message": None, "email": None},
+    {"channel": "partner", "company_size": "51-200"},
+    {"channel": "social", "company_size": "1-10", "message": None},
+    {"channel": "paid_search", "company_size": "201-1000", "message": "price please"},
+]
+
+
+def _post(client: TestClient, number: int, **source: Any) -> dict[str, Any]:
+    body = make_lead(external_id=f"ev-{number}", **source)
+    answer = client.post("/leads", json=body, headers=headers())
+    assert answer.status_code == 201, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def test_a_new_lead_gets_its_outlook_and_the_store_keeps_it(serving: TestClient) -> None:
+    answer = _post(serving, 1, **LEADS[0])
+    outlook = answer["outlook"]
+    assert isinstance(outlook, dict)
+    assert set(outlook["within"]) == {"sql_7d", "sql_30d", "sql_90d", "won_90d", "won_180d"}
+    assert (
+        outlook["within"]["sql_7d"] <= outlook["within"]["sql_30d"] <= outlook["within"]["sql_90d"]
+    )
+    assert outlook["currency"] == "RUB"
+    assert outlook["value_low"] <= outlook["value_high"]
+    assert outlook["expected_value"] == pytest.approx(
+        outlook["within"]["won_180d"] * outlook["value_if_won"]
+    )
+    assert outlook["likely_within_7d"] is (outlook["within"]["sql_7d"] >= 0.5)
+    assert outlook["model"] == {"name": "leadscore-arrival-outlook", "version": "3"}
+    lead = serving.get(f"/leads/{answer['id']}", headers=headers("marketing")).json()
+    assert lead["outlook"] == outlook
+    [queue_score] = [s for s in lead["scores"] if s["target"] == "sql"]
+    assert queue_score["outlook"] == outlook
+    assert all(s["outlook"] is None for s in lead["scores"] if s["target"] != "sql")
+
+
+def _ids(items: list[dict[str, Any]]) -> list[Any]:
+    return [item["lead_id"] for item in items]
+
+
+def test_the_queue_orders_by_expected_value_when_asked(serving: TestClient) -> None:
+    for number, source in enumerate(LEADS):
+        _post(serving, number, **source)
+    by_probability = serving.get("/queue", headers=headers()).json()["items"]
+    by_value = serving.get("/queue?order=expected_value", headers=headers()).json()["items"]
+    assert sorted(_ids(by_value)) == sorted(_ids(by_probability))
+
+    def brute_force(items: list[dict[str, Any]], key: str) -> list[Any]:
+        ranked = sorted(
+            items,
+            key=lambda i: (-float(i[key]) * float(i["urgency"]), i["sla_deadline"], i["lead_id"]),
+        )
+        return _ids(ranked)
+
+    for item in by_value:
+        item["ev"] = item["outlook"]["expected_value"]
+        assert item["priority"] == pytest.approx(item["ev"] * item["urgency"], rel=1e-5)
+    assert _ids(by_value) == brute_force(by_value, "ev")
+    for item in by_probability:
+        assert item["priority"] == pytest.approx(item["probability"] * item["urgency"], rel=1e-5)
+    assert _ids(by_value) != _ids(by_probability) or len(set(_ids(by_value))) < 2
+
+
+def test_the_setting_chooses_the_default_order_and_leads_without_a_value_come_last(
+    database_url: str, tmp_path: Path, outlook: Outlook
+) -> None:
+    loader = MemoryLoader()
+    settings = serving_settings(tmp_path, database_url=database_url).model_copy(
+        update={"queue_order": "expected_value"}
+    )
+    with TestClient(create_app(settings, loader=loader)) as client:
+        without = _post(client, 0, **LEADS[0])  # no outlook in service yet
+        assert without["outlook"] is None
+        loader.publish(outlook_name("arrival"), "1", outlook)
+        client.post("/admin/models/reload", headers=headers("admin"))
+        valued = [_post(client, n, **source) for n, source in enumerate(LEADS[1:], start=1)]
+        items = client.get("/queue", headers=headers()).json()["items"]
+        assert items[-1]["lead_id"] == without["id"]
+        assert items[-1]["outlook"] is None
+        assert items[-1]["priority"] == 0.0
+        values = [item["outlook"]["expected_value"] * item["urgency"] for item in items[:-1]]
+        assert values == sorted(values, reverse=True)
+        assert {item["lead_id"] for item in items[:-1]} == {v["id"] for v in valued}
+        asked = client.get("/queue?order=probability", headers=headers()).json()["items"]
+        assert asked[0]["priority"] == pytest.approx(
+            asked[0]["probability"] * asked[0]["urgency"], rel=1e-5
+        )
+        bad = client.get("/queue?order=value", headers=headers())
+        assert bad.status_code == 422

@@ -1,0 +1,272 @@
+"""A lead's outlook: when it is likely to convert, and what it is worth.
+
+The outlook of one moment (``known_at``) is the conversion-time models of the funnel stages
+SQL and won (``training.survival.conversion``: calibrated P(stage reached within h days))
+and the deal-value model (``training.value``: E[value | won] with a 10-90% range, in the
+spec's base currency). A lead's expected value is ``P(won within 180 days) x E[value |
+won]`` (``EXPECTED_VALUE_HORIZON``): a chance the data can calibrate, where "won ever"
+could not be checked against any follow-up.
+
+The event times come the way a real CRM export has them: the moment the lead's status
+history first reaches the stage (a status of ``features.funnel`` whose stage is that one or
+later); a lead that has not reached it is followed until the export's end (the latest
+moment the export records: an arrival or a status change) and censored there. Deal values
+are the won deals' ``deal_value`` converted to the base currency. :func:`fit_outlook`
+raises :class:`OutlookUnavailableError` when an export lacks these columns or events.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.coerce import as_object_array, to_text
+from features.dataset import LeadData
+from features.funnel import Stage, Status
+from features.pipeline.columns import Inputs
+from training.channels.leads import money_rates
+from training.survival.conversion import ConversionModel, fit_conversion
+from training.survival.expand import FollowUp, follow_up
+from training.survival.hazard import HazardOptions
+from training.value import ValueModel, ValueOptions, base_values, fit_value_model
+
+#: The word an outlook stands in for a target in registered names (``leadscore-arrival-outlook``).
+OUTLOOK = "outlook"
+#: Days within which each stage's chance is given.
+HORIZONS: dict[Stage, tuple[int, ...]] = {Stage.SQL: (7, 30, 90), Stage.WON: (90, 180)}
+#: The horizon of P(won) in the expected value.
+EXPECTED_VALUE_HORIZON = 180
+#: Won deals with a value the deal-value model needs at least.
+MIN_WON_DEALS = 20
+#: The export's columns the outlook reads beyond the spec's features.
+HISTORY_COLUMN = "status_history"
+DEAL_COLUMN = "deal_value"
+
+
+class OutlookUnavailableError(ValueError):
+    """The data cannot give an outlook (no status history, no events, too few won deals)."""
+
+
+def horizon_key(stage: Stage | str, days: int) -> str:
+    """The name of one chance in an outlook: ``sql_7d`` is P(SQL within 7 days)."""
+    return f"{Stage(stage).value}_{days}d"
+
+
+@dataclass(frozen=True)
+class LeadOutlook:
+    """One lead's outlook: chances per horizon (``horizon_key`` -> probability), the deal
+    value if won with its range, and the expected value, all money in ``currency``."""
+
+    within: dict[str, float]
+    currency: str
+    value_if_won: float | None = None
+    value_low: float | None = None
+    value_high: float | None = None
+    expected_value: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "within": dict(self.within),
+            "currency": self.currency,
+            "value_if_won": self.value_if_won,
+            "value_low": self.value_low,
+            "value_high": self.value_high,
+            "expected_value": self.expected_value,
+        }
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> LeadOutlook:
+        return cls(
+            within={str(k): float(v) for k, v in dict(stored.get("within") or {}).items()},
+            currency=str(stored.get("currency") or ""),
+            value_if_won=_optional(stored.get("value_if_won")),
+            value_low=_optional(stored.get("value_low")),
+            value_high=_optional(stored.get("value_high")),
+            expected_value=_optional(stored.get("expected_value")),
+        )
+
+
+def _optional(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+@dataclass
+class Outlook:
+    """The served outlook of one moment: conversion models per stage, the value model."""
+
+    dataset: str
+    known_at: str
+    currency: str
+    conversion: dict[str, ConversionModel]  # stage value -> model
+    value: ValueModel | None = None
+    notes: list[str] = field(default_factory=list)
+    target: str = OUTLOOK
+
+    def predict(self, records: Inputs) -> list[LeadOutlook]:
+        """Every lead's outlook (raw rows or flat records, as a ``LeadModel`` scores)."""
+        frame = records if isinstance(records, pd.DataFrame) else list(records)
+        n = len(frame)  # records stay records: the featurizer reads them without a frame
+        chances: dict[str, np.ndarray] = {}
+        for stage, model in sorted(self.conversion.items()):
+            for days, p in model.predict(frame).items():
+                chances[horizon_key(stage, days)] = p
+        nan = np.full(n, np.nan)
+        if self.value is not None:
+            mean = self.value.expected(frame)
+            ranges = self.value.value_range(frame)
+            low, high = (ranges[q] for q in sorted(ranges)) if len(ranges) == 2 else (nan, nan)
+        else:
+            mean, low, high = nan, nan, nan
+        won = chances.get(horizon_key(Stage.WON, EXPECTED_VALUE_HORIZON), nan)
+        ev = won * mean
+        return [
+            LeadOutlook(
+                within={key: float(p[i]) for key, p in chances.items()},
+                currency=self.currency,
+                value_if_won=_finite(float(mean[i])),
+                value_low=_finite(float(low[i])),
+                value_high=_finite(float(high[i])),
+                expected_value=_finite(float(ev[i])),
+            )
+            for i in range(n)
+        ]
+
+
+# --------------------------------------------------------------------------- the data
+
+
+def _changes(raw: Any) -> list[tuple[str, pd.Timestamp]]:
+    """A status history (JSON text or a list of ``{"status", "at"}``) as (status, UTC time)."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)) or raw == "":
+        return []
+    items = json.loads(raw) if isinstance(raw, str) else raw
+    return [(str(item["status"]), pd.Timestamp(item["at"]).tz_convert("UTC")) for item in items]
+
+
+def _stage_of(status: str) -> Stage | None:
+    try:
+        return Status(status).stage
+    except ValueError:  # a status outside leadscore's funnel reaches no stage
+        return None
+
+
+def first_reached(raw_history: Any, stage: Stage) -> pd.Timestamp | None:
+    """When the history first reaches ``stage`` (or a later one); None if it never does."""
+    times = [
+        at
+        for status, at in _changes(raw_history)
+        if (reached := _stage_of(status)) is not None and reached.rank >= stage.rank
+    ]
+    return min(times) if times else None
+
+
+@dataclass(frozen=True)
+class OutlookData:
+    """What an outlook is fitted on, aligned with the data set's rows."""
+
+    frame: pd.DataFrame
+    follow: dict[Stage, FollowUp]
+    values: np.ndarray  # deal value in the base currency (nan: no won deal)
+    won: np.ndarray  # bool: reached won by the export's end
+    as_of: pd.Timestamp
+    currency: str
+
+
+def _aligned(data: LeadData, raw: pd.DataFrame) -> pd.DataFrame:
+    id_column = data.spec.id_column
+    if id_column is None or id_column not in raw.columns:
+        raise OutlookUnavailableError("the export has no id column to match its status history by")
+    if HISTORY_COLUMN not in raw.columns:
+        raise OutlookUnavailableError(f"the export has no {HISTORY_COLUMN} column")
+    ids = to_text(as_object_array(raw[id_column]))
+    return raw.set_axis(ids, axis=0).reindex(np.asarray(data.ids, dtype=object))
+
+
+def outlook_data(data: LeadData, raw: pd.DataFrame) -> OutlookData:
+    """Event times from the status history of ``raw`` (the export as read, any row order),
+    follow-up to the export's end, and the won deals' values in the base currency."""
+    if data.times is None:
+        raise OutlookUnavailableError("the data set has no arrival time to follow leads from")
+    aligned = _aligned(data, raw)
+    arrived = pd.Series(data.times.tz_convert("UTC"))
+    history = aligned[HISTORY_COLUMN].tolist()
+    changed = [at for raw_history in history for _status, at in _changes(raw_history)]
+    as_of = max([arrived.max(), *changed])
+    follow: dict[Stage, FollowUp] = {}
+    for stage in HORIZONS:
+        reached = pd.Series([first_reached(h, stage) for h in history], dtype="datetime64[ns, UTC]")
+        follow[stage] = follow_up(arrived, reached.where(reached >= arrived), as_of)
+    base, _rates = money_rates(data.spec)
+    values = (
+        base_values(aligned.reset_index(drop=True), data.spec)
+        if DEAL_COLUMN in aligned.columns
+        else np.full(len(data), np.nan)
+    )
+    won = follow[Stage.WON].event
+    return OutlookData(data.frame, follow, values, won, pd.Timestamp(as_of), base)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+@dataclass(frozen=True)
+class OutlookOptions:
+    known_at: str = "arrival"
+    seed: int = 0
+    num_threads: int = 1
+
+
+def _won_deals(d: OutlookData) -> np.ndarray:
+    return np.flatnonzero(d.won & np.isfinite(d.values) & (d.values > 0))
+
+
+def fit_outlook(
+    data: LeadData, raw: pd.DataFrame, options: OutlookOptions | None = None
+) -> Outlook:
+    """The outlook of ``options.known_at`` on ``data``, with ``raw`` the export as read
+    (for the status history and deal values the spec drops)."""
+    opts = options or OutlookOptions()
+    d = outlook_data(data, raw)
+    hazard = HazardOptions(known_at=opts.known_at, seed=opts.seed, num_threads=opts.num_threads)
+    conversion: dict[str, ConversionModel] = {}
+    notes: list[str] = []
+    for stage, horizons in HORIZONS.items():
+        if not d.follow[stage].event.any():
+            notes.append(f"no lead reached {stage.value}: no {stage.value} horizons")
+            continue
+        conversion[stage.value] = fit_conversion(
+            data.spec, d.frame, d.follow[stage], horizons, hazard
+        )
+    if not conversion:
+        raise OutlookUnavailableError("no lead reached SQL or won in the status history")
+    value = None
+    deals = _won_deals(d)
+    if len(deals) >= MIN_WON_DEALS:
+        value = fit_value_model(
+            data.spec,
+            d.frame.iloc[deals].reset_index(drop=True),
+            d.values[deals],
+            ValueOptions(known_at=opts.known_at, seed=opts.seed, num_threads=opts.num_threads),
+        )
+    else:
+        notes.append(f"{len(deals)} won deals with a value (< {MIN_WON_DEALS}): no value model")
+    return Outlook(data.spec.name, opts.known_at, d.currency, conversion, value, notes)
+
+
+def chance_names(outlook: Outlook) -> Sequence[str]:
+    """The chances an outlook gives, by name (``sql_7d``, ...)."""
+    return [
+        horizon_key(stage, days)
+        for stage, model in sorted(outlook.conversion.items())
+        for days in model.horizons
+    ]
