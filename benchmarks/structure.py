@@ -33,15 +33,23 @@ LONG_FILE = 600
 
 
 @dataclass(frozen=True)
+class Trace:
+    """The path of one ``POST /leads``: the modules it runs, the package boundaries its
+    calls cross, the calls from a lower layer up, the packages entered in call order."""
+
+    modules: int
+    edges: list[str]
+    upward_calls: int
+    entered: list[str]
+
+
+@dataclass(frozen=True)
 class Figures:
     label: str
     duplicates: str
     long_functions: list[str]
     long_files: list[str]
-    modules: int
-    edges: list[str]
-    upward_calls: int
-    entered: list[str]
+    trace: Trace
 
 
 def _sources(tree: Path) -> list[Path]:
@@ -78,7 +86,8 @@ def _duplicates(tree: Path) -> str:
     return first.split(" ")[0] if first and first[0].isdigit() else first or "n/a"
 
 
-def _trace(tree: Path) -> dict[str, object]:
+def _traced_calls(tree: Path) -> list[tuple[str, str]]:
+    """The (caller, callee) module pairs of one ``POST /leads`` (request_trace.py)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
     env.update(PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
     script = (ROOT / "benchmarks" / "request_trace.py").read_text(encoding="utf-8")
@@ -93,25 +102,28 @@ def _trace(tree: Path) -> dict[str, object]:
     )
     if done.returncode != 0:
         raise RuntimeError(f"request trace failed in {tree}:\n{done.stderr[-3000:]}")
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return [(str(a), str(b)) for a, b in report["calls"]]
 
 
 def _layer(module: str) -> int:
     return LAYERS.index(module.split(".")[0])
 
 
-def measure(tree: Path, label: str) -> Figures:
-    functions, files = _long_units(tree)
-    trace = _trace(tree)
-    calls = [(str(a), str(b)) for a, b in trace["calls"]]  # type: ignore[union-attr]
+def _trace(calls: list[tuple[str, str]]) -> Trace:
     modules = {m for call in calls for m in call}
     crossing = sorted(
         {f"{a.split('.')[0]} -> {b.split('.')[0]}" for a, b in calls if _layer(a) != _layer(b)}
     )
     path = _collapsed([b.split(".")[0] for a, b in calls if _layer(a) != _layer(b)])
     upward = sum(1 for a, b in calls if _layer(b) > _layer(a))
-    return Figures(label, _duplicates(tree), functions, files, len(modules), crossing, upward, path)
+    return Trace(len(modules), crossing, upward, path)
+
+
+def measure(tree: Path, label: str) -> Figures:
+    functions, files = _long_units(tree)
+    trace = _trace(_traced_calls(tree))
+    return Figures(label, _duplicates(tree), functions, files, trace)
 
 
 def _collapsed(packages: list[str]) -> list[str]:
@@ -124,12 +136,15 @@ def _table(figures: list[Figures]) -> str:
         ("duplicated places (pairs)", [f.duplicates for f in figures]),
         (f"functions over {LONG_FUNCTION} lines", [str(len(f.long_functions)) for f in figures]),
         (f"files over {LONG_FILE} lines", [str(len(f.long_files)) for f in figures]),
-        ("modules one POST /leads runs", [str(f.modules) for f in figures]),
-        ("package boundaries its calls cross", [", ".join(f.edges) for f in figures]),
-        ("calls from a lower layer up to a higher one", [str(f.upward_calls) for f in figures]),
+        ("modules one POST /leads runs", [str(f.trace.modules) for f in figures]),
+        ("package boundaries its calls cross", [", ".join(f.trace.edges) for f in figures]),
+        (
+            "calls from a lower layer up to a higher one",
+            [str(f.trace.upward_calls) for f in figures],
+        ),
         (
             "packages entered across a boundary, in call order",
-            [f"{len(f.entered)}: " + " > ".join(f.entered) for f in figures],
+            [f"{len(f.trace.entered)}: " + " > ".join(f.trace.entered) for f in figures],
         ),
     ]
     lines = ["| figure | " + " | ".join(f.label for f in figures) + " |"]

@@ -41,6 +41,20 @@ class SplitPlan:
     test_start: datetime | None = None
     test_end: datetime | None = None
 
+    @classmethod
+    def holdout(
+        cls,
+        kind: str,
+        train: np.ndarray,
+        test: np.ndarray,
+        description: str,
+        *,
+        test_start: datetime | None = None,
+        test_end: datetime | None = None,
+    ) -> SplitPlan:
+        """A plan of one fold: the ``train`` rows, then the ``test`` rows."""
+        return cls(kind, [Fold(train, test)], description, test_start, test_end)
+
     @property
     def ordered(self) -> bool:
         """Rows in order: early stopping and calibration use the latest training rows."""
@@ -87,13 +101,15 @@ def plan_split(data: LeadData, target: str, options: TrainOptions) -> SplitPlan:
             y, periods, of="of the time split", remedy="choose another --test-start or add data"
         )
         end_text = end_ts.date().isoformat() if end_ts is not None else "the end of the data"
-        return SplitPlan(
-            kind="time",
-            folds=[Fold(train, test)],
-            description=(
-                f"out-of-time: train on leads before {start_ts.date()}, "
-                f"test on {start_ts.date()} .. {end_text}"
-            ),
+        description = (
+            f"out-of-time: train on leads before {start_ts.date()}, "
+            f"test on {start_ts.date()} .. {end_text}"
+        )
+        return SplitPlan.holdout(
+            "time",
+            train,
+            test,
+            description,
             test_start=start_ts.to_pydatetime(),
             test_end=None if end_ts is None else end_ts.to_pydatetime(),
         )
@@ -127,14 +143,11 @@ def _ordered_plan(data: LeadData, target: str, split: OrderedSplit) -> SplitPlan
     train, test = np.arange(cut), np.arange(cut, n)
     _both_classes(data.targets[target], [("training rows", train), ("test rows", test)])
     order = _order_words(data, split.by)
-    return SplitPlan(
-        kind="ordered",
-        folds=[Fold(train, test)],
-        description=(
-            f"ordered: train on the first {cut} rows in {order}, test on the last "
-            f"{n - cut} ({split.test_share:.0%})"
-        ),
+    description = (
+        f"ordered: train on the first {cut} rows in {order}, test on the last "
+        f"{n - cut} ({split.test_share:.0%})"
     )
+    return SplitPlan.holdout("ordered", train, test, description)
 
 
 def backtest_plan(n: int, y: np.ndarray, split: BacktestSplit) -> SplitPlan:

@@ -60,6 +60,12 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.ADMIN: frozenset({Role.ADMIN}),
 }
 
+
+def roles_allowed(action: Permission) -> list[str]:
+    """The roles that may do ``action``, by name in alphabetical order (for refusals)."""
+    return sorted(role.value for role in PERMISSIONS[action])
+
+
 #: Accepted only in demo mode when no keys are configured: (key, role, name).
 DEMO_KEYS: tuple[tuple[str, Role, str], ...] = (
     ("demo-sdr-key", Role.SDR, "demo-sdr"),

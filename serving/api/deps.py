@@ -21,7 +21,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from features.i18n import resolve_locale
 from features.questionnaire import QuestionCatalog
 from features.sla import WorkingHours
-from serving.api.auth import PERMISSIONS, ApiKey, KeyRing, Permission
+from serving.api.auth import ApiKey, KeyRing, Permission, roles_allowed
 from serving.api.errors import ApiError
 from serving.api.metrics import ServiceMetrics
 from serving.api.ratelimit import RateLimits, client_address
@@ -71,9 +71,26 @@ class Services:
         self.settings = self.settings.without_api_keys()
         self.rate_limits = RateLimits.from_settings(self.settings)
 
+    @property
+    def ready(self) -> bool:
+        """The store is open and the models are loaded: requests can be served."""
+        return self.store is not None and self.models is not None
+
+    @property
+    def lead_store(self) -> Store:
+        """The store, once :attr:`ready` (dependencies check that first)."""
+        assert self.store is not None
+        return self.store
+
+
+def services_of(request: Request) -> Services | None:
+    """The app's services, None before the lifespan has set them up."""
+    services: Services | None = getattr(request.app.state, "services", None)
+    return services
+
 
 def _services_of(request: Request) -> Services:
-    services: Services | None = getattr(request.app.state, "services", None)
+    services = services_of(request)
     if services is None:
         raise ApiError(503, STARTING)
     return services
@@ -81,7 +98,7 @@ def _services_of(request: Request) -> Services:
 
 def get_services(request: Request) -> Services:
     services = _services_of(request)
-    if services.store is None or services.models is None:
+    if not services.ready:
         raise ApiError(503, STARTING)
     return services
 
@@ -90,8 +107,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 def get_store(services: ServicesDep) -> Store:
-    assert services.store is not None
-    return services.store
+    return services.lead_store
 
 
 def get_models(services: ServicesDep) -> ModelSet:
@@ -161,7 +177,8 @@ def authenticate(request: Request, services: Services, presented: str) -> ApiKey
 
 def require(action: Permission) -> Callable[..., ApiKey]:
     """A dependency that lets through callers whose role may do ``action``."""
-    allowed = ", ".join(sorted(role.value for role in PERMISSIONS[action]))
+    needs = roles_allowed(action)
+    allowed = ", ".join(needs)
 
     def check(request: Request, presented: PresentedKey) -> ApiKey:
         services = _services_of(request)
@@ -173,7 +190,7 @@ def require(action: Permission) -> Callable[..., ApiKey]:
                 403,
                 ROLE_REFUSED.format(role=caller.role.value, action=action.value, allowed=allowed),
                 role=caller.role.value,
-                needs=sorted(role.value for role in PERMISSIONS[action]),
+                needs=needs,
             )
         return caller
 

@@ -244,20 +244,13 @@ def add_deliveries(
     links = session.execute(
         select(CrmLinkRow.connector, CrmLinkRow.crm_id).where(CrmLinkRow.external_id == external_id)
     ).all()
-    for connector, crm_id in links:
-        for score_id in wanted:
-            session.add(
-                OutboxRow(
-                    lead_id=lead_id,
-                    score_id=score_id,
-                    connector=connector,
-                    crm_id=crm_id,
-                    state=PENDING,
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+    # every new row waits for its first attempt, due at once
+    due_now = {"state": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+    session.add_all(
+        OutboxRow(lead_id=lead_id, score_id=score_id, connector=connector, crm_id=crm_id, **due_now)
+        for connector, crm_id in links
+        for score_id in wanted
+    )
     return len(links) * len(wanted)
 
 

@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from features.i18n import N_
-from serving.api.auth import PERMISSIONS, Permission
-from serving.api.deps import Services
+from serving.api.auth import Permission, roles_allowed
+from serving.api.deps import Services, services_of
 from serving.store.leads import Store
 from serving.web.errors import PageError, SignInRequiredError
 from serving.web.sessions import SESSION_COOKIE, WebSession, tokens_match
@@ -25,8 +25,8 @@ CSRF_HEADER = "X-CSRF-Token"
 
 
 def page_services(request: Request) -> Services:
-    services: Services | None = getattr(request.app.state, "services", None)
-    if services is None or services.store is None or services.models is None:
+    services = services_of(request)
+    if services is None or not services.ready:
         raise PageError(
             503, N_("Starting up"), N_("The service is starting or stopping; try again.")
         )
@@ -37,8 +37,7 @@ PageServices = Annotated[Services, Depends(page_services)]
 
 
 def page_store(services: PageServices) -> Store:
-    assert services.store is not None
-    return services.store
+    return services.lead_store
 
 
 PageStore = Annotated[Store, Depends(page_store)]
@@ -67,7 +66,7 @@ SignedIn = Annotated[WebSession, Depends(signed_in)]
 def allowed(action: Permission) -> Callable[[WebSession], WebSession]:
     """A dependency letting through people whose role may do ``action``; others get the
     403 page."""
-    roles = ", ".join(sorted(role.value for role in PERMISSIONS[action]))
+    roles = ", ".join(roles_allowed(action))
 
     def check(session: SignedIn) -> WebSession:
         if not session.may(action):

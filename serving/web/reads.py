@@ -53,32 +53,30 @@ def queue_extras(store: Store, lead_ids: Sequence[int], target: str) -> dict[int
 #: Statuses of a lead in sales' hands: past the SDR, on the successful path.
 SALES_STATUSES: tuple[Status, ...] = SUCCESS_PATH[SUCCESS_PATH.index(Status.AWAITING_MANAGER) :]
 
+#: LeadSummary's fields that are the stored columns of the same name, as they are.
+_STORED_AS_IS = (
+    "external_id",
+    "channel",
+    "probability",
+    "tier",
+    "route",
+    "arrived_at",
+    "qualified_at",
+)
 _SUMMARY_COLUMNS = (
     LeadRow.id,
-    LeadRow.external_id,
-    LeadRow.channel,
     LeadRow.status,
-    LeadRow.probability,
-    LeadRow.tier,
-    LeadRow.route,
-    LeadRow.arrived_at,
-    LeadRow.qualified_at,
     LeadRow.source,
+    *(getattr(LeadRow, name) for name in _STORED_AS_IS),
 )
 
 
 def _summary(row: Any) -> LeadSummary:
     return LeadSummary(
         lead_id=row.id,
-        external_id=row.external_id,
-        channel=row.channel,
         status=Status(row.status),
-        probability=row.probability,
-        tier=row.tier,
-        route=row.route,
-        arrived_at=row.arrived_at,
-        qualified_at=row.qualified_at,
         company=_text((row.source or {}).get("company_name")),
+        **{name: getattr(row, name) for name in _STORED_AS_IS},
     )
 
 

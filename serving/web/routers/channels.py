@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from features.i18n import N_
+from serving.web.choices import check_choice
 from serving.web.deps import LeadViewer, PageServices, PageStore, ReportViewer
 from serving.web.errors import PageError, bad_value
 from serving.web.reads import channel_leads
@@ -55,21 +56,9 @@ def review_ask(
     target: Annotated[str | None, Query(max_length=20)] = None,
 ) -> ReviewAsk:
     """The pickers' choices; a bad one gets a 422 page naming it."""
-    if stage and stage not in MOMENTS:
-        raise PageError(
-            422,
-            N_("Bad choice"),
-            N_("stage: expected one of {choices}."),
-            choices=", ".join(MOMENTS),
-        )
+    check_choice(stage, MOMENTS, N_("Bad choice"), N_("stage: expected one of {choices}."))
     allowed = targets(services.settings.score_target)
-    if target and target not in allowed:
-        raise PageError(
-            422,
-            N_("Bad choice"),
-            N_("target: expected one of {choices}."),
-            choices=", ".join(allowed),
-        )
+    check_choice(target, allowed, N_("Bad choice"), N_("target: expected one of {choices}."))
     first, last = _month(start, "start"), _month(end, "end")
     if first and last and last < first:
         raise PageError(422, N_("Bad period"), N_("end: the last month is before the first."))

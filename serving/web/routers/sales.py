@@ -11,8 +11,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from features.i18n import N_
 from serving.api.auth import Permission
+from serving.web.choices import check_choice
 from serving.web.deps import LeadViewer, MovingStatus, PageServices, PageStore
-from serving.web.errors import PageError, lead_number
+from serving.web.errors import lead_number
 from serving.web.moving import CURRENCIES, move_lead, text_fields
 from serving.web.reads import sales_channels, sales_leads
 from serving.web.routers.queue import TIERS
@@ -33,17 +34,8 @@ def sales_filter(
 ) -> SalesFilter:
     """The filters of the query string; a bad one gets a 422 page naming it."""
     choices = [value for value, _label in status_choices()]
-    if status and status not in choices:
-        raise PageError(
-            422,
-            N_("Bad filter"),
-            N_("status: expected one of {choices}."),
-            choices=", ".join(choices),
-        )
-    if tier and tier not in TIERS:
-        raise PageError(
-            422, N_("Bad filter"), N_("tier: expected one of {choices}."), choices=", ".join(TIERS)
-        )
+    check_choice(status, choices, N_("Bad filter"), N_("status: expected one of {choices}."))
+    check_choice(tier, TIERS, N_("Bad filter"), N_("tier: expected one of {choices}."))
     return SalesFilter(status or OPEN, channel or None, tier or None)
 
 

@@ -7,6 +7,7 @@ import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from textwrap import dedent
 from urllib.parse import urlencode
 
 import pytest
@@ -131,11 +132,15 @@ def test_secrets_come_from_env_or_files_and_are_never_shown(
 
 def test_the_settings_file_is_checked_with_its_places(tmp_path: Path) -> None:
     path = tmp_path / "connectors.yaml"
-    path.write_text(
-        "amocrm:\n  subdomain: a\n  token: {env: X}\n  webhook_secret: {env: Y}\n"
-        "  fields: {probability: 1, tier: 2, reasons: 3}\n  statuses: {142: won, 5: nowhere}\n",
-        encoding="utf-8",
-    )
+    settings = """\
+        amocrm:
+          subdomain: a
+          token: {env: X}
+          webhook_secret: {env: Y}
+          fields: {probability: 1, tier: 2, reasons: 3}
+          statuses: {142: won, 5: nowhere}
+        """
+    path.write_text(dedent(settings), encoding="utf-8")
     with pytest.raises(ConnectorConfigError, match=r"amocrm\.statuses\.5"):
         load_config(path)
     path.write_text("hubspot:\n  token: {env: X, file: y}\n", encoding="utf-8")
