@@ -17,8 +17,14 @@ go in as functions of the same shape and a sub-command each):
   command streaming a quarter of the rows and all of them, in fresh processes: constant
   when streaming works. Demo leads are generated once (``--generate`` rows) and repeated
   with new ids up to ``--rows``; the model is trained on ``--train-rows`` of them.
-- later: retrain at 60k / 1.2M / 10M (item 1), train vs plain LightGBM (item 2), HTTP 1
-  vs 2 workers (item 5), queue/claim latency with 1M stored leads (item 6).
+- ``retrain`` ("scale-retrain"): ``leadscore retrain`` of the demo spec's four models on
+  ``--leads`` demo leads (comma-separated sizes, 12 months each), each size in a fresh
+  process: seconds, peak memory (RSS, the kernel's ``ru_maxrss``), KB per lead, KB per
+  lead at the margin (the difference to the next smaller size) and the peak RSS of each
+  phase (sampled every 20 ms by a thread, from the progress messages of the retrain). The
+  generated frame is held throughout (it is the caller's); generating it is not timed.
+- later: train vs plain LightGBM (item 2), HTTP 1 vs 2 workers (item 5), queue/claim
+  latency with 1M stored leads (item 6).
 
 The machine is shared: the load average is printed with the table.
 """
@@ -31,10 +37,13 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before LightGBM loads: 1 thread per process
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
+import json
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -232,6 +241,156 @@ def streaming_memory(args: argparse.Namespace, leads_file: Path, work: Path) -> 
     return pd.DataFrame(rows)
 
 
+# --------------------------------------------------------------------------- retrain
+
+#: Retrain phases told apart by their progress messages (benchmarks/retrain.py's), plus
+#: the data generated before the retrain starts.
+RETRAIN_PHASES = (
+    ("settling outcomes", "settle + validate"),
+    ("training the challenger", "train"),
+    ("evaluation: LightGBM", "train"),
+    ("evaluation: baselines", "train"),
+    ("final model", "train"),
+    ("scoring the champion", "judge"),
+    ("logging the challenger", "MLflow"),
+)
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MB (Linux /proc)."""
+    with open("/proc/self/statm", encoding="ascii") as handle:
+        pages = int(handle.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+class PhaseMemory:
+    """The peak RSS of each retrain phase, sampled by a thread; the phase follows the
+    retrain's progress messages."""
+
+    def __init__(self, first: str) -> None:
+        self.phase = first
+        self.peaks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.note()
+
+    def note(self) -> None:
+        self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), rss_mb())
+
+    def __call__(self, message: str) -> None:
+        self.note()
+        self.phase = next((name for key, name in RETRAIN_PHASES if key in message), self.phase)
+        print(f"{rss_mb():8.0f} MB  {message}", file=sys.stderr, flush=True)
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self.note()
+        return self.peaks
+
+
+def retrain_child(leads: int, months: int) -> None:
+    """One retrain of the four demo models on ``leads`` leads; prints its figures as JSON."""
+    from datetime import date
+
+    from training.registry import ensure_experiment
+    from training.retraining.config import MlflowTarget
+    from training.retraining.cycle import RetrainConfig, retrain
+    from training.retraining.labels import utc_timestamp
+
+    memory = PhaseMemory("generate data")
+    frame, _ = generate_leads(n=leads, seed=42, end=date(2026, 12, 31), months=months)
+    memory.phase = "data held"
+    memory.note()
+    spec = load_spec("demo")
+    pairs = [(known_at, target) for known_at in spec.known_ats for target in spec.targets]
+    with tempfile.TemporaryDirectory() as tmp:
+        target = MlflowTarget(
+            f"sqlite:///{Path(tmp) / 'mlflow.db'}", "scale-retrain", Path(tmp) / "artifacts"
+        )
+        ensure_experiment(target.tracking_uri, target.experiment, target.artifact_root)
+        config = RetrainConfig(as_of=utc_timestamp("2027-01-15"))
+        started = time.perf_counter()
+        reports = retrain(frame, spec, pairs, config, target, source="scale", progress=memory)
+        seconds = time.perf_counter() - started
+    phases = memory.stop()
+    result = {
+        "seconds": seconds,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "frame_mb": float(frame.memory_usage(deep=True).sum()) / 2**20,
+        "phases": phases,
+        "actions": [r.action.value for r in reports],
+    }
+    print(json.dumps(result))
+
+
+def retrain_rows(args: argparse.Namespace) -> list[dict[str, object]]:
+    """One fresh process per size; its figures as table rows."""
+    rows: list[dict[str, object]] = []
+    previous: tuple[int, float] | None = None
+    for leads in (int(n) for n in args.leads.split(",") if n):
+        print(f"retrain at {leads:,} leads", flush=True)
+        done = subprocess.run(
+            [sys.executable, __file__, "retrain-child", str(leads), str(args.months)],
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        peak = float(result["peak_mb"])
+        margin = float("nan")
+        if previous is not None:
+            margin = (peak - previous[1]) * 1024 / (leads - previous[0])
+        previous = (leads, peak)
+        rows.append(
+            {
+                "leads": f"{leads:,}",
+                "code": args.label,
+                "seconds": float(result["seconds"]),
+                "peak MB": peak,
+                "KB per lead": peak * 1024 / leads,
+                "KB per lead at the margin": margin,
+                "raw frame MB": float(result["frame_mb"]),
+                **{f"{name} MB": float(mb) for name, mb in result["phases"].items()},
+                "models": ", ".join(result["actions"]),
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def retrain_part(args: argparse.Namespace) -> None:
+    table = pd.DataFrame(retrain_rows(args)) if args.leads else pd.DataFrame()
+    print(table.to_string(index=False))
+    for earlier in reversed(args.before or []):  # rows of earlier runs, shown first
+        table = pd.concat([pd.read_json(earlier, orient="records"), table], ignore_index=True)
+    if args.save:
+        table.to_json(args.save, orient="records")
+    load = os.getloadavg()
+    body = (
+        "`leadscore retrain` of the demo spec's four models (arrival/qualified x sql/won) "
+        f"on demo leads over {args.months} months, as of 2027-01-15, default gates; each "
+        "size in a fresh process, OMP_NUM_THREADS=1. Peak MB: the process's peak RSS "
+        "(interpreter, libraries and the generated frame included); KB per lead at the "
+        "margin: the peak's growth per lead from the next smaller size; a phase's MB: the "
+        "largest RSS sampled (every 20 ms) during it ('data held': after generating the "
+        "frame). Load average at the end: "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (2 cores, shared machine).\n\n"
+        + markdown_table(table, digits=1)
+        + "\n\nTargets: 4 models at 1.2M leads <= 2.5 GB peak and <= 1.5 KB per lead at "
+        "the margin; 10M leads within 24 GB."
+    )
+    if args.write:
+        title = "Scale: retrain memory (`benchmarks/scale.py retrain`)"
+        write_section("scale-retrain", title, body)
+    else:
+        print(body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parts = parser.add_subparsers(dest="part", required=True)
@@ -241,9 +400,27 @@ def main() -> None:
     scoring.add_argument("--train-rows", type=int, default=50_000)
     scoring.add_argument("--repeats", type=int, default=3)
     scoring.add_argument("--chunk", type=int, default=100_000)
+    retraining = parts.add_parser("retrain", help="retrain memory per size (scale-retrain)")
+    retraining.add_argument(
+        "--leads", default="60000,300000", help="sizes to measure ('' : none, only --before)"
+    )
+    retraining.add_argument("--months", type=int, default=12)
+    retraining.add_argument("--label", default="now", help="the code measured (table column)")
+    retraining.add_argument("--save", help="also keep the rows as JSON in this file")
+    retraining.add_argument(
+        "--before", action="append", help="rows of an earlier run (--save) shown first"
+    )
+    retraining.add_argument("--write", action="store_true", help="write docs/benchmarks.md")
+    child = parts.add_parser("retrain-child", help=argparse.SUPPRESS)
+    child.add_argument("leads", type=int)
+    child.add_argument("months", type=int)
     args = parser.parse_args()
     if args.part == "batch":
         batch(args)
+    elif args.part == "retrain":
+        retrain_part(args)
+    elif args.part == "retrain-child":
+        retrain_child(args.leads, args.months)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import pandas as pd
 from features.coerce import (
     as_object_array,
     is_missing,
+    text_of,
     to_bool,
     to_datetime_utc,
     to_number,
@@ -177,11 +178,17 @@ def suggestion(column: str, names: list[str]) -> str:
     return f"; did you mean '{close}'?" if close else ""
 
 
-def unused_columns(columns: list[str], spec: DatasetSpec) -> list[str]:
-    """Columns of the file the spec neither reads (roles, features, rows, join keys) nor drops."""
+def read_columns(spec: DatasetSpec) -> set[str]:
+    """Every column of the file the spec reads: roles, features, rows conditions, join keys."""
     used = set(required_columns(spec))
     used |= {c.column for c in spec.rows}
     used |= {left for join in spec.joins for left, _ in join.keys}
+    return used
+
+
+def unused_columns(columns: list[str], spec: DatasetSpec) -> list[str]:
+    """Columns of the file the spec neither reads (roles, features, rows, join keys) nor drops."""
+    used = read_columns(spec)
     return [c for c in columns if c not in used and not any(d.matches(c) for d in spec.drop)]
 
 
@@ -216,6 +223,66 @@ def column_values(frame: pd.DataFrame, column: str) -> np.ndarray:
     return as_object_array(frame[column])
 
 
+# A typed column (numbers, booleans, times) holds no text, so no marker and no value its
+# type cannot read: its checks need no Python object per row. Text columns (pandas' ``str``
+# dtype) are checked once per distinct value or by Arrow.
+
+
+def is_text(series: pd.Series) -> bool:
+    return isinstance(series.dtype, pd.StringDtype)
+
+
+def is_numeric(series: pd.Series) -> bool:
+    """Numbers or booleans (numpy's or pandas' nullable ones)."""
+    dtype = series.dtype
+    return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+
+
+def is_datetime(series: pd.Series) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(series.dtype)
+
+
+def per_text_value(
+    series: pd.Series, fn: Callable[[str | None], object], dtype: type
+) -> np.ndarray:
+    """``fn`` of each value of a text column (None where missing), once per distinct value."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    mapped: np.ndarray = np.fromiter(map(fn, [*uniques, None]), dtype=dtype, count=len(uniques) + 1)
+    return mapped[codes]  # code -1 (missing) is the last: fn(None)
+
+
+#: What ``str.strip()`` strips (Python's whitespace), as RE2 escapes.
+_SPACES = "".join(f"\\x{{{ord(c):x}}}" for c in map(chr, range(0x3001)) if c.isspace())
+
+
+def text_markers(series: pd.Series, markers: Iterable[str]) -> np.ndarray:
+    """Where a text column holds a marker: its value, stripped, is one of ``markers``
+    (exactly as :func:`features.coerce.is_missing` reads a value; missing is not a marker)."""
+    wanted = sorted(set(markers))
+    if not wanted or len(series) == 0:
+        return np.zeros(len(series), dtype=bool)
+    if getattr(series.dtype, "storage", None) != "pyarrow":
+        return per_text_value(series, lambda v: v is not None and v.strip() in wanted, bool)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    spelled = "|".join("".join(f"\\x{{{ord(c):x}}}" for c in m) for m in wanted)
+    pattern = f"^[{_SPACES}]*(?:{spelled})[{_SPACES}]*$"
+    found = pc.match_substring_regex(pa.array(series.array), pattern).fill_null(False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def missing_rows(frame: pd.DataFrame, column: str, markers: Iterable[str]) -> np.ndarray:
+    """``is_missing(column_values(frame, column), markers)``, without Python objects for
+    typed and text columns."""
+    series = frame[column]
+    if is_text(series):
+        return np.asarray(series.isna(), dtype=bool) | text_markers(series, markers)
+    if is_numeric(series) or is_datetime(series):
+        return np.asarray(series.isna(), dtype=bool)
+    return is_missing(column_values(frame, column), markers)
+
+
 def checked_ids(check: Checker, frame: pd.DataFrame, column: str) -> np.ndarray:
     """The ids as text; missing and repeated ids reported."""
     ids = to_text(column_values(frame, column))
@@ -244,6 +311,13 @@ def checked_times(check: Checker, frame: pd.DataFrame, spec: DatasetSpec) -> pd.
     """The time column parsed (UTC); unreadable and missing times reported."""
     column = spec.time_column
     assert column is not None
+    series = frame[column]
+    if is_datetime(series):  # already times: nothing to read, only missing ones to tell
+        missing = np.flatnonzero(series.isna())
+        check.rows(
+            missing, column, lambda _: "missing time; every lead needs one", "with a missing time"
+        )
+        return utc_times(series)
     raw = column_values(frame, column)
     times = to_datetime_utc(raw, spec.time_format)
     expected = f"format {spec.time_format}" if spec.time_format else _ISO_HINT
@@ -261,16 +335,35 @@ def checked_times(check: Checker, frame: pd.DataFrame, spec: DatasetSpec) -> pd.
     return times
 
 
+def utc_times(series: pd.Series) -> pd.DatetimeIndex:
+    """A datetime column as UTC times, as :func:`features.coerce.to_datetime_utc` reads it
+    (naive times taken as UTC)."""
+    times = pd.DatetimeIndex(series)
+    return times.tz_localize("UTC") if times.tz is None else times.tz_convert("UTC")
+
+
+def _readable(series: pd.Series, kind: FeatureType) -> bool:
+    """Whether every present value of a typed column is one ``kind`` reads."""
+    numbers = (FeatureType.NUMERIC, FeatureType.MONEY, FeatureType.BOOLEAN)
+    if kind in numbers:
+        return is_numeric(series)
+    return kind in (FeatureType.DATETIME, FeatureType.SINCE) and is_datetime(series)
+
+
 def check_feature(
     check: Checker, frame: pd.DataFrame, feature: FeatureSpec, present: set[str]
 ) -> None:
     """Report values of ``feature`` its type cannot read (errors) or will not use (warnings)."""
     if feature.column not in present:
         return
-    raw = column_values(frame, feature.column)
-    if is_missing(raw, check.markers).all():
+    if missing_rows(frame, feature.column, check.markers).all():
         check.warn(None, feature.column, "every value is missing; the feature carries nothing")
     kind = feature.type
+    if _readable(frame[feature.column], kind):
+        if kind is FeatureType.MONEY:
+            _check_money_codes(check, frame, feature, present)
+        return
+    raw = column_values(frame, feature.column)
     if kind is FeatureType.NUMERIC:
         _unparsed(check, feature.column, raw, to_number(raw), "a number")
     elif kind is FeatureType.BOOLEAN:
@@ -282,7 +375,7 @@ def check_feature(
         parsed = to_datetime_utc(raw).to_numpy()
         _unparsed(check, feature.column, raw, parsed, f"a date/time ({_ISO_HINT})")
     elif kind is FeatureType.ORDINAL:
-        _unknown(check, feature.column, raw, feature.order or [], "outside the order")
+        _unknown(check, frame, feature.column, feature.order or [], "outside the order")
 
 
 def _unparsed(
@@ -294,16 +387,28 @@ def _unparsed(
     )
 
 
-def _unknown(check: Checker, column: str, raw: np.ndarray, known: Iterable[str], what: str) -> None:
+def _unknown(
+    check: Checker, frame: pd.DataFrame, column: str, known: Iterable[str], what: str
+) -> None:
     """Warn (the pipeline treats them as missing) about values outside ``known``."""
     allowed = list(known)
-    text = to_text(raw)
-    bad = np.flatnonzero([v is not None and v not in allowed for v in text])
+    series = frame[column]
+
+    def outside(value: object) -> bool:
+        return value is not None and value not in allowed
+
+    if is_text(series):
+        bad = np.flatnonzero(per_text_value(series, lambda v: outside(text_of(v)), bool))
+    else:
+        bad = np.flatnonzero([outside(v) for v in to_text(column_values(frame, column))])
     listing = ", ".join(allowed)
     check.rows(
         bad,
         column,
-        lambda p: f"'{text[p]}' is {what} ({listing}); it will be treated as missing",
+        lambda p: (
+            f"'{text_of(as_object_array(series.iloc[[p]])[0])}' is {what} ({listing}); "
+            "it will be treated as missing"
+        ),
         f"{what}",
         warning=True,
     )
@@ -313,14 +418,16 @@ def _check_money_codes(
     check: Checker, frame: pd.DataFrame, feature: FeatureSpec, present: set[str]
 ) -> None:
     if feature.currency_column and feature.currency_column in present:
-        raw = column_values(frame, feature.currency_column)
         _unknown(
-            check, feature.currency_column, raw, feature.rates or {}, "a currency with no rate"
+            check, frame, feature.currency_column, feature.rates or {}, "a currency with no rate"
         )
     if feature.bracket_column and feature.bracket_column in present:
-        raw = column_values(frame, feature.bracket_column)
         _unknown(
-            check, feature.bracket_column, raw, feature.bracket_values or {}, "an unknown bracket"
+            check,
+            frame,
+            feature.bracket_column,
+            feature.bracket_values or {},
+            "an unknown bracket",
         )
 
 

@@ -37,6 +37,7 @@ from features.checks import (
     column_values,
     membership_target,
     required_columns,
+    text_markers,
 )
 from features.coerce import as_object_array, is_missing, to_number, to_text
 from features.joins import JoinMatch, Reader, join_lookups
@@ -256,17 +257,20 @@ def prepare_frame(
     first_row: int = 1,
     data_dir: Path | None = None,
     notes: list[str] | None = None,
+    columns_read: list[str] | None = None,
 ) -> LeadData:
     """Validate an in-memory frame against ``spec`` exactly as :func:`load_dataset` does.
 
     ``first_row`` is the number reported for the frame's first row (2 for a CSV whose
     header is line 1). ``data_dir`` is where a membership target's and the joins' files
-    live (default: the folder of the spec's data file).
+    live (default: the folder of the spec's data file). ``columns_read`` are the columns
+    of the file when ``frame`` holds only some of them (those the spec reads,
+    :func:`features.checks.read_columns`): the columns the spec ignores are told from it.
 
     Order: the ``rows:`` conditions and the targets' ``ignore`` values choose the rows;
     the joins add their columns; then markers, columns, ids, times, values and targets.
     """
-    all_columns = [str(c) for c in frame.columns]
+    all_columns = [str(c) for c in frame.columns] if columns_read is None else columns_read
     check = Checker(source=source, first_row=first_row, markers=spec.missing_values)
     rows_read = len(frame)
     frame, lines, selection = _selected(check, frame, spec, first_row)
@@ -311,13 +315,20 @@ def _selected(
     selection = selected_rows(check, frame, spec)
     if check.problems:
         raise DatasetError(check.problems)
-    kept = frame.iloc[selection.positions].reset_index(drop=True)
+    kept = _taken(frame, selection.positions)
     lines = selection.positions + first_row
     check.lines = lines
     if len(kept) == 0:
         check.error(None, None, f"no rows left of {len(frame)} after the spec's rows/ignore rules")
         raise DatasetError(check.problems)
     return kept, lines, selection
+
+
+def _taken(frame: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """The rows at ``positions`` (index 0..k-1); not copied when they are every row in order."""
+    if len(positions) == len(frame) and np.array_equal(positions, np.arange(len(frame))):
+        return frame.reset_index(drop=True)
+    return frame.iloc[positions].reset_index(drop=True)
 
 
 def _ids(
@@ -363,12 +374,22 @@ def _frame_columns(spec: DatasetSpec) -> list[str]:
 
 def _blank_markers(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     """Turn missing-value markers (e.g. 'Select', '') into missing in text columns: the
-    spec's markers everywhere, a feature's own ``missing_values`` in its column."""
+    spec's markers everywhere, a feature's own ``missing_values`` in its column.
+
+    Only the columns that hold a marker are replaced (the others are the frame's own). A
+    text column (pandas' ``str`` dtype, Arrow-backed) stays one, its markers made missing
+    (:func:`features.checks.text_markers`); any other column comes back as objects, missing as None.
+    """
     own = {f.column: f.missing_values for f in spec.features if f.missing_values}
-    out = frame.copy()
+    out = frame.copy(deep=False)
     for column in out.columns:
         series = out[column]
         markers = [*spec.missing_values, *own.get(str(column), [])]
+        if isinstance(series.dtype, pd.StringDtype):
+            found = text_markers(series, markers)
+            if found.any():
+                out[column] = series.mask(found)
+            continue
         values = as_object_array(series)
         if series.dtype.kind in "fiubmM":
             if str(column) not in own:
@@ -469,7 +490,7 @@ def _assemble(
 ) -> LeadData:
     if times is not None:
         times = times[order]
-    kept = frame[_frame_columns(spec)].iloc[order].reset_index(drop=True)
+    kept = _taken(frame[_frame_columns(spec)], order)
     if spec.channel_column is None:
         channels = np.full(len(frame), ONE_CHANNEL, dtype=object)
     else:

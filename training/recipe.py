@@ -69,7 +69,18 @@ class Candidate:
     tested: np.ndarray | None = None
 
 
+def consecutive(rows: np.ndarray) -> bool:
+    """Whether ``rows`` are consecutive positions in order (a slice of the frame)."""
+    return (
+        len(rows) > 0 and rows[-1] - rows[0] + 1 == len(rows) and bool(np.all(np.diff(rows) == 1))
+    )
+
+
 def subset(data: LeadData, rows: np.ndarray) -> pd.DataFrame:
+    """The frame's ``rows``: a slice, not a copy, when they are consecutive (time-ordered
+    training rows are)."""
+    if consecutive(rows):
+        return data.frame.iloc[int(rows[0]) : int(rows[-1]) + 1]
     return data.frame.iloc[rows]
 
 
@@ -220,16 +231,15 @@ def fit_recipe(
     eces: list[float] = []
     early: list[EarlyStopped] = []
     for fit_rows, valid_rows in inner_splits(rows, y_all, by_time, options):
-        if position is None:
-            fit_at = np.arange(len(fit_rows))
-            valid_at = np.arange(len(fit_rows), len(rows))
+        if position is None:  # by time: the oldest rows fit, the newest validate (views)
+            fit_x, valid_x = matrix[: len(fit_rows)], matrix[len(fit_rows) :]
         else:
-            fit_at = np.fromiter((position[r] for r in fit_rows), int, len(fit_rows))
-            valid_at = np.fromiter((position[r] for r in valid_rows), int, len(valid_rows))
+            fit_x = matrix[np.fromiter((position[r] for r in fit_rows), int, len(fit_rows))]
+            valid_x = matrix[np.fromiter((position[r] for r in valid_rows), int, len(valid_rows))]
         member, best, ece, early = _fit_member(
             kind,
-            (matrix[fit_at], y_all[fit_rows]),
-            (matrix[valid_at], y_all[valid_rows]),
+            (fit_x, y_all[fit_rows]),
+            (valid_x, y_all[valid_rows]),
             featurizer,
             params,
             options.seed,

@@ -383,9 +383,10 @@ def feature_table(model: LeadModel) -> pd.DataFrame:
     )
 
 
-def fit_final(data: LeadData, options: TrainOptions) -> LeadModel:
-    """The production recipe alone on all rows (features + LightGBM + calibration)."""
-    params = _params(data, options, len(data))
+def fit_final(data: LeadData, options: TrainOptions, rows: np.ndarray | None = None) -> LeadModel:
+    """The production recipe alone on all rows, or on ``rows`` (positions, in order, as if
+    the data held only them, without copying it): features + LightGBM + calibration."""
+    rows = np.arange(len(data)) if rows is None else rows
+    params = _params(data, options, len(rows))
     by_time = data.times is not None or isinstance(data.spec.split, OrderedSplit | BacktestSplit)
-    rows = np.arange(len(data))
     return fit_recipe(data, rows, options, "lightgbm", params, by_time).model

@@ -20,7 +20,6 @@ from training.options import TrainOptions
 from training.registry import VersionedModel
 from training.retraining.gates import TierChanges, tier_changes
 from training.retraining.labels import Settled, qualified_rows
-from training.retraining.settle import subset_data
 from training.retraining.window import Window
 from training.rules import rule_probability
 from training.splits import plan_split
@@ -56,7 +55,7 @@ def _recipe_only(data: LeadData, options: TrainOptions, say: Progress) -> TrainR
     say("evaluation: LightGBM (the production recipe alone on large data)")
     plan = plan_split(data, options.target, options)
     train, test = plan.folds[0].train, plan.folds[0].test
-    model = fit_final(subset_data(data, train), options)
+    model = fit_final(data, options, train)  # the training rows, not a copy of them
     evaluation, rounds = _window_evaluation(data, model, test, options.target)
     p = evaluation.predictions["lightgbm"]
     params = {**DEFAULT_PARAMS, **data.spec.training.params, **options.params}
@@ -167,8 +166,12 @@ def _scores_before(
     return rule_probability(frame[columns].to_dict(orient="records"))
 
 
-def _open_leads(settled: Settled, known_at: KnownAt) -> pd.DataFrame:
-    frame = settled.open_frame
+def _open_leads(settled: Settled, spec: DatasetSpec, known_at: KnownAt) -> pd.DataFrame:
+    """The open leads, without the columns the spec drops (outcomes, status history,
+    ground truth: no model reads them), those without answers left out for a qualified
+    model."""
+    kept = [c for c in settled.source.columns if not any(d.matches(str(c)) for d in spec.drop)]
+    frame = settled.open_frame_of(kept)
     if known_at is KnownAt.QUALIFIED:
         frame = frame.loc[qualified_rows(frame)]
     return frame
@@ -183,7 +186,7 @@ def open_tier_changes(
     cutoffs: Tiers,
 ) -> TierChanges:
     """How many open leads (with answers, for a qualified model) would change tier."""
-    frame = _open_leads(settled, known_at)
+    frame = _open_leads(settled, spec, known_at)
     if len(frame) == 0:
         empty = np.zeros(0)
         return tier_changes(empty, empty, cutoffs)

@@ -64,12 +64,20 @@ class OutcomeColumns:
 
 @dataclass(frozen=True)
 class Settled:
-    """Which leads count at ``as_of``, with their outcome columns as they stood then."""
+    """Which leads count at ``as_of``, with their outcome columns as they stood then.
 
-    frame: pd.DataFrame  # the leads that count (input rows, outcome columns as of as_of)
-    open_frame: pd.DataFrame  # leads still open at as_of, whatever their age
+    Nothing is copied until asked for: ``source`` is the input frame itself (shared by
+    every target), ``mask`` and ``open_at`` pick its rows, and :meth:`frame_of` builds
+    the settled rows of just the columns a caller reads.
+    """
+
+    source: pd.DataFrame  # every input row (index 0..n-1), shared, never changed
     times: pd.DatetimeIndex  # arrival time of every input row
     mask: np.ndarray  # input rows that count (aligned with ``times``)
+    open_at: np.ndarray  # input rows still open at as_of, whatever their age
+    snapshots: Mapping[int, _Snapshot]  # as-of status and stage of the open rows
+    columns: OutcomeColumns
+    present: Mapping[str, bool]  # which outcome columns ``source`` has
     as_of: pd.Timestamp
     maturity_days: int
     reach: str | None  # the target's stage: reaching it settles a lead as positive
@@ -80,14 +88,47 @@ class Settled:
     future: int  # arrived after as_of (or without a time): left out
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def rows(self) -> np.ndarray:
+        """Positions in ``source`` of the leads that count, in order."""
+        return np.flatnonzero(self.mask)
+
+    def frame_of(self, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """The leads that count (index 0..k-1), outcome columns as of ``as_of``; only
+        ``columns`` of ``source`` (in its order) when given, else every column."""
+        out = _columns_of(self.source, columns).loc[self.mask]
+        _apply_snapshots(out, self.snapshots, self.columns, self.present)
+        return out.reset_index(drop=True)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """Every column of the leads that count (a copy: prefer :meth:`frame_of`)."""
+        return self.frame_of()
+
+    def open_frame_of(self, columns: Iterable[str] | None = None) -> pd.DataFrame:
+        """The leads open at ``as_of`` as they are now (index 0..k-1), only ``columns``
+        when given."""
+        return _columns_of(self.source, columns).loc[self.open_at].reset_index(drop=True)
+
+    @property
+    def open_frame(self) -> pd.DataFrame:
+        return self.open_frame_of()
+
     def summary(self) -> str:
         reached = f", {self.reached} open past {self.reach}" if self.reach else ""
         return (
-            f"{len(self.frame)} settled leads as of {self.as_of:%Y-%m-%d %H:%M} UTC "
+            f"{int(self.mask.sum())} settled leads as of {self.as_of:%Y-%m-%d %H:%M} UTC "
             f"({self.closed} closed{reached}, {self.matured} open for more than "
             f"{self.maturity_days} days); left out: {self.too_young} younger open leads, "
             f"{self.future} arriving later"
         )
+
+
+def _columns_of(frame: pd.DataFrame, columns: Iterable[str] | None) -> pd.DataFrame:
+    if columns is None:
+        return frame
+    wanted = set(columns)
+    return frame[[c for c in frame.columns if c in wanted]]
 
 
 @dataclass(frozen=True)
@@ -159,15 +200,17 @@ class Outcomes:
         return mask
 
     def settled(self, reach: Stage | str | None = None) -> Settled:
+        """The leads that count for a target reached at stage ``reach`` (no copy)."""
         mask = self.mask(reach)
         reached = mask & self.open_at & ~self.mature
-        out = self.frame.loc[mask].copy()
-        _apply_snapshots(out, self.snapshots, self.columns, self.present)
         return Settled(
-            frame=out.reset_index(drop=True),
-            open_frame=self.frame.loc[self.open_at].reset_index(drop=True),
+            source=self.frame,
             times=self.times,
             mask=mask,
+            open_at=self.open_at,
+            snapshots=self.snapshots,
+            columns=self.columns,
+            present=self.present,
             as_of=self.as_of,
             maturity_days=self.maturity_days,
             reach=Stage(reach).value if reach is not None else None,
@@ -339,17 +382,23 @@ def _apply_snapshots(
     columns: OutcomeColumns,
     has: Mapping[str, bool],
 ) -> None:
-    """Write the as-of status and stage into the kept rows that were open at ``as_of``."""
-    rows = [i for i in out.index if i in snaps]
-    if not rows:
+    """Write the as-of status and stage into the kept rows that were open at ``as_of``
+    (``out`` is indexed by input row; only the outcome columns it has are written)."""
+    if not snaps:
         return
-    if has[columns.status]:
-        out[columns.status] = out[columns.status].astype(object)
-        out.loc[rows, columns.status] = [snaps[i].status for i in rows]
-    if has[columns.stage]:
-        out[columns.stage] = out[columns.stage].astype(object)
-        out.loc[rows, columns.stage] = [snaps[i].stage for i in rows]
-    if has[columns.closed_at]:
+    hit = out.index.isin(np.fromiter(snaps, dtype=np.int64, count=len(snaps)))
+    if not hit.any():
+        return
+    rows = out.index[hit]
+    values = {
+        columns.status: [snaps[i].status for i in rows],
+        columns.stage: [snaps[i].stage for i in rows],
+    }
+    for column, written in values.items():
+        if has[column] and column in out.columns:
+            out[column] = out[column].astype(object)
+            out.loc[rows, column] = written
+    if has[columns.closed_at] and columns.closed_at in out.columns:
         out.loc[rows, columns.closed_at] = pd.NaT
 
 

@@ -2,7 +2,8 @@
 validated data set built from them.
 
 The outcomes are read and the data validated once, for the union of the targets' settled
-leads (a lower stage settles more leads); each target then takes its own rows.
+leads (a lower stage settles more leads), on a copy of only the columns the spec reads;
+each target then takes its own rows (the same data set, uncopied, when they are all).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from features.checks import read_columns
 from features.coerce import as_object_array, to_text
 from features.dataset import LeadData, prepare_frame
 from features.funnel import Stage
@@ -37,7 +39,10 @@ def _check_spec(spec: DatasetSpec, targets: list[str]) -> str:
 
 
 def subset_data(data: LeadData, rows: np.ndarray) -> LeadData:
-    """The same data set restricted to ``rows`` (positions, in order)."""
+    """The same data set restricted to ``rows`` (positions, in order); ``data`` itself,
+    uncopied, when ``rows`` are all of its rows."""
+    if len(rows) == len(data) and np.array_equal(rows, np.arange(len(data))):
+        return data
     return replace(
         data,
         frame=data.frame.iloc[rows].reset_index(drop=True),
@@ -63,10 +68,16 @@ def settle_targets(
     settled = {t: outcomes.settled(target_stage(spec, t)) for t in targets}
     if not any(item.mask.any() for item in settled.values()):
         return {t: (item, None) for t, item in settled.items()}
-    # the lowest stage settles every lead any of the targets counts
+    # the lowest stage settles every lead any of the targets counts; only the columns the
+    # spec reads are copied (not the status history, the ground truth, dropped columns)
     everything = outcomes.settled(_lowest_stage(spec, targets))
-    data = prepare_frame(spec, everything.frame, source=f"{source} (settled)")
-    kept = np.flatnonzero(everything.mask)
+    data = prepare_frame(
+        spec,
+        everything.frame_of(read_columns(spec)),
+        source=f"{source} (settled)",
+        columns_read=[str(c) for c in frame.columns],
+    )
+    kept = everything.rows
     ids = pd.Index(_ids(outcomes.frame[spec.id_column].iloc[kept]))
     position = kept[ids.get_indexer(data.ids)]
     out: dict[str, tuple[Settled, LeadData | None]] = {}
