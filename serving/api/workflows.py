@@ -278,7 +278,12 @@ def _score_and_store(
     *,
     only_if_unscored: bool,
     route_it: bool,
+    draws: bool = False,
 ) -> None:
+    """Score ``record`` at ``known_at`` and store the scores; an arrival scored as it
+    arrives (``draws``) carries the queue's exploration draw, which the retrain's feedback
+    check reads. A lead the sweeper scores late has none: until then it ranked as unscored,
+    not by a draw, and an imported history never arrived in the queue."""
     # the feature-layer reads first, then one call down into the model
     count_unseen(services, models, known_at, record)
     scores = services.scorer.score_lead(models, known_at, record)
@@ -287,7 +292,7 @@ def _score_and_store(
         settings = services.settings
         route = suggest_route(scores[0].probability, settings.route_sales, settings.route_partner)
     exploration = None
-    if known_at == "arrival":
+    if known_at == "arrival" and draws:
         exploration = draw_exploration(services.settings.exploration_share, services.draw())
     store.add_scores(
         lead_id,
@@ -340,6 +345,7 @@ def receive_lead(
             arrival_view(scoring_record),
             only_if_unscored=True,
             route_it=False,
+            draws=True,
         )
         answered = new.qualification is not None if stored is None else stored.qualifications
         if answered and (stored is None or not _scored(stored, "qualified")):
