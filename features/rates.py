@@ -16,7 +16,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from babel.numbers import is_currency
 from pydantic import (
     AfterValidator,
@@ -97,6 +96,9 @@ def read_rates(path: Path) -> Rates:
 
 def yaml_document(text: str, path: Path, error: type[ValueError]) -> Any:
     """The YAML document ``text`` of ``path``; invalid YAML is ``error`` naming the file."""
+    import yaml  # here, not at the top: the languages (features.i18n) import this module,
+    # and the command line's `--help` should not load a YAML parser
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

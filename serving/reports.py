@@ -36,7 +36,8 @@ def review_options(
     explain_per_group: int | None = None,
     title: str = STORE_TITLE,
 ) -> ReviewOptions:
-    """The review of ``period`` as the settings ask for it, with optional overrides."""
+    """The review of ``period`` as the settings ask for it, with optional overrides; deal
+    values in the installation's display currency (``LEADSCORE_DISPLAY_CURRENCY``)."""
     from training.channels.funnel import Thresholds
     from training.channels.review import ReviewOptions
 
@@ -47,7 +48,11 @@ def review_options(
         ),
     )
     return ReviewOptions(
-        period, thresholds, explain_per_group or settings.report_explain_per_group, title
+        period,
+        thresholds,
+        explain_per_group or settings.report_explain_per_group,
+        title,
+        currency=settings.display_currency,
     )
 
 

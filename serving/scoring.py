@@ -66,7 +66,12 @@ class Wording:
 
 def rule_reasons(record: Record, wording: Wording) -> list[Reason]:
     return explain_rule(
-        record, wording.top_k, wording.threshold_pp, wording.locale, wording.timezone
+        record,
+        wording.top_k,
+        wording.threshold_pp,
+        wording.locale,
+        wording.timezone,
+        wording.currency,
     )
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from features.coerce import bool_of, is_na, number_of
 from features.email import EmailKind, email_kind
 from features.i18n import Phrasebook
+from features.i18n.fields import money_phrase
 from features.labels import field_label, missing_of, value_label
 from features.rates import read_rates
 from features.reason import Reason
@@ -317,7 +318,7 @@ def _field_phrase(field: str, record: Mapping[str, Any], book: Phrasebook) -> tu
     if field == "message":
         return _message_phrase(feature, record, book)
     if field == "budget_amount":
-        return _budget_phrase(label, record, book)
+        return _budget_phrase(feature, label, record, book)
     return book.yes_no(label, _flag(record.get(field)) is True), False  # is_decision_maker
 
 
@@ -342,10 +343,14 @@ def _message_phrase(
     return book.mentions(label, topics), False
 
 
-def _budget_phrase(label: str, record: Mapping[str, Any], book: Phrasebook) -> tuple[str, bool]:
+def _budget_phrase(
+    feature: FeatureSpec, label: str, record: Mapping[str, Any], book: Phrasebook
+) -> tuple[str, bool]:
+    """The budget in the phrasebook's currency: as given when the lead gave it in that
+    currency, else converted from RUB with the demo spec's dated rates, their date shown."""
     amount = budget_rub(record)
-    from_amount = _number(record.get("budget_amount")) is not None
-    return book.amount(label, amount or 0.0, "RUB", bracket=not from_amount), False
+    bracket = _number(record.get("budget_amount")) is None
+    return money_phrase(feature, amount or 0.0, record, book, label, bracket), False
 
 
 def explain_rule(
@@ -354,9 +359,11 @@ def explain_rule(
     threshold_pp: float = DEFAULT_THRESHOLD_PP,
     locale: str = "en",
     timezone: str = "UTC",
+    currency: str | None = None,
 ) -> list[Reason]:
     """The rule's reasons for one flat record: one per field, with effects in percentage
-    points adding up to ``p - p0``, the ``top_k`` of each sign from ``threshold_pp`` on."""
+    points adding up to ``p - p0``, the ``top_k`` of each sign from ``threshold_pp`` on;
+    money in ``currency`` (the installation's display currency; None: RUB)."""
     points, lines = rule_points(record)
     fields = merged(lines)
     if not fields:
@@ -370,7 +377,7 @@ def explain_rule(
         Reason(reason.field, reason.phrase, reason.contribution, float(effect))
         for reason, effect in zip(fields, effects, strict=True)
     ]
-    book = Phrasebook(locale, timezone)
+    book = Phrasebook(locale, timezone, currency)
     out = []
     for reason in shown(candidates, top_k, threshold_pp):
         words, missing = _field_phrase(reason.field, record, book)

@@ -9,13 +9,16 @@ same matching covers texts made by other layers (the store's refusals, the funne
 lead validators, the questionnaire), which the API does not own. A placeholder's value is
 itself translated when it is a known text (e.g. a JSON syntax error inside the 422's
 message). Pydantic's own messages are translated by their error ``type`` and ``ctx``
-(:func:`pydantic_message`); an unknown type keeps pydantic's English text.
+(:func:`pydantic_message`); an unknown type keeps pydantic's English text. Where a
+pydantic error travels as text (a CRM webhook whose body makes no valid lead),
+:func:`pydantic_text` says it with the type's template, which the matching then knows.
 """
 
 from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -308,9 +311,11 @@ def locale_of(accept_language: str | None, app: Any) -> str:
 
 @lru_cache(maxsize=1)
 def _patterns() -> tuple[tuple[str, str, re.Pattern[str]], ...]:
-    """(template, type, its regex), the most specific (longest literal text) first."""
+    """(template, type, its regex), the most specific (longest literal text) first; the
+    templates of pydantic's types too, each under its first type."""
+    pydantic = {template: kind for kind, template in reversed(PYDANTIC.items())}
     built = []
-    for template, kind in TEMPLATES:
+    for template, kind in (*TEMPLATES, *pydantic.items()):
         parts, seen, literal = [], set(), 0
         for text, name, _spec, _conversion in string.Formatter().parse(template):
             parts.append(re.escape(text))
@@ -354,6 +359,23 @@ def _choices(expected: str, locale: str) -> str:
     if not sep:
         return expected
     return serving_words(locale).gettext(_OR).format(choices=head, last=last)
+
+
+def pydantic_text(error: Mapping[str, Any]) -> str:
+    """One pydantic error (an entry of ``ValidationError.errors()``) as English text: its
+    type's template filled from its ``ctx`` (so :func:`translate` knows it), a custom
+    ``value_error`` text without pydantic's prefix; pydantic's own text for another type."""
+    message = str(error.get("msg", ""))
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    template = PYDANTIC.get(str(error.get("type")))
+    if template is None:
+        return message
+    values = {name: str(value) for name, value in (error.get("ctx") or {}).items()}
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError):
+        return message
 
 
 def pydantic_message(error_type: str, ctx: dict[str, Any], english: str, locale: str) -> str:

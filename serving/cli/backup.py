@@ -10,16 +10,29 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from serving.cli.console import fail, safe_url
+from serving.cli.words import say
+
+if TYPE_CHECKING:
+    from serving.settings import ServingSettings
 
 app = typer.Typer(no_args_is_help=True)
 
 
 def _mib(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def _sqlite_store_or_exit(verb: str) -> tuple[ServingSettings, Path]:
+    """The settings and the SQLite file of their lead store; exits 2 for another store."""
+    from serving.settings import ServingSettings
+
+    settings = ServingSettings()
+    return settings, _sqlite_file_or_exit(settings.store_url, verb)
 
 
 def _sqlite_file_or_exit(url: str, verb: str) -> Path:
@@ -31,12 +44,16 @@ def _sqlite_file_or_exit(url: str, verb: str) -> Path:
         raise fail(str(error), 2) from None
     if path is None:
         dump, load = pg_dump_commands(url)
-        raise fail(
-            f"the lead store is {safe_url(url)}, not SQLite: `leadscore {verb}` copies SQLite "
-            f"files only. Use PostgreSQL's own tools:\n  back up:  {dump}\n  restore:  {load}\n"
+        shown = say(
+            "the lead store is {store}, not SQLite: `leadscore {verb}` copies SQLite files only. "
+            "Use PostgreSQL's own tools:\n  back up:  {dump}\n  restore:  {load}\n"
             "(see docs/serving.md, 'Backup and restore')",
-            2,
+            store=safe_url(url),
+            verb=verb,
+            dump=dump,
+            load=load,
         )
+        raise fail(shown, 2)
     return path
 
 
@@ -51,26 +68,33 @@ def backup(
     """Copy the SQLite lead store while the service runs (a consistent snapshot)."""
     from rich.console import Console
 
-    from serving.settings import ServingSettings
     from serving.store.backup import BackupError, default_backup_path
     from serving.store.backup import backup as copy_store
 
-    settings = ServingSettings()
-    source = _sqlite_file_or_exit(settings.store_url, "backup")
+    settings, source = _sqlite_store_or_exit("backup")
     target = out or default_backup_path(settings.data_dir, datetime.now(UTC))
-    typer.echo(f"backup: copying the lead store {source} to {target}")
+    typer.echo(
+        say("backup: copying the lead store {source} to {target}", source=source, target=target)
+    )
     started = time.monotonic()
     try:
-        with Console(stderr=True).status("copying (the service may keep running) ..."):
+        with Console(stderr=True).status(say("copying (the service may keep running) ...")):
             copied = copy_store(source, target)
     except BackupError as error:
-        raise fail(f"backup failed: {error}") from None
-    seconds = time.monotonic() - started
+        raise fail(say("backup failed: {reason}", reason=error)) from None
+    seconds = f"{time.monotonic() - started:.1f}"
+    size = _mib(copied.size_bytes)
+    shown = dict(leads=copied.leads, size=size, revision=copied.revision, seconds=seconds)
     typer.echo(
-        f"backup: {copied.leads} leads, {_mib(copied.size_bytes)}, schema {copied.revision}, "
-        f"checked, in {seconds:.1f} s: {target}"
+        say(
+            "backup: {leads} leads, {size}, schema {revision}, checked, in {seconds} s: {target}",
+            **shown,
+            target=target,
+        )
     )
-    typer.echo(f"to restore it: stop the service, then `leadscore restore {target}`")
+    typer.echo(
+        say("to restore it: stop the service, then `leadscore restore {target}`", target=target)
+    )
 
 
 @app.command()
@@ -83,27 +107,31 @@ def restore(
     ),
 ) -> None:
     """Make the SQLite lead store a copy of a backup (stop the service first)."""
-    from serving.settings import ServingSettings
     from serving.store.backup import BackupError, default_backup_path
     from serving.store.backup import restore as restore_store
 
-    settings = ServingSettings()
-    target = _sqlite_file_or_exit(settings.store_url, "restore")
+    settings, target = _sqlite_store_or_exit("restore")
     now = datetime.now(UTC)
     saved = default_backup_path(settings.data_dir, now).with_stem(
         f"leads-before-restore-{now.strftime('%Y%m%dT%H%M%SZ')}"
     )
-    typer.echo(f"restore: checking {file} and restoring it into {target}")
+    typer.echo(
+        say("restore: checking {file} and restoring it into {target}", file=file, target=target)
+    )
     try:
         restored = restore_store(file, target, force=force, saved=saved)
     except BackupError as error:
-        raise fail(f"restore refused: {error}") from None
+        raise fail(say("restore refused: {reason}", reason=error)) from None
     if saved.exists():
-        typer.echo(f"restore: the store it replaced is saved as {saved}")
+        typer.echo(say("restore: the store it replaced is saved as {saved}", saved=saved))
     typer.echo(
-        f"restore: {restored.leads} leads, schema {restored.revision}, into {target}; "
-        "start the service (`leadscore serve`): it applies newer migrations and scores "
-        "any lead left unscored"
+        say(
+            "restore: {leads} leads, schema {revision}, into {target}; start the service "
+            "(`leadscore serve`): it applies newer migrations and scores any lead left unscored",
+            leads=restored.leads,
+            revision=restored.revision,
+            target=target,
+        )
     )
 
 
@@ -139,23 +167,39 @@ def archive(
     store = Store.open(settings.store_url, settings.db_busy_timeout_ms)
     try:
         count = archivable(store, cut)
-        typer.echo(f"archive: {count} closed leads arrived before {cut:%Y-%m-%d}")
+        typer.echo(
+            say(
+                "archive: {count} closed leads arrived before {day}",
+                count=count,
+                day=f"{cut:%Y-%m-%d}",
+            )
+        )
         if dry_run or count == 0:
             return
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         target = (
             out or settings.data_dir / "archive" / f"leads-before-{cut:%Y-%m-%d}-{stamp}.jsonl.gz"
         )
-        with steps(f"archive: moving {count} leads to {target}") as say:
+        with steps(
+            say("archive: moving {count} leads to {target}", count=count, target=target)
+        ) as step:
             try:
                 moved = move_leads(
                     store,
                     cut,
                     target,
-                    progress=lambda done: say(f"archive: {done} of {count} moved"),
+                    progress=lambda done: step(
+                        say("archive: {done} of {count} moved", done=done, count=count)
+                    ),
                 )
             except ArchiveError as error:
                 raise fail(str(error), 2) from None
     finally:
         store.close()
-    typer.echo(f"archive: {moved} leads moved to {target}; the store keeps the rest")
+    typer.echo(
+        say(
+            "archive: {moved} leads moved to {target}; the store keeps the rest",
+            moved=moved,
+            target=target,
+        )
+    )

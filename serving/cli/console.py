@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, TextIO
 
 import typer
 
+from features.i18n import N_
+from serving.cli.words import in_language, say
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -30,11 +33,16 @@ if TYPE_CHECKING:
     from training.settings import TrainingSettings
 
 
+CANNOT_OPEN_STORE = N_("cannot open the lead store {store}: {reason}")
+
+
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``message`` on stderr as plain text and return the exit to raise."""
+    """Print ``message`` on stderr as plain text (a text of another layer in the
+    installation's language when its template is known) and return the exit to raise."""
     from rich.console import Console
 
-    Console(stderr=True, soft_wrap=True, markup=False, highlight=False).print(message)
+    shown = in_language(message)
+    Console(stderr=True, soft_wrap=True, markup=False, highlight=False).print(shown)
     return typer.Exit(code)
 
 
@@ -62,9 +70,12 @@ def known_ats_or_exit(values: list[str], code: int = 1) -> list[KnownAt] | None:
     try:
         return [KnownAt(value) for value in values] or None
     except ValueError:
-        choices = " or ".join(k.value for k in KnownAt)
+        choices = say(" or ").join(k.value for k in KnownAt)
         given = ", ".join(values)
-        raise fail(f"--known-at/--stage takes {choices}, got: {given}", code) from None
+        raise fail(
+            say("--known-at/--stage takes {choices}, got: {given}", choices=choices, given=given),
+            code,
+        ) from None
 
 
 def port_free_or_exit(host: str, port: int) -> None:
@@ -79,14 +90,23 @@ def port_free_or_exit(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as error:
             if error.errno != errno.EADDRINUSE:
-                raise fail(f"cannot listen on {host}:{port}: {error.strerror}", 2) from None
+                shown = say(
+                    "cannot listen on {host}:{port}: {reason}",
+                    host=host,
+                    port=port,
+                    reason=error.strerror,
+                )
+                raise fail(shown, 2) from None
             holder = port_holder(port)
-            by = f" by {holder}" if holder else ""
-            raise fail(
-                f"port {port} on {host} is already in use{by}; stop it or choose another "
+            by = say(" by {holder}", holder=holder) if holder else ""
+            taken = say(
+                "port {port} on {host} is already in use{by}; stop it or choose another "
                 "port with --port",
-                2,
-            ) from None
+                port=port,
+                host=host,
+                by=by,
+            )
+            raise fail(taken, 2) from None
 
 
 def port_holder(port: int) -> str | None:
@@ -142,13 +162,25 @@ def load_data(spec_name: str, data: Path | None, settings: TrainingSettings) -> 
 
     spec = spec_or_exit(spec_name)
     if data is not None and not data.exists():
-        raise fail(f"no such data file: {data} (check the path given with --data)")
+        raise fail(say("no such data file: {path} (check the path given with --data)", path=data))
     path = data or spec.data_path()
     if path is None and spec.name == "demo":
         path = settings.demo_data_path
     if path is None or not path.exists():
-        hint = "run `leadscore demo-data` first" if spec.name == "demo" else "pass --data PATH"
-        raise fail(f"no data file for spec '{spec.name}' ({path or 'none given'}): {hint}")
+        hint = (
+            say("run `leadscore demo-data` first")
+            if spec.name == "demo"
+            else say("pass --data PATH")
+        )
+        shown = path or say("none given")
+        raise fail(
+            say(
+                "no data file for spec '{spec}' ({path}): {hint}",
+                spec=spec.name,
+                path=shown,
+                hint=hint,
+            )
+        )
     try:
         return load_dataset(spec, path)
     except DatasetError as exc:
@@ -240,23 +272,23 @@ def steps(title: str, heartbeat_s: float = HEARTBEAT_S) -> Iterator[Callable[[st
     current, said = title, started
     lock, done = threading.Lock(), threading.Event()
 
-    def say(message: str, again: bool = False) -> None:
+    def tell(message: str, again: bool = False) -> None:
         nonlocal current, said
         with lock:
             current, said = message, time.monotonic()
-            text = f"{message} (still running)" if again else message
+            text = say("{step} (still running)", step=message) if again else message
             print(plain_line(started, text), flush=True)
 
     def beat() -> None:
         while not done.wait(min(heartbeat_s, 5.0)):
             if time.monotonic() - said >= heartbeat_s:
-                say(current, again=True)
+                tell(current, again=True)
 
-    say(title)
+    tell(title)
     beater = threading.Thread(target=beat, name="leadscore-heartbeat", daemon=True)
     beater.start()
     try:
-        yield say
+        yield tell
     finally:
         done.set()
         beater.join()

@@ -9,18 +9,24 @@ import typer
 
 # the demo generator's defaults, from its config: cheap, loads neither the generator nor numpy
 from features.demo.config import DEFAULTS as DEMO_DEFAULTS
+from features.i18n import N_
+from serving.cli.words import in_language, say
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from features.dataset import LeadData
     from features.demo import DemoSummary
+    from features.joins import JoinMatch
 
 app = typer.Typer(no_args_is_help=True)
 
 
 #: A test window with fewer positives than this gives a noisy ROC-AUC: check-data warns.
 MIN_TEST_POSITIVES = 20
+#: The headers of check-data's feature table and of demo-data's channel table.
+FEATURE_COLUMNS = (N_("feature"), N_("type"), N_("known at"), N_("missing"), N_("distinct"))
+DEMO_COLUMNS = (N_("channel"), N_("leads"), N_("share"), N_("SQL rate"), N_("won rate"))
 
 
 @app.command("check-data")
@@ -48,17 +54,17 @@ def check_data(
     try:
         loaded = load_dataset(load_spec(spec), data)
     except SpecError as exc:
-        err.print(str(exc))
+        err.print(in_language(str(exc)))
         raise typer.Exit(1) from None
     except DatasetError as exc:
-        err.print(f"{len(exc.problems)} problem(s) in the data:")
+        err.print(say("{count} problem(s) in the data:", count=len(exc.problems)))
         for problem in exc.problems:
-            err.print(f"  {problem}")
+            err.print(f"  {in_language(str(problem))}")
         raise typer.Exit(1) from None
     _print_data_summary(loaded)
     split_problems = _print_split(loaded)
     if split_problems:
-        err.print(f"{len(split_problems)} problem(s) with the split:")
+        err.print(say("{count} problem(s) with the split:", count=len(split_problems)))
         for message in split_problems:
             err.print(f"  {message}")
         raise typer.Exit(1)
@@ -74,26 +80,33 @@ def _print_data_summary(data: LeadData) -> None:
 
     console = Console(soft_wrap=True, highlight=False)
     facts = profile(data)
+    name, source = f"[bold]{escape(data.spec.name)}[/]", escape(data.source)
+    read = say(" ({rows} rows read)", rows=facts.rows_read) if facts.rows_read != facts.rows else ""
     console.print(
-        f"[bold]{escape(data.spec.name)}[/]: {len(data)} leads from {escape(data.source)}"
-        + (f" ({facts.rows_read} rows read)" if facts.rows_read != facts.rows else "")
+        say("{name}: {count} leads from {source}", name=name, count=len(data), source=source) + read
     )
     for note in data.notes:
-        console.print(f"note: {note}", markup=False)
+        console.print(say("note: {note}", note=in_language(note)), markup=False)
     for rule in data.left_out:
-        console.print(f"left out: {rule.rows} rows by {rule.rule}", markup=False)
-    for match in data.joins:
-        no_key = f", {match.missing_key} without a key" if match.missing_key else ""
         console.print(
-            f"join {', '.join(match.keys)} -> {match.file}: {match.matched} of {match.rows} "
-            f"rows matched ({match.rate:.1%}{no_key}); adds {', '.join(match.columns)}",
-            markup=False,
+            say("left out: {rows} rows by {rule}", rows=rule.rows, rule=rule.rule), markup=False
         )
+    for match in data.joins:
+        console.print(_join_line(match), markup=False)
     if data.times is not None:
-        console.print(f"time range: {data.times.min():%Y-%m-%d} .. {data.times.max():%Y-%m-%d}")
-    for name, values in data.targets.items():
-        console.print(f"target {name}: {int(values.sum())} positive ({values.mean():.1%})")
-    features = Table("feature", "type", "known at", "missing", "distinct")
+        first, last = f"{data.times.min():%Y-%m-%d}", f"{data.times.max():%Y-%m-%d}"
+        console.print(say("time range: {first} .. {last}", first=first, last=last))
+    for target, values in data.targets.items():
+        share = f"{values.mean():.1%}"
+        console.print(
+            say(
+                "target {name}: {count} positive ({share})",
+                name=target,
+                count=int(values.sum()),
+                share=share,
+            )
+        )
+    features = Table(*(say(column) for column in FEATURE_COLUMNS))
     for feature in facts.features:
         features.add_row(
             escape(feature.column),
@@ -104,23 +117,42 @@ def _print_data_summary(data: LeadData) -> None:
         )
     console.print(features)
     if facts.unused:
-        console.print("read but not used: " + ", ".join(facts.unused), markup=False)
-    if facts.unlabelled:
         console.print(
-            "no display label (reasons use a readable default; add `label: {en: ..., ru: ...}`): "
-            + ", ".join(facts.unlabelled),
-            markup=False,
+            say("read but not used: {columns}", columns=", ".join(facts.unused)), markup=False
         )
+    if facts.unlabelled:
+        unlabelled = say(
+            "no display label (reasons use a readable default; add "
+            "`label: {{en: ..., ru: ...}}`): {columns}",
+            columns=", ".join(facts.unlabelled),
+        )
+        console.print(unlabelled, markup=False)
     if facts.dropped:
         dropped = "; ".join(f"{column} ({reason})" for column, reason in facts.dropped)
-        console.print(f"dropped: {dropped}", markup=False)
-    table = Table("channel", "leads", *(f"{name} rate" for name in data.targets))
+        console.print(say("dropped: {columns}", columns=dropped), markup=False)
+    rates = (say("{target} rate", target=target) for target in data.targets)
+    table = Table(say("channel"), say("leads"), *rates)
     for row in channel_counts(data):
         rates = (f"{row.positives[name] / row.leads:.1%}" for name in data.targets)
         table.add_row(escape(row.channel), str(row.leads), *rates)
     console.print(table)
     for warning in data.warnings:
-        console.print(f"warning: {warning}", markup=False)
+        console.print(say("warning: {warning}", warning=in_language(str(warning))), markup=False)
+
+
+def _join_line(match: JoinMatch) -> str:
+    """How a joined file matched the data: keys, file, rows matched, columns added."""
+    no_key = say(", {count} without a key", count=match.missing_key) if match.missing_key else ""
+    return say(
+        "join {keys} -> {file}: {matched} of {rows} rows matched ({rate}{no_key}); adds {columns}",
+        keys=", ".join(match.keys),
+        file=match.file,
+        matched=match.matched,
+        rows=match.rows,
+        rate=f"{match.rate:.1%}",
+        no_key=no_key,
+        columns=", ".join(match.columns),
+    )
 
 
 def _print_split(data: LeadData) -> list[str]:
@@ -136,21 +168,35 @@ def _print_split(data: LeadData) -> list[str]:
         try:
             plan = plan_split(data, target, TrainOptions(target=target))
         except TrainingError as exc:
-            problems.append(f"target {target}: {exc}")
+            problems.append(
+                say("target {name}: {reason}", name=target, reason=in_language(str(exc)))
+            )
             continue
-        console.print(f"split for {target}: {plan.description}")
+        console.print(say("split for {target}: {plan}", target=target, plan=plan.description))
         for number, fold in enumerate(plan.folds, start=1):
             positives = int(y[fold.test].sum())
-            label = f"window {number}" if len(plan.folds) > 1 else "test"
+            label = say("window {number}", number=number) if len(plan.folds) > 1 else say("test")
             console.print(
-                f"  {label}: train {len(fold.train)} rows ({int(y[fold.train].sum())} "
-                f"positive), test {len(fold.test)} rows ({positives} positive)"
+                say(
+                    "  {label}: train {train} rows ({train_positives} positive), test {test} "
+                    "rows ({test_positives} positive)",
+                    label=label,
+                    train=len(fold.train),
+                    train_positives=int(y[fold.train].sum()),
+                    test=len(fold.test),
+                    test_positives=positives,
+                )
             )
             if positives < MIN_TEST_POSITIVES:
-                console.print(
-                    f"  warning: {label} of {target} has {positives} positives (fewer than "
-                    f"{MIN_TEST_POSITIVES}): its ROC-AUC will be noisy"
+                few = say(
+                    "  warning: {label} of {target} has {positives} positives (fewer than "
+                    "{minimum}): its ROC-AUC will be noisy",
+                    label=label,
+                    target=target,
+                    positives=positives,
+                    minimum=MIN_TEST_POSITIVES,
                 )
+                console.print(few)
     return problems
 
 
@@ -183,7 +229,12 @@ def demo_data(
     path = out if out is not None else TrainingSettings().demo_data_path
     if path.suffix.lower() not in DATA_FORMATS:
         raise typer.BadParameter(
-            f"'{path}' has extension '{path.suffix}'; expected one of: " + ", ".join(DATA_FORMATS),
+            say(
+                "'{path}' has extension '{suffix}'; expected one of: {formats}",
+                path=path,
+                suffix=path.suffix,
+                formats=", ".join(DATA_FORMATS),
+            ),
             param_hint="--out",
         )
     console = Console()
@@ -195,28 +246,39 @@ def demo_data(
         console=console,
         transient=True,
     ) as progress:
-        task = progress.add_task(f"{n:,} leads", total=len(STEPS))
+        count = f"{n:,}"
+        task = progress.add_task(say("{count} leads", count=count), total=len(STEPS))
 
         def advance(step: str) -> None:
             done = STEPS.index(step) if step in STEPS else 0
-            progress.update(task, completed=done, description=f"{n:,} leads: {step}")
+            doing = say("{count} leads: {step}", count=count, step=step)
+            progress.update(task, completed=done, description=doing)
 
         summary = write_demo_data(path, n, seed, progress=advance)
         progress.update(task, completed=len(STEPS))
     console.print(_demo_summary_table(summary))
-    console.print(f"{summary.months} months of arrivals; {_demo_auc_line(summary)}")
-    console.print(f"wrote {summary.path} and {summary.ground_truth_path} in {summary.seconds:.1f}s")
+    months = say("{months} months of arrivals", months=summary.months)
+    console.print(f"{months}; {_demo_auc_line(summary)}")
+    wrote = dict(
+        data=summary.path, truth=summary.ground_truth_path, seconds=f"{summary.seconds:.1f}"
+    )
+    console.print(say("wrote {data} and {truth} in {seconds}s", **wrote))
 
 
 def _demo_summary_table(summary: DemoSummary) -> Table:
     from rich.table import Table
 
-    table = Table(title=f"{summary.rows:,} demo leads, {summary.start} .. {summary.end}")
-    table.add_column("channel")
-    table.add_column("leads", justify="right")
-    table.add_column("share", justify="right")
-    table.add_column("SQL rate", justify="right")
-    table.add_column("won rate", justify="right")
+    title = say(
+        "{rows} demo leads, {start} .. {end}",
+        rows=f"{summary.rows:,}",
+        start=summary.start,
+        end=summary.end,
+    )
+    table = Table(title=title)
+    first, *numbers = (say(column) for column in DEMO_COLUMNS)
+    table.add_column(first)
+    for column in numbers:
+        table.add_column(column, justify="right")
     for channel in summary.channels:
         table.add_row(
             channel.name,
@@ -227,7 +289,11 @@ def _demo_summary_table(summary: DemoSummary) -> Table:
         )
     table.add_section()
     table.add_row(
-        "all", f"{summary.rows:,}", "100%", f"{summary.sql_rate:.1%}", f"{summary.won_rate:.1%}"
+        say("all"),
+        f"{summary.rows:,}",
+        "100%",
+        f"{summary.sql_rate:.1%}",
+        f"{summary.won_rate:.1%}",
     )
     return table
 
@@ -235,9 +301,13 @@ def _demo_summary_table(summary: DemoSummary) -> Table:
 def _demo_auc_line(summary: DemoSummary) -> str:
     def show(key: str) -> str:
         value = summary.oracle_auc.get(key)
-        return "n/a" if value is None else f"{value:.3f}"
+        return say("n/a") if value is None else f"{value:.3f}"
 
-    return (
-        f"oracle ROC-AUC  SQL: qualified {show('sql_qualified')}, arrival {show('sql_arrival')}"
-        f"  |  won: qualified {show('won_qualified')}, arrival {show('won_arrival')}"
+    return say(
+        "oracle ROC-AUC  SQL: qualified {sql_qualified}, arrival {sql_arrival}  |  won: "
+        "qualified {won_qualified}, arrival {won_arrival}",
+        **{
+            key: show(key)
+            for key in ("sql_qualified", "sql_arrival", "won_qualified", "won_arrival")
+        },
     )

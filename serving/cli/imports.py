@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from serving.cli.console import fail, is_terminal, plain_line, safe_url, spec_or_exit
+from serving.cli.console import (
+    CANNOT_OPEN_STORE,
+    fail,
+    is_terminal,
+    plain_line,
+    safe_url,
+    spec_or_exit,
+)
+from serving.cli.words import in_language, say
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -42,45 +50,56 @@ def _progress(total: int) -> Iterator[Callable[[int, int], None]]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
         columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress("storing leads", *columns) as bar:
-            task = bar.add_task("storing", total=total)
+        with Progress(say("storing leads"), *columns) as bar:
+            task = bar.add_task("", total=total)
             yield lambda done, _total: bar.update(task, completed=done)
         return
     started = time.monotonic()
     step = max(1, total // 10)
     said = 0
 
-    def say(done: int, of: int) -> None:
+    def tell(done: int, of: int) -> None:
         nonlocal said
         if done - said >= step or done == of:
             said = done
-            print(plain_line(started, f"stored {done:,} of {of:,} leads"), flush=True)
+            stored = say("stored {done} of {of} leads", done=f"{done:,}", of=f"{of:,}")
+            print(plain_line(started, stored), flush=True)
 
-    yield say
+    yield tell
 
 
 def _print_refused(refused: list[Problem]) -> None:
     from rich.console import Console
 
     err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
-    err.print(f"{len(refused):,} row(s) refused (fix them and run the import again):")
+    count = f"{len(refused):,}"
+    err.print(say("{count} row(s) refused (fix them and run the import again):", count=count))
     for problem in refused[:REFUSED_SHOWN]:
-        err.print(f"  {problem}")
+        err.print(f"  {in_language(str(problem))}")
     if len(refused) > REFUSED_SHOWN:
-        err.print(f"  ... and {len(refused) - REFUSED_SHOWN:,} more")
+        err.print(say("  ... and {count} more", count=f"{len(refused) - REFUSED_SHOWN:,}"))
 
 
 def _summary(plan: ImportPlan, result: ImportResult, where: str) -> str:
     lines = [
-        f"{plan.rows_read:,} rows read from the export into {where}:",
-        f"  {result.imported:,} leads imported",
-        f"  {result.already_stored:,} already stored (skipped: same external_id)",
-        f"  {len(plan.refused):,} refused",
+        say(
+            "{rows} rows read from the export into {where}:",
+            rows=f"{plan.rows_read:,}",
+            where=where,
+        ),
+        say("  {count} leads imported", count=f"{result.imported:,}"),
+        say(
+            "  {count} already stored (skipped: same external_id)",
+            count=f"{result.already_stored:,}",
+        ),
+        say("  {count} refused", count=f"{len(plan.refused):,}"),
     ]
     if plan.left_out:
-        lines.append(f"  {plan.left_out:,} left out by the spec's rows/ignore rules")
+        lines.append(
+            say("  {count} left out by the spec's rows/ignore rules", count=f"{plan.left_out:,}")
+        )
     if plan.undated:
-        lines.append("  the spec has no time column: imported leads are dated now")
+        lines.append(say("  the spec has no time column: imported leads are dated now"))
     return "\n".join(lines)
 
 
@@ -118,7 +137,8 @@ def import_history(
     chosen = spec_or_exit(spec)
     path = data or chosen.data_path()
     if path is None or not path.exists():
-        raise fail(f"no such export: {path or 'none given'} (pass --data PATH)")
+        shown = path or say("none given")
+        raise fail(say("no such export: {path} (pass --data PATH)", path=shown))
     settings = ServingSettings()
     now = datetime.now(UTC)
     plan = _read_plan(chosen, path, now)
@@ -139,7 +159,10 @@ def _read_plan(spec: DatasetSpec, path: Path, now: datetime) -> ImportPlan:
     try:
         return read_export(spec, path, now)
     except ImportRefusedError as exc:
-        raise fail(f"the export cannot be imported; nothing was stored:\n{exc}") from None
+        refused = in_language(str(exc))
+        raise fail(
+            say("the export cannot be imported; nothing was stored:\n{reason}", reason=refused)
+        ) from None
 
 
 def _open_store(settings: ServingSettings, where: str) -> Store:
@@ -149,7 +172,7 @@ def _open_store(settings: ServingSettings, where: str) -> Store:
     try:
         return Store.open(settings.store_url, settings.db_busy_timeout_ms)
     except Exception as exc:
-        raise fail(f"cannot open the lead store {where}: {exc}") from None
+        raise fail(say(CANNOT_OPEN_STORE, store=where, reason=exc)) from None
 
 
 def _store_plan(
@@ -188,9 +211,12 @@ def _store_plan(
                 progress=track(progress),
             )
     except SQLAlchemyError as exc:
-        message = (
-            f"the lead store failed after {written:,} of {len(plan.leads):,} leads were "
-            f"stored (the failing batch was rolled back; run again to go on): {exc}"
+        message = say(
+            "the lead store failed after {written} of {total} leads were stored (the failing "
+            "batch was rolled back; run again to go on): {reason}",
+            written=f"{written:,}",
+            total=f"{len(plan.leads):,}",
+            reason=exc,
         )
         raise fail(message) from None
     finally:

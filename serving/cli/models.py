@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from features.i18n import N_
 from serving.cli.console import fail, known_ats_or_exit, load_data
+from serving.cli.words import in_language, say
 from training.options import TrainOptions
 
 if TYPE_CHECKING:
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 
     from features.dataset import LeadData
     from features.spec import KnownAt
+    from training.registry import AliasChange
     from training.runner import Trained
     from training.settings import TrainingSettings
 
@@ -31,9 +34,17 @@ EXIT_HELD_BACK = 3
 
 #: The summary's baseline columns: (column, the baseline's name in the evaluation).
 BASELINES = (
-    ("logistic", "logistic"),
-    ("LGBM defaults", "lightgbm_default"),
-    ("rule", "bant_rule"),
+    (N_("logistic"), "logistic"),
+    (N_("LGBM defaults"), "lightgbm_default"),
+    (N_("rule"), "bant_rule"),
+)
+#: The headers of the tables of `leadscore train`, `evaluate` and `models` (metric names
+#: such as ROC-AUC read the same in every language).
+MODEL, VERSION, KIND = N_("model"), N_("version"), N_("kind")
+METRIC_COLUMNS = (N_("metric"), N_("value"))
+FLAGGED = N_(" (flagged)")
+PICKED_UP = N_(
+    "A running service picks it up at its next model check (or POST /admin/models/reload)."
 )
 
 
@@ -47,10 +58,10 @@ def summary_table(trained: list[Trained]) -> Table:
     each baseline's ROC-AUC in its own column, boosting rounds for LightGBM only."""
     from rich.table import Table
 
-    table = Table(title="Trained models (out-of-sample metrics, calibrated)")
-    columns = ["model", "version", "alias", "kind", "ROC-AUC", *(c for c, _ in BASELINES)]
-    for column in (*columns, "PR-AUC", "ECE", "lift@10%", "rounds"):
-        table.add_column(column)
+    table = Table(title=say("Trained models (out-of-sample metrics, calibrated)"))
+    named = (MODEL, VERSION, N_("alias"), KIND, "ROC-AUC", *(c for c, _ in BASELINES))
+    for column in (*named, "PR-AUC", "ECE", "lift@10%", N_("rounds")):
+        table.add_column(say(column))
     for item in trained:
         result = item.result
         metrics = result.headline
@@ -59,7 +70,7 @@ def summary_table(trained: list[Trained]) -> Table:
             item.name,
             str(item.version.version) if item.version else "-",
             item.alias or "-",
-            kind + (" (flagged)" if result.flagged else ""),
+            kind + (say(FLAGGED) if result.flagged else ""),
             f"{metrics.roc_auc:.4f}",
             *(_auc(item, name) for _, name in BASELINES),
             f"{metrics.pr_auc:.4f}",
@@ -72,11 +83,12 @@ def summary_table(trained: list[Trained]) -> Table:
 
 def run_lines(item: Trained) -> list[str]:
     """Where a model's run is and what drives it: run id, artifacts, top features, notes."""
-    lines = [f"{item.name}: run {item.run_id or '-'}, artifacts {item.artifacts or '-'}"]
+    where = dict(name=item.name, run=item.run_id or "-", artifacts=item.artifacts or "-")
+    lines = [say("{name}: run {run}, artifacts {artifacts}", **where)]
     if item.top_features:
         top = ", ".join(f"{source} {value:.3f}" for source, value in item.top_features)
-        lines.append(f"  top features by mean |SHAP|: {top}")
-    lines += [f"  note: {note}" for note in item.result.notes]
+        lines.append(say("  top features by mean |SHAP|: {top}", top=top))
+    lines += [say("  note: {note}", note=in_language(note)) for note in item.result.notes]
     return lines
 
 
@@ -147,7 +159,7 @@ def train(
     accept = accept_baseline or loaded.spec.training.accept_baseline
     trained = _train_all(loaded, settings, pairs, options, chosen_threads, register, accept)
     _summary(trained)
-    typer.echo(f"MLflow: {settings.tracking_uri} (open it with `leadscore mlflow-ui`)")
+    typer.echo(say("MLflow: {uri} (open it with `leadscore mlflow-ui`)", uri=settings.tracking_uri))
     _exit_if_held_back(trained)
 
 
@@ -193,8 +205,13 @@ def _train_all(
     from training.splits import TrainingError
 
     digest = file_digest(Path(loaded.source)) if Path(loaded.source).exists() else "n/a"
-    title = f"training {len(pairs)} model(s) on {len(loaded)} rows, {threads} thread(s)"
-    with without_mlflow_chatter(), steps(title) as say:
+    title = say(
+        "training {count} model(s) on {rows} rows, {threads} thread(s)",
+        count=len(pairs),
+        rows=len(loaded),
+        threads=threads,
+    )
+    with without_mlflow_chatter(), steps(title) as step:
         try:
             return train_and_register(
                 loaded,
@@ -203,7 +220,7 @@ def _train_all(
                 pairs,
                 options,
                 register=register,
-                progress=say,
+                progress=step,
                 accept_baseline=accept_baseline,
             )
         except TrainingError as exc:
@@ -242,21 +259,37 @@ def evaluate(
     try:
         model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model().model
     except MlflowException as exc:
-        raise fail(f"cannot load {model_uri}: {exc.message}") from None
+        raise fail(
+            say("cannot load {model}: {reason}", model=model_uri, reason=exc.message)
+        ) from None
     if model.target not in loaded.targets:
-        raise fail(f"the data has no target '{model.target}' (it has: {', '.join(loaded.targets)})")
+        has = ", ".join(loaded.targets)
+        raise fail(
+            say(
+                "the data has no target '{target}' (it has: {targets})",
+                target=model.target,
+                targets=has,
+            )
+        )
     y = loaded.targets[model.target]
     p = model.predict_proba(loaded.frame)
     metrics = measure(y, p)
-    table = Table(title=f"{model_uri} on {loaded.source} ({len(y)} leads)")
-    table.add_column("metric")
-    table.add_column("value")
+    table = Table(
+        title=say(
+            "{model} on {source} ({count} leads)",
+            model=model_uri,
+            source=loaded.source,
+            count=len(y),
+        )
+    )
+    for column in METRIC_COLUMNS:
+        table.add_column(say(column))
     for key, value in metrics.as_dict().items():
         table.add_row(key, f"{value:.4f}")
     console = Console()
     console.print(table)
     channels = per_channel(y, p, loaded.channels)
-    by_channel = Table(title="Per channel")
+    by_channel = Table(title=say("Per channel"))
     for column in channels.columns:
         by_channel.add_column(str(column))
     for row in channels.itertuples(index=False):
@@ -277,18 +310,27 @@ def models() -> None:
     settings = TrainingSettings()
     rows = list_versions(settings.tracking_uri)
     if not rows:
-        typer.echo("No registered models yet: run `leadscore train` (or `make run`).")
+        typer.echo(say("No registered models yet: run `leadscore train` (or `make run`)."))
         return
-    table = Table(title=f"Registered models ({settings.tracking_uri})")
-    for column in ("model", "version", "aliases", "kind", "ROC-AUC", "ECE", "lift@10%", "created"):
-        table.add_column(column)
+    table = Table(title=say("Registered models ({uri})", uri=settings.tracking_uri))
+    for column in (
+        MODEL,
+        VERSION,
+        N_("aliases"),
+        KIND,
+        "ROC-AUC",
+        "ECE",
+        "lift@10%",
+        N_("created"),
+    ):
+        table.add_column(say(column))
     for row in rows:
         metric = row.metrics.get
         table.add_row(
             row.name,
             row.version,
             ", ".join(row.aliases),
-            row.kind + (" (flagged)" if row.flagged else ""),
+            row.kind + (say(FLAGGED) if row.flagged else ""),
             f"{metric('test.roc_auc', float('nan')):.4f}",
             f"{metric('test.ece', float('nan')):.4f}",
             f"{metric('test.lift_10', float('nan')):.2f}",
@@ -308,7 +350,9 @@ def mlflow_ui(
     from training.settings import TrainingSettings
 
     settings = TrainingSettings()
-    typer.echo(f"MLflow UI on http://127.0.0.1:{port} for {settings.tracking_uri}")
+    typer.echo(
+        say("MLflow UI on http://127.0.0.1:{port} for {uri}", port=port, uri=settings.tracking_uri)
+    )
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", settings.tracking_uri]
     command += ["--default-artifact-root", settings.artifact_root.as_uri(), "--port", str(port)]
     raise typer.Exit(subprocess.call(command))
@@ -329,10 +373,7 @@ def promote(
         change = move(settings.tracking_uri, model, version)
     except PromotionError as exc:
         raise fail(str(exc)) from None
-    typer.echo(change.summary())
-    typer.echo(
-        "A running service picks it up at its next model check (or POST /admin/models/reload)."
-    )
+    _say_changed(change)
 
 
 @app.command()
@@ -349,7 +390,10 @@ def rollback(
         change = back(settings.tracking_uri, model)
     except PromotionError as exc:
         raise fail(str(exc)) from None
-    typer.echo(change.summary())
-    typer.echo(
-        "A running service picks it up at its next model check (or POST /admin/models/reload)."
-    )
+    _say_changed(change)
+
+
+def _say_changed(change: AliasChange) -> None:
+    """What a promotion or a rollback changed, and when a running service sees it."""
+    typer.echo(in_language(change.summary()))
+    typer.echo(say(PICKED_UP))

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from serving.cli.console import fail, safe_url
+from features.i18n import N_
+from serving.cli.console import CANNOT_OPEN_STORE, fail, safe_url
+from serving.cli.words import say
 
 if TYPE_CHECKING:
     from serving.store.leads import Store
@@ -25,6 +27,11 @@ app = typer.Typer(
 
 STATES = ("pending", "dead", "delivered", "superseded")
 
+COLUMNS = (
+    N_("id"), N_("lead"), N_("score"), N_("CRM"), N_("CRM id"), N_("state"), N_("tries"),
+    N_("next try"), N_("last error"),
+)  # fmt: skip
+
 
 def _open_store() -> Store:
     from serving.settings import ServingSettings
@@ -34,7 +41,8 @@ def _open_store() -> Store:
     try:
         return Store.open(settings.store_url, settings.db_busy_timeout_ms)
     except Exception as error:
-        raise fail(f"cannot open the lead store {safe_url(settings.store_url)}: {error}") from None
+        shown = say(CANNOT_OPEN_STORE, store=safe_url(settings.store_url), reason=error)
+        raise fail(shown) from None
 
 
 @app.command("list")
@@ -52,21 +60,27 @@ def list_rows(
 
     unknown = sorted(set(state) - set(STATES))
     if unknown:
-        raise fail(f"unknown state {', '.join(unknown)}; expected some of {', '.join(STATES)}", 2)
+        shown = say(
+            "unknown state {unknown}; expected some of {states}",
+            unknown=", ".join(unknown),
+            states=", ".join(STATES),
+        )
+        raise fail(shown, 2)
     store = _open_store()
     try:
         counts = outbox_counts(store)
         rows = outbox_entries(store, state, limit)
     finally:
         store.close()
+    listed = ", ".join(f"{counts[s]} {s}" for s in STATES)
     typer.echo(
-        "outbox: "
-        + ", ".join(f"{counts[s]} {s}" for s in STATES)
-        + f"; {counts['dead_events']} webhook events dead"
+        say(
+            "outbox: {counts}; {dead} webhook events dead",
+            counts=listed,
+            dead=counts["dead_events"],
+        )
     )
-    table = Table(
-        "id", "lead", "score", "CRM", "CRM id", "state", "tries", "next try", "last error"
-    )
+    table = Table(*(say(column) for column in COLUMNS))
     for row in rows:
         table.add_row(
             str(row.id),
@@ -94,6 +108,16 @@ def retry(
         done = retry_deliveries(store, datetime.now(UTC), ids or None)
     finally:
         store.close()
-    typer.echo(f"outbox: {done} dead write-back(s) due again; the service delivers them shortly")
+    typer.echo(
+        say(
+            "outbox: {done} dead write-back(s) due again; the service delivers them shortly",
+            done=done,
+        )
+    )
     if ids and done < len(ids):
-        typer.echo(f"outbox: {len(ids) - done} of the ids given were not dead (left as they are)")
+        typer.echo(
+            say(
+                "outbox: {count} of the ids given were not dead (left as they are)",
+                count=len(ids) - done,
+            )
+        )

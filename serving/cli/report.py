@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from features.i18n import N_
+from serving.cli.words import say
+
 if TYPE_CHECKING:
     from serving.settings import ServingSettings
     from training.channels.leads import Period
@@ -20,6 +23,15 @@ app = typer.Typer(
     name="report",
     help="Marketing's reports: the channel review (drivers and funnel per channel).",
     no_args_is_help=True,
+)
+
+COLUMNS = (
+    N_("channel"),
+    N_("leads"),
+    N_("conversions"),
+    N_("rate"),
+    N_("predicted"),
+    N_("top driver"),
 )
 
 
@@ -41,7 +53,13 @@ def _language(lang: str | None, settings: ServingSettings) -> str:
     if lang is None:
         return settings.locale
     if lang not in LOCALES:
-        raise fail(f"--lang: expected one of {', '.join(LOCALES)}, got '{lang}'")
+        raise fail(
+            say(
+                "--lang: expected one of {languages}, got '{given}'",
+                languages=", ".join(LOCALES),
+                given=lang,
+            )
+        )
     return lang
 
 
@@ -65,6 +83,7 @@ def _model(
 ) -> VersionedModel | None:
     """The model named, else the data set's default champion (None, with a warning)."""
     from rich.console import Console
+    from rich.markup import escape
 
     from serving.cli.console import fail
     from training.channels.review import PREFERRED_KNOWN_ATS, ExportLeads, registered_model
@@ -83,10 +102,13 @@ def _model(
     except ModelNotFoundError as error:
         raise fail(str(error)) from None
     if found is None:
-        Console(stderr=True).print(
-            f"[yellow]no champion model for data set '{dataset}' (target {target}): "
-            "reporting the funnel only; train one with `leadscore train` or pass --model[/]"
+        warning = say(
+            "no champion model for data set '{dataset}' (target {target}): reporting the funnel "
+            "only; train one with `leadscore train` or pass --model",
+            dataset=dataset,
+            target=target,
         )
+        Console(stderr=True).print(f"[yellow]{escape(warning)}[/]")
     return found
 
 
@@ -94,9 +116,15 @@ def _print_summary(report: ChannelReport) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{report.title}, period {report.period.label} ({report.target})")
-    for column in ("channel", "leads", "conversions", "rate", "predicted", "top driver"):
-        table.add_column(column)
+    title = say(
+        "{title}, period {period} ({target})",
+        title=report.title,
+        period=report.period.label,
+        target=report.target,
+    )
+    table = Table(title=title)
+    for column in COLUMNS:
+        table.add_column(say(column))
     for row in report.summary.itertuples():
         judged = row.verdict == "ok"
         predicted = getattr(row, "mean_predicted", float("nan"))
@@ -106,7 +134,7 @@ def _print_summary(report: ChannelReport) -> None:
             f"{row.conversions:,}",
             f"{row.conversion_rate:.1%}" if judged else "—",
             f"{predicted:.1%}" if judged and predicted == predicted else "—",
-            str(row.top_drivers).split(" | ")[0] if judged else "too few leads to judge",
+            str(row.top_drivers).split(" | ")[0] if judged else say("too few leads to judge"),
         )
     Console().print(table)
 
@@ -136,11 +164,20 @@ def _review(
 
 def _print_saved(saved: SavedReview) -> None:
     files = saved.files
-    typer.echo(f"report: {files.html} (+ {len(files.csvs)} CSV files in {files.folder})")
+    typer.echo(
+        say(
+            "report: {html} (+ {count} CSV files in {folder})",
+            html=files.html,
+            count=len(files.csvs),
+            folder=files.folder,
+        )
+    )
     if saved.run_id is not None:
-        typer.echo(f"logged to MLflow run {saved.run_id}: {saved.artifact_uri}")
+        typer.echo(
+            say("logged to MLflow run {run}: {uri}", run=saved.run_id, uri=saved.artifact_uri)
+        )
         for earlier in saved.earlier:
-            typer.echo(f"  earlier report on that run: {earlier}")
+            typer.echo(say("  earlier report on that run: {earlier}", earlier=earlier))
 
 
 def _options(
@@ -211,11 +248,11 @@ def channels(
     settings = ServingSettings()
     chosen = _period(period)
     locale = _language(lang, settings)
-    with _steps("reading leads") as step:
+    with _steps(say("reading leads")) as step:
         leads, title = _leads(settings, spec, data, chosen)
-        step("loading the model")
+        step(say("loading the model"))
         found = _model(settings, model, leads)
-        step(f"explaining {len(leads):,} leads")
+        step(say("explaining {count} leads", count=f"{len(leads):,}"))
         options = _options(
             settings,
             chosen,
@@ -226,7 +263,7 @@ def channels(
             explain_per_group=explain_per_group,
         )
         report = _review(leads, found, options)
-        step("writing the report")
+        step(say("writing the report"))
         saved = save_review(report, out, found, settings.tracking_uri if log else None)
     _print_summary(report)
     _print_saved(saved)

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from serving.cli.console import fail, known_ats_or_exit, safe_url, spec_or_exit
+from features.i18n import N_
+from serving.cli.console import CANNOT_OPEN_STORE, fail, known_ats_or_exit, safe_url, spec_or_exit
+from serving.cli.words import say
 from training.retraining.config import (
     DEFAULT_EVAL_MONTHS,
     DEFAULT_MATURITY_DAYS,
@@ -43,6 +45,11 @@ app = typer.Typer(no_args_is_help=True)
 #: The default promotion gates, shown and used by `leadscore retrain`.
 GATES = Gates()
 _DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+SUMMARY_COLUMNS = (N_("model"), N_("window"), N_("AUC"), N_("champion"), N_("ECE"), N_("action"))
+GATE_COLUMNS = (N_("gate"), N_("result"), N_("value"), N_("threshold"), N_("reason"))
+TITLE = N_("Retrain as of {moment} UTC from {source}")
+DRY_TITLE = N_("Retrain as of {moment} UTC from {source} (dry run)")
 
 # --------------------------------------------------------------------------- options
 
@@ -191,8 +198,8 @@ def _lead_frame(
     try:
         frame = read_store(settings.store_url, settings.db_busy_timeout_ms, columns)
     except StoreUnavailableError as exc:
-        raise fail(f"cannot open the lead store {shown}: {exc}") from None
-    return frame, f"lead store {shown}"
+        raise fail(say(CANNOT_OPEN_STORE, store=shown, reason=exc)) from None
+    return frame, say("lead store {store}", store=shown)
 
 
 def _pairs(spec: DatasetSpec, known_at: list[str], target: list[str]) -> list[tuple[KnownAt, str]]:
@@ -220,7 +227,9 @@ def _params(values: list[str]) -> dict[str, Any]:
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise fail(f"--param takes KEY=VALUE (a LightGBM parameter), got '{item}'", 2)
+            raise fail(
+                say("--param takes KEY=VALUE (a LightGBM parameter), got '{item}'", item=item), 2
+            )
         params[key.strip()] = yaml.safe_load(raw)
     return params
 
@@ -251,16 +260,17 @@ def _summary_table(reports: list[ModelReport], title: str) -> Table:
     from rich.table import Table
 
     summary = Table(title=title)
-    summary.add_column("model", no_wrap=True)
-    summary.add_column("window", no_wrap=True)
-    for column in ("AUC", "champion", "ECE"):
+    model, window, *numbers, action = (say(column) for column in SUMMARY_COLUMNS)
+    summary.add_column(model, no_wrap=True)
+    summary.add_column(window, no_wrap=True)
+    for column in numbers:
         summary.add_column(column)
-    summary.add_column("action", min_width=22)
+    summary.add_column(action, min_width=22)
     for r in reports:
         challenger = "-" if r.challenger is None else f"{r.challenger.roc_auc:.4f}"
         if r.challenger_kind and r.challenger_kind != "lightgbm":
             challenger += f" ({r.challenger_kind})"
-        champion = "none"
+        champion = say("none")
         if r.champion_version is not None:
             auc = _number(r.champion.roc_auc) if r.champion else "n/a"
             champion = f"{auc} (v{r.champion_version})"
@@ -276,11 +286,13 @@ def _gate_table(decision: Decision) -> Table:
     from rich.table import Table
 
     gates = Table(show_header=True, header_style="bold")
-    gates.add_column("gate", no_wrap=True)
-    for column in ("result", "value", "threshold", "reason"):
+    gate, *others = (say(column) for column in GATE_COLUMNS)
+    gates.add_column(gate, no_wrap=True)
+    for column in others:
         gates.add_column(column)
+    passed, failed = say("pass"), say("FAIL")
     for g in decision.reasons:
-        result = "[green]pass[/green]" if g.passed else "[red]FAIL[/red]"
+        result = f"[green]{passed}[/green]" if g.passed else f"[red]{failed}[/red]"
         gates.add_row(g.name, result, _number(g.value), _number(g.threshold), escape(g.message))
     return gates
 
@@ -291,6 +303,7 @@ def _print_reports(reports: list[ModelReport], title: str) -> None:
 
     console = Console(soft_wrap=True)
     console.print(_summary_table(reports, title))
+    noted = say("note:")
     for r in reports:
         console.print(f"\n[bold]{escape(r.name)}[/bold]: {escape(r.action.value)}")
         summaries = [r.settled, r.window, r.tiers]
@@ -299,7 +312,7 @@ def _print_reports(reports: list[ModelReport], title: str) -> None:
         if r.decision is not None:
             console.print(_gate_table(r.decision))
         for note in [*r.notes, *(r.settled.notes if r.settled else [])]:
-            console.print(f"  [yellow]note:[/yellow] {escape(note)}")
+            console.print(f"  [yellow]{escape(noted)}[/yellow] {escape(note)}")
         console.print("  " + escape(r.message))
 
 
@@ -328,16 +341,20 @@ def _run(
     from training.retraining.cycle import retrain as run_retrain
 
     where = MlflowTarget(settings.tracking_uri, settings.mlflow_experiment, settings.artifact_root)
-    with _progress(f"retraining {len(pairs)} model(s) from {source}") as say:
+    with _progress(
+        say("retraining {count} model(s) from {source}", count=len(pairs), source=source)
+    ) as step:
         try:
-            return run_retrain(frame, spec, pairs, config, where, source=source, progress=say)
+            return run_retrain(frame, spec, pairs, config, where, source=source, progress=step)
         except (DatasetError, ValueError) as exc:
-            raise fail(f"cannot retrain from {source}: {exc}") from None
+            raise fail(
+                say("cannot retrain from {source}: {reason}", source=source, reason=exc)
+            ) from None
 
 
 def _title(config: RetrainConfig, source: str) -> str:
-    mode = " (dry run)" if config.dry_run else ""
-    return f"Retrain as of {config.as_of:%Y-%m-%d %H:%M} UTC from {source}{mode}"
+    title = DRY_TITLE if config.dry_run else TITLE
+    return say(title, moment=f"{config.as_of:%Y-%m-%d %H:%M}", source=source)
 
 
 @app.command()
@@ -372,7 +389,7 @@ def retrain(
     from training.retraining.cycle import RetrainConfig
 
     if data is not None and from_store:
-        raise fail("give --from-store or --data PATH, not both", 2)
+        raise fail(say("give --from-store or --data PATH, not both"), 2)
     settings = ServingSettings()
     chosen = spec_or_exit(spec or settings.dataset)
     pairs = _pairs(chosen, known_at or [], target or [])
@@ -422,10 +439,13 @@ def _champion_or_exit(tracking_uri: str, name: str) -> VersionedModel:
 
     loaded = load_champion(tracking_uri, name)
     if loaded is None:
-        raise fail(
-            f"no champion of '{name}' in {tracking_uri}: the drift report compares a "
-            "model's training data with recent leads (run `leadscore retrain` or `train` first)"
+        missing = say(
+            "no champion of '{name}' in {registry}: the drift report compares a model's "
+            "training data with recent leads (run `leadscore retrain` or `train` first)",
+            name=name,
+            registry=tracking_uri,
         )
+        raise fail(missing)
     return loaded
 
 
@@ -442,7 +462,13 @@ def _write_drift(report: DriftReport, folder: Path, stem: str) -> dict[str, str]
     base.with_suffix(".md").write_text(markdown, encoding="utf-8")
     base.with_suffix(".html").write_text(page, encoding="utf-8")
     Console().print(Markdown(markdown))
-    typer.echo(f"written: {base.with_suffix('.md')} and {base.with_suffix('.html')}")
+    typer.echo(
+        say(
+            "written: {markdown} and {html}",
+            markdown=base.with_suffix(".md"),
+            html=base.with_suffix(".html"),
+        )
+    )
     return {"drift.md": markdown, "drift.html": page}
 
 
@@ -465,7 +491,9 @@ def _log_drift(
         tags,
         files,
     )
-    typer.echo(f"logged to MLflow run {run_id} ({settings.tracking_uri})")
+    typer.echo(
+        say("logged to MLflow run {run} ({registry})", run=run_id, registry=settings.tracking_uri)
+    )
 
 
 @app.command()
@@ -499,7 +527,9 @@ def drift(
             frame, chosen, loaded.model, title, stamp, reference_end, maturity_days
         )
     except (DatasetError, ValueError) as exc:
-        raise fail(f"cannot build the drift report from {source}: {exc}") from None
+        raise fail(
+            say("cannot build the drift report from {source}: {reason}", source=source, reason=exc)
+        ) from None
     folder = out or settings.data_dir / "reports"
     files = _write_drift(report, folder, f"drift-{name}-{stamp:%Y-%m-%d}")
     if log:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from serving.cli.console import fail, is_terminal, plain_line, spec_or_exit
+from serving.cli.words import in_language, say
 
 if TYPE_CHECKING:
     from features.spec import DatasetSpec, KnownAt
@@ -41,8 +42,10 @@ def _known_at(value: str) -> KnownAt:
     try:
         return KnownAt(value)
     except ValueError:
-        choices = " or ".join(k.value for k in KnownAt)
-        raise fail(f"--known-at takes {choices}, got: {value}") from None
+        choices = say(" or ").join(k.value for k in KnownAt)
+        raise fail(
+            say("--known-at takes {choices}, got: {given}", choices=choices, given=value)
+        ) from None
 
 
 def load_model(
@@ -61,11 +64,16 @@ def load_model(
     name = model_name(known_at, target, dataset)
     reference = f"{name}@{CHAMPION}" if model == CHAMPION else f"{name}/{model}"
     if model != CHAMPION and not model.isdigit():
-        raise fail(f"--model takes 'champion' or a version number, got: {model}")
+        raise fail(say("--model takes 'champion' or a version number, got: {given}", given=model))
     try:
         return resolve_model(settings.tracking_uri, reference)
     except (ModelNotFoundError, RegistryUnreachableError) as exc:
-        raise fail(f"{exc}; train one with `leadscore train --spec {dataset}`") from None
+        missing = say(
+            "{reason}; train one with `leadscore train --spec {dataset}`",
+            reason=in_language(str(exc)),
+            dataset=dataset,
+        )
+        raise fail(missing) from None
 
 
 def _fast(model: LeadModel, settings: TrainingSettings, use: bool) -> tuple[LeadModel, str]:
@@ -75,7 +83,7 @@ def _fast(model: LeadModel, settings: TrainingSettings, use: bool) -> tuple[Lead
     if not use:
         return model, "Booster.predict"
     if not compiled.available():
-        return model, "Booster.predict (the `compiled` extra is not installed)"
+        return model, say("Booster.predict (the `compiled` extra is not installed)")
     return compiled.compiled_model(model, compiled.cache_dir_of(settings.data_dir)), "compiled"
 
 
@@ -94,10 +102,13 @@ def _progress(title: str, total: int | None) -> Iterator[Callable[[int, int], No
 
     started = time.monotonic()
     print(plain_line(started, title), flush=True)
-    of = f" of {total}" if total else ""
-    yield lambda read, scored: print(
-        plain_line(started, f"{read}{of} rows read, {scored} scored"), flush=True
-    )
+    of = say(" of {total}", total=total) if total else ""
+
+    def tell(read: int, scored: int) -> None:
+        done = say("{read}{of} rows read, {scored} scored", read=read, of=of, scored=scored)
+        print(plain_line(started, done), flush=True)
+
+    yield tell
 
 
 @app.command()
@@ -143,14 +154,20 @@ def score(
     reading = spec_or_exit(spec)
     moment = _known_at(known_at)
     if not data.exists():
-        raise fail(f"no such data file: {data} (check the path given with --data)")
+        raise fail(say("no such data file: {path} (check the path given with --data)", path=data))
     loaded = load_model(settings, reading.name, moment.value, target, model)
     tiers = Tiers(settings.tier_a, settings.tier_b, settings.tier_c)
     if scheduler is not None:
         _score_on_dask(loaded.model, reading, data, out, scheduler, workers, tiers)
         return
     served, path = _fast(loaded.model, settings, compiled)
-    title = f"scoring {data} with {loaded.name} v{loaded.version} ({path})"
+    title = say(
+        "scoring {data} with {name} v{version} ({path})",
+        data=data,
+        name=loaded.name,
+        version=loaded.version,
+        path=path,
+    )
     _score_in_process(served, reading, data, out, title, chunk_size, tiers, reasons)
 
 
@@ -182,10 +199,13 @@ def _score_in_process(
                 on_chunk=progress,
             )
     except DatasetError as exc:
-        raise fail(f"{exc}\nnothing was written to {out}") from None
+        refused = in_language(str(exc))
+        raise fail(say("{reason}\nnothing was written to {out}", reason=refused, out=out)) from None
     left = summary.rows_read - summary.rows_scored
-    note = f" ({left} left out by the spec's rows rules)" if left else ""
-    typer.echo(f"{summary.rows_scored} leads scored into {out}{note}")
+    note = say(" ({count} left out by the spec's rows rules)", count=left) if left else ""
+    typer.echo(
+        say("{count} leads scored into {out}{note}", count=summary.rows_scored, out=out, note=note)
+    )
 
 
 def _score_on_dask(
@@ -201,15 +221,23 @@ def _score_on_dask(
     from training import distributed
 
     if not distributed.available():
-        raise fail("--scheduler needs the `dask` extra: pip install 'leadscore[dask]'")
+        raise fail(say("--scheduler needs the `dask` extra: pip install 'leadscore[dask]'"))
     try:
         with distributed.connect(scheduler, workers=workers) as client:
             address = client.scheduler_info().get("address", scheduler)
-            typer.echo(f"scoring {data} on the Dask scheduler {address}")
+            typer.echo(
+                say("scoring {data} on the Dask scheduler {address}", data=data, address=address)
+            )
             rows = distributed.score_partitions(client, model, spec, str(data), str(out), tiers)
     except (DatasetError, ValueError, OSError) as exc:
         raise fail(f"{exc}") from None
-    typer.echo(f"{rows} leads scored into {out}/ (its parts written by the workers)")
+    typer.echo(
+        say(
+            "{count} leads scored into {out}/ (its parts written by the workers)",
+            count=rows,
+            out=out,
+        )
+    )
 
 
 @app.command("train-distributed")
@@ -238,7 +266,7 @@ def train_distributed(
     from training.settings import TrainingSettings
 
     if not distributed.available():
-        raise fail("train-distributed needs the `dask` extra: pip install 'leadscore[dask]'")
+        raise fail(say("train-distributed needs the `dask` extra: pip install 'leadscore[dask]'"))
     from features.dataset import DatasetError
 
     settings = TrainingSettings()
@@ -251,21 +279,31 @@ def train_distributed(
         with distributed.connect(
             scheduler, workers=workers, threads_per_worker=threads_per_worker
         ) as client:
-            typer.echo(plain_line(started, f"training {target} at {known_at} on {scheduler}"))
+            training = say(
+                "training {target} at {known_at} on {scheduler}",
+                target=target,
+                known_at=known_at,
+                scheduler=scheduler,
+            )
+            typer.echo(plain_line(started, training))
             fit = distributed.train_distributed(client, reading, str(data), options, rounds=rounds)
     except (DatasetError, ValueError, OSError) as exc:
         raise fail(f"{exc}") from None
-    typer.echo(
-        plain_line(
-            started,
-            f"fitted on {fit.rows_fit} rows, calibrated on {fit.rows_valid}; "
-            f"validation ROC-AUC {fit.valid_auc:.4f}",
-        )
+    fitted = say(
+        "fitted on {fit} rows, calibrated on {valid}; validation ROC-AUC {auc}",
+        fit=fit.rows_fit,
+        valid=fit.rows_valid,
+        auc=f"{fit.valid_auc:.4f}",
     )
+    typer.echo(plain_line(started, fitted))
     if not register:
         return
     name, version, champion = distributed.register_fit(
         fit, settings.tracking_uri, settings.mlflow_experiment, settings.artifact_root
     )
-    alias = "champion" if champion else "not champion: `leadscore promote` it"
-    typer.echo(f"registered {name} version {version} ({alias})")
+    alias = "champion" if champion else say("not champion: `leadscore promote` it")
+    typer.echo(
+        say(
+            "registered {name} version {version} ({alias})", name=name, version=version, alias=alias
+        )
+    )

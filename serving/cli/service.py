@@ -13,6 +13,7 @@ import typer
 from features.demo.config import DEFAULTS as DEMO_DEFAULTS
 from serving.api.auth import DEMO_KEYS, Role
 from serving.cli.console import port_free_or_exit, safe_url, without_mlflow_chatter
+from serving.cli.words import in_language, say
 
 if TYPE_CHECKING:
     from features.lead import Lead
@@ -41,11 +42,13 @@ def _ensure_demo_data(settings: ServingSettings, rows: int) -> None:
 
     path = settings.demo_data_path
     if path.exists():
-        typer.echo(f"demo data: {path} (already there)")
+        typer.echo(say("demo data: {path} (already there)", path=path))
         return
-    with Console().status(f"generating {rows} demo leads into {path} ..."):
+    with Console().status(
+        say("generating {count} demo leads into {path} ...", count=rows, path=path)
+    ):
         summary = write_demo_data(path, n=rows, seed=DEMO_DEFAULTS.seed)
-    typer.echo(f"demo data: {path} ({summary.rows} leads)")
+    typer.echo(say("demo data: {path} ({count} leads)", path=path, count=summary.rows))
 
 
 #: Measured seconds of the first run at 60k demo leads on 2 threads of a quiet machine
@@ -69,13 +72,17 @@ def _say_estimate(settings: ServingSettings, rows: int, threads: int, missing: l
     if not missing and not with_data:
         return
     seconds = first_run_estimate(rows, len(missing), threads, with_data)
-    work = (["demo data"] if with_data else []) + (
-        [f"{len(missing)} demo model(s) on {threads} thread(s)"] if missing else []
+    models = say(
+        "{count} demo model(s) on {threads} thread(s)", count=len(missing), threads=threads
     )
-    typer.echo(
-        f"first run: {' and '.join(work)}, about {max(1, round(seconds / 60))} minute(s) on a "
-        "quiet machine (longer when other work shares its cores); later starts take seconds"
+    work = ([say("demo data")] if with_data else []) + ([models] if missing else [])
+    first = say(
+        "first run: {work}, about {minutes} minute(s) on a quiet machine (longer when other "
+        "work shares its cores); later starts take seconds",
+        work=say(" and ").join(work),
+        minutes=max(1, round(seconds / 60)),
     )
+    typer.echo(first)
 
 
 def _ensure_models(settings: ServingSettings, missing: list[str]) -> None:
@@ -88,26 +95,28 @@ def _ensure_models(settings: ServingSettings, missing: list[str]) -> None:
     from training.trainer import TrainOptions
 
     if not missing:
-        typer.echo("models: every demo model has a champion in the registry")
+        typer.echo(say("models: every demo model has a champion in the registry"))
         return
     data = load_dataset(load_spec("demo"), settings.demo_data_path)
     pairs = plan_models(data.spec, None, None)
     options = TrainOptions(trials=0, refit=False)
-    with without_mlflow_chatter(), steps(f"training {len(pairs)} demo models") as say:
+    training = say("training {count} demo models", count=len(pairs))
+    with without_mlflow_chatter(), steps(training) as step:
         trained = train_and_register(
             data,
             file_digest(settings.demo_data_path),
             settings,
             pairs,
             options,
-            progress=say,
+            progress=step,
             accept_baseline=True,  # the demo serves what it trained; a flag is printed
         )
     for item in trained:
         version = item.version.version if item.version else "-"
         auc = item.result.headline.roc_auc
-        flag = " (flagged: a baseline won, see its model card)" if item.result.flagged else ""
-        typer.echo(f"models: {item.name} v{version}, out-of-time ROC-AUC {auc:.3f}{flag}")
+        flag = say(" (flagged: a baseline won, see its model card)") if item.result.flagged else ""
+        shown = dict(name=item.name, version=version, auc=f"{auc:.3f}", flag=flag)
+        typer.echo(say("models: {name} v{version}, out-of-time ROC-AUC {auc}{flag}", **shown))
 
 
 @app.command()
@@ -138,17 +147,17 @@ def up(
     _say_estimate(settings, demo_rows, chosen_threads, missing)
     _ensure_demo_data(settings, demo_rows)
     _ensure_models(settings, missing)
-    keys = "your configured API keys"
+    keys = say("your configured API keys")
     if not (settings.api_keys or settings.api_keys_file):
         os.environ["LEADSCORE_DEMO"] = "true"
-        typer.echo("API keys (demo mode, never use in production):")
+        typer.echo(say("API keys (demo mode, never use in production):"))
         for key, role, _name in DEMO_KEYS:
             typer.echo(f"  {role.value:<10} X-API-Key: {key}")
-        keys = "one of the keys above"
+        keys = say("one of the keys above")
     base = f"http://{host}:{port}"
-    typer.echo(f"pages: sign in at {base}/signin with {keys}")
-    typer.echo(f"API on {base} (docs: {base}/docs); MLflow: `leadscore mlflow-ui`")
-    typer.echo(f"demo traffic: `.venv/bin/leadscore simulate --rate 2 --url {base}`")
+    typer.echo(say("pages: sign in at {base}/signin with {keys}", base=base, keys=keys))
+    typer.echo(say("API on {base} (docs: {base}/docs); MLflow: `leadscore mlflow-ui`", base=base))
+    typer.echo(say("demo traffic: `.venv/bin/leadscore simulate --rate 2 --url {base}`", base=base))
     _run_api(host, port, "info")
 
 
@@ -167,12 +176,13 @@ def simulate(
 
     import httpx
     from rich.console import Console
+    from rich.markup import escape
 
     from features.demo import frame_row_to_lead, generate_leads
 
     if seed is None:
         seed = secrets.randbelow(2**31)
-    typer.echo(f"seed {seed} (post the same leads again with --seed {seed})")
+    typer.echo(say("seed {seed} (post the same leads again with --seed {seed})", seed=seed))
     frame, _truth = generate_leads(n=max(count, 1000), seed=seed)
     rows = frame.sample(n=count, random_state=seed).to_dict(orient="records")
     console = Console()
@@ -188,10 +198,13 @@ def simulate(
                     headers={"Content-Type": "application/json"},
                 )
             except httpx.HTTPError as exc:
-                console.print(f"[red]cannot reach {url}: {exc}; is `leadscore up` running?[/red]")
+                unreachable = say(
+                    "cannot reach {url}: {reason}; is `leadscore up` running?", url=url, reason=exc
+                )
+                console.print(f"[red]{escape(unreachable)}[/red]")
                 raise typer.Exit(1) from None
             if response.status_code >= 400:
-                console.print(f"[red]{response.status_code}: {response.text}[/red]")
+                console.print(f"[red]{response.status_code}: {escape(response.text)}[/red]")
                 raise typer.Exit(1)
             console.print(f"{i:>4}/{count} {_answer_line(lead.source.channel, response.json())}")
             time.sleep(max(0.0, 1.0 / rate - (time.monotonic() - started)))
@@ -215,11 +228,12 @@ def _as_new(lead: Lead, external_id: str) -> Lead:
 def _answer_line(channel: str, body: dict[str, Any]) -> str:
     model = body.get("model") or {}
     probability = body.get("probability")
+    tier, queue = say("tier"), say("queue")
     return (
-        f"{channel:<16} tier {body.get('tier') or '?'} "
+        f"{channel:<16} {tier} {body.get('tier') or '?'} "
         f"p={probability if probability is not None else float('nan'):.3f} "
         f"{model.get('name', '')} v{model.get('version', '?')} "
-        f"queue #{body.get('queue_position')}"
+        f"{queue} #{body.get('queue_position')}"
     )
 
 
@@ -265,12 +279,13 @@ def serve(
         KeyRing.configured(settings.api_keys, settings.api_keys_file, settings.demo)
         RateLimits.from_settings(settings)
     except (KeyConfigError, RateLimitConfigError) as error:
-        typer.echo(f"Error: {error}", err=True)
+        typer.echo(say("Error: {reason}", reason=in_language(str(error))), err=True)
         raise typer.Exit(2) from error
-    processes = f", {workers} worker processes" if workers > 1 else ""
+    processes = say(", {count} worker processes", count=workers) if workers > 1 else ""
+    store = safe_url(settings.store_url)
+    listening = dict(store=store, host=host, port=port, processes=processes)
     typer.echo(
-        f"leadscore: lead store {safe_url(settings.store_url)}, listening on {host}:{port}"
-        f"{processes}"
+        say("leadscore: lead store {store}, listening on {host}:{port}{processes}", **listening)
     )
     _run_api(host, port, log_level, workers)
 

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from features.funnel import Status
 from features.lead import Lead, SourceData
+from serving.api.texts import pydantic_text
 from serving.connectors import base
 from serving.connectors.config import ConnectorConfigError, Statuses, WriteFields
 from serving.connectors.statuses import status_map
@@ -181,7 +182,7 @@ class Generic:
         except ValidationError as error:
             first = error.errors()[0]
             where = ".".join(str(part) for part in first["loc"])
-            raise base.BadPayloadError(self._body_field(where), first["msg"]) from None
+            raise base.BadPayloadError(self._body_field(where), pydantic_text(first)) from None
 
     def _body_field(self, lead_field: str) -> str:
         """The body's field (through the mapping) behind a lead field, for error messages."""

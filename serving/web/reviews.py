@@ -26,6 +26,7 @@ from serving.reports import review_options, served_model, store_leads
 from serving.store.leads import Store
 from training.channels.cells import cell_text
 from training.channels.funnel import ALL_LEADS
+from training.channels.money import DealMoney
 from training.channels.words import column_label, verdict_text
 
 if TYPE_CHECKING:
@@ -73,9 +74,10 @@ class ReviewAsk:
         return urlencode({key: value for key, value in pairs.items() if value})
 
 
-def cell(column: str, value: Any, locale: str = "en") -> str:
-    """A table value as the page shows it: rates as percentages, money rounded."""
-    return cell_text(column, value, locale)
+def cell(column: str, value: Any, locale: str = "en", money: DealMoney | None = None) -> str:
+    """A table value as the page shows it: rates as percentages, money as the report's
+    ``money`` writes it (its display currency), else rounded."""
+    return cell_text(column, value, locale, money)
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,11 @@ def table_view(
     columns: Sequence[str] | None = None,
     hidden: Sequence[str] = ("verdict",),
     locale: str = "en",
+    money: DealMoney | None = None,
 ) -> TableView:
-    """The table's rows as formatted cells in ``locale``; ``hidden`` columns left out
-    unless ``columns`` names them (a group's verdict still greys its row)."""
+    """The table's rows as formatted cells in ``locale`` (money as ``money`` writes it);
+    ``hidden`` columns left out unless ``columns`` names them (a group's verdict still
+    greys its row)."""
     wanted = columns or [c for c in table.columns if c not in hidden]
     shown = [c for c in wanted if c in table.columns]
     numeric = {c for c in shown if table[c].dtype.kind in "fiub"}
@@ -113,7 +117,7 @@ def table_view(
         channel = record.get("channel")
         row = [
             Cell(
-                cell(column, record[column], locale),
+                cell(column, record[column], locale, money),
                 column in numeric,
                 str(channel) if column == "channel" and channel != ALL_LEADS else None,
             )

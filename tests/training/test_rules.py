@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from training.rules import (
     CHANNEL_POINTS,
     POINTS_AT_HALF,
     budget_rub,
+    explain_rule,
     points_to_probability,
     rule_points,
     rule_probability,
@@ -122,3 +124,18 @@ def test_the_rule_converts_budgets_with_the_demo_specs_dated_rates() -> None:
         record = {"budget_amount": 1000, "budget_currency": currency.lower()}
         assert budget_rub(record) == pytest.approx(1000 * rate)
     assert budget_rub({"budget_amount": 1000, "budget_currency": "GBP"}) is None
+
+
+def test_the_budget_is_said_in_the_display_currency_with_the_rates_date() -> None:
+    record = {**STRONG_ARRIVAL, "budget_amount": 5000, "budget_currency": "USD"}
+
+    def budget(**wording: Any) -> str:
+        reasons = explain_rule(record, top_k=10, threshold_pp=0.0, **wording)
+        return next(r.phrase for r in reasons if r.field == "budget_amount")
+
+    assert budget(currency="USD") == "Budget: $5,000"  # as the lead gave it: no conversion
+    assert budget(currency="EUR") == "Budget: ≈ €4,592 at the rates of 30 Nov 2026"
+    assert budget() == "Budget: ≈ RUB\u00a0450,000 at the rates of 30 Nov 2026"
+    assert budget(locale="ru", currency="EUR") == (
+        "Бюджет: ≈ 4\u00a0592\u00a0€ по курсу на 30 ноября 2026"
+    )

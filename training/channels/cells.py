@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from features.i18n import N_
+from training.channels.money import DealMoney
 from training.channels.words import group_label, report_words, verdict_text
 
 #: Columns whose fractions read as percentages (``*_to_*`` step rates too).
@@ -29,9 +30,13 @@ SUMMARY_COLUMNS = [
 _GROUP_COLUMNS = ("channel", "sdr")
 
 
-def cell_text(column: str, value: Any, locale: str | None = "en") -> str:
+def cell_text(
+    column: str, value: Any, locale: str | None = "en", money: DealMoney | None = None
+) -> str:
     """A table value as people read it in ``locale``; a missing one is a dash. Numbers
-    read the same in every language; verdicts, yes/no and the all-leads row are words."""
+    read the same in every language; verdicts, yes/no and the all-leads row are words;
+    money (``avg_*``, ``*_value``) as ``money`` writes it (the report's, in its display
+    currency), else rounded."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, np.generic):
@@ -46,7 +51,7 @@ def cell_text(column: str, value: Any, locale: str | None = "en") -> str:
         if column.endswith(PERCENT_SUFFIXES) or "_to_" in column:
             return f"{value:.1%}"
         if column.startswith("avg_") or column.endswith("_value"):
-            return f"{value:,.0f}"
+            return f"{value:,.0f}" if money is None else money.text(value, locale)
         return f"{value:.3f}"
     if isinstance(value, int):
         return f"{value:,}"

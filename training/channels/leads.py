@@ -21,7 +21,7 @@ import pandas as pd
 from features.coerce import as_object_array, to_text
 from features.dataset import LeadData
 from features.funnel import Stage, Status
-from features.spec import DatasetSpec, FeatureType, StatusTarget
+from features.spec import DatasetSpec, FeatureSpec, FeatureType, StatusTarget
 
 #: Label of leads without a campaign.
 NO_CAMPAIGN = "(none)"
@@ -91,7 +91,8 @@ class ReportLeads:
 
     ``stages`` maps each funnel stage (in order) to whether a lead reached it; ``closed``
     says whose outcome is final (None: every lead's is); ``deal_value`` is in
-    ``deal_currency`` (NaN when there is none).
+    ``deal_currency`` (NaN when there is none), converted into it with the rates of
+    ``deal_rates`` (the spec's money feature; None: the spec has none with rates).
     """
 
     frame: pd.DataFrame
@@ -102,6 +103,7 @@ class ReportLeads:
     closed: np.ndarray | None = None
     deal_value: np.ndarray | None = None
     deal_currency: str | None = None
+    deal_rates: FeatureSpec | None = None
     source: str = ""
     notes: tuple[str, ...] = ()
 
@@ -157,12 +159,20 @@ def _closed(status: Any) -> np.ndarray:
     return np.fromiter((v in terminal for v in text), dtype=bool, count=len(text))
 
 
-def money_rates(spec: DatasetSpec | None) -> tuple[str, dict[str, float]]:
-    """(base currency, currency -> rate) from the spec's first money feature with rates."""
+def money_feature(spec: DatasetSpec | None) -> FeatureSpec | None:
+    """The spec's first money feature with rates (None: it has none)."""
     for feature in spec.features if spec is not None else []:
         if feature.type is FeatureType.MONEY and feature.rates:
-            return feature.base_currency, {k.upper(): v for k, v in feature.rates.items()}
-    return "RUB", {"RUB": 1.0}
+            return feature
+    return None
+
+
+def money_rates(spec: DatasetSpec | None) -> tuple[str, dict[str, float]]:
+    """(base currency, currency -> rate) from the spec's first money feature with rates."""
+    feature = money_feature(spec)
+    if feature is None or feature.rates is None:
+        return "RUB", {"RUB": 1.0}
+    return feature.base_currency, {k.upper(): v for k, v in feature.rates.items()}
 
 
 def _deal_values(
@@ -225,6 +235,7 @@ def leads_from_records(
         closed=_closed(frame["status"]) if "status" in frame.columns else None,
         deal_value=deal,
         deal_currency=base if deal is not None else None,
+        deal_rates=money_feature(spec),
         source=source,
         notes=tuple(notes),
     )
@@ -268,6 +279,7 @@ def leads_from_data(data: LeadData, extra: pd.DataFrame | None = None) -> Report
         closed=closed,
         deal_value=deal,
         deal_currency=currency,
+        deal_rates=money_feature(data.spec),
         source=data.source,
         notes=tuple(notes),
     )

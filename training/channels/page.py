@@ -19,6 +19,7 @@ import pandas as pd
 from features.i18n import N_, Translator
 from training.channels.cells import SUMMARY_COLUMNS, cell_text
 from training.channels.funnel import ALL_LEADS, outcome_words
+from training.channels.money import DealMoney
 from training.channels.plots import (
     calibration_plot,
     driver_bars,
@@ -77,8 +78,8 @@ class ReportFiles:
     csvs: dict[str, Path]
 
 
-def _cell(column: str, value: object, locale: str) -> str:
-    return html.escape(cell_text(column, value, locale))
+def _cell(column: str, value: object, locale: str, money: DealMoney | None) -> str:
+    return html.escape(cell_text(column, value, locale, money))
 
 
 def _note(said: Translator, message: str) -> str:
@@ -89,9 +90,15 @@ def _heading(said: Translator, level: int, message: str) -> str:
     return f"<h{level}>{html.escape(said.gettext(message))}</h{level}>"
 
 
-def table_html(table: pd.DataFrame, columns: list[str] | None = None, locale: str = "en") -> str:
-    """A table with rates as percentages; too-few rows greyed, the all-leads row bold; the
-    headers are the columns' labels in ``locale`` (the column name as its ``title``)."""
+def table_html(
+    table: pd.DataFrame,
+    columns: list[str] | None = None,
+    locale: str = "en",
+    money: DealMoney | None = None,
+) -> str:
+    """A table with rates as percentages and money as ``money`` writes it; too-few rows
+    greyed, the all-leads row bold; the headers are the columns' labels in ``locale`` (the
+    column name as its ``title``)."""
     if table.empty:
         return _note(report_words(locale), N_("(no rows)"))
     shown = [c for c in (columns or list(table.columns)) if c in table.columns]
@@ -108,7 +115,8 @@ def table_html(table: pd.DataFrame, columns: list[str] | None = None, locale: st
         if record.get("channel") == ALL_LEADS:
             css = "total"
         cells = "".join(
-            f"<td class='{'text' if c in text_columns else ''}'>{_cell(c, record[c], locale)}</td>"
+            f"<td class='{'text' if c in text_columns else ''}'>"
+            f"{_cell(c, record[c], locale, money)}</td>"
             for c in shown
         )
         rows.append(f"<tr class='{css}'>{cells}</tr>")
@@ -206,11 +214,11 @@ def _funnel_part(report: ChannelReport, locale: str) -> list[str]:
         _heading(said, 2, N_("Drivers over all leads")),
         table_html(report.global_drivers, locale=locale),
         _heading(said, 2, N_("Funnel per channel")),
-        table_html(report.funnel_channel, locale=locale),
+        table_html(report.funnel_channel, locale=locale, money=report.money),
         _image(funnel_plot(report, locale), said, N_("funnel")),
         _image(calibration_plot(report, locale), said, N_("calibration")),
         _heading(said, 2, N_("Funnel per campaign")),
-        table_html(report.funnel_campaign, locale=locale),
+        table_html(report.funnel_campaign, locale=locale, money=report.money),
     ]
     if not report.campaign_drivers.empty:
         top = report.campaign_drivers[report.campaign_drivers["rank"] <= 3]
@@ -224,7 +232,7 @@ def _funnel_part(report: ChannelReport, locale: str) -> list[str]:
         _heading(said, 2, N_("Trend by month")),
         _image(trend_plot(report, locale), said, N_("trend")),
         f"<details><summary>{month_summary}</summary>",
-        table_html(report.funnel_month, locale=locale),
+        table_html(report.funnel_month, locale=locale, money=report.money),
         "</details>",
         *_sla_part(report, locale),
     ]

@@ -22,6 +22,7 @@ from features.i18n import N_
 from training.channels.drivers import Drivers, explain_drivers
 from training.channels.funnel import ALL_LEADS, Thresholds, funnel_table, outcome_words
 from training.channels.leads import NoLeadsError, Period, ReportError, ReportLeads
+from training.channels.money import DealMoney
 from training.channels.sla import response_table
 from training.channels.words import report_words
 from training.model import LeadModel
@@ -71,6 +72,8 @@ class ChannelReport:
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: the language of the report's phrases and notes (its tables keep machine values)
     locale: str = "en"
+    #: how its deal values are written (the tables hold them in the base currency)
+    money: DealMoney = field(default_factory=DealMoney)
 
     @property
     def lead_count(self) -> int:
@@ -314,6 +317,7 @@ def build_channel_report(
     seed: int = 0,
     title: str | None = None,
     locale: str = "en",
+    currency: str | None = None,
 ) -> ChannelReport:
     """The channel review of the leads of ``period`` (see the module docstring).
 
@@ -321,7 +325,9 @@ def build_channel_report(
     model's probabilities, e.g. out-of-fold predictions; without a model only the funnel
     is reported. ``explain_per_group`` caps the leads explained per channel x campaign
     (more are sampled, and weighted back to their group's size). ``locale`` is the
-    language of the phrases and notes; the tables' machine values stay English.
+    language of the phrases and notes; the tables' machine values stay English. Deal
+    values are written in ``currency`` (the display currency) when the leads' rates can
+    convert into it, else in their base currency.
     """
     period = period or Period("all")
     thresholds = thresholds or Thresholds()
@@ -333,6 +339,8 @@ def build_channel_report(
     )
     drivers, note = _drivers(model, scored, funnels, explain_per_group, seed, locale)
     channel_field = model.featurizer.spec.channel_column if model is not None else None
+    money = DealMoney.of(leads.deal_rates, currency, leads.deal_currency or "RUB")
+    money_note = money.note(locale) if leads.deal_value is not None else None
     now = datetime.now(UTC)
     return ChannelReport(
         generated_at=now,
@@ -352,6 +360,13 @@ def build_channel_report(
         funnel_channel=funnels[0],
         funnel_campaign=funnels[1],
         funnel_month=funnels[2],
-        notes=[*leads.notes, *scored.notes, *_open_note(scored.leads, locale), note],
+        notes=[
+            *leads.notes,
+            *scored.notes,
+            *_open_note(scored.leads, locale),
+            *([money_note] if money_note else []),
+            note,
+        ],
         locale=locale,
+        money=money,
     )

@@ -78,14 +78,16 @@ LeadFrame = StoreLeads | ExportLeads
 @dataclass(frozen=True)
 class ReviewOptions:
     """What a review is asked for: the period, when a group is too small to judge, how many
-    leads per channel and campaign are explained, the page's title and the language of the
-    report's words (``locale``; its tables keep English machine values)."""
+    leads per channel and campaign are explained, the page's title, the language of the
+    report's words (``locale``; its tables keep English machine values) and the currency
+    its deal values are shown in (``currency``, the display currency; None: the base)."""
 
     period: Period = field(default_factory=lambda: Period("all"))
     thresholds: Thresholds = field(default_factory=Thresholds)
     explain_per_group: int = 500
     title: str = "Channel review"
     locale: str = "en"
+    currency: str | None = None
 
 
 def channel_review(
@@ -102,6 +104,7 @@ def channel_review(
         explain_per_group=options.explain_per_group,
         title=options.title,
         locale=options.locale,
+        currency=options.currency,
     )
 
 

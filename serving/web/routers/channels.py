@@ -101,14 +101,18 @@ def review_page(
     if report is not None:
         overall = report.global_drivers
         context |= {
-            "summary": table_view("summary", report.summary, SUMMARY_COLUMNS, locale=locale),
+            "summary": table_view(
+                "summary", report.summary, SUMMARY_COLUMNS, locale=locale, money=report.money
+            ),
             "channel_drivers": channel_drivers(report, locale=locale),
             "global_drivers": table_view("global_drivers", overall.head(10), locale=locale),
             "more_drivers": table_view("more_drivers", overall.iloc[10:], locale=locale),
             "plots": plots(report, translate),
         }
         for name in ("funnel_channel", "funnel_campaign", "funnel_month", "sla_channel", "sla_sdr"):
-            context[name] = table_view(name, report.tables()[name], locale=locale)
+            context[name] = table_view(
+                name, report.tables()[name], locale=locale, money=report.money
+            )
     return render(request, "channels.html", context)
 
 

@@ -16,14 +16,7 @@ from serving.api.texts import PYDANTIC, TEMPLATES, serving_words, text_type, tra
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.serving.conftest import MemoryLoader, PostLead, headers, make_lead
-from tests.serving.connectors.conftest import (  # noqa: F401 (the CRM app's fixtures)
-    FORM_SECRET,
-    connectors_file,
-    crm,
-    crm_client,
-    crm_settings,
-    standin,
-)
+from tests.serving.connectors.conftest import FORM_SECRET
 
 Ask = Callable[[str], Response]
 
@@ -233,7 +226,7 @@ def test_the_channel_reports_period_and_no_leads(client: TestClient) -> None:
     assert en["detail"].startswith("no leads arrived in the period")
 
 
-def test_the_crm_webhooks_refusal_and_bad_payload(crm_client: TestClient) -> None:  # noqa: F811
+def test_the_crm_webhooks_refusal_and_bad_payload(crm_client: TestClient) -> None:
     def unsigned(language: dict[str, str]) -> Response:
         return crm_client.post("/webhooks/generic/website", json={}, headers=language)
 

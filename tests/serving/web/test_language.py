@@ -1,34 +1,23 @@
 """The pages in English and Russian on the real app (TestClient, real store): the language
 switch sets the ``lang`` cookie and the next page is Russian, Accept-Language alone does the
-same, English stays the default; and the pages' catalogs translate every message the
-templates and serving/web's Python ask for (extracted with Babel), in both languages."""
+same, English stays the default; and the serving catalogs translate every message serving
+asks for (the templates, the pages', the API's and the commands' Python, extracted with
+Babel as serving/catalogs/babel.cfg says), in both languages, and hold nothing else."""
 
 from __future__ import annotations
 
 import re
-import string
-from pathlib import Path
 
 import pytest
-from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
 from fastapi.testclient import TestClient
 
 from features.i18n import LOCALES
-from features.i18n.catalogs import read_catalog
 from features.questionnaire import load_catalog
-from serving.api.texts import DOMAIN, PACKAGE, serving_words
+from serving.api.texts import serving_words
 from serving.web.words import LANG_COOKIE
+from tests.serving.catalog_check import asked, serving_catalog, untranslated
 from tests.serving.conftest import PostLead, headers
 from tests.serving.web.conftest import form_token, sign_in
-
-WEB = Path(__file__).parents[3] / "serving" / "web"
-#: The API's error texts share the catalog (serving/api/texts.py and the routers' Python).
-API = WEB.parent / "api"
-API_METHODS = [("**.py", "python")]
-#: The extractors of serving/catalogs/babel.cfg: Jinja's for the templates, Python's.
-METHODS = [("templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")]
-OPTIONS = {"templates/**.html": {"trim_blocks": "true", "lstrip_blocks": "true"}}
 
 
 def _switch(client: TestClient, token: str, lang: str, back: str) -> str:
@@ -124,15 +113,10 @@ def test_the_switch_on_the_sign_in_page_and_its_refusals(client: TestClient) -> 
 
 
 def _asked() -> dict[str, str]:
-    """Every message id the pages and the API ask for, with where it is asked: the templates,
-    serving/web's and serving/api's Python, and the shipped questionnaire's question texts."""
-    found: dict[str, str] = {}
-    for filename, lineno, message, _comments, _context in extract_from_dir(WEB, METHODS, OPTIONS):
-        msgid = message if isinstance(message, str) else message[0]
-        found.setdefault(msgid, f"{filename}:{lineno}")
-    for filename, lineno, message, _comments, _context in extract_from_dir(API, API_METHODS):
-        msgid = message if isinstance(message, str) else message[0]
-        found.setdefault(msgid, f"serving/api/{filename}:{lineno}")
+    """Every message id serving asks for, with where it is asked: the templates, serving's
+    Python (the pages', the API's and the commands', as babel.cfg extracts them) and the
+    shipped questionnaire's question texts."""
+    found = asked()
     questions = load_catalog()
     for service in sorted(questions.services):
         for question in questions.questions_for(service).values():
@@ -140,51 +124,38 @@ def _asked() -> dict[str, str]:
     return found
 
 
-def _placeholders(text: str) -> set[str]:
-    brace = {name for _, name, _, _ in string.Formatter().parse(text) if name}
-    return brace | set(re.findall(r"%\((\w+)\)s", text))
-
-
-def _catalog(locale: str) -> Catalog:
-    return read_catalog(locale, domain=DOMAIN, package=PACKAGE)
-
-
-def test_the_extraction_finds_the_pages_words() -> None:
-    asked = _asked()
-    assert len(asked) > 200
+def test_the_extraction_finds_the_pages_and_the_commands_words() -> None:
+    found = _asked()
+    assert len(found) > 300
     for msgid in ("Claim next", "Not for your role", "{span} left", "Questions for {service}"):
-        assert msgid in asked
-    assert asked["Claim next"].startswith("templates")
+        assert msgid in found
+    assert found["Claim next"].startswith("serving/web/templates")
+    assert found["unknown API key"].startswith("serving/api/")
+    # a command's message, asked for by say(...) alone
+    assert found["backup failed: {reason}"].startswith("serving/cli/backup.py")
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_the_serving_catalog_translates_every_message_the_pages_ask_for(locale: str) -> None:
-    catalog = _catalog(locale)
-    missing, wrong = [], []
-    for msgid, where in _asked().items():
-        message = catalog.get(msgid)
-        if message is None or message.fuzzy or not message.string:
-            missing.append(f"{where}: {msgid}")
-        elif _placeholders(str(message.string)) != _placeholders(msgid):
-            wrong.append(msgid)
+def test_the_serving_catalog_translates_every_message_serving_asks_for(locale: str) -> None:
+    missing, wrong = untranslated(locale, _asked())
     assert missing == [], f"serving.{locale}.po misses {len(missing)}: {missing}"
     assert wrong == [], f"serving.{locale}.po changes the placeholders of: {wrong}"
 
 
-def test_the_serving_catalogs_hold_only_what_the_pages_ask_for() -> None:
-    asked = set(_asked())
+def test_the_serving_catalogs_hold_only_what_serving_asks_for() -> None:
+    wanted = set(_asked())
     for locale in LOCALES:
-        held = {str(m.id) for m in _catalog(locale) if m.id}
-        assert held - asked == set(), locale
+        held = {str(m.id) for m in serving_catalog(locale) if m.id}
+        assert held - wanted == set(), locale
 
 
 def test_the_russian_catalog_is_russian() -> None:
     """A copied English msgstr would pass the completeness test: most Russian texts must
     contain Cyrillic, and the English catalog must say its ids as they are."""
-    russian = [str(m.string) for m in _catalog("ru") if m.id]
+    russian = [str(m.string) for m in serving_catalog("ru") if m.id]
     cyrillic = [text for text in russian if re.search("[а-яё]", text, re.IGNORECASE)]
     assert len(cyrillic) > 0.95 * len(russian)
-    assert all(m.string == m.id for m in _catalog("en") if m.id)
+    assert all(m.string == m.id for m in serving_catalog("en") if m.id)
     assert serving_words("ru").gettext("Claim next") == "Взять следующий"
     assert serving_words(None).gettext("Claim next") == "Claim next"
 

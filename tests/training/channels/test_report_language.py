@@ -121,7 +121,9 @@ def test_the_report_command_writes_the_page_in_the_asked_language(
 
     refused = CliRunner().invoke(app, [*command, "--lang", "de", "--out", str(tmp_path / "de")])
     assert refused.exit_code != 0
-    assert "--lang: expected one of en, ru, got 'de'" in refused.output
+    assert (
+        "--lang: ожидалось одно из en, ru, получено «de»" in refused.output
+    )  # LEADSCORE_LOCALE=ru
     assert not (tmp_path / "de").exists()
 
 
