@@ -18,11 +18,15 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 
+from features.dataset import prepare_frame
+from features.demo import generate_leads
 from features.funnel import Status
+from features.spec import load_spec
 from serving.app import create_app
 from serving.modelset import MemoryLoader
 from serving.settings import ServingSettings
 from serving.store.leads import NewLead
+from training.outlook import Outlook, OutlookOptions, fit_outlook
 
 SDR_KEYS: dict[str, str] = {f"sdr-{i}": f"sdr-secret-key-{i:04d}" for i in range(10)}
 ROLE_KEYS: dict[str, str] = {
@@ -113,6 +117,15 @@ def serving_settings(
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> ServingSettings:
     return serving_settings(tmp_path, database_url=database_url)
+
+
+@pytest.fixture(scope="session")
+def outlook() -> Outlook:
+    """A real outlook of the arrival (conversion-time and deal-value models) fitted on
+    4,000 demo leads, for the tests that publish one."""
+    frame, _ = generate_leads(n=4_000, seed=5)
+    data = prepare_frame(load_spec("demo"), frame, source="demo")
+    return fit_outlook(data, frame, OutlookOptions(known_at="arrival"))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The lead page: source data, history, scores and their chart, claims, the
+"""The lead page: source data, history, scores and their chart, the outlook, claims, the
 qualification form (rescoring through the API's workflow) and the funnel moves."""
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from serving.web.forms import (
     request_body,
 )
 from serving.web.moving import move_lead, text_fields
+from serving.web.outlooks import shown_outlook
 from serving.web.sessions import WebSession
 from serving.web.templating import render
 from serving.web.views import moves, probability_chart, source_rows
@@ -69,6 +70,7 @@ def _page(
         "source_rows": source_rows(lead.source),
         "chart": probability_chart(lead.scores, target, translate=page_words(request)),
         "target": target,
+        "outlook": shown_outlook(lead.outlook, services.settings, page_words(request)),
         "form": form,
         "latest_qualified": qualified[-1] if qualified else None,
         "moves": moves(lead.status, lead.route, page_words(request))

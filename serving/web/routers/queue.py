@@ -1,9 +1,10 @@
-"""The SDR queue page: the list in ``GET /queue`` order, its filters, the list fragment
-htmx refreshes, "Claim next", "Claim" (a lead picked from the list) and "Release"."""
+"""The SDR queue page: the list in ``GET /queue`` order (by probability or by expected
+value, ``order=``; the installation's ``queue_order`` by default), its filters, the list
+fragment htmx refreshes, "Claim next", "Claim" (a lead picked from the list) and "Release"."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -14,18 +15,25 @@ from features.i18n import N_
 from serving.api.auth import Permission
 from serving.api.errors import ApiError
 from serving.api.workflows import claim, claim_next, queue_view, release
+from serving.queue import QueueOrder
 from serving.web.deps import Claiming, PageServices, PageStore, QueueViewer
 from serving.web.errors import PageError, bad_value, lead_number, refusals_as_pages
+from serving.web.outlooks import expected_value_text
 from serving.web.reads import queue_extras
 from serving.web.routers.signin import safe_next
 from serving.web.state import pages_of
 from serving.web.templating import render
 from serving.web.views import only_breached, queue_rows, sla_words
-from serving.web.words import page_words
+from serving.web.words import page_locale, page_words
 
 router = APIRouter(prefix="/app/queue", include_in_schema=False)
 
 TIERS = ("A", "B", "C", "D")
+#: The orders the page offers, as its switch names them.
+ORDER_WORDS: dict[QueueOrder, str] = {
+    QueueOrder.PROBABILITY: N_("by probability"),
+    QueueOrder.EXPECTED_VALUE: N_("by expected value"),
+}
 #: The most leads the page asks the queue view for before its own filters.
 RANKED_LIMIT = 1000
 
@@ -36,6 +44,8 @@ class QueueFilters:
     tier: str | None
     unclaimed: bool
     breached: bool
+    #: None: the installation's ``queue_order``
+    order: QueueOrder | None = None
 
     @property
     def query(self) -> str:
@@ -44,8 +54,13 @@ class QueueFilters:
             "tier": self.tier or "",
             "unclaimed": "1" if self.unclaimed else "",
             "breached": "1" if self.breached else "",
+            "order": self.order.value if self.order else "",
         }
         return urlencode({key: value for key, value in pairs.items() if value})
+
+    def ordered(self, order: QueueOrder) -> QueueFilters:
+        """The same filters in ``order``."""
+        return replace(self, order=order)
 
 
 def _flag(value: str | None, name: str) -> bool:
@@ -63,6 +78,7 @@ def queue_filters(
     tier: Annotated[str | None, Query()] = None,
     unclaimed: Annotated[str | None, Query()] = None,
     breached: Annotated[str | None, Query()] = None,
+    order: Annotated[str | None, Query()] = None,
 ) -> QueueFilters:
     """The filters of the query string; a bad one gets a 422 page naming it."""
     if channel is not None and len(channel) > 200:
@@ -71,8 +87,17 @@ def queue_filters(
         raise PageError(
             422, N_("Bad filter"), N_("tier: expected one of {choices}."), choices=", ".join(TIERS)
         )
+    if order and order not in set(QueueOrder):
+        choices = ", ".join(QueueOrder)
+        raise PageError(
+            422, N_("Bad filter"), N_("order: expected one of {choices}."), choices=choices
+        )
     return QueueFilters(
-        channel or None, tier or None, _flag(unclaimed, "unclaimed"), _flag(breached, "breached")
+        channel or None,
+        tier or None,
+        _flag(unclaimed, "unclaimed"),
+        _flag(breached, "breached"),
+        QueueOrder(order) if order else None,
     )
 
 
@@ -83,15 +108,27 @@ def _list_context(
     request: Request, services: PageServices, store: PageStore, filters: QueueFilters
 ) -> dict[str, object]:
     settings = services.settings
+    order = filters.order or QueueOrder(settings.queue_order)
     view = queue_view(
-        services, store, filters.channel, filters.tier, filters.unclaimed, RANKED_LIMIT
+        services, store, filters.channel, filters.tier, filters.unclaimed, RANKED_LIMIT, order
     )
     items = only_breached(view.items, filters.breached)
     translate = page_words(request)
     shown = items[: pages_of(request).settings.queue_page_size]
     extras = queue_extras(store, [item.lead_id for item in shown], services.scorer.queue_target)
+    locale = page_locale(request)
     return {
         "rows": queue_rows(shown, extras, settings.sla_minutes, translate),
+        "order": order.value,
+        "orders": [
+            (choice.value, translate.gettext(words), filters.ordered(choice).query)
+            for choice, words in ORDER_WORDS.items()
+        ],
+        "expected_values": {
+            item.lead_id: expected_value_text(item.outlook, settings, locale)
+            for item in shown
+            if order is QueueOrder.EXPECTED_VALUE
+        },
         "matching": len(items),
         "total": view.total,
         "breached_count": view.breached,

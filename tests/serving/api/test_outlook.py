@@ -1,6 +1,7 @@
 """The outlook in service: a real fitted outlook published in memory gives each new lead
 its chances and expected value, the store keeps them, and the queue orders by expected
-value when asked (the setting or ``order=``), leads without one last; on both stores."""
+value when asked (the setting or ``order=``), leads without one last; on both stores.
+The outlook is tests/serving/conftest.py's ``outlook``."""
 
 from __future__ import annotations
 
@@ -11,21 +12,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from features.dataset import prepare_frame
-from features.demo import generate_leads
-from features.spec import load_spec
 from serving.app import create_app
 from serving.modelset import MemoryLoader
 from tests.serving.conftest import headers, make_lead, serving_settings
-from training.outlook import Outlook, OutlookOptions, fit_outlook
+from training.outlook import Outlook
 from training.registry import outlook_name
-
-
-@pytest.fixture(scope="module")
-def outlook() -> Outlook:
-    frame, _ = generate_leads(n=4_000, seed=5)
-    data = prepare_frame(load_spec("demo"), frame, source="demo")
-    return fit_outlook(data, frame, OutlookOptions(known_at="arrival"))
 
 
 @pytest.fixture
