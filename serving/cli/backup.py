@@ -19,6 +19,7 @@ from serving.cli.words import say
 
 if TYPE_CHECKING:
     from serving.settings import ServingSettings
+    from serving.store.leads import Store
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -156,10 +157,8 @@ def archive(
     Open leads stay, whatever their age. Keep at least the months retraining reads
     (its window and the maturity of outcomes) in the store.
     """
-    from serving.cli.console import steps
     from serving.settings import ServingSettings
-    from serving.store.archive import ArchiveError, archivable
-    from serving.store.archive import archive as move_leads
+    from serving.store.archive import archivable
     from serving.store.leads import Store
 
     settings = ServingSettings()
@@ -180,20 +179,7 @@ def archive(
         target = (
             out or settings.data_dir / "archive" / f"leads-before-{cut:%Y-%m-%d}-{stamp}.jsonl.gz"
         )
-        with steps(
-            say("archive: moving {count} leads to {target}", count=count, target=target)
-        ) as step:
-            try:
-                moved = move_leads(
-                    store,
-                    cut,
-                    target,
-                    progress=lambda done: step(
-                        say("archive: {done} of {count} moved", done=done, count=count)
-                    ),
-                )
-            except ArchiveError as error:
-                raise fail(str(error), 2) from None
+        moved = _move_to_archive(store, cut, target, count)
     finally:
         store.close()
     typer.echo(
@@ -203,3 +189,26 @@ def archive(
             target=target,
         )
     )
+
+
+def _move_to_archive(store: Store, cut: datetime, target: Path, count: int) -> int:
+    """Move the ``count`` closed leads that arrived before ``cut`` into ``target``, with
+    progress; the archive's refusal is the command's exit 2."""
+    from serving.cli.console import steps
+    from serving.store.archive import ArchiveError
+    from serving.store.archive import archive as move_leads
+
+    with steps(
+        say("archive: moving {count} leads to {target}", count=count, target=target)
+    ) as step:
+        try:
+            return move_leads(
+                store,
+                cut,
+                target,
+                progress=lambda done: step(
+                    say("archive: {done} of {count} moved", done=done, count=count)
+                ),
+            )
+        except ArchiveError as error:
+            raise fail(str(error), 2) from None

@@ -13,11 +13,13 @@ from features.i18n import N_
 from serving.cli.words import in_language, say
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.table import Table
 
     from features.dataset import LeadData
     from features.demo import DemoSummary
     from features.joins import JoinMatch
+    from features.profile import DataProfile
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -72,14 +74,23 @@ def check_data(
 
 def _print_data_summary(data: LeadData) -> None:
     from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
 
-    from features.dataset import channel_counts
     from features.profile import profile
 
     console = Console(soft_wrap=True, highlight=False)
     facts = profile(data)
+    _print_data_facts(console, data, facts)
+    console.print(_feature_table(facts))
+    _print_columns_left(console, facts)
+    console.print(_channel_table(data))
+    for warning in data.warnings:
+        console.print(say("warning: {warning}", warning=in_language(str(warning))), markup=False)
+
+
+def _print_data_facts(console: Console, data: LeadData, facts: DataProfile) -> None:
+    """The data set's name, size, notes, rules, joins, time range and targets."""
+    from rich.markup import escape
+
     name, source = f"[bold]{escape(data.spec.name)}[/]", escape(data.source)
     read = say(" ({rows} rows read)", rows=facts.rows_read) if facts.rows_read != facts.rows else ""
     console.print(
@@ -106,6 +117,13 @@ def _print_data_summary(data: LeadData) -> None:
                 share=share,
             )
         )
+
+
+def _feature_table(facts: DataProfile) -> Table:
+    """Each feature's type, moment, missing share and distinct values."""
+    from rich.markup import escape
+    from rich.table import Table
+
     features = Table(*(say(column) for column in FEATURE_COLUMNS))
     for feature in facts.features:
         features.add_row(
@@ -115,7 +133,11 @@ def _print_data_summary(data: LeadData) -> None:
             f"{feature.missing:.1%}",
             str(feature.distinct),
         )
-    console.print(features)
+    return features
+
+
+def _print_columns_left(console: Console, facts: DataProfile) -> None:
+    """The columns read but unused, without a display label, or dropped."""
     if facts.unused:
         console.print(
             say("read but not used: {columns}", columns=", ".join(facts.unused)), markup=False
@@ -130,14 +152,21 @@ def _print_data_summary(data: LeadData) -> None:
     if facts.dropped:
         dropped = "; ".join(f"{column} ({reason})" for column, reason in facts.dropped)
         console.print(say("dropped: {columns}", columns=dropped), markup=False)
+
+
+def _channel_table(data: LeadData) -> Table:
+    """Leads and each target's rate per channel."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from features.dataset import channel_counts
+
     rates = (say("{target} rate", target=target) for target in data.targets)
     table = Table(say("channel"), say("leads"), *rates)
     for row in channel_counts(data):
         rates = (f"{row.positives[name] / row.leads:.1%}" for name in data.targets)
         table.add_row(escape(row.channel), str(row.leads), *rates)
-    console.print(table)
-    for warning in data.warnings:
-        console.print(say("warning: {warning}", warning=in_language(str(warning))), markup=False)
+    return table
 
 
 def _join_line(match: JoinMatch) -> str:
@@ -221,9 +250,8 @@ def demo_data(
 ) -> None:
     """Generate synthetic B2B leads with full status histories and a known ground truth."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from features.demo import DATA_FORMATS, STEPS, write_demo_data
+    from features.demo import DATA_FORMATS
     from training.settings import TrainingSettings
 
     path = out if out is not None else TrainingSettings().demo_data_path
@@ -238,6 +266,22 @@ def demo_data(
             param_hint="--out",
         )
     console = Console()
+    summary = _generate_demo_data(console, path, n, seed)
+    console.print(_demo_summary_table(summary))
+    months = say("{months} months of arrivals", months=summary.months)
+    console.print(f"{months}; {_demo_auc_line(summary)}")
+    wrote = dict(
+        data=summary.path, truth=summary.ground_truth_path, seconds=f"{summary.seconds:.1f}"
+    )
+    console.print(say("wrote {data} and {truth} in {seconds}s", **wrote))
+
+
+def _generate_demo_data(console: Console, path: Path, n: int, seed: int) -> DemoSummary:
+    """Write the demo data with a progress bar of the generator's steps."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from features.demo import STEPS, write_demo_data
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -256,13 +300,7 @@ def demo_data(
 
         summary = write_demo_data(path, n, seed, progress=advance)
         progress.update(task, completed=len(STEPS))
-    console.print(_demo_summary_table(summary))
-    months = say("{months} months of arrivals", months=summary.months)
-    console.print(f"{months}; {_demo_auc_line(summary)}")
-    wrote = dict(
-        data=summary.path, truth=summary.ground_truth_path, seconds=f"{summary.seconds:.1f}"
-    )
-    console.print(say("wrote {data} and {truth} in {seconds}s", **wrote))
+    return summary
 
 
 def _demo_summary_table(summary: DemoSummary) -> Table:

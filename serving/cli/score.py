@@ -26,6 +26,7 @@ from serving.cli.words import in_language, say
 if TYPE_CHECKING:
     from features.spec import DatasetSpec, KnownAt
     from features.tiers import Tiers
+    from training.distributed import DistributedFit
     from training.model import LeadModel
     from training.registry import VersionedModel
     from training.settings import TrainingSettings
@@ -296,8 +297,14 @@ def train_distributed(
         auc=f"{fit.valid_auc:.4f}",
     )
     typer.echo(plain_line(started, fitted))
-    if not register:
-        return
+    if register:
+        _register_distributed(fit, settings)
+
+
+def _register_distributed(fit: DistributedFit, settings: TrainingSettings) -> None:
+    """Register a distributed fit in MLflow (the first version becomes champion) and say so."""
+    from training import distributed
+
     name, version, champion = distributed.register_fit(
         fit, settings.tracking_uri, settings.mlflow_experiment, settings.artifact_root
     )

@@ -202,6 +202,26 @@ def _scored(
     return _Scored(leads, predicted, model.target, info, notes)
 
 
+def _report_notes(
+    leads: ReportLeads,
+    scoring_notes: list[str],
+    chosen: ReportLeads,
+    money: DealMoney,
+    drivers_note: str,
+    locale: str,
+) -> list[str]:
+    """The report's notes: the leads', the scoring's, the open leads' of the period, the
+    deal values' conversion (when there are deal values), the drivers'."""
+    money_note = money.note(locale) if leads.deal_value is not None else None
+    return [
+        *leads.notes,
+        *scoring_notes,
+        *_open_note(chosen, locale),
+        *([money_note] if money_note else []),
+        drivers_note,
+    ]
+
+
 def _open_note(leads: ReportLeads, locale: str = "en") -> list[str]:
     if leads.closed is None or not (~leads.closed).any():
         return []
@@ -340,7 +360,6 @@ def build_channel_report(
     drivers, note = _drivers(model, scored, funnels, explain_per_group, seed, locale)
     channel_field = model.featurizer.spec.channel_column if model is not None else None
     money = DealMoney.of(leads.deal_rates, currency, leads.deal_currency or "RUB")
-    money_note = money.note(locale) if leads.deal_value is not None else None
     now = datetime.now(UTC)
     return ChannelReport(
         generated_at=now,
@@ -360,13 +379,7 @@ def build_channel_report(
         funnel_channel=funnels[0],
         funnel_campaign=funnels[1],
         funnel_month=funnels[2],
-        notes=[
-            *leads.notes,
-            *scored.notes,
-            *_open_note(scored.leads, locale),
-            *([money_note] if money_note else []),
-            note,
-        ],
+        notes=_report_notes(leads, scored.notes, scored.leads, money, note, locale),
         locale=locale,
         money=money,
     )
