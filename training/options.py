@@ -29,3 +29,6 @@ class TrainOptions:
     #: the BANT rule is scored on a stratified sample of at most this many test rows, and
     #: compared with LightGBM on the same rows (0: every row)
     rule_rows: int = 20_000
+    #: each outlook (time to conversion, deal value) is fitted on a random sample of at most
+    #: this many leads (0: every lead); its notes state the size
+    outlook_rows: int = 20_000

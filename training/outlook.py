@@ -224,6 +224,25 @@ class OutlookOptions:
     known_at: str = "arrival"
     seed: int = 0
     num_threads: int = 1
+    max_leads: int = 0  # fit on a random sample of at most this many leads (0: every lead)
+
+
+def sampled(d: OutlookData, max_leads: int, seed: int) -> OutlookData:
+    """``d`` cut to a seeded random sample of ``max_leads`` leads (in their order), followed
+    to the same export end; ``d`` itself when it has no more (or ``max_leads`` is 0). A
+    random sample keeps the censoring as it is: no period of arrival is favoured."""
+    n = len(d.frame)
+    if max_leads <= 0 or n <= max_leads:
+        return d
+    rows = np.sort(np.random.default_rng(seed).choice(n, size=max_leads, replace=False))
+    return OutlookData(
+        frame=d.frame.iloc[rows].reset_index(drop=True),
+        follow={stage: FollowUp(f.days[rows], f.event[rows]) for stage, f in d.follow.items()},
+        values=d.values[rows],
+        won=d.won[rows],
+        as_of=d.as_of,
+        currency=d.currency,
+    )
 
 
 def _won_deals(d: OutlookData) -> np.ndarray:
@@ -236,10 +255,13 @@ def fit_outlook(
     """The outlook of ``options.known_at`` on ``data``, with ``raw`` the export as read
     (for the status history and deal values the spec drops)."""
     opts = options or OutlookOptions()
-    d = outlook_data(data, raw)
+    every = outlook_data(data, raw)
+    d = sampled(every, opts.max_leads, opts.seed)
     hazard = HazardOptions(known_at=opts.known_at, seed=opts.seed, num_threads=opts.num_threads)
     conversion: dict[str, ConversionModel] = {}
     notes: list[str] = []
+    if d is not every:
+        notes.append(f"fitted on a random {len(d.frame)} of {len(every.frame)} leads")
     for stage, horizons in HORIZONS.items():
         if not d.follow[stage].event.any():
             notes.append(f"no lead reached {stage.value}: no {stage.value} horizons")

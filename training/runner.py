@@ -257,7 +257,11 @@ def train_outlooks(
         tell("fitting time to conversion and deal value")
         try:
             outlook = fit_outlook(
-                data, raw, OutlookOptions(known_at.value, base.seed, num_threads=threads)
+                data,
+                raw,
+                OutlookOptions(
+                    known_at.value, base.seed, num_threads=threads, max_leads=base.outlook_rows
+                ),
             )
         except OutlookUnavailableError as error:
             tell(f"skipped: {error}")

@@ -26,6 +26,12 @@ class TrainingSettings(BaseSettings):
         description="the trained baselines are fitted on a stratified sample of at most this "
         "many training rows (0: every row); the model card states the size",
     )
+    train_outlook_rows: int = Field(
+        default=TrainOptions.outlook_rows,
+        ge=0,
+        description="each outlook (time to conversion, deal value) is fitted on a random "
+        "sample of at most this many leads (0: every lead); its notes state the size",
+    )
     train_rule_rows: int = Field(
         default=TrainOptions.rule_rows,
         ge=0,

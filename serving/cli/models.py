@@ -187,6 +187,7 @@ def _train_options(
         trials=trials,
         baseline_rows=settings.train_baseline_rows,
         rule_rows=settings.train_rule_rows,
+        outlook_rows=settings.train_outlook_rows,
     )
 
 

@@ -99,7 +99,7 @@ def _ensure_models(settings: ServingSettings, missing: list[str]) -> None:
         return
     data = load_dataset(load_spec("demo"), settings.demo_data_path)
     pairs = plan_models(data.spec, None, None)
-    options = TrainOptions(trials=0, refit=False)
+    options = TrainOptions(trials=0, refit=False, outlook_rows=settings.train_outlook_rows)
     training = say("training {count} demo models", count=len(pairs))
     with without_mlflow_chatter(), steps(training) as step:
         trained = train_and_register(

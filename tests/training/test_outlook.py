@@ -17,16 +17,19 @@ from features.spec import KnownAt, load_spec
 from training.outlook import (
     EXPECTED_VALUE_HORIZON,
     LeadOutlook,
+    OutlookData,
     OutlookOptions,
     OutlookUnavailableError,
     first_reached,
     fit_outlook,
     horizon_key,
     outlook_data,
+    sampled,
 )
 from training.registry import CHAMPION, champion_version, load_outlook, outlook_name
 from training.runner import plan_models, train_and_register
 from training.settings import TrainingSettings
+from training.survival.expand import FollowUp
 from training.trainer import TrainOptions
 
 
@@ -133,3 +136,42 @@ def test_training_registers_an_outlook_champion_per_known_at(
     assert served.model.known_at == "arrival"
     assert served.model.value is not None
     assert any(line.startswith(f"outlook {name}: {name} v1: sql_7d") for line in said)
+
+
+def test_a_sample_keeps_each_lead_s_follow_up_value_and_the_export_end() -> None:
+    frame = pd.DataFrame({"lead": np.arange(10)})
+    follow = {
+        Stage.SQL: FollowUp(days=np.arange(10, dtype=float), event=np.arange(10) % 2 == 0),
+        Stage.WON: FollowUp(days=np.arange(10, dtype=float) * 2, event=np.arange(10) % 3 == 0),
+    }
+    d = OutlookData(
+        frame,
+        follow,
+        np.arange(10, dtype=float) * 100,
+        np.arange(10) % 3 == 0,
+        pd.Timestamp("2026-01-01", tz="UTC"),
+        "RUB",
+    )
+    assert sampled(d, 0, seed=1) is d
+    assert sampled(d, 10, seed=1) is d
+    cut = sampled(d, 4, seed=1)
+    kept = cut.frame["lead"].to_numpy()
+    assert len(kept) == 4
+    assert list(kept) == sorted(set(kept))
+    assert list(cut.follow[Stage.SQL].days) == list(kept.astype(float))
+    assert list(cut.follow[Stage.SQL].event) == list(kept % 2 == 0)
+    assert list(cut.follow[Stage.WON].days) == list(kept * 2.0)
+    assert list(cut.values) == list(kept * 100.0)
+    assert list(cut.won) == list(kept % 3 == 0)
+    assert cut.as_of == d.as_of
+    assert cut.currency == "RUB"
+    assert list(sampled(d, 4, seed=1).frame["lead"]) == list(kept)  # seeded
+
+
+def test_above_max_leads_an_outlook_is_fitted_on_a_sample_and_says_so(
+    export: tuple[LeadData, pd.DataFrame],
+) -> None:
+    data, raw = export
+    outlook = fit_outlook(data, raw, OutlookOptions(num_threads=1, max_leads=2_000))
+    assert f"fitted on a random 2000 of {len(data)} leads" in outlook.notes
+    assert set(outlook.conversion) == {"sql", "won"}
