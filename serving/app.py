@@ -78,6 +78,7 @@ def _services(settings: ServingSettings, loader: ModelLoader) -> Services:
         settings.score_target,
         on_score=metrics.record_score,
         on_model_error=metrics.record_model_error,
+        likely_soon=settings.likely_soon,
     )
     return Services(
         settings=settings,

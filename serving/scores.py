@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from features.reason import Reason
+from serving.settings import LIKELY_SOON
 from training.outlook import LeadOutlook
 
-#: The chance behind "likely to convert within 7 days", and from how high it is said.
+#: The chance behind "likely to convert within 7 days" (said from ``LEADSCORE_LIKELY_SOON``).
 SOON = "sql_7d"
-LIKELY_SOON = 0.5
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,15 @@ class ScoreOutlook:
     outlook: LeadOutlook
     model_name: str
     model_version: str
+    likely_soon: bool  # "likely to convert within 7 days", decided when scored
+
+    @classmethod
+    def judged(
+        cls, outlook: LeadOutlook, model_name: str, model_version: str, likely_at: float
+    ) -> ScoreOutlook:
+        """``outlook`` flagged likely soon when P(SQL within 7 days) reaches ``likely_at``."""
+        soon = outlook.within.get(SOON, 0.0) >= likely_at
+        return cls(outlook, model_name, model_version, soon)
 
     def as_json(self) -> dict[str, Any]:
         """As the store keeps it (``scores.outlook``, ``leads.outlook``)."""
@@ -32,20 +41,17 @@ class ScoreOutlook:
             **self.outlook.as_dict(),
             "model_name": self.model_name,
             "model_version": self.model_version,
+            "likely_soon": self.likely_soon,
         }
-
-    @property
-    def likely_soon(self) -> bool:
-        """P(SQL within 7 days) is at least ``LIKELY_SOON``: "likely to convert within 7 days"."""
-        return self.outlook.within.get(SOON, 0.0) >= LIKELY_SOON
 
     @classmethod
     def from_json(cls, stored: dict[str, Any]) -> ScoreOutlook:
-        return cls(
-            LeadOutlook.from_dict(stored),
-            str(stored.get("model_name", "")),
-            str(stored.get("model_version", "")),
-        )
+        """As kept; an outlook stored before the flag was kept is judged at ``LIKELY_SOON``."""
+        outlook = LeadOutlook.from_dict(stored)
+        name, version = str(stored.get("model_name", "")), str(stored.get("model_version", ""))
+        if "likely_soon" in stored:
+            return cls(outlook, name, version, bool(stored["likely_soon"]))
+        return cls.judged(outlook, name, version, LIKELY_SOON)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from features.reason import Reason
 from features.tiers import Tiers
 from serving.modelset import TARGETS, ModelSet
 from serving.scores import Score, ScoreOutlook
+from serving.settings import LIKELY_SOON
 from training.model import ScoredLead
 from training.reasons import DEFAULT_THRESHOLD_PP
 from training.registry import VersionedModel
@@ -85,10 +86,12 @@ class Scorer:
         queue_target: str = "sql",
         on_score: ScoreListener | None = None,
         on_model_error: ErrorListener | None = None,
+        likely_soon: float = LIKELY_SOON,
     ) -> None:
         self.tiers = tiers
         self.wording = wording
         self.queue_target = queue_target
+        self.likely_soon = likely_soon  # P(SQL within 7 days) flagged "likely soon" from
         self._on_score = on_score
         self._on_model_error = on_model_error
 
@@ -162,7 +165,7 @@ class Scorer:
             if self._on_model_error is not None:
                 self._on_model_error(served.name, error)
             return None
-        return ScoreOutlook(outlook, served.name, served.version)
+        return ScoreOutlook.judged(outlook, served.name, served.version, self.likely_soon)
 
     def score_lead(self, models: ModelSet, known_at: str, record: Record) -> list[Score]:
         """Scores for one lead at ``known_at``: the queue target first (with the moment's

@@ -17,6 +17,9 @@ from features.rates import CurrencyCode
 from features.sla import TimeZoneName
 from training.settings import TrainingSettings
 
+#: P(SQL within 7 days) from which a lead is "likely to convert within 7 days" by default.
+LIKELY_SOON = 0.25
+
 MIB = 1024 * 1024
 
 
@@ -58,6 +61,13 @@ class ServingSettings(TrainingSettings):
         description="what GET /queue and the queue page rank with, times the SLA urgency, "
         "unless the request asks (order=): the queue score's probability, or the outlook's "
         "expected value (docs/serving.md, 'Outlook')",
+    )
+    likely_soon: float = Field(
+        default=LIKELY_SOON,
+        gt=0,
+        lt=1,
+        description="P(SQL within 7 days) from which the queue and the lead page flag a lead "
+        "'likely to convert within 7 days' (decided when the lead is scored)",
     )
     sla_calendar: Path | None = Field(
         default=None,

@@ -27,7 +27,9 @@ def install_pages(app: FastAPI, services: Services, settings: WebSettings | None
     keeper = SessionKeeper(
         services.keys, secret, services.settings.data_dir, settings.session_minutes
     )
-    pages = Pages(settings=settings, templates=make_templates(), sessions=keeper)
+    pages = Pages(
+        settings=settings, templates=make_templates(services.settings.likely_soon), sessions=keeper
+    )
     app.state.pages = pages
     for router in (
         signin.router,

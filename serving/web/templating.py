@@ -21,6 +21,7 @@ from jinja2.runtime import Context
 
 from features.i18n import N_, Translator
 from serving.api.texts import serving_words
+from serving.settings import LIKELY_SOON
 from serving.web.nav import links_for
 from serving.web.sessions import WebSession
 from serving.web.state import pages_of
@@ -66,13 +67,16 @@ def iso(moment: datetime | None) -> str:
     return "" if moment is None else moment.isoformat()
 
 
-def make_templates() -> Jinja2Templates:
+def make_templates(likely_soon: float = LIKELY_SOON) -> Jinja2Templates:
+    """The pages' templates; ``likely_soon``: the installation's ``likely_soon`` setting, which
+    the "likely to convert within 7 days" badge's hint names."""
     templates = Jinja2Templates(directory=TEMPLATES)
     env = templates.env
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(percent=_percent, when=when, iso=iso)
     env.globals["claim_ends"] = CLAIM_ENDS
+    env.globals["likely_soon_at"] = likely_soon
     env.trim_blocks = True
     env.lstrip_blocks = True
     return templates

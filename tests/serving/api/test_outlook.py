@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.modelset import MemoryLoader
+from serving.settings import LIKELY_SOON
 from tests.serving.conftest import headers, make_lead, serving_settings
 from training.outlook import Outlook
 from training.registry import outlook_name
@@ -59,7 +60,7 @@ def test_a_new_lead_gets_its_outlook_and_the_store_keeps_it(serving: TestClient)
     assert outlook["expected_value"] == pytest.approx(
         outlook["within"]["won_180d"] * outlook["value_if_won"]
     )
-    assert outlook["likely_within_7d"] is (outlook["within"]["sql_7d"] >= 0.5)
+    assert outlook["likely_within_7d"] is (outlook["within"]["sql_7d"] >= LIKELY_SOON)
     assert outlook["model"] == {"name": "leadscore-arrival-outlook", "version": "3"}
     lead = serving.get(f"/leads/{answer['id']}", headers=headers("marketing")).json()
     assert lead["outlook"] == outlook
@@ -121,3 +122,32 @@ def test_the_setting_chooses_the_default_order_and_leads_without_a_value_come_la
         )
         bad = client.get("/queue?order=value", headers=headers())
         assert bad.status_code == 422
+
+
+def test_likely_soon_follows_the_setting_as_it_stood_when_the_lead_was_scored(
+    database_url: str, tmp_path: Path, outlook: Outlook
+) -> None:
+    """LEADSCORE_LIKELY_SOON decides the flag when a lead is scored; the store keeps that
+    decision, so a later change of the setting leaves stored leads as they were said."""
+    loader = MemoryLoader()
+    loader.publish(outlook_name("arrival"), "1", outlook)
+    settings = serving_settings(tmp_path, database_url=database_url)
+    with TestClient(create_app(settings, loader=loader)) as client:
+        chances = [
+            _post(client, n, **source)["outlook"]["within"]["sql_7d"]
+            for n, source in enumerate(LEADS)
+        ]
+    assert max(chances) > min(chances)
+    cut = (max(chances) + min(chances)) / 2
+    stricter = settings.model_copy(update={"likely_soon": cut})
+    with TestClient(create_app(stricter, loader=loader)) as client:
+        posted = [_post(client, n + 10, **source) for n, source in enumerate(LEADS)]
+        for lead in posted:
+            outlook_out = lead["outlook"]
+            assert outlook_out["likely_within_7d"] is (outlook_out["within"]["sql_7d"] >= cut)
+        assert {lead["outlook"]["likely_within_7d"] for lead in posted} == {True, False}
+    looser = settings.model_copy(update={"likely_soon": 0.999})
+    with TestClient(create_app(looser, loader=loader)) as client:
+        for lead in posted:
+            kept = client.get(f"/leads/{lead['id']}", headers=headers("marketing")).json()
+            assert kept["outlook"]["likely_within_7d"] is lead["outlook"]["likely_within_7d"]
