@@ -20,6 +20,7 @@ from features.demo.answers import MONEY_STEP, SIZE_BUDGET_LOG10, Qualification
 from features.demo.arrivals import Arrival
 from features.demo.config import DEFAULTS
 from features.demo.sampling import lognormal_seconds, nice_round, pick, sigmoid, weighted_choice
+from features.demo.stories import story
 from features.demo.strings import concat, strings
 from features.demo.tables import Tables
 from features.demo.truth import Truth
@@ -199,8 +200,7 @@ def history_columns(h: History) -> dict[str, Any]:
     }
 
 
-#: A deal is worth about this many months of the client's monthly budget (log-normal spread).
-_DEAL_MONTHS = 6.0
+#: Log-normal spread of a deal's value around its expected months of budget.
 _DEAL_SIGMA = 0.5
 
 
@@ -209,18 +209,32 @@ def _monthly_rub(a: Arrival, q: Qualification) -> np.ndarray:
     return np.where(np.isnan(q.budget_rub), 10.0 ** SIZE_BUDGET_LOG10[a.size], q.budget_rub)
 
 
+def deal_months(a: Arrival, q: Qualification) -> np.ndarray:
+    """Months of budget a won deal is worth at the median: the service's ``deal_months``
+    (share-weighted when none was stated) times the company size's ``deal_size_factor``
+    (``data/answers.yaml``)."""
+    s = story()
+    months = np.array([v.deal_months for v in s.services])
+    shares = np.array([v.share for v in s.services])
+    unstated = float(months @ shares / shares.sum())
+    by_service = np.where(q.service >= 0, months[np.maximum(q.service, 0)], unstated)
+    return by_service * np.asarray(s.deal_size_factor)[a.size]
+
+
 def expected_deal_value(a: Arrival, q: Qualification) -> np.ndarray:
     """E[deal value in RUB | won, every field]: the mean of ``deal_values``' draw (before
     rounding), for every lead, won or not."""
-    return _monthly_rub(a, q) * _DEAL_MONTHS * math.exp(_DEAL_SIGMA**2 / 2)
+    return _monthly_rub(a, q) * deal_months(a, q) * math.exp(_DEAL_SIGMA**2 / 2)
 
 
 def deal_values(
     rng: np.random.Generator, a: Arrival, q: Qualification, won: np.ndarray, t: Tables
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Deal value and currency code (-1 when not won): months of budget, in its currency."""
+    """Deal value and currency code (-1 when not won): months of budget (``deal_months``,
+    log-normal around it), in its currency."""
     n = len(a.at)
-    value_rub = _monthly_rub(a, q) * np.exp(rng.normal(math.log(_DEAL_MONTHS), _DEAL_SIGMA, n))
+    spread = np.exp(rng.normal(0.0, _DEAL_SIGMA, n))
+    value_rub = _monthly_rub(a, q) * deal_months(a, q) * spread
     currency = np.where(q.currency > 0, q.currency, 0)
     value = nice_round(value_rub / t.currency_rates[currency], MONEY_STEP[currency])
     return np.where(won, value, np.nan), np.where(won, currency, -1)

@@ -172,6 +172,7 @@ class Service(Entry):
     name: str
     share: float
     effect: float
+    deal_months: float = Field(gt=0)
 
 
 class Role(Entry):
@@ -222,6 +223,7 @@ class _PagesFile(Entry):
 class _AnswersFile(Entry):
     services: Named[Service]
     roles: Named[Role]
+    deal_size_factor: SizeValues
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,7 @@ class Story:
     effects: Effects
     services: tuple[Service, ...]
     roles: tuple[Role, ...]
+    deal_size_factor: tuple[float, ...]  # "missing" first, then SIZES
     calendar: Calendar
 
     @property
@@ -271,6 +274,7 @@ def story() -> Story:
         effects=read_data("effects.yaml", Effects),
         services=tuple(answers.services.values()),
         roles=tuple(answers.roles.values()),
+        deal_size_factor=answers.deal_size_factor,
         calendar=read_data("calendar.yaml", Calendar),
     )
     raise_problems(_cross_check(loaded))

@@ -16,8 +16,9 @@ from tests.features.demo.conftest import END
 
 #: sha256 of ``pd.util.hash_pandas_object`` of ``generate_leads(400, seed=3)`` in canonical form
 #: (see ``canonical_digest``), computed with the generator as it stood before the conversion
-#: clock was added (commit 612812a; its last column then was ``true_p_won_arrival``).
-BEFORE_TIMING = "8f7a102e41fbccc66e4c056f010680a35691627455a4837f31d7d879d214ff24"
+#: clock was added (commit 612812a; its last column then was ``true_p_won_arrival``), and
+#: updated for generator 1.1 (``deal_value`` by service and company size).
+BEFORE_TIMING = "56b11de45edc2207b88b3f62c3f799e369acf7887bbea66a5a8d30ab7f14a8d2"
 NEW_COLUMNS = [
     "true_days_to_sql",
     "true_days_to_won",
