@@ -510,10 +510,15 @@ def queue_view(
     )
 
 
-def claim_next(services: Services, store: Store, caller: ApiKey) -> tuple[LeadRow, QueueItem]:
+def claim_next(
+    services: Services, store: Store, caller: ApiKey, order: QueueOrder | None = None
+) -> tuple[LeadRow, QueueItem]:
+    """``caller`` takes the top unclaimed lead of the queue in ``order`` (None: the
+    installation's ``queue_order``), the lead the list shows first; 404 when none waits."""
     now = services.clock()
     sla = services.settings.sla_minutes
-    lead_id = store.claim_next(caller.name, now, sla)
+    chosen = order or QueueOrder(services.settings.queue_order)
+    lead_id = store.claim_next(caller.name, now, sla, chosen)
     if lead_id is None:
         services.metrics.claims.labels("empty").inc()
         raise ApiError(404, texts.NOTHING_TO_CLAIM)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, selectinload, sessionmaker
 
 from features.funnel import Status, check_transition, highest_stage
-from serving.queue import Exploration, QueueEntry, QueueKey, top_ranked
+from serving.queue import Exploration, QueueEntry, QueueKey, QueueOrder, top_ranked
 from serving.scores import Score
 from serving.store.queue_reads import (
     KEY_COLUMNS,
@@ -492,8 +492,15 @@ class Store:
                 _close_claim(session, lead, now, "closed" if status.is_terminal else "moved on")
             lead.updated_at = now
 
-    def claim_next(self, sdr: str, now: datetime, sla_minutes: float) -> int | None:
-        """Hand ``sdr`` the highest-priority unclaimed lead; None when there is none.
+    def claim_next(
+        self,
+        sdr: str,
+        now: datetime,
+        sla_minutes: float,
+        order: QueueOrder = QueueOrder.PROBABILITY,
+    ) -> int | None:
+        """Hand ``sdr`` the highest-priority unclaimed lead in ``order``; None when there is
+        none.
 
         Each round ranks only the top few unclaimed leads (more in each later round) and
         locks the first one still free. On PostgreSQL the candidate is locked with
@@ -502,9 +509,10 @@ class Store:
         no lead is handed out twice.
         """
         candidates = CLAIM_CANDIDATES
+        unclaimed = QueueFilter(unclaimed=True, order=order)
         for _ in range(CLAIM_ROUNDS):
             with self.writing() as session:
-                read = queue_reader(session, UNCLAIMED, now)
+                read = queue_reader(session, unclaimed, now)
                 ranked = top_ranked(read, candidates, now, sla_minutes)
                 if not ranked:
                     return None

@@ -41,8 +41,17 @@ def get_queue(
     responses={404: {"description": "nothing to claim"}},
     summary="Take the next lead (atomic: no lead goes to two SDRs)",
 )
-def post_claim(services: ServicesDep, store: StoreDep, caller: Claimer) -> ClaimResult:
-    row, item = claim_next(services, store, caller)
+def post_claim(
+    services: ServicesDep,
+    store: StoreDep,
+    caller: Claimer,
+    order: Annotated[
+        QueueOrder | None,
+        Query(description="the queue order to take the top of; default: LEADSCORE_QUEUE_ORDER"),
+    ] = None,
+) -> ClaimResult:
+    """The top unclaimed lead of ``GET /queue?unclaimed=true&order=...``, taken atomically."""
+    row, item = claim_next(services, store, caller, order)
     claim = row.claims[-1]
     return ClaimResult(
         claimed_by=claim.sdr, claimed_at=claim.claimed_at, queue_item=item, lead=lead_detail(row)

@@ -87,18 +87,25 @@ def queue_filters(
         raise PageError(
             422, N_("Bad filter"), N_("tier: expected one of {choices}."), choices=", ".join(TIERS)
         )
-    if order and order not in set(QueueOrder):
-        choices = ", ".join(QueueOrder)
-        raise PageError(
-            422, N_("Bad filter"), N_("order: expected one of {choices}."), choices=choices
-        )
     return QueueFilters(
         channel or None,
         tier or None,
         _flag(unclaimed, "unclaimed"),
         _flag(breached, "breached"),
-        QueueOrder(order) if order else None,
+        _order(order),
     )
+
+
+def _order(order: str | None) -> QueueOrder | None:
+    """The order asked for (None: the installation's); a bad one gets a 422 page naming it."""
+    if not order:
+        return None
+    if order not in set(QueueOrder):
+        choices = ", ".join(QueueOrder)
+        raise PageError(
+            422, N_("Bad filter"), N_("order: expected one of {choices}."), choices=choices
+        )
+    return QueueOrder(order)
 
 
 Filters = Annotated[QueueFilters, Depends(queue_filters)]
@@ -177,9 +184,16 @@ def queue_list(
 
 
 @router.post("/claim-next")
-def post_claim_next(session: Claiming, services: PageServices, store: PageStore) -> Response:
+def post_claim_next(
+    session: Claiming,
+    services: PageServices,
+    store: PageStore,
+    order: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """Take the top unclaimed lead in the order the page shows (its hidden ``order``)."""
+    chosen = _order(order)
     try:
-        row, _item = claim_next(services, store, session.caller)
+        row, _item = claim_next(services, store, session.caller, chosen)
     except ApiError as error:
         if error.status_code != 404:
             raise PageError(error.status_code, N_("Could not claim"), error.detail) from error

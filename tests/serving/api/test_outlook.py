@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.modelset import MemoryLoader
 from serving.settings import LIKELY_SOON
-from tests.serving.conftest import headers, make_lead, serving_settings
+from tests.serving.conftest import headers, make_lead, sdr_headers, serving_settings
 from training.outlook import Outlook
 from training.registry import outlook_name
 
@@ -151,3 +151,38 @@ def test_likely_soon_follows_the_setting_as_it_stood_when_the_lead_was_scored(
         for lead in posted:
             kept = client.get(f"/leads/{lead['id']}", headers=headers("marketing")).json()
             assert kept["outlook"]["likely_within_7d"] is lead["outlook"]["likely_within_7d"]
+
+
+def test_claiming_takes_the_top_of_the_asked_or_configured_order(
+    database_url: str, tmp_path: Path, outlook: Outlook
+) -> None:
+    loader = MemoryLoader()
+    loader.publish(outlook_name("arrival"), "1", outlook)
+    settings = serving_settings(tmp_path, database_url=database_url).model_copy(
+        update={"queue_order": "expected_value"}
+    )
+    with TestClient(create_app(settings, loader=loader)) as client:
+        for number, source in enumerate(LEADS):
+            _post(client, number, **source)
+
+        def top(order: str) -> int:
+            items = client.get(f"/queue?unclaimed=true&order={order}", headers=headers()).json()
+            return int(items["items"][0]["lead_id"])
+
+        differed = 0
+        asked_orders = ("probability", "expected_value", None, "probability", "expected_value")
+        for number, asked in enumerate(asked_orders):
+            expected = top(asked or "expected_value")  # the setting's order when none is asked
+            differed += expected != top(
+                "probability" if asked != "probability" else "expected_value"
+            )
+            sdr = f"sdr-{number + 1}"
+            query = f"?order={asked}" if asked else ""
+            answer = client.post(f"/queue/claim{query}", headers=sdr_headers(sdr))
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["lead"]["id"] == expected
+            assert answer.json()["claimed_by"] == sdr
+        assert differed, "at some claim the two orders' tops must differ"
+        assert client.post("/queue/claim", headers=headers()).status_code == 404
+        bad = client.post("/queue/claim?order=value", headers=headers())
+        assert bad.status_code == 422

@@ -1,8 +1,8 @@
 """A real outlook that says "likely to convert within 7 days" for some leads.
 
 On the demo data few leads' P(SQL within 7 days) reach the badge's 0.25 (the top is about
-0.4), and which ones depends on the fit. :func:`fast_referrals_outlook` fits the real outlook on demo
-leads whose referrals all reach SQL (its first status, ``discussing``) a day after arrival,
+0.4), and which ones depends on the fit. :func:`fast_referrals_outlook` fits the real outlook
+on demo leads whose referrals all reach SQL (its first status, ``discussing``) a day after arrival,
 keeping their later moves: a referral is then likely within 7 days, other channels are not.
 """
 

@@ -18,7 +18,7 @@ from features.i18n import Phrasebook
 from serving.app import create_app
 from serving.modelset import MemoryLoader
 from tests.serving.conftest import PostLead, headers, make_lead, serving_settings
-from tests.serving.web.conftest import sign_in
+from tests.serving.web.conftest import form_token, sign_in
 from tests.serving.web.outlook_data import FAST_CHANNEL, FAST_SOURCE, fast_referrals_outlook
 from training.outlook import EXPECTED_VALUE_HORIZON
 from training.registry import outlook_name
@@ -170,3 +170,28 @@ def test_the_setting_chooses_the_pages_default_order(database_url: str, tmp_path
     assert '<th scope="col">Expected value</th>' in page
     assert [int(i) for i in _ROW.findall(page)] == [item["lead_id"] for item in api]
     assert 'href="/app/queue?order=probability" id="order-probability"' in page
+
+
+def test_claim_next_takes_the_top_of_the_order_the_page_shows(with_outlook: TestClient) -> None:
+    for channel in (FAST_CHANNEL, "display", "social", "paid_search", "partner"):
+        _post(with_outlook, channel)
+    sign_in(with_outlook, "sdr")
+    by_value = with_outlook.get("/queue?order=expected_value", headers=headers()).json()
+    by_probability = with_outlook.get("/queue?order=probability", headers=headers()).json()
+    top_value = by_value["items"][0]["lead_id"]
+    assert top_value != by_probability["items"][0]["lead_id"], "the orders' tops must differ"
+    page = with_outlook.get("/app/queue?order=expected_value").text
+    claimed = with_outlook.post(
+        "/app/queue/claim-next",
+        data={"csrf_token": form_token(page), "order": "expected_value"},
+        follow_redirects=False,
+    )
+    assert claimed.status_code == 303
+    assert claimed.headers["location"] == f"/app/leads/{top_value}"
+    bad = with_outlook.post(
+        "/app/queue/claim-next", data={"csrf_token": form_token(page), "order": "value"}
+    )
+    assert bad.status_code == 422
+    assert "order: expected one of probability, expected_value." in bad.text
+    lead = with_outlook.get(f"/leads/{top_value}", headers=headers("marketing")).json()
+    assert [claim["sdr"] for claim in lead["claims"]] == ["sdr-0"]
