@@ -30,6 +30,7 @@ from features.coerce import as_object_array, to_text
 from features.dataset import LeadData
 from features.funnel import Stage, Status
 from features.pipeline.columns import Inputs
+from features.spec import DatasetSpec
 from training.channels.leads import money_rates
 from training.survival.conversion import ConversionModel, fit_conversion
 from training.survival.expand import FollowUp, follow_up
@@ -178,6 +179,7 @@ class OutlookData:
     follow: dict[Stage, FollowUp]
     values: np.ndarray  # deal value in the base currency (nan: no won deal)
     won: np.ndarray  # bool: reached won by the export's end
+    arrived: pd.Series  # arrival times (UTC), by position
     as_of: pd.Timestamp
     currency: str
 
@@ -213,7 +215,7 @@ def outlook_data(data: LeadData, raw: pd.DataFrame) -> OutlookData:
         else np.full(len(data), np.nan)
     )
     won = follow[Stage.WON].event
-    return OutlookData(data.frame, follow, values, won, pd.Timestamp(as_of), base)
+    return OutlookData(data.frame, follow, values, won, arrived, pd.Timestamp(as_of), base)
 
 
 # --------------------------------------------------------------------------- fitting
@@ -227,6 +229,19 @@ class OutlookOptions:
     max_leads: int = 0  # fit on a random sample of at most this many leads (0: every lead)
 
 
+def rows_of(d: OutlookData, rows: np.ndarray) -> OutlookData:
+    """The leads at positions ``rows`` of ``d`` (in that order), followed to the same end."""
+    return OutlookData(
+        frame=d.frame.iloc[rows].reset_index(drop=True),
+        follow={stage: FollowUp(f.days[rows], f.event[rows]) for stage, f in d.follow.items()},
+        values=d.values[rows],
+        won=d.won[rows],
+        arrived=d.arrived.iloc[rows].reset_index(drop=True),
+        as_of=d.as_of,
+        currency=d.currency,
+    )
+
+
 def sampled(d: OutlookData, max_leads: int, seed: int) -> OutlookData:
     """``d`` cut to a seeded random sample of ``max_leads`` leads (in their order), followed
     to the same export end; ``d`` itself when it has no more (or ``max_leads`` is 0). A
@@ -234,15 +249,7 @@ def sampled(d: OutlookData, max_leads: int, seed: int) -> OutlookData:
     n = len(d.frame)
     if max_leads <= 0 or n <= max_leads:
         return d
-    rows = np.sort(np.random.default_rng(seed).choice(n, size=max_leads, replace=False))
-    return OutlookData(
-        frame=d.frame.iloc[rows].reset_index(drop=True),
-        follow={stage: FollowUp(f.days[rows], f.event[rows]) for stage, f in d.follow.items()},
-        values=d.values[rows],
-        won=d.won[rows],
-        as_of=d.as_of,
-        currency=d.currency,
-    )
+    return rows_of(d, np.sort(np.random.default_rng(seed).choice(n, size=max_leads, replace=False)))
 
 
 def _won_deals(d: OutlookData) -> np.ndarray:
@@ -254,35 +261,42 @@ def fit_outlook(
 ) -> Outlook:
     """The outlook of ``options.known_at`` on ``data``, with ``raw`` the export as read
     (for the status history and deal values the spec drops)."""
-    opts = options or OutlookOptions()
-    every = outlook_data(data, raw)
+    return fit_from(data.spec, outlook_data(data, raw), options or OutlookOptions())
+
+
+def fit_from(spec: DatasetSpec, every: OutlookData, opts: OutlookOptions) -> Outlook:
+    """The outlook fitted on ``every`` lead, or on a sample of ``opts.max_leads`` (said)."""
     d = sampled(every, opts.max_leads, opts.seed)
+    outlook = fit_on(spec, d, opts)
+    if d is not every:
+        outlook.notes.insert(0, f"fitted on a random {len(d.frame)} of {len(every.frame)} leads")
+    return outlook
+
+
+def fit_on(spec: DatasetSpec, d: OutlookData, opts: OutlookOptions) -> Outlook:
+    """The outlook fitted on every lead of ``d``."""
     hazard = HazardOptions(known_at=opts.known_at, seed=opts.seed, num_threads=opts.num_threads)
     conversion: dict[str, ConversionModel] = {}
     notes: list[str] = []
-    if d is not every:
-        notes.append(f"fitted on a random {len(d.frame)} of {len(every.frame)} leads")
     for stage, horizons in HORIZONS.items():
         if not d.follow[stage].event.any():
             notes.append(f"no lead reached {stage.value}: no {stage.value} horizons")
             continue
-        conversion[stage.value] = fit_conversion(
-            data.spec, d.frame, d.follow[stage], horizons, hazard
-        )
+        conversion[stage.value] = fit_conversion(spec, d.frame, d.follow[stage], horizons, hazard)
     if not conversion:
         raise OutlookUnavailableError("no lead reached SQL or won in the status history")
     value = None
     deals = _won_deals(d)
     if len(deals) >= MIN_WON_DEALS:
         value = fit_value_model(
-            data.spec,
+            spec,
             d.frame.iloc[deals].reset_index(drop=True),
             d.values[deals],
             ValueOptions(known_at=opts.known_at, seed=opts.seed, num_threads=opts.num_threads),
         )
     else:
         notes.append(f"{len(deals)} won deals with a value (< {MIN_WON_DEALS}): no value model")
-    return Outlook(data.spec.name, opts.known_at, d.currency, conversion, value, notes)
+    return Outlook(spec.name, opts.known_at, d.currency, conversion, value, notes)
 
 
 def chance_names(outlook: Outlook) -> Sequence[str]:

@@ -25,11 +25,14 @@ from features.spec import DatasetSpec, KnownAt
 from training.outlook import (
     HORIZONS,
     Outlook,
+    OutlookData,
     OutlookOptions,
     OutlookUnavailableError,
     chance_names,
-    fit_outlook,
+    fit_from,
+    outlook_data,
 )
+from training.outlook_check import CHECK_LAG_DAYS, OutlookCheck, check_outlook
 from training.registry import (
     CANDIDATE,
     CHAMPION,
@@ -212,12 +215,18 @@ class TrainedOutlook:
     outlook: Outlook
     run_id: str
     version: str | None  # None: not registered
+    check: OutlookCheck | None = None
 
     def summary(self) -> str:
         value = "no value model" if self.outlook.value is None else "the deal-value model"
         where = f"v{self.version}" if self.version else "not registered"
         chances = ", ".join(chance_names(self.outlook))
-        return f"{self.name} {where}: {chances} and {value}"
+        checked = ""
+        if self.check is not None:
+            aucs = [f"{c.name} {c.auc:.2f}" for c in self.check.chances if c.auc is not None]
+            worst = max((c.ece for c in self.check.chances), default=float("nan"))
+            checked = f"; out of time AUC {', '.join(aucs)}, ECE at most {worst:.3f}"
+        return f"{self.name} {where}: {chances} and {value}{checked}"
 
 
 def export_frame(data: LeadData) -> pd.DataFrame:
@@ -241,11 +250,11 @@ def train_outlooks(
     progress: Callable[[str], None] | None = None,
 ) -> list[TrainedOutlook]:
     """The outlook of each ``known_ats`` on ``data`` (its export read again for the status
-    history and deal values), logged and registered; none, with the reason said, when the
-    export does not allow it."""
+    history and deal values), checked out of time unless ``base.outlook_check`` is off,
+    logged and registered; none, with the reason said, when the export does not allow it."""
     say = progress or (lambda _message: None)
     try:
-        raw = export_frame(data)
+        every = outlook_data(data, export_frame(data))
     except OutlookUnavailableError as error:
         say(f"outlooks skipped: {error}")
         return []
@@ -255,27 +264,49 @@ def train_outlooks(
         name = outlook_name(known_at.value, data.spec.name)
         tell = _prefixed(say, f"outlook {name}")
         tell("fitting time to conversion and deal value")
+        opts = OutlookOptions(
+            known_at.value, base.seed, num_threads=threads, max_leads=base.outlook_rows
+        )
         try:
-            outlook = fit_outlook(
-                data,
-                raw,
-                OutlookOptions(
-                    known_at.value, base.seed, num_threads=threads, max_leads=base.outlook_rows
-                ),
-            )
+            outlook = fit_from(data.spec, every, opts)
         except OutlookUnavailableError as error:
             tell(f"skipped: {error}")
             continue
+        check = _outlook_check(data.spec, every, opts, base.outlook_check, tell)
         tell("logging to MLflow")
-        run_id, version = log_outlook(outlook, name, digest, settings, register)
-        trained = TrainedOutlook(name, outlook, run_id, version)
+        run_id, version = log_outlook(outlook, name, digest, settings, register, check)
+        trained = TrainedOutlook(name, outlook, run_id, version, check)
         tell(trained.summary())
         out.append(trained)
     return out
 
 
+def _outlook_check(
+    spec: DatasetSpec,
+    every: OutlookData,
+    opts: OutlookOptions,
+    wanted: bool,
+    tell: Callable[[str], None],
+) -> OutlookCheck | None:
+    """The outlook's out-of-time check, or None (said, and kept in its notes by the caller)."""
+    if not wanted:
+        tell("not checked out of time (turned off)")
+        return None
+    tell(f"checking out of time (a second fit as of {CHECK_LAG_DAYS} days before the end)")
+    try:
+        return check_outlook(spec, every, opts)
+    except OutlookUnavailableError as error:
+        tell(f"not checked out of time: {error}")
+        return None
+
+
 def log_outlook(
-    outlook: Outlook, name: str, digest: str, settings: TrainingSettings, register: bool
+    outlook: Outlook,
+    name: str,
+    digest: str,
+    settings: TrainingSettings,
+    register: bool,
+    check: OutlookCheck | None = None,
 ) -> tuple[str, str | None]:
     """One MLflow run for an outlook, registered as ``name`` (the first version becomes
     champion); (run id, version or None)."""
@@ -301,6 +332,9 @@ def log_outlook(
                 "stages": ", ".join(s.value for s in HORIZONS if s.value in outlook.conversion),
             }
         )
+        if check is not None:
+            outlook.notes.extend(check.lines())
+            mlflow.log_metrics(check.metrics())
         mlflow.log_text("\n".join(outlook.notes), "notes.txt")
         info = mlflow.pyfunc.log_model(
             name="model",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.dataset import LeadData, prepare_frame
+from features.dataset import LeadData, load_dataset, prepare_frame
 from features.demo import generate_leads
 from features.spec import load_spec
 from training.settings import TrainingSettings
@@ -23,6 +23,15 @@ OUTCOMES = ["status", "stage_reached", "status_history", "closed_at", "deal_valu
 def demo_data() -> LeadData:
     frame, _truth = generate_leads(n=DEMO_ROWS, seed=7)
     return prepare_frame(load_spec("demo"), frame, source="demo(n=12000, seed=7)")
+
+
+@pytest.fixture(scope="session")
+def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[LeadData, pd.DataFrame]:
+    """A demo export file of 6,000 leads over 20 months, loaded, and the frame as written."""
+    frame, _ = generate_leads(n=6_000, seed=11)
+    path = tmp_path_factory.mktemp("export") / "leads.parquet"
+    frame.to_parquet(path)
+    return load_dataset(load_spec("demo"), path), frame
 
 
 @pytest.fixture

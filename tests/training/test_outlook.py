@@ -9,17 +9,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
-from features.dataset import LeadData, load_dataset, prepare_frame
-from features.demo import generate_leads
+from features.dataset import LeadData, prepare_frame
 from features.funnel import Stage
-from features.spec import KnownAt, load_spec
+from features.spec import KnownAt
 from training.outlook import (
     EXPECTED_VALUE_HORIZON,
     LeadOutlook,
     OutlookData,
     OutlookOptions,
     OutlookUnavailableError,
+    chance_names,
     first_reached,
     fit_outlook,
     horizon_key,
@@ -51,14 +52,6 @@ def test_the_history_says_when_a_stage_was_first_reached() -> None:
         is None
     )
     assert first_reached(None, Stage.SQL) is None
-
-
-@pytest.fixture(scope="module")
-def export(tmp_path_factory: pytest.TempPathFactory) -> tuple[LeadData, pd.DataFrame]:
-    frame, _ = generate_leads(n=6_000, seed=11)
-    path = tmp_path_factory.mktemp("export") / "leads.parquet"
-    frame.to_parquet(path)
-    return load_dataset(load_spec("demo"), path), frame
 
 
 def test_open_leads_are_censored_at_the_exports_end(export: tuple[LeadData, pd.DataFrame]) -> None:
@@ -136,6 +129,18 @@ def test_training_registers_an_outlook_champion_per_known_at(
     assert served.model.known_at == "arrival"
     assert served.model.value is not None
     assert any(line.startswith(f"outlook {name}: {name} v1: sql_7d") for line in said)
+    checked = [line for line in said if "out of time AUC" in line]
+    assert checked, said
+    assert "sql_30d 0." in checked[0]
+    run = MlflowClient(settings.tracking_uri).get_run(served.run_id)
+    metrics = run.data.metrics
+    assert {f"oot_ece_{chance}" for chance in chance_names(served.model)} <= set(metrics)
+    assert 0.6 < metrics["oot_auc_sql_30d"] <= 1.0  # the arrival fields rank the converters
+    assert metrics["oot_ece_sql_7d"] < 0.1
+    assert metrics["oot_value_mape"] > 0
+    notes = MlflowClient(settings.tracking_uri).download_artifacts(served.run_id, "notes.txt")
+    assert "out of time: fitted on the" in Path(notes).read_text()
+    assert any("out of time:" in note for note in served.model.notes)
 
 
 def test_a_sample_keeps_each_lead_s_follow_up_value_and_the_export_end() -> None:
@@ -149,6 +154,7 @@ def test_a_sample_keeps_each_lead_s_follow_up_value_and_the_export_end() -> None
         follow,
         np.arange(10, dtype=float) * 100,
         np.arange(10) % 3 == 0,
+        pd.Series(pd.date_range("2025-06-01", periods=10, freq="D", tz="UTC")),
         pd.Timestamp("2026-01-01", tz="UTC"),
         "RUB",
     )
@@ -163,6 +169,7 @@ def test_a_sample_keeps_each_lead_s_follow_up_value_and_the_export_end() -> None
     assert list(cut.follow[Stage.WON].days) == list(kept * 2.0)
     assert list(cut.values) == list(kept * 100.0)
     assert list(cut.won) == list(kept % 3 == 0)
+    assert list(cut.arrived) == list(d.arrived.iloc[kept])
     assert cut.as_of == d.as_of
     assert cut.currency == "RUB"
     assert list(sampled(d, 4, seed=1).frame["lead"]) == list(kept)  # seeded
