@@ -40,6 +40,7 @@ from report import load_average, markdown_table, publish  # noqa: E402
 
 from features.demo import generate_leads  # noqa: E402
 from features.spec import load_spec  # noqa: E402
+from serving.queue import Sla  # noqa: E402
 from serving.store.imports import ImportedLead, read_export, store_leads  # noqa: E402
 from serving.store.leads import NewLead, Store  # noqa: E402
 
@@ -75,7 +76,7 @@ def timed_import(
 ) -> tuple[float, int]:
     started = time.perf_counter()
     result = store_leads(
-        store, leads, now, sla_minutes=SLA, queue_within=timedelta(0), batch_size=batch_size
+        store, leads, now, sla=Sla(SLA), queue_within=timedelta(0), batch_size=batch_size
     )
     return time.perf_counter() - started, result.imported
 

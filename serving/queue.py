@@ -10,6 +10,10 @@ window has passed (``t`` = minutes since the clock started, ``S`` = the SLA in m
   the moment has passed, and a backlog of old breached leads must not bury fresh good
   ones that can still be answered in time.
 
+Minutes are the SLA's (:class:`Sla`): with working hours configured they are working minutes,
+so a lead that arrived just before closing is pressing just before closing and again at
+the next opening, not after a weekend of wall-clock time.
+
 A lead whose scoring was interrupted (no score yet) ranks as if its probability were 1,
 so that a person looks at it first. Ties go to the earlier deadline, then the lower id.
 
@@ -38,11 +42,34 @@ from functools import partial
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
+from features.sla import WorkingHours
+
 #: Urgency at the deadline (the maximum).
 PEAK_URGENCY = 2.0
 #: After the deadline the extra urgency decays with this many SLA windows as time constant.
 DECAY_WINDOWS = 4.0
 UNSCORED_PROBABILITY = 1.0
+
+
+@dataclass(frozen=True)
+class Sla:
+    """The SLA the queue ranks with: ``minutes`` to react, counted on ``hours`` (the
+    installation's working hours; by default every minute counts)."""
+
+    minutes: float
+    hours: WorkingHours = field(default_factory=WorkingHours.always)
+
+    def deadline(self, start: datetime) -> datetime:
+        """When a lead arriving at ``start`` must have been answered."""
+        return self.hours.deadline(start, self.minutes)
+
+    def minutes_left(self, deadline: datetime, now: datetime) -> float:
+        """SLA minutes from ``now`` to ``deadline``; negative: SLA minutes since it passed."""
+        if self.hours.round_the_clock:
+            return (deadline - now).total_seconds() / 60.0
+        if deadline >= now:
+            return self.hours.working_minutes(now, deadline)
+        return -self.hours.working_minutes(deadline, now)
 
 
 class QueueOrder(StrEnum):
@@ -119,11 +146,8 @@ class RankedEntry:
     entry: QueueEntry
     priority: float
     urgency: float
-    minutes_left: float
-
-    @property
-    def breached(self) -> bool:
-        return self.minutes_left < 0
+    minutes_left: float  # SLA minutes (negative: overdue)
+    breached: bool  # the deadline has passed (also when no working minute has since)
 
     @property
     def minutes_overdue(self) -> float:
@@ -162,28 +186,28 @@ def rank_probability(probability: float | None, *, explored: bool = False) -> fl
     return UNSCORED_PROBABILITY if probability is None or explored else probability
 
 
-def priority(lead: Queued, now: datetime, sla_minutes: float) -> tuple[float, float, float]:
-    """(priority, urgency, minutes left) of a queued lead."""
-    minutes_left = (lead.sla_deadline - now).total_seconds() / 60.0
-    pressing = urgency(minutes_left, sla_minutes)
+def priority(lead: Queued, now: datetime, sla: Sla) -> tuple[float, float, float]:
+    """(priority, urgency, SLA minutes left) of a queued lead."""
+    minutes_left = sla.minutes_left(lead.sla_deadline, now)
+    pressing = urgency(minutes_left, sla.minutes)
     return lead.rank_score * pressing, pressing, minutes_left
 
 
-def rank_entry(entry: QueueEntry, now: datetime, sla_minutes: float) -> RankedEntry:
-    return RankedEntry(entry, *priority(entry, now, sla_minutes))
+def rank_entry(entry: QueueEntry, now: datetime, sla: Sla) -> RankedEntry:
+    return RankedEntry(entry, *priority(entry, now, sla), breached=entry.sla_deadline < now)
 
 
 #: Queue order: highest priority first, ties to the earlier deadline, then the lower id.
 OrderKey = tuple[float, datetime, int]
 
 
-def order_key(lead: Queued, now: datetime, sla_minutes: float) -> OrderKey:
-    return (-priority(lead, now, sla_minutes)[0], lead.sla_deadline, lead.lead_id)
+def order_key(lead: Queued, now: datetime, sla: Sla) -> OrderKey:
+    return (-priority(lead, now, sla)[0], lead.sla_deadline, lead.lead_id)
 
 
-def rank(entries: Iterable[QueueEntry], now: datetime, sla_minutes: float) -> list[RankedEntry]:
+def rank(entries: Iterable[QueueEntry], now: datetime, sla: Sla) -> list[RankedEntry]:
     """Entries in priority order (highest first)."""
-    ranked = [rank_entry(entry, now, sla_minutes) for entry in entries]
+    ranked = [rank_entry(entry, now, sla) for entry in entries]
     return sorted(ranked, key=lambda r: (-r.priority, r.entry.sla_deadline, r.entry.lead_id))
 
 
@@ -289,7 +313,7 @@ class ThresholdSearch:
     """
 
     now: datetime
-    sla_minutes: float
+    sla: Sla
     seen: dict[int, tuple[OrderKey, Queued]] = field(default_factory=dict)
     last: dict[Access, Queued] = field(default_factory=dict)
     exhausted: set[Access] = field(default_factory=set)
@@ -298,7 +322,7 @@ class ThresholdSearch:
         """Record one batch of ``access`` (fewer than ``asked`` rows: the access is done)."""
         for lead in batch:
             if lead.lead_id not in self.seen:
-                self.seen[lead.lead_id] = (order_key(lead, self.now, self.sla_minutes), lead)
+                self.seen[lead.lead_id] = (order_key(lead, self.now, self.sla), lead)
         if batch:
             self.last[access] = batch[-1]
         if len(batch) < asked:
@@ -321,7 +345,7 @@ class ThresholdSearch:
         last = self.last.get(side)
         if last is None:
             return PEAK_URGENCY
-        return priority(last, self.now, self.sla_minutes)[1]
+        return priority(last, self.now, self.sla)[1]
 
     @property
     def bound(self) -> float:
@@ -362,7 +386,7 @@ def _first_batch(n: int) -> int:
 
 
 def top_ranked(
-    read: Reader, n: int, now: datetime, sla_minutes: float, *, batch: int | None = None
+    read: Reader, n: int, now: datetime, sla: Sla, *, batch: int | None = None
 ) -> list[Queued]:
     """The first ``n`` leads of the queue ``read`` gives, in order: exactly those of
     ``rank(all)[:n]``, reading only as many rows as the threshold needs (a few times n per
@@ -370,7 +394,7 @@ def top_ranked(
     (then doubling)."""
     if n <= 0:
         return []
-    search = ThresholdSearch(now, sla_minutes)
+    search = ThresholdSearch(now, sla)
 
     def done() -> bool:
         best = search.best(n)
@@ -385,7 +409,7 @@ def position_of(
     lead: Queued,
     depth: int,
     now: datetime,
-    sla_minutes: float,
+    sla: Sla,
     *,
     batch: int | None = None,
     probability_at_depth: float | None = None,
@@ -397,10 +421,10 @@ def position_of(
     probability access, when the caller knows it (one index lookup). Urgency is at least 1,
     so when it is above the lead's priority, ``depth`` leads are ahead: None, nothing read.
     """
-    target = order_key(lead, now, sla_minutes)
+    target = order_key(lead, now, sla)
     if probability_at_depth is not None and probability_at_depth > -target[0]:
         return None
-    search = ThresholdSearch(now, sla_minutes)
+    search = ThresholdSearch(now, sla)
 
     def ahead() -> int:
         return sum(

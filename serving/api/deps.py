@@ -36,6 +36,7 @@ from serving.api.texts import (
     UNKNOWN_KEY,
 )
 from serving.modelset import ModelHolder, ModelLoader, ModelSet
+from serving.queue import Sla
 from serving.scoring import Scorer
 from serving.settings import ServingSettings
 from serving.store.leads import Store
@@ -70,6 +71,11 @@ class Services:
     def __post_init__(self) -> None:
         self.settings = self.settings.without_api_keys()
         self.rate_limits = RateLimits.from_settings(self.settings)
+
+    @property
+    def sla(self) -> Sla:
+        """The SLA the queue counts: ``LEADSCORE_SLA_MINUTES`` on the working hours."""
+        return Sla(self.settings.sla_minutes, self.working_hours)
 
     @property
     def ready(self) -> bool:

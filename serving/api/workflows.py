@@ -260,9 +260,7 @@ def _new_lead(services: Services, lead: Lead, record: dict[str, Any], by: str) -
         history=history,
         deal_value=lead.deal_value.amount if lead.deal_value else None,
         deal_currency=lead.deal_value.currency if lead.deal_value else None,
-        sla_deadline=services.working_hours.deadline(
-            lead.arrived_at, services.settings.sla_minutes
-        ),
+        sla_deadline=services.sla.deadline(lead.arrived_at),
         created_by=by,
         qualification=qualification,
     )
@@ -309,7 +307,7 @@ def queue_position(services: Services, store: Store, lead_id: int) -> int | None
     """The lead's place among the unclaimed queued leads when it is among the first
     QUEUE_POSITION_DEPTH of them, else None (the cost is bounded by that depth)."""
     now = services.clock()
-    return store.queue_position(lead_id, now, services.settings.sla_minutes, QUEUE_POSITION_DEPTH)
+    return store.queue_position(lead_id, now, services.sla, QUEUE_POSITION_DEPTH)
 
 
 def _scored(row: LeadRow, known_at: str) -> bool:
@@ -352,8 +350,9 @@ def receive_lead(
             _score_answers(services, store, models, lead_id, scoring_record)
         stored = None
     if stored is None:
-        sla = services.settings.sla_minutes
-        row, position = store.scored_lead(lead_id, services.clock(), sla, QUEUE_POSITION_DEPTH)
+        row, position = store.scored_lead(
+            lead_id, services.clock(), services.sla, QUEUE_POSITION_DEPTH
+        )
     else:
         row = stored
         position = queue_position(services, store, row.id) if row.in_queue else None
@@ -501,7 +500,7 @@ def queue_view(
     now = services.clock()
     chosen = order or QueueOrder(services.settings.queue_order)
     which = QueueFilter(channel=channel, tier=tier, unclaimed=unclaimed, order=chosen)
-    page = store.queue_top(now, services.settings.sla_minutes, limit, which)
+    page = store.queue_top(now, services.sla, limit, which)
     return QueueOut(
         items=[queue_item(item) for item in page.items],
         total=page.total,
@@ -516,7 +515,7 @@ def claim_next(
     """``caller`` takes the top unclaimed lead of the queue in ``order`` (None: the
     installation's ``queue_order``), the lead the list shows first; 404 when none waits."""
     now = services.clock()
-    sla = services.settings.sla_minutes
+    sla = services.sla
     chosen = order or QueueOrder(services.settings.queue_order)
     lead_id = store.claim_next(caller.name, now, sla, chosen)
     if lead_id is None:
@@ -536,7 +535,7 @@ def claim(
     claimed = store.claim(lead_id, caller.name, now)
     services.metrics.claims.labels("claimed" if claimed else "repeat").inc()
     row = store.lead(lead_id)
-    return row, queue_item(rank_entry(queue_entry(row), now, services.settings.sla_minutes))
+    return row, queue_item(rank_entry(queue_entry(row), now, services.sla))
 
 
 def release(store: Store, services: Services, lead_id: int, caller: ApiKey) -> tuple[str, bool]:

@@ -187,6 +187,8 @@ def _store_plan(
     saying how many leads were stored before it."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from features.sla import read_working_hours
+    from serving.queue import Sla
     from serving.store.imports import store_leads
 
     written = 0
@@ -205,7 +207,7 @@ def _store_plan(
                 store,
                 plan.leads,
                 now,
-                sla_minutes=settings.sla_minutes,
+                sla=Sla(settings.sla_minutes, read_working_hours(settings.sla_calendar)),
                 queue_within=queue_within,
                 batch_size=batch_size,
                 progress=track(progress),

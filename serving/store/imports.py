@@ -43,6 +43,7 @@ from features.dataset import DatasetError, LeadData, prepare_frame, read_table
 from features.funnel import Stage, Status, can_transition
 from features.lead import MAX_AMOUNT, SOURCE_COLUMNS, SourceData
 from features.spec import DatasetSpec, MembershipTarget, StatusTarget
+from serving.queue import Sla
 from serving.store.leads import SDR_STATUSES, Store
 from serving.store.outcomes import OUTCOME_COLUMNS
 from serving.store.rows import LeadFacts, lead_columns
@@ -413,7 +414,7 @@ def store_leads(
     leads: Sequence[ImportedLead],
     now: datetime,
     *,
-    sla_minutes: float,
+    sla: Sla,
     queue_within: timedelta,
     by: str = "import",
     batch_size: int = DEFAULT_BATCH,
@@ -427,9 +428,7 @@ def store_leads(
     imported = already = batches = 0
     for start in range(0, len(leads), batch_size):
         batch = leads[start : start + batch_size]
-        write = partial(
-            _insert, batch=batch, now=now, sla_minutes=sla_minutes, queue_within=queue_within, by=by
-        )
+        write = partial(_insert, batch=batch, now=now, sla=sla, queue_within=queue_within, by=by)
         written, skipped = _write_batch(store, write)
         imported, already, batches = imported + written, already + skipped, batches + 1
         if progress is not None:
@@ -453,7 +452,7 @@ def _insert(
     *,
     batch: Sequence[ImportedLead],
     now: datetime,
-    sla_minutes: float,
+    sla: Sla,
     queue_within: timedelta,
     by: str,
 ) -> tuple[int, int]:
@@ -465,7 +464,7 @@ def _insert(
     if not fresh:
         return 0, len(batch)
     leads = cast(Table, LeadRow.__table__)
-    rows = [lead_values(lead, now, sla_minutes, queue_within, by) for lead in fresh]
+    rows = [lead_values(lead, now, sla, queue_within, by) for lead in fresh]
     returned = session.execute(insert(leads).returning(leads.c.id, leads.c.external_id), rows)
     id_of = {external_id: lead_id for lead_id, external_id in returned}
     changes = [
@@ -488,7 +487,7 @@ def _insert(
 
 
 def lead_values(
-    lead: ImportedLead, now: datetime, sla_minutes: float, queue_within: timedelta, by: str
+    lead: ImportedLead, now: datetime, sla: Sla, queue_within: timedelta, by: str
 ) -> dict[str, Any]:
     """The lead's row: the store's invariants as ``Store.add_lead`` keeps them; in the SDR
     queue only when open in an SDR status and known to have arrived within ``queue_within``
@@ -498,7 +497,7 @@ def lead_values(
         lead,
         [status for status, _at in lead.history],
         (lead.deal_value, lead.deal_currency),
-        sla_deadline=lead.arrived_at + timedelta(minutes=sla_minutes),
+        sla_deadline=sla.deadline(lead.arrived_at),
         in_queue=lead.status in SDR_STATUSES and recent,
         qualified_at=None,
         by=by,

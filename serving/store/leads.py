@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, selectinload, sessionmaker
 
 from features.funnel import Status, check_transition, highest_stage
-from serving.queue import Exploration, QueueEntry, QueueKey, QueueOrder, top_ranked
+from serving.queue import Exploration, QueueEntry, QueueKey, QueueOrder, Sla, top_ranked
 from serving.scores import Score
 from serving.store.queue_reads import (
     KEY_COLUMNS,
@@ -236,7 +236,7 @@ class Store:
             return row
 
     def scored_lead(
-        self, lead_id: int, now: datetime, sla_minutes: float, depth: int
+        self, lead_id: int, now: datetime, sla: Sla, depth: int
     ) -> tuple[LeadRow, int | None]:
         """One lead with its scores only (not its source and record), and its place among
         the unclaimed queued leads when within the first ``depth`` (see
@@ -249,7 +249,7 @@ class Store:
             if not row.in_queue or row.claimed_by is not None:
                 return row, None
             key = QueueKey(row.id, row.rank_probability, row.sla_deadline)
-            return row, unclaimed_position(session, key, now, sla_minutes, depth)
+            return row, unclaimed_position(session, key, now, sla, depth)
 
     def lead_by_external(self, external_id: str) -> LeadRow | None:
         with self.reading() as session:
@@ -297,17 +297,13 @@ class Store:
         with self.reading() as session:
             return queue_entries(session, channel, tier, unclaimed)
 
-    def queue_top(
-        self, now: datetime, sla_minutes: float, limit: int, which: QueueFilter
-    ) -> QueuePage:
+    def queue_top(self, now: datetime, sla: Sla, limit: int, which: QueueFilter) -> QueuePage:
         """The first ``limit`` queued leads of ``which`` in priority order, with the counts
         (:func:`~serving.store.queue_reads.queue_page`)."""
         with self.snapshot() as session:
-            return queue_page(session, now, sla_minutes, limit, which)
+            return queue_page(session, now, sla, limit, which)
 
-    def queue_position(
-        self, lead_id: int, now: datetime, sla_minutes: float, depth: int
-    ) -> int | None:
+    def queue_position(self, lead_id: int, now: datetime, sla: Sla, depth: int) -> int | None:
         """The lead's place among the unclaimed queued leads (1 = next to be claimed) when
         it is among the first ``depth`` of them; None when further down or not queued."""
         with self.snapshot() as session:
@@ -316,7 +312,7 @@ class Store:
             ).first()
             if row is None:
                 return None
-            return unclaimed_position(session, QueueKey(*row), now, sla_minutes, depth)
+            return unclaimed_position(session, QueueKey(*row), now, sla, depth)
 
     def queue_stats(self, now: datetime) -> tuple[int, int, int]:
         """(leads in the queue, of them unclaimed, of them past their SLA deadline)."""
@@ -496,7 +492,7 @@ class Store:
         self,
         sdr: str,
         now: datetime,
-        sla_minutes: float,
+        sla: Sla,
         order: QueueOrder = QueueOrder.PROBABILITY,
     ) -> int | None:
         """Hand ``sdr`` the highest-priority unclaimed lead in ``order``; None when there is
@@ -513,7 +509,7 @@ class Store:
         for _ in range(CLAIM_ROUNDS):
             with self.writing() as session:
                 read = queue_reader(session, unclaimed, now)
-                ranked = top_ranked(read, candidates, now, sla_minutes)
+                ranked = top_ranked(read, candidates, now, sla)
                 if not ranked:
                     return None
                 for candidate in ranked:

@@ -27,6 +27,7 @@ from serving.queue import (
     RankedEntry,
     Read,
     Reader,
+    Sla,
     access_key,
     position_of,
     rank,
@@ -181,16 +182,16 @@ def queue_entries(
 
 
 def queue_page(
-    session: Session, now: datetime, sla_minutes: float, limit: int, which: QueueFilter
+    session: Session, now: datetime, sla: Sla, limit: int, which: QueueFilter
 ) -> QueuePage:
     """The first ``limit`` queued leads of ``which`` in priority order (exactly what ranking
     all of them gives), with the counts; the reads grow with ``limit``, not with the queue
     (the counts are scans of a partial index)."""
-    keys = top_ranked(queue_reader(session, which, now), limit, now, sla_minutes)
+    keys = top_ranked(queue_reader(session, which, now), limit, now, sla)
     rows = session.execute(
         select(*QUEUE_COLUMNS).where(LeadRow.id.in_([key.lead_id for key in keys]))
     )
-    items = rank([queue_entry(row, which.order) for row in rows], now, sla_minutes)
+    items = rank([queue_entry(row, which.order) for row in rows], now, sla)
     counts = session.execute(
         select(func.count(), func.count().filter(LEADS.sla_deadline < now))
         .select_from(LeadRow)
@@ -200,7 +201,7 @@ def queue_page(
 
 
 def unclaimed_position(
-    session: Session, key: QueueKey, now: datetime, sla_minutes: float, depth: int
+    session: Session, key: QueueKey, now: datetime, sla: Sla, depth: int
 ) -> int | None:
     """The place of the lead with ``key`` among the unclaimed queued leads (1 = next to be
     claimed) when among the first ``depth``; None when further down."""
@@ -212,7 +213,7 @@ def unclaimed_position(
         .limit(1)
     )
     read = queue_reader(session, UNCLAIMED, now)
-    return position_of(read, key, depth, now, sla_minutes, probability_at_depth=at_depth)
+    return position_of(read, key, depth, now, sla, probability_at_depth=at_depth)
 
 
 def queue_counts(session: Session, now: datetime) -> tuple[int, int, int]:

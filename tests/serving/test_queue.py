@@ -9,12 +9,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from features.sla import parse_working_hours
 from serving.queue import (
     PEAK_URGENCY,
     Access,
@@ -23,6 +25,7 @@ from serving.queue import (
     QueueOrder,
     Read,
     Reader,
+    Sla,
     draw_exploration,
     position_of,
     rank,
@@ -34,7 +37,8 @@ from serving.queue import (
 from training.feedback import explored
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-SLA = 30.0
+SLA_MINUTES = 30.0
+SLA = Sla(SLA_MINUTES)
 
 
 def entry(lead_id: int, probability: float | None, minutes_left: float) -> QueueEntry:
@@ -43,7 +47,7 @@ def entry(lead_id: int, probability: float | None, minutes_left: float) -> Queue
         lead_id=lead_id,
         external_id=f"x{lead_id}",
         channel="seo",
-        arrived_at=deadline - timedelta(minutes=SLA),
+        arrived_at=deadline - timedelta(minutes=SLA_MINUTES),
         sla_deadline=deadline,
         probability=probability,
         tier=None,
@@ -53,15 +57,15 @@ def entry(lead_id: int, probability: float | None, minutes_left: float) -> Queue
 
 
 def test_urgency_rises_to_the_deadline_then_decays() -> None:
-    before = [urgency(left, SLA) for left in (30, 20, 10, 5, 0)]
+    before = [urgency(left, SLA_MINUTES) for left in (30, 20, 10, 5, 0)]
     assert before[0] == 1.0
     assert before == sorted(before)
     assert before[-1] == pytest.approx(PEAK_URGENCY)
-    after = [urgency(-late, SLA) for late in (0, 30, 120, 600)]
+    after = [urgency(-late, SLA_MINUTES) for late in (0, 30, 120, 600)]
     assert after == sorted(after, reverse=True)
     assert 1.0 < after[-1] < 1.01
     # an imported lead that arrived "in the future" is not less urgent than a fresh one
-    assert urgency(45, SLA) == 1.0
+    assert urgency(45, SLA_MINUTES) == 1.0
 
 
 def test_near_breach_beats_a_comparable_fresh_lead_but_not_a_much_better_one() -> None:
@@ -159,7 +163,8 @@ def backlog(size: int, seed: int = 7) -> list[QueueEntry]:
     """A queue like the load benchmark's: arrivals spread over five days, most breached."""
     rng = random.Random(seed)
     return [
-        entry(i + 1, rng.betavariate(2, 5), SLA - rng.uniform(0, 5 * 24 * 60)) for i in range(size)
+        entry(i + 1, rng.betavariate(2, 5), SLA_MINUTES - rng.uniform(0, 5 * 24 * 60))
+        for i in range(size)
     ]
 
 
@@ -172,7 +177,7 @@ def test_the_top_of_a_long_queue_reads_a_small_part_of_it() -> None:
     assert tally.rows.total() < 2_000
     assert tally.rounds <= 3
     read, tally = counting(read_entries(queue, NOW))
-    fresh = entry(20_001, 0.3, SLA)
+    fresh = entry(20_001, 0.3, SLA_MINUTES)
     assert position_of(read, fresh, 100, NOW, SLA) is None
     assert tally.rows.total() < 2_000
     assert tally.rounds == 1
@@ -222,7 +227,7 @@ def test_the_expected_value_order_equals_a_brute_force_sort(
     def brute(lead: QueueEntry) -> tuple[float, datetime, int]:
         minutes_left = (lead.sla_deadline - NOW).total_seconds() / 60
         value = values[lead.lead_id] or 0.0
-        return (-value * urgency(minutes_left, SLA), lead.sla_deadline, lead.lead_id)
+        return (-value * urgency(minutes_left, SLA_MINUTES), lead.sla_deadline, lead.lead_id)
 
     expected = [lead.lead_id for lead in sorted(queue, key=brute)]
     top = top_ranked(read_entries(queue, NOW), n, NOW, SLA, batch=batch)
@@ -230,3 +235,83 @@ def test_the_expected_value_order_equals_a_brute_force_sort(
     # leads without an expected value come after every lead with a positive one
     valued = [i for i in expected if (values[i] or 0.0) > 0]
     assert expected[: len(valued)] == valued
+
+
+# --- the SLA on working hours ---------------------------------------------------------------
+
+OFFICE = Sla(
+    SLA_MINUTES,
+    parse_working_hours(
+        {
+            "time_zone": "Europe/Moscow",
+            "hours": {day: "09:00-18:00" for day in ("mon", "tue", "wed", "thu", "fri")},
+            "holidays": ["2026-12-31"],
+        }
+    ),
+)
+MOSCOW = ZoneInfo("Europe/Moscow")
+
+
+def arrived(lead_id: int, probability: float, at: datetime) -> QueueEntry:
+    """A lead arriving at ``at`` with its deadline on the office's clock."""
+    return replace(entry(lead_id, probability, 0), arrived_at=at, sla_deadline=OFFICE.deadline(at))
+
+
+def test_minutes_left_count_working_time_only() -> None:
+    friday_close = datetime(2026, 12, 4, 17, 50, tzinfo=MOSCOW)  # a Friday
+    lead = arrived(1, 0.3, friday_close)
+    assert lead.sla_deadline == datetime(2026, 12, 7, 9, 20, tzinfo=MOSCOW)  # Monday
+    just_before = datetime(2026, 12, 4, 17, 59, tzinfo=MOSCOW)
+    assert OFFICE.minutes_left(lead.sla_deadline, just_before) == pytest.approx(21)
+    saturday = datetime(2026, 12, 5, 12, 0, tzinfo=MOSCOW)
+    assert OFFICE.minutes_left(lead.sla_deadline, saturday) == pytest.approx(20)
+    late = datetime(2026, 12, 7, 10, 0, tzinfo=MOSCOW)
+    assert OFFICE.minutes_left(lead.sla_deadline, late) == pytest.approx(-40)
+    [ranked] = rank([lead], saturday, OFFICE)
+    assert ranked.urgency == pytest.approx(urgency(20, SLA_MINUTES))  # not 2 days' worth
+    assert not ranked.breached
+
+
+def test_a_deadline_at_closing_is_breached_after_it_with_no_working_minute_since() -> None:
+    at_closing = arrived(1, 0.3, datetime(2026, 12, 2, 17, 30, tzinfo=MOSCOW))
+    assert at_closing.sla_deadline == datetime(2026, 12, 2, 18, 0, tzinfo=MOSCOW)
+    evening = datetime(2026, 12, 2, 20, 0, tzinfo=MOSCOW)
+    [ranked] = rank([at_closing], evening, OFFICE)
+    assert ranked.minutes_left == 0.0
+    assert ranked.breached
+    assert ranked.urgency == PEAK_URGENCY  # still at the peak until the office opens
+
+
+def test_over_the_weekend_the_lead_from_friday_evening_keeps_its_place() -> None:
+    """On wall-clock minutes a lead due Monday looks relaxed all weekend and sinks below a
+    slightly better weekend arrival; on the office's clock half its SLA is gone."""
+    friday = arrived(1, 0.30, datetime(2026, 12, 4, 17, 45, tzinfo=MOSCOW))  # 15 min Monday
+    weekend = arrived(2, 0.35, datetime(2026, 12, 5, 11, 0, tzinfo=MOSCOW))  # all 30 Monday
+    saturday = datetime(2026, 12, 5, 12, 0, tzinfo=MOSCOW)
+    queue = [weekend, friday]
+    assert ids(top_ranked(read_entries(queue, saturday), 2, saturday, OFFICE)) == [1, 2]
+    on_the_wall = Sla(SLA_MINUTES)  # the same deadlines, every minute counted
+    assert [r.entry.lead_id for r in rank(queue, saturday, on_the_wall)] == [2, 1]
+    assert rank([friday], saturday, OFFICE)[0].urgency == pytest.approx(1.25)
+
+
+ARRIVALS = st.lists(
+    st.tuples(PROBABILITIES, st.floats(0, 20 * 24 * 60, allow_nan=False)), max_size=120
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=ARRIVALS, n=st.integers(1, 30), batch=BATCHES, hours_after=st.floats(0, 24 * 14))
+def test_top_ranked_equals_the_full_ranking_on_working_hours(
+    rows: list[tuple[float | None, float]], n: int, batch: int | None, hours_after: float
+) -> None:
+    """Working minutes left are monotone in the deadline, so the threshold search stays
+    exact: arrivals over twenty days (weekends, a holiday), any moment after."""
+    start = datetime(2026, 12, 18, 8, 0, tzinfo=MOSCOW)
+    queue = [
+        replace(arrived(i + 1, 0.5, start + timedelta(minutes=minutes)), probability=p)
+        for i, (p, minutes) in enumerate(rows)
+    ]
+    now = start + timedelta(hours=hours_after)
+    top = top_ranked(read_entries(queue, now), n, now, OFFICE, batch=batch)
+    assert ids(top) == [r.entry.lead_id for r in rank(queue, now, OFFICE)[:n]]

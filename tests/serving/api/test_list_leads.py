@@ -19,6 +19,7 @@ from features.demo import generate_leads
 from features.spec import load_spec
 from serving.api.deps import Services
 from serving.api.workflows import rescore_unscored
+from serving.queue import Sla
 from serving.settings import ServingSettings
 from serving.store.imports import ImportedLead, plan_import, store_leads
 from serving.store.leads import Store
@@ -44,7 +45,7 @@ def store(settings: ServingSettings, client: TestClient) -> Iterator[Store]:
 
 
 def _import(store: Store, leads: list[ImportedLead]) -> None:
-    store_leads(store, leads, NOW, sla_minutes=30, queue_within=timedelta(minutes=30))
+    store_leads(store, leads, NOW, sla=Sla(30), queue_within=timedelta(minutes=30))
 
 
 def _all(client: TestClient, limit: int = 500, **filters: Any) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from features.dataset import prepare_frame
 from features.demo import generate_leads
 from features.funnel import Status
 from features.spec import load_spec
+from serving.queue import Sla
 from serving.reports import store_leads as report_store_leads
 from serving.settings import ServingSettings
 from serving.store.imports import (
@@ -66,7 +67,7 @@ def _import(store: Store, path: Path, batch_size: int = 64) -> tuple[int, int, i
         store,
         plan.leads,
         NOW,
-        sla_minutes=SLA,
+        sla=Sla(SLA),
         queue_within=timedelta(minutes=SLA),
         batch_size=batch_size,
     )
@@ -127,9 +128,7 @@ def test_bad_rows_are_refused_by_line_and_column_and_the_rest_is_imported(
     # line = row position + 2 (the header is line 1)
     assert where == {(5, "arrived_at"), (7, "status_history"), (11, "external_id")}
     assert "next tuesday" in str(plan.refused[0])
-    result = store_leads(
-        store, plan.leads, NOW, sla_minutes=SLA, queue_within=timedelta(minutes=SLA)
-    )
+    result = store_leads(store, plan.leads, NOW, sla=Sla(SLA), queue_within=timedelta(minutes=SLA))
     assert result.imported == len(export) - 3
     assert store.lead_by_external(str(broken.loc[5, "external_id"])) is None
 
@@ -152,7 +151,7 @@ def test_a_failing_batch_leaves_nothing_of_itself_behind(
     # the 2nd batch holds one id twice: the unique constraint fails that whole batch
     batch = [*leads[:5], *leads[5:9], replace(leads[9], external_id=leads[5].external_id)]
     with pytest.raises(IntegrityError):
-        store_leads(store, batch, NOW, sla_minutes=SLA, queue_within=timedelta(0), batch_size=5)
+        store_leads(store, batch, NOW, sla=Sla(SLA), queue_within=timedelta(0), batch_size=5)
     assert _count(store, LeadRow) == 5
     assert _count(store, StatusChangeRow) == sum(len(lead.history) for lead in leads[:5])
 
@@ -173,7 +172,7 @@ def test_only_open_leads_that_arrived_within_the_window_are_queued(
         lead("recent-but-closed", 1, Status.LOST),
         lead("undated", 0, dated=False),
     ]
-    store_leads(store, leads, NOW, sla_minutes=SLA, queue_within=timedelta(minutes=SLA))
+    store_leads(store, leads, NOW, sla=Sla(SLA), queue_within=timedelta(minutes=SLA))
     assert {entry.external_id for entry in store.queue_entries()} == {"recent"}
     assert store.lead_id_of("old") is not None
 
@@ -222,7 +221,7 @@ def test_a_real_export_into_a_fresh_store_matches_the_files_counts(
     try:
         plan = read_export(load_spec(name), path, NOW)
         result = store_leads(
-            store, plan.leads, NOW, sla_minutes=SLA, queue_within=timedelta(minutes=SLA)
+            store, plan.leads, NOW, sla=Sla(SLA), queue_within=timedelta(minutes=SLA)
         )
         assert (rows, result.imported, len(plan.refused)) == (leads, leads, 0)
         frame = store_frame(store)

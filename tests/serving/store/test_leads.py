@@ -14,14 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from features.funnel import SUCCESS_PATH, Status
-from serving.queue import Access, QueueEntry, Read, Reader, rank, read_entries, top_ranked
+from serving.queue import Access, QueueEntry, Read, Reader, Sla, rank, read_entries, top_ranked
 from serving.scores import Score
 from serving.store.leads import NewLead, Store
 from serving.store.queue_reads import QueueFilter, queue_reader
 from tests.serving.conftest import PostLead, headers
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-SLA = 30.0
+SLA_MINUTES = 30.0
+SLA = Sla(SLA_MINUTES)
 #: Minutes left drawn from a small set too, so that deadlines tie (then the id decides);
 #: 0.0 puts a deadline exactly at "now", the boundary of the two deadline accesses.
 MINUTES_LEFT = [-3000.0, -600.0, -30.0, -1.0, 0.0, 0.0, 5.0, 29.0, 30.0, 45.0]
@@ -42,7 +43,7 @@ def _score(probability: float) -> Score:
 
 def _new_lead(i: int, minutes_left: float, channel: str) -> NewLead:
     deadline = NOW + timedelta(minutes=minutes_left)
-    arrived = deadline - timedelta(minutes=SLA)
+    arrived = deadline - timedelta(minutes=SLA_MINUTES)
     return NewLead(
         external_id=f"q-{i}",
         arrived_at=arrived,
