@@ -33,6 +33,7 @@ from training.outlook import (
     rows_of,
     sampled,
 )
+from training.retraining.gates import ece_noise
 from training.survival.expand import FollowUp
 from training.survival.horizons import horizon_labels
 from training.survival.metrics import weighted_ece
@@ -57,6 +58,7 @@ class ChanceCheck:
     ece: float
     rate: float  # the weighted share that converted within the horizon
     mean_p: float  # the weighted mean predicted chance
+    noise: float = 0.0  # the ECE sampling alone gives on these leads (retraining's gates)
 
 
 @dataclass(frozen=True)
@@ -135,10 +137,11 @@ def chance_check(name: str, f: FollowUp, horizon: int, p: np.ndarray) -> ChanceC
         ece=weighted_ece(y, q, w),
         rate=float((w * y).sum() / total) if total > 0 else float("nan"),
         mean_p=float((w * q).sum() / total) if total > 0 else float("nan"),
+        noise=ece_noise(q),
     )
 
 
-def _as_it_stood(d: OutlookData, rows: np.ndarray, when: pd.Timestamp) -> OutlookData:
+def as_it_stood(d: OutlookData, rows: np.ndarray, when: pd.Timestamp) -> OutlookData:
     """The leads ``rows`` of ``d`` as the export would have shown them at ``when``."""
     kept = rows_of(d, rows)
     limit = np.asarray((when - pd.DatetimeIndex(kept.arrived)) / _DAY, dtype=float)
@@ -160,7 +163,7 @@ def check_outlook(spec: DatasetSpec, every: OutlookData, options: OutlookOptions
             f"{fitted_to:%Y-%m-%d} (the check needs {MIN_CHECK_LEADS}, and "
             f"{CHECK_LAG_DAYS + CHECK_WINDOW_DAYS} days of history or more)"
         )
-    past = sampled(_as_it_stood(every, before, fitted_to), options.max_leads, options.seed)
+    past = sampled(as_it_stood(every, before, fitted_to), options.max_leads, options.seed)
     outlook = fit_on(spec, past, options)
     test = rows_of(every, window)
     chances: list[ChanceCheck] = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,6 +43,7 @@ from training.registry import (
     outlook_name,
     set_alias,
 )
+from training.retraining.config import MlflowTarget
 from training.settings import TrainingSettings
 from training.threads import available_threads
 from training.tracking.runs import (
@@ -274,7 +275,10 @@ def train_outlooks(
             continue
         check = _outlook_check(data.spec, every, opts, base.outlook_check, tell)
         tell("logging to MLflow")
-        run_id, version = log_outlook(outlook, name, digest, settings, register, check)
+        where = MlflowTarget(
+            settings.tracking_uri, settings.mlflow_experiment, settings.artifact_root
+        )
+        run_id, version = log_outlook(outlook, name, digest, where, register, check)
         trained = TrainedOutlook(name, outlook, run_id, version, check)
         tell(trained.summary())
         out.append(trained)
@@ -304,16 +308,17 @@ def log_outlook(
     outlook: Outlook,
     name: str,
     digest: str,
-    settings: TrainingSettings,
+    where: MlflowTarget,
     register: bool,
     check: OutlookCheck | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> tuple[str, str | None]:
-    """One MLflow run for an outlook, registered as ``name`` (the first version becomes
-    champion); (run id, version or None)."""
-    uri = settings.tracking_uri
+    """One MLflow run for an outlook with ``tags``, registered as ``name`` (the first
+    version becomes champion); (run id, version or None)."""
+    uri = where.tracking_uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    experiment_id = ensure_experiment(uri, settings.mlflow_experiment, settings.artifact_root)
+    experiment_id = ensure_experiment(uri, where.experiment, where.artifact_root)
     with mlflow.start_run(experiment_id=experiment_id, run_name=name) as run:
         mlflow.set_tags(
             {
@@ -322,6 +327,7 @@ def log_outlook(
                 "target": outlook.target,
                 "model_kind": "outlook",
                 "data_digest": digest,
+                **(tags or {}),
             }
         )
         mlflow.log_params(

@@ -100,7 +100,11 @@ KnownAtOption = Annotated[
 ]
 Targets = Annotated[
     list[str] | None,
-    typer.Option("--target", help="Targets from the spec, e.g. sql, won; default: all."),
+    typer.Option(
+        "--target",
+        help="Targets from the spec, e.g. sql, won, and outlook (time to conversion and deal "
+        "value, one per moment); default: all.",
+    ),
 ]
 DryRun = Annotated[
     bool,
@@ -334,18 +338,34 @@ def _run(
     config: RetrainConfig,
     settings: ServingSettings,
     source: str,
+    outlooks: list[KnownAt],
 ) -> list[ModelReport]:
-    """The retrain cycle with a spinner; data that does not fit its spec exits 1."""
+    """The retrain cycle with a spinner, then the ``outlooks`` of those moments; data that
+    does not fit its spec exits 1."""
     from features.dataset import DatasetError
     from training.retraining.config import MlflowTarget
     from training.retraining.cycle import retrain as run_retrain
+    from training.retraining.outlooks import retrain_outlooks
 
     where = MlflowTarget(settings.tracking_uri, settings.mlflow_experiment, settings.artifact_root)
+    count = len(pairs) + len(outlooks)
     with _progress(
-        say("retraining {count} model(s) from {source}", count=len(pairs), source=source)
+        say("retraining {count} model(s) from {source}", count=count, source=source)
     ) as step:
         try:
-            return run_retrain(frame, spec, pairs, config, where, source=source, progress=step)
+            reports = run_retrain(frame, spec, pairs, config, where, source=source, progress=step)
+            return reports + retrain_outlooks(
+                frame,
+                spec,
+                outlooks,
+                config.gates,
+                where,
+                as_of=config.as_of,
+                dry_run=config.dry_run,
+                seed=config.seed,
+                source=source,
+                progress=step,
+            )
         except (DatasetError, ValueError) as exc:
             raise fail(
                 say("cannot retrain from {source}: {reason}", source=source, reason=exc)
@@ -386,13 +406,22 @@ def retrain(
 
     prepare_process()  # before LightGBM loads: threads for the cores there are, no spinning
     from features.tiers import Tiers
+    from training.outlook import OUTLOOK as OUTLOOK_TARGET
     from training.retraining.cycle import RetrainConfig
 
     if data is not None and from_store:
         raise fail(say("give --from-store or --data PATH, not both"), 2)
     settings = ServingSettings()
     chosen = spec_or_exit(spec or settings.dataset)
-    pairs = _pairs(chosen, known_at or [], target or [])
+    asked = target or []
+    models_asked = [t for t in asked if t != OUTLOOK_TARGET]
+    every_pair = _pairs(chosen, known_at or [], [])
+    pairs = _pairs(chosen, known_at or [], models_asked) if models_asked or not asked else []
+    outlooks = (
+        list(dict.fromkeys(k for k, _target in every_pair))
+        if not asked or OUTLOOK_TARGET in asked
+        else []
+    )
     gates = _gates(
         allow_drift or [],
         auc_tolerance=auc_tolerance,
@@ -414,7 +443,7 @@ def retrain(
         force=force,
     )
     frame, source = _lead_frame(chosen, data, settings)
-    reports = _run(frame, chosen, pairs, config, settings, source)
+    reports = _run(frame, chosen, pairs, config, settings, source, outlooks)
     _finish(reports, config, source, json_out)
 
 

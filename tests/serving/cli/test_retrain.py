@@ -405,3 +405,33 @@ def test_store_frame_feeds_the_spec_and_the_labels(
     assert sorted(data.ids) == sorted(expected.ids)
     order = pd.Series(range(len(expected.ids)), index=expected.ids)
     assert np.array_equal(data.targets["sql"], expected.targets["sql"][order[data.ids].to_numpy()])
+
+
+def test_the_outlooks_are_retrained_from_an_export_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`leadscore retrain --target outlook`: the outlook of each moment is checked out of
+    time, registered and (the first) made champion; the JSON report says so."""
+    monkeypatch.setenv("LEADSCORE_DATA_DIR", str(tmp_path / "data"))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("LEADSCORE_MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("COLUMNS", "400")
+    frame, _truth = generate_leads(n=4_000, seed=5)
+    path = tmp_path / "export.parquet"
+    frame.to_parquet(path)
+    code, output, report = _retrain(
+        "--data", str(path), "--stage", "arrival", "--target", "outlook",
+        "--json", str(tmp_path / "r.json"),
+    )  # fmt: skip
+    assert code == 0, output
+    [outlook] = report["models"]
+    assert outlook["model"] == "leadscore-arrival-outlook"
+    assert outlook["target"] == "outlook"
+    assert outlook["action"] == "promoted", output
+    assert [g["name"] for g in outlook["decision"]["reasons"]] == [
+        "calibration (ECE)",
+        "ranking (AUC)",
+    ]
+    assert any(note.startswith("out of time: fitted on the") for note in outlook["notes"])
+    assert champion_version(uri, "leadscore-arrival-outlook") == "1"
+    assert champion_version(uri, MODEL) is None  # the models were not asked
