@@ -15,6 +15,13 @@ from serving.queue import QueueOrder
 router = APIRouter(prefix="/queue", tags=["queue"], route_class=CheckedRoute)
 
 
+#: The queue order a request asks for (None: the installation's LEADSCORE_QUEUE_ORDER).
+OrderAsked = Annotated[
+    QueueOrder | None,
+    Query(description="probability or expected_value; default: LEADSCORE_QUEUE_ORDER"),
+]
+
+
 @router.get("", summary="Leads waiting for an SDR, highest priority first")
 def get_queue(
     services: ServicesDep,
@@ -24,10 +31,7 @@ def get_queue(
     tier: Tier | None = None,
     unclaimed: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    order: Annotated[
-        QueueOrder | None,
-        Query(description="probability or expected_value; default: LEADSCORE_QUEUE_ORDER"),
-    ] = None,
+    order: OrderAsked = None,
 ) -> QueueOut:
     """``priority = probability x urgency`` (or ``expected value x urgency`` with
     ``order=expected_value``, leads without an expected value last); urgency grows as the
@@ -45,10 +49,7 @@ def post_claim(
     services: ServicesDep,
     store: StoreDep,
     caller: Claimer,
-    order: Annotated[
-        QueueOrder | None,
-        Query(description="the queue order to take the top of; default: LEADSCORE_QUEUE_ORDER"),
-    ] = None,
+    order: OrderAsked = None,
 ) -> ClaimResult:
     """The top unclaimed lead of ``GET /queue?unclaimed=true&order=...``, taken atomically."""
     row, item = claim_next(services, store, caller, order)
