@@ -21,7 +21,7 @@ The queue may be ordered by expected value instead (:class:`QueueOrder`): then
 ``priority = rank value * urgency``, the rank value being the lead's expected value (the
 outlook's ``P(won within 180 days) x E[deal value | won]``); a lead without one (unscored,
 or no outlook in service) ranks with 0, after every lead with one. The exploration boost
-is the probability order's only.
+puts a lead in front in both orders (``EXPLORED_VALUE`` is above any expected value).
 
 The top of a long queue is found without ranking all of it: :func:`top_ranked` and
 :func:`position_of` run Fagin's threshold algorithm over three sorted reads the store
@@ -83,8 +83,15 @@ class QueueOrder(StrEnum):
 NO_VALUE = 0.0
 
 
-def rank_value(expected_value: float | None) -> float:
-    """What a lead ranks with in the expected-value order."""
+#: The rank value of a lead holding the exploration boost: above any expected value, as the
+#: boost's probability 1 is above any probability.
+EXPLORED_VALUE = 1e15
+
+
+def rank_value(expected_value: float | None, *, explored: bool = False) -> float:
+    """What a lead ranks with in the expected-value order (the boost puts it in front)."""
+    if explored:
+        return EXPLORED_VALUE
     return NO_VALUE if expected_value is None else max(float(expected_value), NO_VALUE)
 
 

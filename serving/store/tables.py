@@ -166,19 +166,16 @@ class LeadRow(Base):
         ),
     )
 
-    @validates("probability", "explored")
-    def _rank_with(self, key: str, value: Any) -> Any:
-        """Every change of the probability (or the exploration boost) keeps the queue's rank
-        probability with it."""
+    @validates("probability", "explored", "outlook")
+    def _ranks_with(self, key: str, value: Any) -> Any:
+        """Every change of the probability, the outlook or the exploration boost keeps the
+        queue's rank probability and rank value with it."""
         probability = value if key == "probability" else self.probability
-        explored = value if key == "explored" else self.explored
-        self.rank_probability = rank_probability(probability, explored=bool(explored))
-        return value
-
-    @validates("outlook")
-    def _rank_value_with(self, _key: str, value: dict[str, Any] | None) -> Any:
-        """Every change of the outlook keeps the expected-value order's rank value with it."""
-        self.rank_value = rank_value(None if value is None else value.get("expected_value"))
+        explored = bool(value if key == "explored" else self.explored)
+        outlook = value if key == "outlook" else self.outlook
+        self.rank_probability = rank_probability(probability, explored=explored)
+        expected = None if outlook is None else outlook.get("expected_value")
+        self.rank_value = rank_value(expected, explored=explored)
         return value
 
 

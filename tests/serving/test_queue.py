@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from features.sla import parse_working_hours
 from serving.queue import (
+    EXPLORED_VALUE,
     PEAK_URGENCY,
     Access,
     Queued,
@@ -315,3 +316,9 @@ def test_top_ranked_equals_the_full_ranking_on_working_hours(
     now = start + timedelta(hours=hours_after)
     top = top_ranked(read_entries(queue, now), n, now, OFFICE, batch=batch)
     assert ids(top) == [r.entry.lead_id for r in rank(queue, now, OFFICE)[:n]]
+
+
+def test_the_boost_ranks_above_any_expected_value() -> None:
+    assert rank_value(None, explored=True) == EXPLORED_VALUE
+    assert rank_value(1e12, explored=True) > rank_value(1e14)
+    assert rank_value(5.0) == 5.0

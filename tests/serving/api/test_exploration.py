@@ -17,6 +17,8 @@ from serving.settings import ServingSettings
 from serving.store.leads import Store
 from tests.serving.conftest import headers, make_lead, serving_settings
 from tests.serving.web.conftest import sign_in
+from training.outlook import Outlook
+from training.registry import outlook_name
 
 
 @pytest.fixture
@@ -134,3 +136,25 @@ def test_the_queue_page_marks_an_exploration_pick(exploring: TestClient) -> None
     assert "exploration pick" not in rows[plain]
     exploring.cookies.set("lang", "ru")
     assert "случайный выбор" in exploring.get("/app/queue").text
+
+
+def test_the_boost_holds_in_the_expected_value_order(
+    database_url: str, tmp_path: Path, outlook: Outlook
+) -> None:
+    loader = MemoryLoader()
+    loader.publish(outlook_name("arrival"), "1", outlook)
+    settings = serving_settings(tmp_path, database_url=database_url).model_copy(
+        update={"exploration_share": 0.4, "queue_order": "expected_value"}
+    )
+    with TestClient(create_app(settings, loader=loader)) as client:
+        _draws(client, [0.9, 0.1])
+        strong = _post(client, channel="referral", company_size="1000+")
+        weak = _post(client, channel="display", message=None, email=None)
+        queue = client.get("/queue", headers=headers("marketing")).json()["items"]
+        by_id = {item["lead_id"]: item for item in queue}
+        value = {lead: by_id[lead]["outlook"]["expected_value"] for lead in (strong, weak)}
+        assert value[weak] < value[strong]
+        assert [item["lead_id"] for item in queue] == [weak, strong]
+        assert by_id[weak]["explored"] is True
+        claimed = client.post("/queue/claim", headers=headers())
+        assert claimed.json()["lead"]["id"] == weak
