@@ -27,6 +27,7 @@ from serving.modelset import MemoryLoader
 from serving.settings import ServingSettings
 from serving.store.leads import NewLead
 from training.outlook import Outlook, OutlookOptions, fit_outlook
+from training.registry import outlook_name
 
 SDR_KEYS: dict[str, str] = {f"sdr-{i}": f"sdr-secret-key-{i:04d}" for i in range(10)}
 ROLE_KEYS: dict[str, str] = {
@@ -126,6 +127,17 @@ def outlook() -> Outlook:
     frame, _ = generate_leads(n=4_000, seed=5)
     data = prepare_frame(load_spec("demo"), frame, source="demo")
     return fit_outlook(data, frame, OutlookOptions(known_at="arrival"))
+
+
+def with_outlook(
+    root: Path, database_url: str, outlook: Outlook, version: str = "1", **settings: object
+) -> TestClient:
+    """The app (``serving_settings`` with ``settings`` changed) with ``outlook`` published as
+    the arrival outlook's ``version``; use it as a context manager."""
+    loader = MemoryLoader()
+    loader.publish(outlook_name("arrival"), version, outlook)
+    chosen = serving_settings(root, database_url=database_url).model_copy(update=settings)
+    return TestClient(create_app(chosen, loader=loader))
 
 
 @pytest.fixture

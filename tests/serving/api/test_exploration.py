@@ -15,10 +15,9 @@ from serving.app import create_app
 from serving.modelset import MemoryLoader
 from serving.settings import ServingSettings
 from serving.store.leads import Store
-from tests.serving.conftest import headers, make_lead, serving_settings
+from tests.serving.conftest import headers, make_lead, serving_settings, with_outlook
 from tests.serving.web.conftest import sign_in
 from training.outlook import Outlook
-from training.registry import outlook_name
 
 
 @pytest.fixture
@@ -141,12 +140,9 @@ def test_the_queue_page_marks_an_exploration_pick(exploring: TestClient) -> None
 def test_the_boost_holds_in_the_expected_value_order(
     database_url: str, tmp_path: Path, outlook: Outlook
 ) -> None:
-    loader = MemoryLoader()
-    loader.publish(outlook_name("arrival"), "1", outlook)
-    settings = serving_settings(tmp_path, database_url=database_url).model_copy(
-        update={"exploration_share": 0.4, "queue_order": "expected_value"}
-    )
-    with TestClient(create_app(settings, loader=loader)) as client:
+    with with_outlook(
+        tmp_path, database_url, outlook, exploration_share=0.4, queue_order="expected_value"
+    ) as client:
         _draws(client, [0.9, 0.1])
         strong = _post(client, channel="referral", company_size="1000+")
         weak = _post(client, channel="display", message=None, email=None)

@@ -15,18 +15,14 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.modelset import MemoryLoader
 from serving.settings import LIKELY_SOON
-from tests.serving.conftest import headers, make_lead, sdr_headers, serving_settings
+from tests.serving.conftest import headers, make_lead, sdr_headers, serving_settings, with_outlook
 from training.outlook import Outlook
 from training.registry import outlook_name
 
 
 @pytest.fixture
 def serving(database_url: str, tmp_path: Path, outlook: Outlook) -> Iterator[TestClient]:
-    loader = MemoryLoader()
-    loader.publish(outlook_name("arrival"), "3", outlook)
-    with TestClient(
-        create_app(serving_settings(tmp_path, database_url=database_url), loader=loader)
-    ) as c:
+    with with_outlook(tmp_path, database_url, outlook, version="3") as c:
         yield c
 
 
@@ -129,10 +125,10 @@ def test_likely_soon_follows_the_setting_as_it_stood_when_the_lead_was_scored(
 ) -> None:
     """LEADSCORE_LIKELY_SOON decides the flag when a lead is scored; the store keeps that
     decision, so a later change of the setting leaves stored leads as they were said."""
+    settings = serving_settings(tmp_path, database_url=database_url)
     loader = MemoryLoader()
     loader.publish(outlook_name("arrival"), "1", outlook)
-    settings = serving_settings(tmp_path, database_url=database_url)
-    with TestClient(create_app(settings, loader=loader)) as client:
+    with with_outlook(tmp_path, database_url, outlook) as client:
         chances = [
             _post(client, n, **source)["outlook"]["within"]["sql_7d"]
             for n, source in enumerate(LEADS)
@@ -156,12 +152,7 @@ def test_likely_soon_follows_the_setting_as_it_stood_when_the_lead_was_scored(
 def test_claiming_takes_the_top_of_the_asked_or_configured_order(
     database_url: str, tmp_path: Path, outlook: Outlook
 ) -> None:
-    loader = MemoryLoader()
-    loader.publish(outlook_name("arrival"), "1", outlook)
-    settings = serving_settings(tmp_path, database_url=database_url).model_copy(
-        update={"queue_order": "expected_value"}
-    )
-    with TestClient(create_app(settings, loader=loader)) as client:
+    with with_outlook(tmp_path, database_url, outlook, queue_order="expected_value") as client:
         for number, source in enumerate(LEADS):
             _post(client, number, **source)
 
