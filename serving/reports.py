@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from training.channels.leads import Period
     from training.channels.report import ChannelReport
     from training.channels.review import ReviewOptions, StoreLeads
-    from training.registry import VersionedModel
+    from training.registry import VersionedModel, VersionedOutlook
 
 #: The title of a review of the lead store.
 STORE_TITLE = "Channel review: lead store"
@@ -100,6 +100,11 @@ def served_model(
     return None
 
 
+def served_outlook(models: ModelSet, served: VersionedModel | None) -> VersionedOutlook | None:
+    """The outlook in service at the reviewed model's moment (None without either)."""
+    return None if served is None else models.outlook(served.model.known_at)
+
+
 def service_report(
     settings: ServingSettings,
     store: Store,
@@ -111,4 +116,5 @@ def service_report(
     from training.channels.review import channel_review
 
     served = served_model(models, settings.score_target, known_at)
-    return channel_review(store_leads(store, settings, options.period), served, options)
+    leads = store_leads(store, settings, options.period)
+    return channel_review(leads, served, options, served_outlook(models, served))

@@ -150,14 +150,20 @@ def _steps(first: str) -> Iterator[Callable[[str], None]]:
 
 
 def _review(
-    leads: LeadFrame, model: VersionedModel | None, options: ReviewOptions
+    leads: LeadFrame, model: VersionedModel | None, options: ReviewOptions, tracking_uri: str
 ) -> ChannelReport:
+    """The review with the outlook champion of the model's moment, when there is one."""
     from serving.cli.console import fail
     from training.channels.leads import ReportError
     from training.channels.review import channel_review
+    from training.registry import load_outlook, outlook_name
 
+    outlook = None
+    if model is not None:
+        name = outlook_name(model.model.known_at, model.model.dataset)
+        outlook = load_outlook(tracking_uri, name)
     try:
-        return channel_review(leads, model, options)
+        return channel_review(leads, model, options, outlook)
     except ReportError as error:
         raise fail(str(error)) from None
 
@@ -262,7 +268,7 @@ def channels(
             min_conversions=min_conversions,
             explain_per_group=explain_per_group,
         )
-        report = _review(leads, found, options)
+        report = _review(leads, found, options, settings.tracking_uri)
         step(say("writing the report"))
         saved = save_review(report, out, found, settings.tracking_uri if log else None)
     _print_summary(report)

@@ -22,7 +22,7 @@ from features.i18n import N_, Translator
 from serving.api.deps import Services
 from serving.api.texts import serving_words
 from serving.modelset import KNOWN_ATS, TARGETS, ModelSet
-from serving.reports import review_options, served_model, store_leads
+from serving.reports import review_options, served_model, served_outlook, store_leads
 from serving.store.leads import Store
 from training.channels.cells import cell_text
 from training.channels.funnel import ALL_LEADS
@@ -189,7 +189,8 @@ def make_review(
     leads = store_leads(store, settings, period)
     options = review_options(settings, period)
     served = served_model(models, ask.target or settings.score_target, ask.known_at)
-    return channel_review(leads, served, replace(options, locale=locale))
+    outlook = served_outlook(models, served)
+    return channel_review(leads, served, replace(options, locale=locale), outlook)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ class _FunnelInputs:
     closed: np.ndarray | None
     deal_value: np.ndarray | None
     predicted: np.ndarray | None
+    expected: np.ndarray | None = None  # each lead's expected value (nan: none)
 
 
 def _rates(counts: dict[str, int], leads: int, judged: bool) -> dict[str, float]:
@@ -97,6 +98,9 @@ def _outcomes(inputs: _FunnelInputs, rows: np.ndarray, judged: bool) -> dict[str
         values = values[~np.isnan(values)]
         row["deals_valued"] = len(values)
         row["avg_deal_value"] = _mean(values, judged)
+    if inputs.expected is not None:
+        still_open = rows if inputs.closed is None else rows[~inputs.closed[rows]]
+        row["expected_pipeline_value"] = float(np.nansum(inputs.expected[still_open]))
     decided = inputs.decided[rows]
     row["decided"] = int(decided.sum())
     row["actual_rate"] = _mean(inputs.stages[inputs.target][rows][decided], judged)
@@ -129,7 +133,12 @@ def _grouped(keys: dict[str, np.ndarray]) -> list[tuple[tuple[str, ...], np.ndar
     ]
 
 
-def _inputs(leads: ReportLeads, target: str, predicted: np.ndarray | None) -> _FunnelInputs:
+def _inputs(
+    leads: ReportLeads,
+    target: str,
+    predicted: np.ndarray | None,
+    expected: np.ndarray | None = None,
+) -> _FunnelInputs:
     if target not in leads.stages:
         raise ReportError(f"target '{target}' is not a funnel stage ({', '.join(leads.stages)})")
     decided = leads.stages[target].copy()
@@ -137,7 +146,9 @@ def _inputs(leads: ReportLeads, target: str, predicted: np.ndarray | None) -> _F
         decided |= leads.closed
     else:
         decided[:] = True
-    return _FunnelInputs(leads.stages, target, decided, leads.closed, leads.deal_value, predicted)
+    return _FunnelInputs(
+        leads.stages, target, decided, leads.closed, leads.deal_value, predicted, expected
+    )
 
 
 def _keys(leads: ReportLeads, by: Sequence[str]) -> dict[str, np.ndarray] | None:
@@ -165,13 +176,15 @@ def funnel_table(
     target: str,
     thresholds: Thresholds,
     predicted: np.ndarray | None = None,
+    expected: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One funnel row per group; ``by`` is a subset of channel, campaign, month (in order).
 
-    ``target`` is the stage whose conversion is judged and compared with ``predicted``.
-    Rows by channel start with the all-leads total.
+    ``target`` is the stage whose conversion is judged and compared with ``predicted``;
+    with ``expected`` (each lead's expected value), ``expected_pipeline_value`` sums it over
+    the group's open leads. Rows by channel start with the all-leads total.
     """
-    inputs = _inputs(leads, target, predicted)
+    inputs = _inputs(leads, target, predicted, expected)
     keys = _keys(leads, by)
     if keys is None:
         return pd.DataFrame()

@@ -13,7 +13,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,9 @@ from training.channels.money import DealMoney
 from training.channels.sla import response_table
 from training.channels.words import report_words
 from training.model import LeadModel
+
+if TYPE_CHECKING:
+    from training.outlook import Outlook
 
 #: The summary's stand-in for the driver table of a report without judged channels.
 _NO_DRIVERS = ["channel", "rank", "field", "phrase", "varies"]
@@ -202,6 +205,32 @@ def _scored(
     return _Scored(leads, predicted, model.target, info, notes)
 
 
+def _expected(outlook: Outlook | None, scored: _Scored, locale: str) -> np.ndarray | None:
+    """Each lead's expected value from ``outlook`` (nan: none); None without an outlook or
+    when it cannot read these leads (said in the scoring notes)."""
+    if outlook is None:
+        return None
+    try:
+        told = outlook.predict(scored.leads.frame)
+    except Exception as error:  # an outlook that cannot read these leads leaves the funnel as is
+        said = report_words(locale).gettext(N_("no expected pipeline value: {reason}"))
+        scored.notes.append(said.format(reason=f"{type(error).__name__}: {error}"))
+        return None
+    values = [np.nan if o.expected_value is None else o.expected_value for o in told]
+    return np.asarray(values, dtype=float)
+
+
+def _funnels(
+    scored: _Scored, thresholds: Thresholds, expected: np.ndarray | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The funnels by channel, by channel and campaign, by channel and month."""
+    by_channel, by_campaign, by_month = (
+        funnel_table(scored.leads, by, scored.target, thresholds, scored.predicted, expected)
+        for by in (["channel"], ["channel", "campaign"], ["channel", "month"])
+    )
+    return by_channel, by_campaign, by_month
+
+
 def _report_notes(
     leads: ReportLeads,
     scoring_notes: list[str],
@@ -338,6 +367,7 @@ def build_channel_report(
     title: str | None = None,
     locale: str = "en",
     currency: str | None = None,
+    outlook: Outlook | None = None,
 ) -> ChannelReport:
     """The channel review of the leads of ``period`` (see the module docstring).
 
@@ -347,16 +377,14 @@ def build_channel_report(
     (more are sampled, and weighted back to their group's size). ``locale`` is the
     language of the phrases and notes; the tables' machine values stay English. Deal
     values are written in ``currency`` (the display currency) when the leads' rates can
-    convert into it, else in their base currency.
+    convert into it, else in their base currency. With ``outlook`` the funnels carry each
+    group's expected pipeline value (the open leads' expected values summed).
     """
     period = period or Period("all")
     thresholds = thresholds or Thresholds()
     chosen, predicted = _in_period(leads, period, predicted)
     scored = _scored(chosen, model, predicted, model_name, model_version, locale)
-    funnels = tuple(
-        funnel_table(scored.leads, by, scored.target, thresholds, scored.predicted)
-        for by in (["channel"], ["channel", "campaign"], ["channel", "month"])
-    )
+    funnels = _funnels(scored, thresholds, _expected(outlook, scored, locale))
     drivers, note = _drivers(model, scored, funnels, explain_per_group, seed, locale)
     channel_field = model.featurizer.spec.channel_column if model is not None else None
     money = DealMoney.of(leads.deal_rates, currency, leads.deal_currency or "RUB")

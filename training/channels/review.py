@@ -28,7 +28,7 @@ from training.channels.report import ChannelReport, build_channel_report
 
 if TYPE_CHECKING:
     from training.channels.page import ReportFiles
-    from training.registry import VersionedModel
+    from training.registry import VersionedModel, VersionedOutlook
 
 #: The moments a model scores at, tried in this order when none is asked for: the qualified
 #: model sees the most.
@@ -91,9 +91,13 @@ class ReviewOptions:
 
 
 def channel_review(
-    leads: LeadFrame, model: VersionedModel | None, options: ReviewOptions
+    leads: LeadFrame,
+    model: VersionedModel | None,
+    options: ReviewOptions,
+    outlook: VersionedOutlook | None = None,
 ) -> ChannelReport:
-    """The channel review of the leads that arrived in the period, explaining ``model``."""
+    """The channel review of the leads that arrived in the period, explaining ``model``;
+    with ``outlook``, each group's expected pipeline value too."""
     return build_channel_report(
         leads.report_leads(),
         None if model is None else model.model,
@@ -105,6 +109,7 @@ def channel_review(
         title=options.title,
         locale=options.locale,
         currency=options.currency,
+        outlook=None if outlook is None else outlook.model,
     )
 
 

@@ -52,6 +52,7 @@ COLUMN_LABELS: dict[str, str] = {
     "open": N_("Open"),
     "deals_valued": N_("Deals with a value"),
     "avg_deal_value": N_("Average deal value"),
+    "expected_pipeline_value": N_("Expected pipeline value"),
     "decided": N_("Decided"),
     "actual_rate": N_("Actual rate"),
     "calibration_gap": N_("Calibration gap"),

@@ -8,12 +8,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mlflow.tracking import MlflowClient
 
-from features.dataset import load_dataset
+from features.dataset import load_dataset, prepare_frame
 from features.spec import load_spec
 from tests.training.channels.demo_model import Demo
-from training.channels.funnel import Thresholds
+from training.channels.funnel import ALL_LEADS, Thresholds
 from training.channels.leads import Period, leads_from_data, leads_from_records
 from training.channels.page import render_html
 from training.channels.report import ChannelReport, build_channel_report
@@ -25,7 +26,8 @@ from training.channels.review import (
     registered_model,
     save_review,
 )
-from training.registry import VersionedModel
+from training.outlook import OutlookOptions, fit_outlook
+from training.registry import VersionedModel, VersionedOutlook
 from training.settings import TrainingSettings
 
 OPTIONS = ReviewOptions(Period.parse("2026-10"), Thresholds(30, 3), 50, "Channel review: test")
@@ -121,3 +123,25 @@ def test_a_stored_answer_too_large_for_a_number_reads_as_missing(demo: Demo) -> 
     report = channel_review(StoreLeads(huge, spec), served, OPTIONS)
     assert _same(report) == _same(channel_review(StoreLeads(missing, spec), served, OPTIONS))
     assert "<html" in render_html(report)
+
+
+def test_with_an_outlook_each_group_carries_its_open_leads_expected_value(demo: Demo) -> None:
+    frame, _truth, model = demo
+    spec = load_spec("demo")
+    data = prepare_frame(spec, frame, source="demo")
+    fitted = fit_outlook(data, frame, OutlookOptions(known_at="qualified", max_leads=3_000))
+    outlook = VersionedOutlook("leadscore-qualified-outlook", "1", fitted)
+    served = VersionedModel("leadscore-qualified-sql", "4", model)
+    options = ReviewOptions(Period("all"), Thresholds(30, 3), 50, "Channel review: test")
+    report = channel_review(StoreLeads(frame, spec), served, options, outlook)
+    by_channel = report.funnel_channel.set_index("channel")
+    column = "expected_pipeline_value"
+    total = float(by_channel.loc[ALL_LEADS, column])
+    assert total > 0
+    assert total == pytest.approx(by_channel.drop(index=ALL_LEADS)[column].sum(), rel=1e-9)
+    campaigns = report.funnel_campaign.groupby("channel")[column].sum()
+    for channel, value in campaigns.items():
+        assert value == pytest.approx(by_channel.loc[channel, column], rel=1e-9)
+    assert "Expected pipeline value" in render_html(report)
+    plain = channel_review(StoreLeads(frame, spec), served, options)
+    assert column not in plain.funnel_channel.columns
