@@ -216,6 +216,19 @@ def _pairs(spec: DatasetSpec, known_at: list[str], target: list[str]) -> list[tu
         raise fail(str(exc), 2) from None
 
 
+def _asked(
+    spec: DatasetSpec, known_at: list[str], target: list[str]
+) -> tuple[list[tuple[KnownAt, str]], list[KnownAt]]:
+    """The (moment, target) models and the moments whose outlooks to retrain: every one
+    unless ``--target`` names some (``outlook`` names the outlooks)."""
+    from training.outlook import OUTLOOK
+
+    models = [t for t in target if t != OUTLOOK]
+    pairs = _pairs(spec, known_at, models) if models or not target else []
+    moments = list(dict.fromkeys(k for k, _target in _pairs(spec, known_at, [])))
+    return pairs, moments if not target or OUTLOOK in target else []
+
+
 def _gates(allow_drift: list[str], **thresholds: Any) -> Gates:
     """The gates asked for; wrong settings exit 2."""
     try:
@@ -406,22 +419,13 @@ def retrain(
 
     prepare_process()  # before LightGBM loads: threads for the cores there are, no spinning
     from features.tiers import Tiers
-    from training.outlook import OUTLOOK as OUTLOOK_TARGET
     from training.retraining.cycle import RetrainConfig
 
     if data is not None and from_store:
         raise fail(say("give --from-store or --data PATH, not both"), 2)
     settings = ServingSettings()
     chosen = spec_or_exit(spec or settings.dataset)
-    asked = target or []
-    models_asked = [t for t in asked if t != OUTLOOK_TARGET]
-    every_pair = _pairs(chosen, known_at or [], [])
-    pairs = _pairs(chosen, known_at or [], models_asked) if models_asked or not asked else []
-    outlooks = (
-        list(dict.fromkeys(k for k, _target in every_pair))
-        if not asked or OUTLOOK_TARGET in asked
-        else []
-    )
+    pairs, outlooks = _asked(chosen, known_at or [], target or [])
     gates = _gates(
         allow_drift or [],
         auc_tolerance=auc_tolerance,
