@@ -123,8 +123,7 @@ class Outlook:
                 chances[horizon_key(stage, days)] = p
         nan = np.full(n, np.nan)
         if self.value is not None:
-            mean = self.value.expected(frame)
-            ranges = self.value.value_range(frame)
+            mean, ranges = self.value.expected_and_range(frame)
             low, high = (ranges[q] for q in sorted(ranges)) if len(ranges) == 2 else (nan, nan)
         else:
             mean, low, high = nan, nan, nan

@@ -60,7 +60,15 @@ class ValueModel:
 
     def value_range(self, frame: Inputs) -> dict[float, np.ndarray]:
         """The deal value's quantiles per lead (quantile -> values)."""
+        return self._quantiles(self.featurizer.transform(frame))
+
+    def expected_and_range(self, frame: Inputs) -> tuple[np.ndarray, dict[float, np.ndarray]]:
+        """``expected`` and ``value_range`` from one pass of the featurizer."""
         x = self.featurizer.transform(frame)
+        mean = np.exp(np.asarray(self.booster.predict(x), dtype=float)) * self.smearing
+        return mean, self._quantiles(x)
+
+    def _quantiles(self, x: np.ndarray) -> dict[float, np.ndarray]:
         return {
             q: np.exp(np.asarray(b.predict(x), dtype=float))
             for q, b in sorted(self.quantile_boosters.items())
