@@ -91,7 +91,7 @@ class Scorer:
         self.tiers = tiers
         self.wording = wording
         self.queue_target = queue_target
-        self.likely_soon = likely_soon  # P(SQL within 7 days) flagged "likely soon" from
+        self.likely_soon = likely_soon  # the P(SQL within 7 days) "likely soon" starts at
         self._on_score = on_score
         self._on_model_error = on_model_error
 

@@ -32,6 +32,3 @@ class TrainOptions:
     #: each outlook (time to conversion, deal value) is fitted on a random sample of at most
     #: this many leads (0: every lead); its notes state the size
     outlook_rows: int = 20_000
-    #: each outlook is also fitted as the data stood 210 days before the export's end and
-    #: measured on the next 60 days' leads (training/outlook_check.py; False: skipped)
-    outlook_check: bool = True

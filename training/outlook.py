@@ -251,7 +251,8 @@ def sampled(d: OutlookData, max_leads: int, seed: int) -> OutlookData:
     return rows_of(d, np.sort(np.random.default_rng(seed).choice(n, size=max_leads, replace=False)))
 
 
-def _won_deals(d: OutlookData) -> np.ndarray:
+def won_deals(d: OutlookData) -> np.ndarray:
+    """Positions of the won deals with a value (the value model's rows)."""
     return np.flatnonzero(d.won & np.isfinite(d.values) & (d.values > 0))
 
 
@@ -285,7 +286,7 @@ def fit_on(spec: DatasetSpec, d: OutlookData, opts: OutlookOptions) -> Outlook:
     if not conversion:
         raise OutlookUnavailableError("no lead reached SQL or won in the status history")
     value = None
-    deals = _won_deals(d)
+    deals = won_deals(d)
     if len(deals) >= MIN_WON_DEALS:
         value = fit_value_model(
             spec,

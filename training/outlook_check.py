@@ -32,6 +32,7 @@ from training.outlook import (
     horizon_key,
     rows_of,
     sampled,
+    won_deals,
 )
 from training.retraining.gates import ece_noise
 from training.survival.expand import FollowUp
@@ -172,12 +173,11 @@ def check_outlook(spec: DatasetSpec, every: OutlookData, options: OutlookOptions
         for days, p in model.predict(test.frame).items():
             chances.append(chance_check(horizon_key(stage, days), test.follow[stage], days, p))
     value_mape = baseline = None
-    won = np.flatnonzero(test.won & np.isfinite(test.values) & (test.values > 0))
+    won = won_deals(test)
     if outlook.value is not None and len(won):
         actual = test.values[won]
         value_mape = mape(actual, outlook.value.median(test.frame.iloc[won]))
-        deals = past.values[np.isfinite(past.values) & past.won]
-        baseline = mape(actual, np.full(len(won), float(np.median(deals))))
+        baseline = mape(actual, np.full(len(won), float(np.median(past.values[won_deals(past)]))))
     return OutlookCheck(
         fitted_to=fitted_to,
         window_end=fitted_to + CHECK_WINDOW_DAYS * _DAY,

@@ -251,8 +251,8 @@ def train_outlooks(
     progress: Callable[[str], None] | None = None,
 ) -> list[TrainedOutlook]:
     """The outlook of each ``known_ats`` on ``data`` (its export read again for the status
-    history and deal values), checked out of time unless ``base.outlook_check`` is off,
-    logged and registered; none, with the reason said, when the export does not allow it."""
+    history and deal values), checked out of time, logged and registered; none, with the
+    reason said, when the export does not allow it."""
     say = progress or (lambda _message: None)
     try:
         every = outlook_data(data, export_frame(data))
@@ -260,6 +260,7 @@ def train_outlooks(
         say(f"outlooks skipped: {error}")
         return []
     threads = int(base.params.get("num_threads", 0)) or available_threads()
+    where = MlflowTarget(settings.tracking_uri, settings.mlflow_experiment, settings.artifact_root)
     out: list[TrainedOutlook] = []
     for known_at in known_ats:
         name = outlook_name(known_at.value, data.spec.name)
@@ -273,11 +274,8 @@ def train_outlooks(
         except OutlookUnavailableError as error:
             tell(f"skipped: {error}")
             continue
-        check = _outlook_check(data.spec, every, opts, base.outlook_check, tell)
+        check = _outlook_check(data.spec, every, opts, tell)
         tell("logging to MLflow")
-        where = MlflowTarget(
-            settings.tracking_uri, settings.mlflow_experiment, settings.artifact_root
-        )
         run_id, version = log_outlook(outlook, name, digest, where, register, check)
         trained = TrainedOutlook(name, outlook, run_id, version, check)
         tell(trained.summary())
@@ -289,13 +287,9 @@ def _outlook_check(
     spec: DatasetSpec,
     every: OutlookData,
     opts: OutlookOptions,
-    wanted: bool,
     tell: Callable[[str], None],
 ) -> OutlookCheck | None:
-    """The outlook's out-of-time check, or None (said, and kept in its notes by the caller)."""
-    if not wanted:
-        tell("not checked out of time (turned off)")
-        return None
+    """The outlook's out-of-time check, or None when the data cannot give one (said)."""
     tell(f"checking out of time (a second fit as of {CHECK_LAG_DAYS} days before the end)")
     try:
         return check_outlook(spec, every, opts)

@@ -24,7 +24,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
 
 from features.dataset import prepare_frame
 from features.spec import DatasetSpec, KnownAt
@@ -38,7 +37,7 @@ from training.outlook import (
     outlook_data,
 )
 from training.outlook_check import OutlookCheck, as_it_stood, check_outlook
-from training.registry import champion_version, outlook_name, promote
+from training.registry import champion_version, mlflow_client, outlook_name, promote
 from training.retraining.config import Gates, MlflowTarget
 from training.retraining.gates import Decision, GateResult, data_digest
 from training.retraining.report import Action, ModelReport
@@ -96,7 +95,7 @@ def champion_check(tracking_uri: str, name: str) -> tuple[str | None, dict[str, 
     version = champion_version(tracking_uri, name)
     if version is None:
         return None, None
-    client = MlflowClient(tracking_uri)
+    client = mlflow_client(tracking_uri)
     run_id = client.get_model_version(name, version).run_id
     if run_id is None:
         return version, {}
