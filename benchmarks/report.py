@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -58,3 +59,25 @@ def publish(key: str, title: str, body: str, *, write: bool = True) -> None:
     print(body)
     if write:
         write_section(key, title, body)
+
+
+def before_tree(rev: str, folder: Path, package: str = "training") -> Path:
+    """``package`` at commit ``rev``, unpacked into ``folder`` (git archive: read-only), to
+    put first on a child process's PYTHONPATH so that it runs beside today's code."""
+    archive = subprocess.run(
+        ["git", "-C", str(DOCS.parents[1]), "archive", rev, package],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def short_rev(rev: str) -> str:
+    """``rev`` as a short commit hash (a name such as HEAD moves; a table must not)."""
+    return subprocess.run(
+        ["git", "-C", str(DOCS.parents[1]), "rev-parse", "--short", rev],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()

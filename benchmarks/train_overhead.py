@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from report import load_average, markdown_table, publish
+from report import before_tree, load_average, markdown_table, publish, short_rev
 
 ROOT = Path(__file__).resolve().parents[1]
 MONTHS, FUTURE_MONTHS = 22, 2
@@ -135,25 +135,6 @@ def _child(rows: int, repeats: int) -> None:
     )
 
 
-def _before_tree(rev: str, folder: Path) -> Path:
-    """The training package at ``rev``, unpacked into ``folder`` (git archive: read-only)."""
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "training"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
-
-
-def _short(rev: str) -> str:
-    """``rev`` as a short commit hash (a name such as HEAD moves; the table must not)."""
-    return subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "--short", rev],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-
-
 def _run(rows: int, repeats: int, tree: Path | None) -> dict[str, object]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "passive"}
     if tree is not None:
@@ -207,8 +188,8 @@ def main() -> None:
     loads = [f"start {load_average()}"]
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as tmp:
-        before = _short(args.before) if args.before else None
-        tree = _before_tree(before, Path(tmp)) if before else None
+        before = short_rev(args.before) if args.before else None
+        tree = before_tree(before, Path(tmp)) if before else None
         for size in [int(s) for s in args.sizes.split(",")]:
             if tree is not None:
                 print(f"{size}: {before} ...", flush=True)

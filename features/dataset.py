@@ -390,10 +390,11 @@ def _blank_markers(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
             if found.any():
                 out[column] = series.mask(found)
             continue
+        typed = series.dtype.kind in "fiubmM"
+        if typed and str(column) not in own:
+            continue  # a typed column holds no text marker (and is not copied to objects)
         values = as_object_array(series)
-        if series.dtype.kind in "fiubmM":
-            if str(column) not in own:
-                continue
+        if typed:
             mask = np.isin(to_text(values).astype(object), own[str(column)])
         else:
             mask = is_missing(values, markers)

@@ -63,6 +63,10 @@ class Estimator(Protocol):
         """(n,) raw score of an average lead: where the contributions are measured from."""
         ...
 
+    def explain(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(raw scores (n,), contributions (n, n_features)) at the cost of the pair."""
+        ...
+
 
 #: Below this many rows LightGBM predicts on one thread: the service scores single leads
 #: from several request threads at once, and OpenMP teams per call would oversubscribe
@@ -78,6 +82,9 @@ def _threads_for(matrix: np.ndarray) -> int:
 class GbmEstimator:
     booster: lgb.Booster
     kind: str = "lightgbm"
+    #: TreeSHAP's bias (the same for every row), kept once known; models pickled before
+    #: it existed read the class default and learn it on their first explanation.
+    bias: float | None = field(default=None, init=False, repr=False, compare=False)
 
     def raw_score(self, matrix: np.ndarray) -> np.ndarray:
         threads = _threads_for(matrix)
@@ -96,7 +103,17 @@ class GbmEstimator:
 
     def baseline_raw(self, matrix: np.ndarray) -> np.ndarray:
         """TreeSHAP's bias (the expected raw score), for every row."""
-        return self.contributions_and_bias(matrix[:1])[0, -1] + np.zeros(matrix.shape[0])
+        if self.bias is None:
+            self.bias = float(self.contributions_and_bias(matrix[:1])[0, -1])
+        return np.full(matrix.shape[0], self.bias)
+
+    def explain(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One TreeSHAP pass: its rows sum to the raw score (to rounding, ~1e-14), so the
+        raw prediction is not asked for again."""
+        contrib = self.contributions_and_bias(matrix)
+        if self.bias is None and len(contrib):
+            self.bias = float(contrib[0, -1])
+        return contrib.sum(axis=1), contrib[:, :-1]
 
     @property
     def boosters(self) -> list[lgb.Booster]:
@@ -105,6 +122,11 @@ class GbmEstimator:
 
 def _log_sigmoid(raw: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -raw)
+
+
+def _logit_of_log(log_p: np.ndarray) -> np.ndarray:
+    """logit(p) from log(p), stable near p = 1."""
+    return np.asarray(log_p - np.log(-np.expm1(np.minimum(log_p, -1e-12))), dtype=float)
 
 
 @dataclass
@@ -125,30 +147,36 @@ class ChainEstimator:
 
     def raw_score(self, matrix: np.ndarray) -> np.ndarray:
         """logit(sigmoid(r1) * sigmoid(r2)), computed in log space."""
-        log_p = sum(_log_sigmoid(r) for r in self._parts(matrix))
-        return np.asarray(log_p - np.log(-np.expm1(np.minimum(log_p, -1e-12))), dtype=float)
+        first, then = self._parts(matrix)
+        return _logit_of_log(_log_sigmoid(first) + _log_sigmoid(then))
 
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """Each part's TreeSHAP values carried into the product's log-odds.
+        return self.explain(matrix)[1]
+
+    def explain(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The product's raw score and each part's TreeSHAP values carried into its
+        log-odds, from one TreeSHAP pass per part.
 
         logit(p) is not additive in the two parts' log-odds; its slope in each is
         (1 - sigmoid(r_i)) / (1 - p), so each part's contributions are weighted by that
         slope at the lead's own scores (a local, per-lead linearisation).
         """
-        first = self.first.contributions_and_bias(matrix)
-        then = self.then.contributions_and_bias(matrix)
-        r1, r2 = first.sum(axis=1), then.sum(axis=1)  # the parts' raw scores
-        p = np.exp(_log_sigmoid(r1) + _log_sigmoid(r2))
+        r1, first = self.first.explain(matrix)
+        r2, then = self.then.explain(matrix)
+        log_p = _log_sigmoid(r1) + _log_sigmoid(r2)
+        p = np.exp(log_p)
         w1 = (1 - 1 / (1 + np.exp(-r1))) / (1 - p)
         w2 = (1 - 1 / (1 + np.exp(-r2))) / (1 - p)
-        return np.asarray(first[:, :-1] * w1[:, None] + then[:, :-1] * w2[:, None], dtype=float)
+        return _logit_of_log(log_p), np.asarray(
+            first * w1[:, None] + then * w2[:, None], dtype=float
+        )
 
     def baseline_raw(self, matrix: np.ndarray) -> np.ndarray:
         """logit(sigmoid(b1) * sigmoid(b2)) of the two parts' biases."""
-        log_p = _log_sigmoid(self.first.baseline_raw(matrix)) + _log_sigmoid(
-            self.then.baseline_raw(matrix)
+        return _logit_of_log(
+            _log_sigmoid(self.first.baseline_raw(matrix))
+            + _log_sigmoid(self.then.baseline_raw(matrix))
         )
-        return np.asarray(log_p - np.log(-np.expm1(np.minimum(log_p, -1e-12))), dtype=float)
 
     @property
     def boosters(self) -> list[lgb.Booster]:
@@ -177,6 +205,9 @@ class LogisticEstimator:
             if cols:
                 out[:, j] = per_design[:, cols].sum(axis=1)
         return out
+
+    def explain(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.raw_score(matrix), self.contributions(matrix)
 
     def baseline_raw(self, matrix: np.ndarray) -> np.ndarray:
         """The decision function at the mean training design row."""
@@ -262,10 +293,9 @@ class LeadModel:
         effects = np.zeros((n, matrix.shape[1]))
         for member in self.members:
             estimator, calibrate = member.estimator, member.calibrator.predict
-            raw = estimator.raw_score(matrix)
+            raw, own = estimator.explain(matrix)
             p, p0 = calibrate(raw), calibrate(estimator.baseline_raw(matrix))
             slope = (calibrate(raw + _STEP) - calibrate(raw - _STEP)) / (2 * _STEP)
-            own = estimator.contributions(matrix)
             effects += scaled_effects(own, p - p0, slope)
             contributions += own
             probability += p

@@ -108,6 +108,48 @@ def test_effects_add_up_to_probability_minus_baseline(
         assert sum(r.effect_pp or 0 for r in lead.reasons) == pytest.approx(row.sum(), abs=1e-6)
 
 
+@pytest.mark.parametrize("name", ["lightgbm-arrival", "chain-qualified", "logistic-qualified"])
+def test_one_pass_explains_the_same_raw_score_and_contributions(
+    models: dict[str, LeadModel], demo: tuple[pd.DataFrame, DatasetSpec], name: str
+) -> None:
+    estimator = models[name].members[0].estimator
+    matrix = models[name].transform(demo[0].head(200))
+    raw, contributions = estimator.explain(matrix)
+    np.testing.assert_allclose(raw, estimator.raw_score(matrix), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(contributions, estimator.contributions(matrix), atol=1e-12)
+
+
+class _CountedBooster:
+    """A real booster whose TreeSHAP passes are counted."""
+
+    def __init__(self, booster: lgb.Booster) -> None:
+        self.booster, self.contrib_passes = booster, 0
+
+    def predict(self, matrix: np.ndarray, **kwargs: object) -> np.ndarray:
+        self.contrib_passes += bool(kwargs.get("pred_contrib"))
+        return np.asarray(self.booster.predict(matrix, **kwargs))
+
+
+def test_treeshap_bias_is_learnt_once_even_by_models_pickled_without_it(
+    models: dict[str, LeadModel], demo: tuple[pd.DataFrame, DatasetSpec]
+) -> None:
+    model = models["lightgbm-arrival"]
+    original = model.members[0].estimator
+    assert isinstance(original, GbmEstimator)
+    old = pickle.loads(pickle.dumps(original))
+    del old.__dict__["bias"]  # as pickled before the bias was kept
+    counted = _CountedBooster(original.booster)
+    old.booster = counted  # type: ignore[assignment]
+    assert old.bias is None
+    matrix = model.transform(demo[0].head(5))
+    expected = original.booster.predict(matrix[:1], pred_contrib=True)[0, -1]
+    for row in matrix:  # leads scored one by one, as the API does
+        one = row[None, :]
+        _raw, _contrib = old.explain(one)
+        assert old.baseline_raw(one)[0] == pytest.approx(expected, abs=1e-12)
+    assert counted.contrib_passes == len(matrix)  # one TreeSHAP pass per lead, not two
+
+
 def test_shown_reasons_reach_the_threshold(
     models: dict[str, LeadModel], demo: tuple[pd.DataFrame, DatasetSpec]
 ) -> None:

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Query
 
 from serving.api.deps import Claimer, QueueReader, ServicesDep, StoreDep
 from serving.api.inputs import CheckedRoute, LeadId
-from serving.api.schemas import ClaimResult, QueueOut, ReleaseResult, Tier
+from serving.api.schemas import ClaimResult, QueueItem, QueueOut, ReleaseResult, Tier
 from serving.api.workflows import claim, claim_next, lead_detail, queue_view, release
 from serving.queue import QueueOrder
+from serving.store.tables import LeadRow
 
 router = APIRouter(prefix="/queue", tags=["queue"], route_class=CheckedRoute)
 
@@ -52,11 +53,7 @@ def post_claim(
     order: OrderAsked = None,
 ) -> ClaimResult:
     """The top unclaimed lead of ``GET /queue?unclaimed=true&order=...``, taken atomically."""
-    row, item = claim_next(services, store, caller, order)
-    claim = row.claims[-1]
-    return ClaimResult(
-        claimed_by=claim.sdr, claimed_at=claim.claimed_at, queue_item=item, lead=lead_detail(row)
-    )
+    return _claimed(*claim_next(services, store, caller, order))
 
 
 @router.post(
@@ -72,11 +69,7 @@ def post_claim_lead(
 ) -> ClaimResult:
     """For a lead the SDR picked from the list. Claiming a lead one already holds answers
     the same again; one held by someone else is a 409 naming the holder."""
-    row, item = claim(services, store, lead_id, caller)
-    held = row.claims[-1]
-    return ClaimResult(
-        claimed_by=held.sdr, claimed_at=held.claimed_at, queue_item=item, lead=lead_detail(row)
-    )
+    return _claimed(*claim(services, store, lead_id, caller))
 
 
 @router.post(
@@ -94,4 +87,12 @@ def post_release(
     holder, in_queue = release(store, services, lead_id, caller)
     return ReleaseResult(
         lead_id=lead_id, released_by=caller.name, previous_holder=holder, in_queue=in_queue
+    )
+
+
+def _claimed(row: LeadRow, item: QueueItem) -> ClaimResult:
+    """The answer to a claim: who holds the lead since when, its place and its detail."""
+    held = row.claims[-1]
+    return ClaimResult(
+        claimed_by=held.sdr, claimed_at=held.claimed_at, queue_item=item, lead=lead_detail(row)
     )
