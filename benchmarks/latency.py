@@ -20,7 +20,9 @@ import argparse
 import json
 import os
 import pickle
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -95,7 +97,8 @@ def _child_in_process(inputs: Path) -> None:
     print(json.dumps(in_process(model, records)))
 
 
-def _start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_server(data_dir: Path, tree: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """uvicorn serving ``data_dir``'s models; ``tree``: the packages of another commit."""
     port = _free_port()
     env = {
         **os.environ,
@@ -103,6 +106,8 @@ def _start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         "LEADSCORE_DEMO": "true",
         "LEADSCORE_MODEL_CHECK_SECONDS": "0",
     }
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     command = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory"]
     command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
     server = subprocess.Popen(command, env=env)
@@ -119,6 +124,42 @@ def _start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         time.sleep(0.5)
     server.kill()
     raise RuntimeError("the service did not become ready within 120 s")
+
+
+HttpFigures = tuple[float, float, int, float, float]  # p50, p99, failed, max rate, its p99
+
+
+def http_beside(
+    sides: dict[str, tuple[Path, Path | None]], bodies: list[bytes], requests: int
+) -> dict[str, HttpFigures]:
+    """(b) for each side (name -> its data dir and code tree, None: today's), all servers
+    up at once and measured in turns: the steady rate side by side, then the maximum rate
+    (4 closed-loop clients, 10 s) for :data:`ROUNDS` rounds, medians."""
+    servers = {side: _start_server(data_dir, tree) for side, (data_dir, tree) in sides.items()}
+    try:
+        steady: dict[str, tuple[float, float, int]] = {}
+        for _server, url in servers.values():
+            steady_rate(url, bodies, 50, 3)  # warm up
+        for side, (_server, url) in servers.items():
+            steady[side] = steady_rate(url, bodies, 100, requests / 100)
+            print(f"(b) {side}: 100 req/s: p50/p99/failed {steady[side]}", flush=True)
+        rates: dict[str, list[tuple[float, float]]] = {side: [] for side in servers}
+        for _round in range(ROUNDS):
+            for side, (_server, url) in servers.items():
+                rates[side].append(max_rate(url, bodies, threads=4, seconds=10))
+                print(f"(b) {side}: max sustained (req/s, p99 ms) {rates[side][-1]}", flush=True)
+        return {
+            side: (
+                *steady[side],
+                statistics.median(r for r, _p99 in rates[side]),
+                statistics.median(p99 for _r, p99 in rates[side]),
+            )
+            for side in servers
+        }
+    finally:
+        for server, _url in servers.values():
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def _body(record: dict[str, object]) -> bytes:
@@ -241,8 +282,10 @@ def main() -> None:
     ours, raw, ratio = batch_ratio(model, big)
     print(f"(c) batch {ours:,.0f} leads/s vs raw {raw:,.0f} leads/s = {ratio:.2f}", flush=True)
 
+    bodies = [_body(r) for r in one_by_one[:500]]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = TrainingSettings(data_dir=Path(tmp))
+        today_dir = Path(tmp) / "today"
+        settings = TrainingSettings(data_dir=today_dir)
         log_training_run(
             result,
             "bench",
@@ -251,21 +294,38 @@ def main() -> None:
             settings.artifact_root,
             sample=data.frame.head(500),
         )
-        server, url = _start_server(Path(tmp))
-        try:
-            bodies = [_body(r) for r in one_by_one[:500]]
-            steady_rate(url, bodies, 50, 3)  # warm up
-            b50, b99, failures = steady_rate(url, bodies, 100, args.requests / 100)
-            print(
-                f"(b) 100 req/s: p50 {b50:.2f} ms, p99 {b99:.2f} ms, {failures} failed", flush=True
-            )
-            sustained, sustained_p99 = max_rate(url, bodies, threads=4, seconds=15)
-            print(
-                f"(b) max sustained {sustained:.0f} req/s (p99 {sustained_p99:.1f} ms)", flush=True
-            )
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        sides = {"today": (today_dir, None)}
+        if args.before:
+            tree = Path(tmp) / "before-tree"
+            tree.mkdir()
+            for package in ("features", "training", "serving"):
+                before_tree(args.before, tree, package)
+            shutil.copytree(today_dir, Path(tmp) / "before")
+            sides[short_rev(args.before)] = (Path(tmp) / "before", tree)
+        http = http_beside(sides, bodies, args.requests)
+    b50, b99, failures, sustained, sustained_p99 = http["today"]
+    http_before_rows = [
+        row
+        for side, (o50, o99, o_failed, o_rate, o_rate_p99) in http.items()
+        if side != "today"
+        for row in (
+            {
+                "measure": f"(b) ... by {side}, p50 and p99",
+                "value": f"{o50:.2f} ms and {o99:.2f} ms ({o_failed} failed)",
+                "target": "",
+            },
+            {
+                "measure": f"(b) ... by {side}, max sustained rate",
+                "value": f"{o_rate:.0f} req/s (p99 {o_rate_p99:.1f} ms)",
+                "target": "",
+            },
+            {
+                "measure": f"(b) today / {side}: p50, p99, max rate",
+                "value": f"{b50 / o50:.2f}, {b99 / o99:.2f}, {sustained / o_rate:.2f}",
+                "target": "",
+            },
+        )
+    ]
 
     table = pd.DataFrame(
         [
@@ -296,6 +356,7 @@ def main() -> None:
                 "value": f"{sustained:.0f} req/s (p99 {sustained_p99:.1f} ms)",
                 "target": "",
             },
+            *http_before_rows,
             {
                 "measure": "(c) batch scoring, 100k leads",
                 "value": f"{ours:,.0f} leads/s",

@@ -10,7 +10,7 @@ leads against the intake limit (see :mod:`serving.api.ratelimit`).
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated
@@ -102,7 +102,7 @@ def _services_of(request: Request) -> Services:
     return services
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services = _services_of(request)
     if not services.ready:
         raise ApiError(503, STARTING)
@@ -112,11 +112,11 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_store(services: ServicesDep) -> Store:
+async def get_store(services: ServicesDep) -> Store:
     return services.lead_store
 
 
-def get_models(services: ServicesDep) -> ModelSet:
+async def get_models(services: ServicesDep) -> ModelSet:
     """The model snapshot this request uses from start to end, whatever reloads happen."""
     assert services.models is not None
     return services.models.current
@@ -125,7 +125,7 @@ def get_models(services: ServicesDep) -> ModelSet:
 StoreDep = Annotated[Store, Depends(get_store)]
 
 
-def get_language(request: Request, services: ServicesDep) -> str:
+async def get_language(request: Request, services: ServicesDep) -> str:
     """The language of the answer's labels: the caller's ``Accept-Language`` among those
     the catalogs hold, else the installation's (``LEADSCORE_LOCALE``)."""
     return resolve_locale(request.headers.get("accept-language"), services.settings.locale)
@@ -156,7 +156,7 @@ def requester_address(request: Request, services: Services) -> str:
     return client_address(peer, forwarded, services.settings.trusted_proxy_networks)
 
 
-def presented_key(
+async def presented_key(
     header_key: Annotated[str | None, Security(_key_header)] = None,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> str | None:
@@ -181,12 +181,12 @@ def authenticate(request: Request, services: Services, presented: str) -> ApiKey
     return caller
 
 
-def require(action: Permission) -> Callable[..., ApiKey]:
+def require(action: Permission) -> Callable[..., Awaitable[ApiKey]]:
     """A dependency that lets through callers whose role may do ``action``."""
     needs = roles_allowed(action)
     allowed = ", ".join(needs)
 
-    def check(request: Request, presented: PresentedKey) -> ApiKey:
+    async def check(request: Request, presented: PresentedKey) -> ApiKey:
         services = _services_of(request)
         if not presented:
             raise ApiError(401, MISSING_KEY)
@@ -203,14 +203,14 @@ def require(action: Permission) -> Callable[..., ApiKey]:
     return check
 
 
-def optional_caller(request: Request, presented: PresentedKey) -> ApiKey | None:
+async def optional_caller(request: Request, presented: PresentedKey) -> ApiKey | None:
     """The caller when a key is sent (checked like any other: 401, 429), else None."""
     if not presented:
         return None
     return authenticate(request, _services_of(request), presented)
 
 
-def lead_intake(
+async def lead_intake(
     request: Request, caller: Annotated[ApiKey, Depends(require(Permission.CREATE_LEADS))]
 ) -> ApiKey:
     """A caller who may create leads, within the intake limit of its key."""

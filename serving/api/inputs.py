@@ -242,7 +242,7 @@ def event_window(settings: ServingSettings, now: datetime) -> EventWindow:
     return EventWindow(earliest, now + timedelta(minutes=settings.event_ahead_minutes))
 
 
-def _event_window(services: ServicesDep) -> EventWindow:
+async def _event_window(services: ServicesDep) -> EventWindow:
     return event_window(services.settings, services.clock())
 
 

@@ -24,7 +24,7 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
 
-def page_services(request: Request) -> Services:
+async def page_services(request: Request) -> Services:
     services = services_of(request)
     if services is None or not services.ready:
         raise PageError(
@@ -36,14 +36,14 @@ def page_services(request: Request) -> Services:
 PageServices = Annotated[Services, Depends(page_services)]
 
 
-def page_store(services: PageServices) -> Store:
+async def page_store(services: PageServices) -> Store:
     return services.lead_store
 
 
 PageStore = Annotated[Store, Depends(page_store)]
 
 
-def current_session(request: Request) -> WebSession | None:
+async def current_session(request: Request) -> WebSession | None:
     """The session of this request's cookie, if it is valid (also kept on request.state)."""
     session = pages_of(request).sessions.codec.load(request.cookies.get(SESSION_COOKIE))
     request.state.web_session = session
@@ -53,7 +53,7 @@ def current_session(request: Request) -> WebSession | None:
 MaybeSignedIn = Annotated[WebSession | None, Depends(current_session)]
 
 
-def signed_in(request: Request, session: MaybeSignedIn) -> WebSession:
+async def signed_in(request: Request, session: MaybeSignedIn) -> WebSession:
     if session is None:
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInRequiredError(back if request.method == "GET" else request.url.path)
@@ -63,12 +63,12 @@ def signed_in(request: Request, session: MaybeSignedIn) -> WebSession:
 SignedIn = Annotated[WebSession, Depends(signed_in)]
 
 
-def allowed(action: Permission) -> Callable[[WebSession], WebSession]:
+def allowed(action: Permission) -> Callable[[WebSession], Awaitable[WebSession]]:
     """A dependency letting through people whose role may do ``action``; others get the
     403 page."""
     roles = ", ".join(roles_allowed(action))
 
-    def check(session: SignedIn) -> WebSession:
+    async def check(session: SignedIn) -> WebSession:
         if not session.may(action):
             raise PageError(
                 403,

@@ -46,7 +46,7 @@ class ScoreAsk:
     reasons: bool
 
 
-def _ask(
+async def _ask(
     known_at: KnownAtQuery = "arrival", target: TargetQuery = None, reasons: ReasonsQuery = False
 ) -> ScoreAsk:
     return ScoreAsk(known_at, target, reasons)

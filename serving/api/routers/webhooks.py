@@ -42,7 +42,7 @@ class WebhookAccepted(BaseModel):
     repeats: int = Field(description="events already received (a CRM's retry): no-ops")
 
 
-def get_jobs(request: Request, _services: ServicesDep) -> CrmJobs:
+async def get_jobs(request: Request, _services: ServicesDep) -> CrmJobs:
     """The app's CRM jobs (its connectors and services), once the service has started."""
     jobs: CrmJobs = request.app.state.crm_jobs
     return jobs

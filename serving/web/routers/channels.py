@@ -48,7 +48,7 @@ def _month(value: str | None, name: str) -> str | None:
     return value
 
 
-def review_ask(
+async def review_ask(
     services: PageServices,
     start: Annotated[str | None, Query(max_length=7)] = None,
     end: Annotated[str | None, Query(max_length=7)] = None,

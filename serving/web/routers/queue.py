@@ -73,7 +73,7 @@ def _flag(value: str | None, name: str) -> bool:
     )
 
 
-def queue_filters(
+async def queue_filters(
     channel: Annotated[str | None, Query()] = None,
     tier: Annotated[str | None, Query()] = None,
     unclaimed: Annotated[str | None, Query()] = None,

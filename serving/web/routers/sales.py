@@ -27,7 +27,7 @@ router = APIRouter(prefix="/app/sales", include_in_schema=False)
 SALES_PAGE_SIZE = 200
 
 
-def sales_filter(
+async def sales_filter(
     status: Annotated[str | None, Query(max_length=40)] = None,
     channel: Annotated[str | None, Query(max_length=200)] = None,
     tier: Annotated[str | None, Query(max_length=2)] = None,
