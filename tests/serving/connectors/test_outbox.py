@@ -167,4 +167,7 @@ def test_an_older_score_is_not_sent_after_a_newer_one(
     assert values[902] == "A"
     assert values[904].startswith(f"{newer_row[0].score_id} (")
     versions = [p.body["custom_fields_values"][-1]["values"][0]["value"] for p in sent]
-    assert sum(v.startswith(f"{newer_row[0].score_id} (") for v in versions) == 1
+    is_newer = [v.startswith(f"{newer_row[0].score_id} (") for v in versions]
+    # a write-back is at least once: a try on its way as the test made the rows due may
+    # send the newer version twice, but nothing older is ever sent after it
+    assert all(is_newer[is_newer.index(True) :])
