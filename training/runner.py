@@ -47,10 +47,10 @@ from training.retraining.config import MlflowTarget
 from training.settings import TrainingSettings
 from training.threads import available_threads
 from training.tracking.runs import (
-    _pinned_requirements,
     artifact_location,
     log_training_run,
     logged_importance,
+    pinned_requirements,
 )
 from training.trainer import TrainOptions, TrainResult, train_model
 
@@ -339,7 +339,7 @@ def log_outlook(
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=OutlookPyfunc(outlook),
-            pip_requirements=_pinned_requirements(),
+            pip_requirements=pinned_requirements(),
             registered_model_name=name if register else None,
         )
         version = info.registered_model_version

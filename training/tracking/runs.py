@@ -43,7 +43,8 @@ from training.trainer import Evaluation, TrainResult, feature_table
 _REQUIREMENTS = ("lightgbm", "scikit-learn", "pandas", "numpy", "cloudpickle", "mlflow")
 
 
-def _pinned_requirements() -> list[str]:
+def pinned_requirements() -> list[str]:
+    """The installed versions of what a logged model needs to load, pinned."""
     return [f"{name}=={dist_version(name)}" for name in _REQUIREMENTS]
 
 
@@ -186,7 +187,7 @@ def _log_model(
         python_model=LeadModelPyfunc(model),
         signature=signature,
         input_example=example,
-        pip_requirements=_pinned_requirements(),
+        pip_requirements=pinned_requirements(),
         registered_model_name=registered_name,
     )
     if registered_name is None or info.registered_model_version is None:
