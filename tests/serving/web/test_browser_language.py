@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -34,6 +35,11 @@ def browser_on_app(tmp_path: Path) -> Iterator[tuple[Chrome, str]]:
             driver.quit()
 
 
+def _until(driver: Chrome) -> WebDriverWait[Chrome]:
+    """A wait that reads again when the page it read was replaced (a switch reloads it)."""
+    return WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def _text(driver: Chrome, css: str) -> str:
     return str(driver.find_element(By.CSS_SELECTOR, css).text)
 
@@ -42,19 +48,19 @@ def test_the_switch_turns_the_page_russian_and_back(browser_on_app: tuple[Chrome
     browser, app_url = browser_on_app
     browser.get(f"{app_url}/signin")
     browser.find_element(By.ID, "lang-ru").click()  # before signing in: the sign-in form's token
-    WebDriverWait(browser, 10).until(lambda d: _text(d, "h1") == "Вход")
+    _until(browser).until(lambda d: _text(d, "h1") == "Вход")
     browser.find_element(By.ID, "api-key").send_keys(ROLE_KEYS["sdr"])
     browser.find_element(By.CSS_SELECTOR, "form[action='/signin'] button").click()
-    WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith("/app/queue"))
+    _until(browser).until(lambda d: d.current_url.endswith("/app/queue"))
     assert _text(browser, "h1") == "Очередь"
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "ru"
     assert _text(browser, "#claim-next") == "Взять следующий"
     headings = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "table.queue th")]
     assert headings[1:4] == ["Тир", "Оценка", "Лид"]
-    WebDriverWait(browser, 10).until(lambda d: "осталось" in _text(d, ".sla"))  # app.js's pill
+    _until(browser).until(lambda d: "осталось" in _text(d, ".sla"))  # app.js's pill
 
     browser.find_element(By.ID, "lang-en").click()
-    WebDriverWait(browser, 10).until(lambda d: _text(d, "h1") == "Queue")
+    _until(browser).until(lambda d: _text(d, "h1") == "Queue")
     assert browser.current_url.endswith("/app/queue")  # back on the same page
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en"
     assert _text(browser, "#claim-next") == "Claim next"
