@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fastapi import Request
 from pydantic import ValidationError
 
 from features.funnel import Status
@@ -15,7 +16,7 @@ from serving.api.errors import ApiError, validation_errors
 from serving.api.schemas import StatusRequest
 from serving.api.workflows import change_status
 from serving.store.leads import Store
-from serving.web.errors import refusals_as_pages
+from serving.web.errors import lead_number, refusals_as_pages
 
 CURRENCIES = ("RUB", "USD", "EUR", "KZT")
 
@@ -36,6 +37,16 @@ def status_body(submitted: Mapping[str, str]) -> dict[str, Any]:
         amount = submitted.get("deal_amount", "").strip()
         body["deal_value"] = {"amount": amount or None, "currency": submitted.get("deal_currency")}
     return body
+
+
+async def move_from_form(
+    request: Request, services: Services, store: Store, lead_id: str, caller: ApiKey
+) -> tuple[int, str | None]:
+    """The lead the path names and the move its submitted form asks for: the lead's number,
+    and None when the move is done, else why not (nothing changed)."""
+    number = lead_number(lead_id)
+    submitted = text_fields(await request.form())
+    return number, move_lead(services, store, number, submitted, caller)
 
 
 def move_lead(

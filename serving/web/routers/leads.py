@@ -3,9 +3,9 @@ qualification form (rescoring through the API's workflow) and the funnel moves."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -15,7 +15,6 @@ from serving.api.deps import Services
 from serving.api.errors import ApiError, validation_errors
 from serving.api.schemas import LeadDetail, QualificationRequest
 from serving.api.workflows import lead_detail, qualify_lead
-from serving.store.leads import Store
 from serving.web.deps import LeadViewer, MovingStatus, PageServices, PageStore, Qualifying
 from serving.web.errors import lead_number, refusals_as_pages
 from serving.web.forms import (
@@ -26,7 +25,7 @@ from serving.web.forms import (
     qualification_form,
     request_body,
 )
-from serving.web.moving import move_lead, text_fields
+from serving.web.moving import move_from_form, text_fields
 from serving.web.outlooks import shown_outlook
 from serving.web.sessions import WebSession
 from serving.web.templating import render
@@ -85,7 +84,11 @@ def _page(
 
 
 def _lead_and_form(
-    request: Request, services: Services, store: Store, lead_id: str, service: str | None
+    request: Request,
+    lead_id: str,
+    services: PageServices,
+    store: PageStore,
+    service: str | None = None,
 ) -> tuple[LeadDetail, QualificationForm]:
     """The lead of the path (a 404 page when there is none) and its qualification form for
     ``service``, in the page's language."""
@@ -94,31 +97,27 @@ def _lead_and_form(
     return lead, _form_for(request, services, lead, service)
 
 
+#: After the session in a route's parameters, so that a caller without the permission
+#: never learns whether the lead exists.
+LeadAndForm = Annotated[tuple[LeadDetail, QualificationForm], Depends(_lead_and_form)]
+
+
 @router.get("/{lead_id}")
 def lead_page(
     request: Request,
-    lead_id: str,
     session: LeadViewer,
+    shown: LeadAndForm,
     services: PageServices,
-    store: PageStore,
-    service: str | None = None,
     saved: str | None = None,
 ) -> Response:
-    lead, form = _lead_and_form(request, services, store, lead_id, service)
+    lead, form = shown
     return _page(request, services, session, lead, form, saved=bool(saved))
 
 
 @router.get("/{lead_id}/qualification")
-def qualification_fragment(
-    request: Request,
-    lead_id: str,
-    session: LeadViewer,
-    services: PageServices,
-    store: PageStore,
-    service: str | None = None,
-) -> Response:
+def qualification_fragment(request: Request, session: LeadViewer, shown: LeadAndForm) -> Response:
     """The form alone for another service line (htmx swaps it in when the service changes)."""
-    lead, form = _lead_and_form(request, services, store, lead_id, service)
+    lead, form = shown
     return render(request, "_qualification.html", {"lead": lead, "form": form})
 
 
@@ -176,9 +175,7 @@ async def post_status(
     services: PageServices,
     store: PageStore,
 ) -> Response:
-    number = lead_number(lead_id)
-    submitted = text_fields(await request.form())
-    problem = move_lead(services, store, number, submitted, session.caller)
+    number, problem = await move_from_form(request, services, store, lead_id, session.caller)
     if problem is None:
         return RedirectResponse(f"/app/leads/{number}#status", status_code=303)
     with refusals_as_pages():

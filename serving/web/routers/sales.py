@@ -13,8 +13,7 @@ from features.i18n import N_
 from serving.api.auth import Permission
 from serving.web.choices import check_choice
 from serving.web.deps import LeadViewer, MovingStatus, PageServices, PageStore
-from serving.web.errors import lead_number
-from serving.web.moving import CURRENCIES, move_lead, text_fields
+from serving.web.moving import CURRENCIES, move_from_form
 from serving.web.reads import sales_channels, sales_leads
 from serving.web.routers.queue import TIERS
 from serving.web.templating import render
@@ -92,9 +91,7 @@ async def post_move(
     filters: Filters,
 ) -> Response:
     """The row's move; back to the same filtered view, or the view with the row's problem."""
-    number = lead_number(lead_id)
-    submitted = text_fields(await request.form())
-    problem = move_lead(services, store, number, submitted, session.caller)
+    number, problem = await move_from_form(request, services, store, lead_id, session.caller)
     if problem is not None:
         return _page(request, store, filters, may_move=True, problem=(number, problem))
     query = "&".join(part for part in (filters.query, f"moved={number}") if part)
