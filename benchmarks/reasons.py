@@ -36,6 +36,7 @@ from features.demo import generate_leads
 from features.reason import Reason
 from features.spec import KnownAt, load_spec
 from training.model import LeadModel
+from training.reasons import Wording
 from training.trainer import TrainOptions, train_model
 
 TOP_K = 3
@@ -77,7 +78,7 @@ def today_reasons(model: LeadModel, frame: pd.DataFrame) -> list[Scored]:
 
 
 def new_reasons(model: LeadModel, frame: pd.DataFrame, locale: str) -> list[Scored]:
-    scored = model.score(frame, top_k=TOP_K, locale=locale, timezone="Europe/Moscow")
+    scored = model.score(frame, Wording(top_k=TOP_K, locale=locale, timezone="Europe/Moscow"))
     return [
         Scored(str(channel), s.probability, s.reasons, s.baseline)
         for channel, s in zip(frame["channel"], scored, strict=True)

@@ -45,10 +45,11 @@ from serving.modelset import (
     RegistryLoader,
     expected_names,
 )
-from serving.scoring import Scorer, Wording
+from serving.scoring import Scorer
 from serving.settings import ServingSettings
 from serving.store.leads import Store
 from serving.web import install_pages
+from training.reasons import Wording
 from training.registry import bound_http_requests
 
 log = logging.getLogger(__name__)

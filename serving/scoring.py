@@ -24,7 +24,7 @@ from serving.modelset import TARGETS, ModelSet
 from serving.scores import Score, ScoreOutlook
 from serving.settings import LIKELY_SOON
 from training.model import ScoredLead
-from training.reasons import DEFAULT_THRESHOLD_PP
+from training.reasons import Wording
 from training.registry import VersionedModel
 from training.rules import explain_rule, rule_probability
 
@@ -49,31 +49,6 @@ class BatchScores:
 #: Called for every score and every fallback, so the app can count them.
 ScoreListener = Callable[[Score], None]
 ErrorListener = Callable[[str, BaseException], None]
-
-
-@dataclass(frozen=True)
-class Wording:
-    """How reasons are said: the ``top_k`` of each sign whose effect reaches
-    ``threshold_pp`` percentage points, in ``locale``, times of day in ``timezone``, money
-    in ``currency`` (the installation's display currency, converted with the rates the
-    model was trained with; None: the model's base currency)."""
-
-    top_k: int = 3
-    threshold_pp: float = DEFAULT_THRESHOLD_PP
-    locale: str = "en"
-    timezone: str = "UTC"
-    currency: str | None = None
-
-
-def rule_reasons(record: Record, wording: Wording) -> list[Reason]:
-    return explain_rule(
-        record,
-        wording.top_k,
-        wording.threshold_pp,
-        wording.locale,
-        wording.timezone,
-        wording.currency,
-    )
 
 
 class Scorer:
@@ -107,10 +82,7 @@ class Scorer:
         return f"model {served.name} v{served.version} failed: {type(error).__name__}: {error}"
 
     def _model_score(self, served: VersionedModel, records: Sequence[Record]) -> list[ScoredLead]:
-        w = self.wording
-        return served.model.score(
-            records, w.top_k, w.threshold_pp, w.locale, w.timezone, w.currency
-        )
+        return served.model.score(records, self.wording)
 
     def _emit(self, score: Score) -> Score:
         if self._on_score is not None:
@@ -124,7 +96,7 @@ class Scorer:
             target,
             probability,
             self.tiers.of(probability),
-            rule_reasons(record, self.wording),
+            explain_rule(record, self.wording),
             FALLBACK_MODEL,
             FALLBACK_VERSION,
             is_fallback=True,
@@ -196,7 +168,7 @@ class Scorer:
         else:
             reason = f"no champion of {models.name(known_at, target)} is loaded"
         probabilities = rule_probability(records)
-        explanations = [rule_reasons(r, self.wording) for r in records] if with_reasons else None
+        explanations = [explain_rule(r, self.wording) for r in records] if with_reasons else None
         return BatchScores(
             probabilities,
             [self.tiers.of(float(p)) for p in probabilities],

@@ -39,6 +39,7 @@ from features.dataset import (
 from features.spec import DatasetSpec, KFoldSplit, KnownAt
 from features.tiers import Tiers
 from training.model import LeadModel
+from training.reasons import Wording
 
 #: Rows per chunk by default: a few tens of MB of raw demo leads.
 DEFAULT_CHUNK_ROWS = 100_000
@@ -173,7 +174,7 @@ def reasons_json(model: LeadModel, frame: pd.DataFrame, top_k: int) -> list[str]
     contribution)."""
     return [
         json.dumps([r.as_json() for r in scored.reasons], ensure_ascii=False)
-        for scored in model.score(frame, top_k=top_k)
+        for scored in model.score(frame, Wording(top_k=top_k))
     ]
 
 

@@ -32,7 +32,7 @@ from features.pipeline import LeadFeaturizer
 from features.reason import Reason
 from features.spec import FeatureSpec
 from training.calibration import Calibrator
-from training.reasons import DEFAULT_THRESHOLD_PP, scaled_effects, shown
+from training.reasons import Wording, scaled_effects
 
 #: Step in raw log-odds for the calibrator's local slope.
 _STEP = 0.05
@@ -318,19 +318,9 @@ class LeadModel:
             out[:, position[source]] += contrib[:, j]
         return fields, out
 
-    def score(
-        self,
-        records: Inputs,
-        top_k: int = 3,
-        threshold_pp: float = DEFAULT_THRESHOLD_PP,
-        locale: str = "en",
-        timezone: str = "UTC",
-        currency: str | None = None,
-    ) -> list[ScoredLead]:
-        """Probabilities with the top ``top_k`` raising and lowering reasons per lead whose
-        effect is at least ``threshold_pp`` percentage points, phrased in ``locale`` with
-        times in ``timezone`` and money in ``currency`` (converted with the rates the model
-        was trained with; None: its base currency)."""
+    def score(self, records: Inputs, wording: Wording = Wording()) -> list[ScoredLead]:
+        """Probabilities with the reasons per lead that ``wording`` shows, phrased as it
+        says (money converted with the rates the model was trained with)."""
         matrix = self.transform(records)
         probabilities, baselines, per_column, effects = self.explained(matrix)
         groups = self.reason_fields()
@@ -338,19 +328,12 @@ class LeadModel:
         contrib = _summed(fields, groups, per_column)
         field_effects = _summed(fields, groups, effects)
         rows = _rows(records)
-        book = Phrasebook(locale, timezone, currency)
+        book = wording.phrasebook()
         return [
             ScoredLead(
                 float(probabilities[i]),
                 self._reasons(
-                    fields,
-                    contrib[i],
-                    field_effects[i],
-                    matrix[i],
-                    rows[i],
-                    book,
-                    top_k,
-                    threshold_pp,
+                    fields, contrib[i], field_effects[i], matrix[i], rows[i], book, wording
                 ),
                 float(baselines[i]),
             )
@@ -405,14 +388,13 @@ class LeadModel:
         row: np.ndarray,
         record: Mapping[str, Any],
         book: Phrasebook,
-        top_k: int,
-        threshold_pp: float,
+        wording: Wording,
     ) -> list[Reason]:
         candidates = [
             Reason(fields[i], "", float(contrib[i]), float(effects[i])) for i in range(len(fields))
         ]
         out = []
-        for reason in shown(candidates, top_k, threshold_pp):
+        for reason in wording.shown(candidates):
             words, missing = self.phrase(reason.field, row, record, book)
             out.append(replace(reason, phrase=words, missing=missing))
         return out

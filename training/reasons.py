@@ -16,10 +16,11 @@ only when ``|effect_pp|`` reaches a threshold (``DEFAULT_THRESHOLD_PP``, 1 pp).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from features.i18n import Phrasebook
 from features.reason import Reason
 
 #: A reason moving the probability by less than this many percentage points is not shown.
@@ -93,6 +94,27 @@ def shown(
     positive = sorted((r for r in kept if strength(r) > 0), key=lambda r: -strength(r))
     negative = sorted((r for r in kept if strength(r) < 0), key=strength)
     return [*positive[:top_k], *negative[:top_k]]
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How reasons are said: the ``top_k`` of each sign whose effect reaches
+    ``threshold_pp`` percentage points, in ``locale``, times of day in ``timezone``, money
+    in ``currency`` (the installation's display currency, converted with the rates the
+    model was trained with; None: the model's base currency)."""
+
+    top_k: int = 3
+    threshold_pp: float = DEFAULT_THRESHOLD_PP
+    locale: str = "en"
+    timezone: str = "UTC"
+    currency: str | None = None
+
+    def phrasebook(self) -> Phrasebook:
+        return Phrasebook(self.locale, self.timezone, self.currency)
+
+    def shown(self, reasons: Sequence[Reason]) -> list[Reason]:
+        """The reasons this wording shows (:func:`shown`)."""
+        return shown(reasons, self.top_k, self.threshold_pp)
 
 
 def with_effect(reason: Reason, effect_pp: float) -> Reason:

@@ -38,7 +38,7 @@ from features.labels import field_label, missing_of, value_label
 from features.rates import read_rates
 from features.reason import Reason
 from features.spec import FeatureSpec, load_spec
-from training.reasons import DEFAULT_THRESHOLD_PP, merged, scaled_effects, shown
+from training.reasons import Wording, merged, scaled_effects
 
 #: Points at which the rule gives probability 0.5, and points per unit of log-odds.
 POINTS_AT_HALF = 70.0
@@ -353,17 +353,10 @@ def _budget_phrase(
     return money_phrase(feature, amount or 0.0, record, book, label, bracket), False
 
 
-def explain_rule(
-    record: Mapping[str, Any],
-    top_k: int = 3,
-    threshold_pp: float = DEFAULT_THRESHOLD_PP,
-    locale: str = "en",
-    timezone: str = "UTC",
-    currency: str | None = None,
-) -> list[Reason]:
+def explain_rule(record: Mapping[str, Any], wording: Wording = Wording()) -> list[Reason]:
     """The rule's reasons for one flat record: one per field, with effects in percentage
-    points adding up to ``p - p0``, the ``top_k`` of each sign from ``threshold_pp`` on;
-    money in ``currency`` (the installation's display currency; None: RUB)."""
+    points adding up to ``p - p0``, those ``wording`` shows; money in its currency (None:
+    RUB)."""
     points, lines = rule_points(record)
     fields = merged(lines)
     if not fields:
@@ -377,9 +370,9 @@ def explain_rule(
         Reason(reason.field, reason.phrase, reason.contribution, float(effect))
         for reason, effect in zip(fields, effects, strict=True)
     ]
-    book = Phrasebook(locale, timezone, currency)
+    book = wording.phrasebook()
     out = []
-    for reason in shown(candidates, top_k, threshold_pp):
+    for reason in wording.shown(candidates):
         words, missing = _field_phrase(reason.field, record, book)
         out.append(Reason(reason.field, words, reason.contribution, reason.effect_pp, missing))
     return out

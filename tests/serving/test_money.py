@@ -26,10 +26,11 @@ from features.spec import KnownAt, load_spec
 from features.tiers import Tiers
 from serving.app import create_app
 from serving.modelset import MemoryLoader, ModelSet
-from serving.scoring import Scorer, Wording
+from serving.scoring import Scorer
 from serving.settings import ServingSettings
 from tests.features.test_money import _budget, _write
 from tests.serving.conftest import SEO_BANT, headers, make_lead, serving_settings
+from training.reasons import Wording
 from training.registry import VersionedModel, model_name
 from training.trainer import TrainOptions, TrainResult, train_model
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from features.spec import load_spec
+from training.reasons import Wording
 from training.rules import (
     CHANNEL_POINTS,
     POINTS_AT_HALF,
@@ -130,7 +131,7 @@ def test_the_budget_is_said_in_the_display_currency_with_the_rates_date() -> Non
     record = {**STRONG_ARRIVAL, "budget_amount": 5000, "budget_currency": "USD"}
 
     def budget(**wording: Any) -> str:
-        reasons = explain_rule(record, top_k=10, threshold_pp=0.0, **wording)
+        reasons = explain_rule(record, Wording(top_k=10, threshold_pp=0.0, **wording))
         return next(r.phrase for r in reasons if r.field == "budget_amount")
 
     assert budget(currency="USD") == "Budget: $5,000"  # as the lead gave it: no conversion

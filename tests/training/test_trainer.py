@@ -9,6 +9,7 @@ import pytest
 
 from features.dataset import LeadData
 from features.spec import KnownAt
+from training.reasons import Wording
 from training.splits import TrainingError, plan_split
 from training.trainer import TrainOptions, train_model
 
@@ -92,7 +93,7 @@ def test_reasons_name_source_fields(demo_data: LeadData) -> None:
     result = train_model(
         demo_data, TrainOptions(known_at=KnownAt.QUALIFIED, params=FAST, refit=False)
     )
-    scored = result.model.score(demo_data.frame.head(20), top_k=3)
+    scored = result.model.score(demo_data.frame.head(20), Wording(top_k=3))
     fields = {f.column for f in demo_data.spec.features}
     assert len(scored) == 20
     for lead in scored:
@@ -130,7 +131,7 @@ def test_won_is_chained_through_sql(demo_data: LeadData) -> None:
 
     # reasons still name source fields, with the chained contributions (won is rare: most
     # fields move P(won) by less than the 1 pp a reason needs to be shown, so none is cut)
-    scored = result.model.score(demo_data.frame.head(20), top_k=2, threshold_pp=0.0)
+    scored = result.model.score(demo_data.frame.head(20), Wording(top_k=2, threshold_pp=0.0))
     assert all(lead.reasons for lead in scored)
 
     # the spec can turn the chain off: one model of won alone
