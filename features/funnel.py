@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from features.i18n.catalogs import N_
+
 
 class Stage(StrEnum):
     """Funnel stages, in order. ``lead`` is a request nobody has qualified yet."""
@@ -95,27 +97,22 @@ _STAGE_AT: dict[Status, Stage] = {
 }
 
 
-def marked(message: str) -> str:
-    """Marks a message for the catalogs (features/i18n); translated where it is shown."""
-    return message
-
-
 #: What each status is called (English; the catalogs hold every language, Russian the
 #: names the CRM shows).
 STATUS_NAMES: dict[Status, str] = {
-    Status.NEW: marked("New"),
-    Status.SDR_QUALIFYING: marked("With an SDR, qualification form filled in"),
-    Status.AWAITING_MANAGER: marked("Waiting for a sales manager"),
-    Status.MANAGER_ASSIGNED: marked("With a sales manager, awaiting action"),
-    Status.DISCUSSING: marked("Discussing the client's tasks before a proposal"),
-    Status.BRIEF_FILLED: marked("Pre-sale brief sent and filled in by the client"),
-    Status.PROPOSAL: marked("Preparing and agreeing the proposal"),
-    Status.CONTRACT: marked("Agreeing the contract and payment"),
-    Status.WON: marked("Won"),
-    Status.DISQUALIFIED: marked("Not a target lead"),
-    Status.PARTNER: marked("Passed to a partner"),
-    Status.OTHER_DEPARTMENT: marked("Passed to another department"),
-    Status.LOST: marked("Lost"),
+    Status.NEW: N_("New"),
+    Status.SDR_QUALIFYING: N_("With an SDR, qualification form filled in"),
+    Status.AWAITING_MANAGER: N_("Waiting for a sales manager"),
+    Status.MANAGER_ASSIGNED: N_("With a sales manager, awaiting action"),
+    Status.DISCUSSING: N_("Discussing the client's tasks before a proposal"),
+    Status.BRIEF_FILLED: N_("Pre-sale brief sent and filled in by the client"),
+    Status.PROPOSAL: N_("Preparing and agreeing the proposal"),
+    Status.CONTRACT: N_("Agreeing the contract and payment"),
+    Status.WON: N_("Won"),
+    Status.DISQUALIFIED: N_("Not a target lead"),
+    Status.PARTNER: N_("Passed to a partner"),
+    Status.OTHER_DEPARTMENT: N_("Passed to another department"),
+    Status.LOST: N_("Lost"),
 }
 
 

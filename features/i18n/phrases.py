@@ -21,7 +21,7 @@ from babel.dates import format_date, format_time
 from babel.lists import format_list
 from babel.numbers import format_compact_currency, format_currency, format_decimal
 
-from features.i18n.catalogs import Translator, translator
+from features.i18n.catalogs import N_, Translator, translator
 from features.i18n.locales import resolve_locale
 from features.rates import currency_code
 
@@ -29,6 +29,20 @@ from features.rates import currency_code
 _DAY_FORMATS = {"en": "d MMM y", "ru": "d MMMM y"}
 #: Whole amounts per language, the sign where the language puts it ("$3,333", "3 333 $").
 _WHOLE_MONEY = {"en": "¤#,##0", "ru": "#,##0\u00a0¤"}
+#: The language a message is written in (``features.text``'s codes), as a reason says it.
+_LANGUAGE_NAMES = {
+    "ru": N_("in Russian"),
+    "en": N_("in English"),
+    "mixed": N_("in Russian and English"),
+}
+_OTHER_LANGUAGE = N_("in another language")
+#: An e-mail address's kind (``features.email``), as a reason says it.
+_EMAIL_KINDS = {
+    "corporate": N_("corporate e-mail"),
+    "free_mail": N_("personal e-mail (free mail)"),
+    "invalid": N_("e-mail looks invalid: check it on the call"),
+}
+_NO_EMAIL = N_("no e-mail: ask for a work address")
 
 
 @dataclass(frozen=True)
@@ -157,20 +171,10 @@ class Phrasebook:
         return pattern.format(label=label, n=count, language=self.language_name(language))
 
     def language_name(self, code: str) -> str:
-        names = {
-            "ru": self.t.gettext("in Russian"),
-            "en": self.t.gettext("in English"),
-            "mixed": self.t.gettext("in Russian and English"),
-        }
-        return names.get(code, self.t.gettext("in another language"))
+        return self.t.gettext(_LANGUAGE_NAMES.get(code, _OTHER_LANGUAGE))
 
     def email(self, kind: str) -> str:
-        kinds = {
-            "corporate": self.t.gettext("corporate e-mail"),
-            "free_mail": self.t.gettext("personal e-mail (free mail)"),
-            "invalid": self.t.gettext("e-mail looks invalid: check it on the call"),
-        }
-        return kinds.get(kind, self.t.gettext("no e-mail: ask for a work address"))
+        return self.t.gettext(_EMAIL_KINDS.get(kind, _NO_EMAIL))
 
     def phone(self, given: bool) -> str:
         if given:

@@ -23,7 +23,7 @@ from features.spec import load_spec
 ROOT = Path(__file__).parents[2]
 #: Every module that asks the catalogs for words.
 SOURCES = [ROOT / "features" / "i18n" / "phrases.py", ROOT / "features" / "funnel.py"]
-KEYWORDS = {"gettext": None, "ngettext": (1, 2), "marked": None}
+KEYWORDS = {"gettext": None, "ngettext": (1, 2), "N_": None}
 
 
 def _asked() -> list[str | tuple[str, ...]]:
