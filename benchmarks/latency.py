@@ -97,8 +97,11 @@ def _child_in_process(inputs: Path) -> None:
     print(json.dumps(in_process(model, records)))
 
 
-def _start_server(data_dir: Path, tree: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """uvicorn serving ``data_dir``'s models; ``tree``: the packages of another commit."""
+def start_server(
+    data_dir: Path, tree: Path | None = None, workers: int = 1
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The service on ``data_dir``'s models in ``workers`` processes (`leadscore serve`);
+    ``tree``: the packages of another commit, run on uvicorn directly."""
     port = _free_port()
     env = {
         **os.environ,
@@ -106,10 +109,14 @@ def _start_server(data_dir: Path, tree: Path | None = None) -> tuple[subprocess.
         "LEADSCORE_DEMO": "true",
         "LEADSCORE_MODEL_CHECK_SECONDS": "0",
     }
-    if tree is not None:
+    if tree is None:  # today's service as users start it
+        command = [sys.executable, "-m", "serving", "serve", "--port", str(port)]
+        command += ["--log-level", "warning", "--workers", str(workers)]
+    else:  # an earlier commit's app factory, on uvicorn directly
         env["PYTHONPATH"] = str(tree)
-    command = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory"]
-    command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+        command = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory"]
+        command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+        command += ["--workers", str(workers)]
     server = subprocess.Popen(command, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -135,7 +142,7 @@ def http_beside(
     """(b) for each side (name -> its data dir and code tree, None: today's), all servers
     up at once and measured in turns: the steady rate side by side, then the maximum rate
     (4 closed-loop clients, 10 s) for :data:`ROUNDS` rounds, medians."""
-    servers = {side: _start_server(data_dir, tree) for side, (data_dir, tree) in sides.items()}
+    servers = {side: start_server(data_dir, tree) for side, (data_dir, tree) in sides.items()}
     try:
         steady: dict[str, tuple[float, float, int]] = {}
         for _server, url in servers.values():
@@ -162,7 +169,7 @@ def http_beside(
             server.wait(timeout=30)
 
 
-def _body(record: dict[str, object]) -> bytes:
+def score_body(record: dict[str, object]) -> bytes:
     """One lead as JSON: missing values (NaN, NaT) become null, timestamps ISO text."""
     clean = {k: (None if pd.isna(v) else v) for k, v in record.items()}
     return json.dumps({"records": [clean]}, default=str).encode()
@@ -282,7 +289,7 @@ def main() -> None:
     ours, raw, ratio = batch_ratio(model, big)
     print(f"(c) batch {ours:,.0f} leads/s vs raw {raw:,.0f} leads/s = {ratio:.2f}", flush=True)
 
-    bodies = [_body(r) for r in one_by_one[:500]]
+    bodies = [score_body(r) for r in one_by_one[:500]]
     with tempfile.TemporaryDirectory() as tmp:
         today_dir = Path(tmp) / "today"
         settings = TrainingSettings(data_dir=today_dir)
