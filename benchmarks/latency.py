@@ -301,7 +301,7 @@ def main() -> None:
             settings.artifact_root,
             sample=data.frame.head(500),
         )
-        sides = {"today": (today_dir, None)}
+        sides: dict[str, tuple[Path, Path | None]] = {"today": (today_dir, None)}
         if args.before:
             tree = Path(tmp) / "before-tree"
             tree.mkdir()
