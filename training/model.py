@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Protocol, TypeAlias
 
 import lightgbm as lgb
@@ -323,18 +324,15 @@ class LeadModel:
         says (money converted with the rates the model was trained with)."""
         matrix = self.transform(records)
         probabilities, baselines, per_column, effects = self.explained(matrix)
-        groups = self.reason_fields()
-        fields = list(dict.fromkeys(groups))
-        contrib = _summed(fields, groups, per_column)
-        field_effects = _summed(fields, groups, effects)
+        layout = self.reason_layout
+        contrib = per_column @ layout.grouping
+        field_effects = effects @ layout.grouping
         rows = _rows(records)
         book = wording.phrasebook()
         return [
             ScoredLead(
                 float(probabilities[i]),
-                self._reasons(
-                    fields, contrib[i], field_effects[i], matrix[i], rows[i], book, wording
-                ),
+                self._reasons(contrib[i], field_effects[i], matrix[i], rows[i], book, wording),
                 float(baselines[i]),
             )
             for i in range(matrix.shape[0])
@@ -343,46 +341,40 @@ class LeadModel:
     def reason_fields(self) -> list[str]:
         """The reason each featurizer column counts under: its source field, or the field
         that source's spec ``explained_with`` joins (one reason per source field)."""
-        specs = self._feature_specs()
-        sources = self.featurizer.feature_sources_
-        present = set(sources)
-        return [reason_field(specs[source], source, present) for source in sources]
+        return list(self.reason_layout.groups)
 
-    def _feature_specs(self) -> dict[str, FeatureSpec]:
-        return {feature.column: feature for feature in self.featurizer.spec.features}
+    @cached_property
+    def reason_layout(self) -> ReasonLayout:
+        """How the featurizer's columns add up to reasons: worked out once per model (not
+        pickled, see :meth:`__getstate__`)."""
+        return ReasonLayout.of(self.featurizer)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("reason_layout", None)
+        return state
 
     def phrase(
         self, field: str, row: np.ndarray, record: Mapping[str, Any], book: Phrasebook
     ) -> tuple[str, bool]:
         """(words, missing) for reason ``field`` of one lead (its matrix ``row``): the
         phrases of its source fields joined with '; '."""
-        groups = self.reason_fields()
-        sources = self.featurizer.feature_sources_
-        members = dict.fromkeys(s for s, g in zip(sources, groups, strict=True) if g == field)
-        said = [self._source_phrase(member, row, record, book) for member in members]
+        layout = self.reason_layout
+        said = [
+            describe_field(
+                layout.specs[source],
+                {name: float(row[j]) for j, name in layout.outputs[source]},
+                record,
+                self.featurizer.categories_,
+                book,
+                self.featurizer.spec.time_format,
+            )
+            for source in layout.members.get(field, ())
+        ]
         return "; ".join(words for words, _ in said), all(missing for _, missing in said)
-
-    def _source_phrase(
-        self, field: str, row: np.ndarray, record: Mapping[str, Any], book: Phrasebook
-    ) -> tuple[str, bool]:
-        sources = self.featurizer.feature_sources_
-        outputs = {
-            name: float(row[j])
-            for j, name in enumerate(self.featurizer.feature_names_)
-            if sources[j] == field
-        }
-        return describe_field(
-            self._feature_specs()[field],
-            outputs,
-            record,
-            self.featurizer.categories_,
-            book,
-            self.featurizer.spec.time_format,
-        )
 
     def _reasons(
         self,
-        fields: list[str],
         contrib: np.ndarray,
         effects: np.ndarray,
         row: np.ndarray,
@@ -390,6 +382,7 @@ class LeadModel:
         book: Phrasebook,
         wording: Wording,
     ) -> list[Reason]:
+        fields = self.reason_layout.fields
         candidates = [
             Reason(fields[i], "", float(contrib[i]), float(effects[i])) for i in range(len(fields))
         ]
@@ -400,13 +393,45 @@ class LeadModel:
         return out
 
 
-def _summed(fields: list[str], groups: list[str], per_column: np.ndarray) -> np.ndarray:
-    """(n, len(fields)): the columns of ``per_column`` added up per group."""
-    position = {name: i for i, name in enumerate(fields)}
-    out = np.zeros((per_column.shape[0], len(fields)))
-    for j, group in enumerate(groups):
-        out[:, position[group]] += per_column[:, j]
-    return out
+@dataclass(frozen=True, eq=False)
+class ReasonLayout:
+    """A featurizer's columns as reasons: the reason field of each column (``groups``),
+    the reason fields in order (``fields``), a 0/1 matrix summing columns into fields
+    (``grouping``: (n_columns, n_fields)), the source fields each reason phrases
+    (``members``), each source's output columns (``outputs``: (index, name)) and specs."""
+
+    groups: tuple[str, ...]
+    fields: tuple[str, ...]
+    grouping: np.ndarray
+    members: Mapping[str, tuple[str, ...]]
+    outputs: Mapping[str, tuple[tuple[int, str], ...]]
+    specs: Mapping[str, FeatureSpec]
+
+    @classmethod
+    def of(cls, featurizer: LeadFeaturizer) -> ReasonLayout:
+        specs = {feature.column: feature for feature in featurizer.spec.features}
+        sources = list(featurizer.feature_sources_)
+        present = set(sources)
+        groups = [reason_field(specs[source], source, present) for source in sources]
+        fields = list(dict.fromkeys(groups))
+        position = {name: i for i, name in enumerate(fields)}
+        grouping = np.zeros((len(groups), len(fields)))
+        grouping[np.arange(len(groups)), [position[g] for g in groups]] = 1.0
+        members = {
+            f: tuple(dict.fromkeys(s for s, g in zip(sources, groups, strict=True) if g == f))
+            for f in fields
+        }
+        outputs: dict[str, list[tuple[int, str]]] = {}
+        for j, (source, name) in enumerate(zip(sources, featurizer.feature_names_, strict=True)):
+            outputs.setdefault(source, []).append((j, name))
+        return cls(
+            tuple(groups),
+            tuple(fields),
+            grouping,
+            members,
+            {source: tuple(columns) for source, columns in outputs.items()},
+            specs,
+        )
 
 
 def _rows(inputs: Inputs) -> list[Mapping[str, Any]]:

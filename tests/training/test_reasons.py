@@ -304,3 +304,22 @@ def test_models_pickled_before_labels_load_and_speak_with_their_spec_s_labels(
     ]
     # the labels came back from the model's spec file
     assert loaded.featurizer.spec.features[0].label == model.featurizer.spec.features[0].label
+
+
+@pytest.mark.parametrize("name", ["lightgbm-arrival", "logistic-qualified"])
+def test_each_reason_sums_its_fields_columns_and_the_layout_is_not_pickled(
+    models: dict[str, LeadModel], demo: tuple[pd.DataFrame, DatasetSpec], name: str
+) -> None:
+    model = models[name]
+    rows = demo[0].head(30)
+    scored = model.score(rows, Wording(top_k=50, threshold_pp=0.0))
+    contributions = model.contributions(model.transform(rows))
+    groups = model.reason_fields()
+    for lead, row in zip(scored, contributions, strict=True):
+        for reason in lead.reasons:
+            columns = [j for j, group in enumerate(groups) if group == reason.field]
+            assert reason.contribution == pytest.approx(row[columns].sum(), abs=1e-9)
+    assert "reason_layout" in model.__dict__  # worked out once, on the first score
+    again = pickle.loads(pickle.dumps(model))
+    assert "reason_layout" not in again.__dict__
+    assert [s.reasons for s in again.score(rows)] == [s.reasons for s in model.score(rows)]
