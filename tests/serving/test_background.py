@@ -51,9 +51,13 @@ def _wait_for(check: Callable[[], bool], seconds: float) -> float | None:
     return time.monotonic() - started
 
 
-def _arrival_scores(client: TestClient, lead_id: int) -> list[dict[str, object]]:
+def _scores(client: TestClient, lead_id: int, stage: str) -> list[dict[str, object]]:
     detail = client.get(f"/leads/{lead_id}", headers=headers()).json()
-    return [score for score in detail["scores"] if score["stage"] == "arrival"]
+    return [score for score in detail["scores"] if score["stage"] == stage]
+
+
+def _arrival_scores(client: TestClient, lead_id: int) -> list[dict[str, object]]:
+    return _scores(client, lead_id, "arrival")
 
 
 def _sweeper_threads() -> list[threading.Thread]:
@@ -69,9 +73,14 @@ def test_a_lead_left_unscored_is_scored_within_one_sweep(sweeping: ServingSettin
             interrupted_lead(f"cut-bant-{uuid.uuid4().hex[:8]}", qualified=True),
         )
         # no request scores these leads: only the sweeper can (it may already have, a sweep
-        # runs every 0.2 s); on a loaded machine a sweep can take a few intervals
+        # runs every 0.2 s); on a loaded machine a sweep can take a few intervals. The
+        # answered lead's qualified score is stored after its arrival score: wait for both
         waited = _wait_for(
-            lambda: all(_arrival_scores(client, i) for i in (queued, qualified)), SWEEP * 50
+            lambda: (
+                all(_arrival_scores(client, i) for i in (queued, qualified))
+                and bool(_scores(client, qualified, "qualified"))
+            ),
+            SWEEP * 50,
         )
         assert waited is not None, "the sweeper did not score the stored leads"
         queue = client.get("/queue", headers=headers()).json()["items"]
