@@ -41,7 +41,7 @@ from features.spec import KnownAt, load_spec
 from training.model import GbmEstimator, LeadModel
 from training.settings import TrainingSettings
 from training.tracking.runs import log_training_run
-from training.trainer import TrainOptions, train_model
+from training.trainer import TrainOptions, TrainResult, train_model
 
 KEY = "demo-sdr-key"
 
@@ -169,6 +169,19 @@ def http_beside(
             server.wait(timeout=30)
 
 
+def log_champion(result: TrainResult, data_dir: Path, sample: pd.DataFrame) -> None:
+    """``result`` logged and registered (the champion) in ``data_dir``'s MLflow store."""
+    settings = TrainingSettings(data_dir=data_dir)
+    log_training_run(
+        result,
+        "bench",
+        settings.tracking_uri,
+        settings.mlflow_experiment,
+        settings.artifact_root,
+        sample=sample,
+    )
+
+
 def score_body(record: dict[str, object]) -> bytes:
     """One lead as JSON: missing values (NaN, NaT) become null, timestamps ISO text."""
     clean = {k: (None if pd.isna(v) else v) for k, v in record.items()}
@@ -292,15 +305,7 @@ def main() -> None:
     bodies = [score_body(r) for r in one_by_one[:500]]
     with tempfile.TemporaryDirectory() as tmp:
         today_dir = Path(tmp) / "today"
-        settings = TrainingSettings(data_dir=today_dir)
-        log_training_run(
-            result,
-            "bench",
-            settings.tracking_uri,
-            settings.mlflow_experiment,
-            settings.artifact_root,
-            sample=data.frame.head(500),
-        )
+        log_champion(result, today_dir, data.frame.head(500))
         sides: dict[str, tuple[Path, Path | None]] = {"today": (today_dir, None)}
         if args.before:
             tree = Path(tmp) / "before-tree"

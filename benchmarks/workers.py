@@ -28,14 +28,12 @@ import tempfile
 from pathlib import Path
 
 import pandas as pd
-from latency import KEY, score_body, start_server
+from latency import KEY, log_champion, score_body, start_server
 from report import load_average, markdown_table, write_section
 
 from features.dataset import prepare_frame
 from features.demo import generate_leads
 from features.spec import KnownAt, load_spec
-from training.settings import TrainingSettings
-from training.tracking.runs import log_training_run
 from training.trainer import TrainOptions, train_model
 
 CONNECTIONS = 16
@@ -62,15 +60,7 @@ def _log_model(data_dir: Path, rows: int) -> list[bytes]:
     print(f"training the arrival/sql demo model on {rows:,} leads ...", flush=True)
     options = TrainOptions(known_at=KnownAt.ARRIVAL, target="sql", refit=False)
     result = train_model(data, options)
-    settings = TrainingSettings(data_dir=data_dir)
-    log_training_run(
-        result,
-        "bench",
-        settings.tracking_uri,
-        settings.mlflow_experiment,
-        settings.artifact_root,
-        sample=data.frame.head(500),
-    )
+    log_champion(result, data_dir, data.frame.head(500))
     leads, _ = generate_leads(n=500, seed=7)
     columns = set(result.model.input_columns)
     return [
