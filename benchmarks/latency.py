@@ -98,10 +98,11 @@ def _child_in_process(inputs: Path) -> None:
 
 
 def start_server(
-    data_dir: Path, tree: Path | None = None, workers: int = 1
+    data_dir: Path, tree: Path | None = None, workers: int = 1, cli: bool = False
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The service on ``data_dir``'s models in ``workers`` processes (`leadscore serve`);
-    ``tree``: the packages of another commit, run on uvicorn directly."""
+    """The app factory on uvicorn serving ``data_dir``'s models in ``workers`` processes;
+    ``tree``: the packages of another commit; ``cli``: today's service started as users
+    start it (`leadscore serve`)."""
     port = _free_port()
     env = {
         **os.environ,
@@ -109,11 +110,12 @@ def start_server(
         "LEADSCORE_DEMO": "true",
         "LEADSCORE_MODEL_CHECK_SECONDS": "0",
     }
-    if tree is None:  # today's service as users start it
+    if cli and tree is None:
         command = [sys.executable, "-m", "serving", "serve", "--port", str(port)]
         command += ["--log-level", "warning", "--workers", str(workers)]
-    else:  # an earlier commit's app factory, on uvicorn directly
-        env["PYTHONPATH"] = str(tree)
+    else:
+        if tree is not None:
+            env["PYTHONPATH"] = str(tree)
         command = [sys.executable, "-m", "uvicorn", "serving.app:create_app", "--factory"]
         command += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
         command += ["--workers", str(workers)]

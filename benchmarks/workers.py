@@ -156,9 +156,8 @@ def main() -> None:
         shutil.copytree(folder / "one", folder / "two")
         (folder / "bodies.jsonl").write_bytes(b"\n".join(bodies) + b"\n")
         (folder / "post.lua").write_text(LUA.replace("KEY", KEY), encoding="utf-8")
-        started = {
-            n: start_server(folder / name, workers=n) for n, name in ((1, "one"), (2, "two"))
-        }
+        sides = ((1, "one"), (2, "two"))
+        started = {n: start_server(folder / name, workers=n, cli=True) for n, name in sides}
         try:
             load_before = load_average()
             urls = {n: url for n, (_server, url) in started.items()}
