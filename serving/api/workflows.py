@@ -11,7 +11,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -385,24 +385,32 @@ def _score_answers(
     )
 
 
+#: Answers younger than this are left to the request that stored them: it scores them
+#: itself, a moment later (the sweeper scoring them too would write a second score).
+ANSWERS_GRACE = timedelta(seconds=60)
+
+
 def rescore_unscored(services: Services, store: Store, models: ModelSet, limit: int = 1000) -> int:
-    """Score up to ``limit`` stored leads that have no arrival score (their scoring was
-    interrupted, e.g. by a crash or an outage), queued or not, and the qualified score of
-    those stored with answers; returns how many."""
+    """Score up to ``limit`` stored leads whose scoring was interrupted (e.g. by a crash or
+    an outage): the arrival score of those without one, queued or not, and the qualified
+    score of those stored with answers (answered over :data:`ANSWERS_GRACE` ago) but not
+    scored on them; returns how many leads."""
     done = 0
-    for row in store.unscored_leads(limit):
+    answered_before = services.clock() - ANSWERS_GRACE
+    for row in store.unscored_leads(limit, answered_before):
         try:
-            _score_and_store(
-                services,
-                store,
-                models,
-                row.id,
-                "arrival",
-                arrival_view(row.record),
-                only_if_unscored=True,
-                route_it=False,
-            )
             stored = store.lead(row.id)
+            if not _scored(stored, "arrival"):
+                _score_and_store(
+                    services,
+                    store,
+                    models,
+                    row.id,
+                    "arrival",
+                    arrival_view(row.record),
+                    only_if_unscored=True,
+                    route_it=False,
+                )
             if stored.qualifications and not _scored(stored, "qualified"):
                 _score_answers(services, store, models, row.id, stored.record)
             done += 1

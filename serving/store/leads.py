@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload, selectinload, sessionmaker
 
@@ -264,17 +264,31 @@ class Store:
             found = session.scalar(select(LeadRow.id).where(LeadRow.external_id == external_id))
             return None if found is None else int(found)
 
-    def unscored_leads(self, limit: int = 1000) -> list[LeadRow]:
+    def unscored_leads(
+        self, limit: int = 1000, answered_before: datetime | None = None
+    ) -> list[LeadRow]:
         """Leads stored without an arrival score, queued or not (scoring was interrupted,
-        e.g. by a crash or a database outage between storing and scoring): queued leads
-        first, so SDRs' leads are not kept waiting behind an imported history, then the
-        rest; oldest first within each."""
+        e.g. by a crash or a database outage between storing and scoring), and, with
+        ``answered_before``, leads answered before then that have no qualified score (the
+        answers were stored, their scoring cut short): queued leads first, so SDRs' leads
+        are not kept waiting behind an imported history, then the rest; oldest first
+        within each."""
         with self.reading() as session:
             arrival_scored = select(ScoreRow.lead_id).where(ScoreRow.kind == "arrival")
+            missing: ColumnElement[bool] = LeadRow.id.not_in(arrival_scored)
+            if answered_before is not None:
+                qualified_scored = select(ScoreRow.lead_id).where(ScoreRow.kind == "qualified")
+                missing = or_(
+                    missing,
+                    and_(
+                        LeadRow.qualified_at < answered_before,
+                        LeadRow.id.not_in(qualified_scored),
+                    ),
+                )
             return list(
                 session.scalars(
                     select(LeadRow)
-                    .where(LeadRow.id.not_in(arrival_scored))
+                    .where(missing)
                     .order_by(LeadRow.in_queue.desc(), LeadRow.id)
                     .limit(limit)
                 )

@@ -9,16 +9,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from serving.api.workflows import ANSWERS_GRACE
 from serving.app import create_app
 from serving.background import Periodic
 from serving.modelset import MemoryLoader
+from serving.scores import Score
 from serving.settings import ServingSettings
 from serving.store.leads import NewLead, Store
 from serving.store.tables import make_engine
@@ -165,6 +167,42 @@ def test_a_job_retries_sooner_after_a_failure_and_stops_at_once() -> None:
     started = time.monotonic()
     assert slow.stop()
     assert time.monotonic() - started < 1, "stop waits for no interval"
+
+
+def test_answers_whose_scoring_was_cut_short_are_scored_once_past_the_grace(
+    sweeping: ServingSettings,
+) -> None:
+    """A lead scored on arrival whose answers were stored but not scored (the qualify
+    request died between the two) gets its qualified score from a sweep once the answers
+    are older than the grace; answers just stored are left to their own request."""
+    store = Store.open(sweeping.store_url)
+    answered = datetime.now(UTC) - ANSWERS_GRACE - timedelta(seconds=5)
+    try:
+        cut, fresh = (
+            store.add_lead(interrupted_lead(f"{name}-{uuid.uuid4().hex[:6]}", qualified=True), at)[
+                0
+            ]
+            for name, at in (("cut", answered), ("fresh", datetime.now(UTC)))
+        )
+        for lead_id in (cut, fresh):
+            arrival = Score("arrival", "sql", 0.4, "B", [], "test-model", "1")
+            store.add_scores(lead_id, [arrival], answered, "sql")
+        assert [row.id for row in store.unscored_leads(10)] == []  # arrival scores alone
+        before = datetime.now(UTC) - ANSWERS_GRACE
+        assert [row.id for row in store.unscored_leads(10, before)] == [cut]
+    finally:
+        store.close()
+    with TestClient(create_app(sweeping, loader=MemoryLoader())) as client:
+        # the sweep that scores the cut lead's answers also passes the fresh lead by
+        waited = _wait_for(lambda: bool(_scores(client, cut, "qualified")), SWEEP * 50)
+        assert waited is not None, "the sweeper did not score the stored answers"
+        cut_detail = client.get(f"/leads/{cut}", headers=headers()).json()
+        fresh_detail = client.get(f"/leads/{fresh}", headers=headers()).json()
+    stages = [s["stage"] for s in cut_detail["scores"]]
+    assert stages.count("arrival") == 1
+    assert stages.count("qualified") == 1
+    assert cut_detail["route"] is not None  # the qualified score suggests a route
+    assert [s["stage"] for s in fresh_detail["scores"]] == ["arrival"]
 
 
 def test_queued_leads_are_swept_before_a_history_left_unscored(settings: ServingSettings) -> None:
