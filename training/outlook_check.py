@@ -148,9 +148,10 @@ def as_it_stood(d: OutlookData, rows: np.ndarray, when: pd.Timestamp) -> Outlook
     limit = np.asarray((when - pd.DatetimeIndex(kept.arrived)) / _DAY, dtype=float)
     follow = {stage: followed_to(f, limit) for stage, f in kept.follow.items()}
     won = follow[Stage.WON].event
+    revenue = None if kept.revenue is None else np.where(won, kept.revenue, np.nan)
     return OutlookData(
         kept.frame, follow, np.where(won, kept.values, np.nan), won, kept.arrived, when,
-        kept.currency,
+        kept.currency, revenue,
     )  # fmt: skip
 
 

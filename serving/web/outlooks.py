@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from features.deal import money_feature
 from features.i18n import N_, Translator
 from serving.api.schemas import OutlookOut
 from serving.reports import dataset_spec
 from serving.settings import ServingSettings
 from serving.web.views import sla_words
-from training.channels.leads import money_feature
 from training.channels.money import DealMoney
 from training.outlook import EXPECTED_VALUE_HORIZON, HORIZONS, horizon_key
 
