@@ -405,9 +405,7 @@ class DatasetSpec(SpecSection):
             problems.append(f"target column '{column}' cannot also be a feature (leakage)")
         inputs = {c for f in self.features for c in f.input_columns}
         for column in [c for c in self.deal.columns if c in inputs]:
-            problems.append(
-                f"deal column '{column}' cannot also be a feature (leakage: an outcome)"
-            )
+            problems.append(f"deal column '{column}' cannot also be a feature (leakage)")
         problems += explained_with_problems([(f.column, f) for f in self.features])
         if isinstance(self.split, TimeSplit) and self.time_column is None:
             problems.append("split kind 'time' needs time_column")
