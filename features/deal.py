@@ -128,13 +128,16 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return amounts.to_numpy(dtype=float, na_value=np.nan)
 
 
-def _missing(spec: DatasetSpec | None, section: DealSection, columns: list[str]) -> None:
+def missing_columns(spec: DatasetSpec | None, columns: list[str]) -> str | None:
+    """What is wrong when a column the spec's deal section names is not among ``columns``
+    (the spec and each column with its key said); None when nothing is."""
+    section = spec.deal if spec is not None else DealSection()
     absent = {k: c for k, c in section.named().items() if c not in columns}
     if not absent:
-        return
+        return None
     where = f"{spec.source_path or spec.name}" if spec is not None else "the spec"
     names = ", ".join(f"'{c}' (deal.{k})" for k, c in absent.items())
-    raise DealColumnError(f"{where}: the deal section names {names}, not in the data")
+    return f"{where}: the deal section names {names}, not in the data"
 
 
 def deal_values(frame: pd.DataFrame, spec: DatasetSpec | None) -> DealValues:
@@ -143,7 +146,9 @@ def deal_values(frame: pd.DataFrame, spec: DatasetSpec | None) -> DealValues:
     section names is not in ``frame``."""
     section = spec.deal if spec is not None else DealSection()
     columns = [str(c) for c in frame.columns]
-    _missing(spec, section, columns)
+    problem = missing_columns(spec, columns)
+    if problem is not None:
+        raise DealColumnError(problem)
     base, rates = money_rates(spec)
     if section.value_column not in columns:
         return DealValues(np.full(len(frame), np.nan), base, found=False)
