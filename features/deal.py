@@ -4,11 +4,12 @@ columns of a frame read into the spec's base currency.
 
 ::
 
-    deal: {value_column: close_value, currency: USD}
+    deal: {value_column: close_value, currency: USD}     # no currency column: USD
     deal: {value_column: amount, currency_column: amount_currency, lifetime_column: months}
 
 Without the section a spec reads ``deal_value`` in ``deal_currency`` (the demo data and the
-lead store), and a frame without them has no deal values. A column the section names itself
+lead store, which holds every export's deals so: :func:`as_stored`), and a frame without
+them has no deal values. A column the section names itself
 must be in the data (:class:`DealColumnError` says which). The deal's columns are outcomes,
 known only once a lead is won: a spec refuses one as a feature (``features.spec``).
 
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from features.coerce import as_object_array, to_text
 from features.rates import CurrencyCode
@@ -39,17 +40,15 @@ DEFAULT_BASE = "RUB"
 
 
 class DealSection(SpecSection):
-    """The columns of a won deal: its value, its currency (a column, or one ``currency`` for
-    every deal) and the client's lifetime in billing periods (optional)."""
+    """The columns of a won deal: its value, its currency (a column; ``currency`` where it is
+    blank or absent) and the client's lifetime in billing periods (optional)."""
 
     value_column: str = Field(default=DEFAULT_VALUE_COLUMN, min_length=1)
-    currency_column: str | None = Field(
-        default=None,
-        min_length=1,
-        description=f"default: {DEFAULT_CURRENCY_COLUMN}, unless `currency` is given",
-    )
+    currency_column: str = Field(default=DEFAULT_CURRENCY_COLUMN, min_length=1)
     currency: CurrencyCode | None = Field(
-        default=None, description="the currency of every deal, when the export has no column"
+        default=None,
+        description="the deal's currency where the currency column is blank or absent (every "
+        "deal's, in an export without one); the base when the spec has no money rates",
     )
     lifetime_column: str | None = Field(
         default=None,
@@ -57,23 +56,10 @@ class DealSection(SpecSection):
         description="billing periods a won client stays (LT): gives the expected revenue",
     )
 
-    @model_validator(mode="after")
-    def _one_currency(self) -> DealSection:
-        if self.currency is not None and self.currency_column is not None:
-            raise ValueError("give the deal's currency or its currency_column, not both")
-        return self
-
-    @property
-    def currency_source(self) -> str | None:
-        """The column holding each deal's currency (None: ``currency`` for every deal)."""
-        if self.currency_column is not None or self.currency is not None:
-            return self.currency_column
-        return DEFAULT_CURRENCY_COLUMN
-
     @property
     def columns(self) -> list[str]:
         """Every column the section reads (defaults included)."""
-        named = (self.value_column, self.currency_source, self.lifetime_column)
+        named = (self.value_column, self.currency_column, self.lifetime_column)
         return [c for c in named if c is not None]
 
     def named(self) -> dict[str, str]:
@@ -103,6 +89,13 @@ class DealValues:
     def revenue(self) -> np.ndarray | None:
         """The value over the client's lifetime (value x LT; None: no lifetime column)."""
         return None if self.lifetime is None else self.values * self.lifetime
+
+
+def as_stored(spec: DatasetSpec) -> DatasetSpec:
+    """``spec`` reading deals as the lead store holds them (``deal_value`` in
+    ``deal_currency``, whatever the export called them: the import wrote them so), its
+    ``currency`` kept; the store keeps no lifetime."""
+    return spec.model_copy(update={"deal": DealSection(currency=spec.deal.currency)})
 
 
 def money_feature(spec: DatasetSpec | None) -> FeatureSpec | None:
@@ -153,12 +146,14 @@ def deal_values(frame: pd.DataFrame, spec: DatasetSpec | None) -> DealValues:
     if section.value_column not in columns:
         return DealValues(np.full(len(frame), np.nan), base, found=False)
     amount = _numbers(frame[section.value_column])
-    source = section.currency_source
-    if source is not None and source in columns:
-        text = to_text(as_object_array(frame[source]))
-        codes = [base if pd.isna(c) else str(c).strip().upper() for c in text]
+    blank = section.currency or base
+    if section.currency_column in columns:
+        text = to_text(as_object_array(frame[section.currency_column]))
+        codes = [
+            blank if pd.isna(c) or not str(c).strip() else str(c).strip().upper() for c in text
+        ]
     else:
-        codes = [section.currency or base] * len(frame)
+        codes = [blank] * len(frame)
     rate = np.array([rates.get(code, np.nan) for code in codes], dtype=float)
     dropped = int(np.sum(~np.isnan(amount) & np.isnan(rate)))
     lifetime = None

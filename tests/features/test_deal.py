@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from features.checks import unused_columns
-from features.deal import DealColumnError, deal_values, money_rates
+from features.deal import DealColumnError, as_stored, deal_values, money_rates
 from features.spec import DatasetSpec, SpecError, load_spec
 from tests.features.tiny_spec import TINY_SPEC_HEAD
 
@@ -93,11 +93,34 @@ def test_custom_columns_are_read_and_converted_with_the_spec_s_rates(tmp_path: P
 def test_one_currency_for_every_deal_is_the_base_without_money_rates(tmp_path: Path) -> None:
     spec = _spec(tmp_path, _raw({"value_column": "close_value", "currency": "usd"}))
     assert spec.deal.currency == "USD"
-    assert spec.deal.columns == ["close_value"]
+    assert spec.deal.columns == ["close_value", "deal_currency"]
     assert money_rates(spec) == ("USD", {"USD": 1.0})
     deals = deal_values(pd.DataFrame({"close_value": [1054, 0]}), spec)
     assert deals.currency == "USD"
     assert deals.values.tolist() == [1054.0, 0.0]
+
+
+def test_a_blank_or_absent_currency_is_the_section_s_currency(tmp_path: Path) -> None:
+    raw = _raw({"value_column": "v", "currency_column": "c", "currency": "USD"})
+    spec = _spec(tmp_path, raw)
+    frame = pd.DataFrame({"v": [1.0, 2.0, 3.0], "c": ["USD", None, " "]})
+    assert deal_values(frame, spec).values.tolist() == [1.0, 2.0, 3.0]
+    with pytest.raises(DealColumnError, match=r"deal\.currency_column"):
+        deal_values(frame.drop(columns=["c"]), spec)  # named, so it must be there
+    eur = deal_values(pd.DataFrame({"v": [1.0], "c": ["EUR"]}), spec)
+    assert eur.dropped == 1  # no rate from EUR to the base, USD
+
+
+def test_the_lead_store_s_deals_are_read_with_the_default_names(tmp_path: Path) -> None:
+    deal = {"value_column": "close_value", "currency": "USD", "lifetime_column": "months"}
+    stored = as_stored(_spec(tmp_path, _raw(deal)))
+    assert stored.deal.columns == ["deal_value", "deal_currency"]
+    assert stored.deal.currency == "USD"
+    frame = pd.DataFrame({"deal_value": [5.0], "deal_currency": ["USD"]})
+    deals = deal_values(frame, stored)
+    assert deals.currency == "USD"
+    assert deals.values.tolist() == [5.0]
+    assert deals.lifetime is None
 
 
 def test_the_shipped_crm_spec_reads_close_value_in_usd_and_never_as_a_feature() -> None:
@@ -134,7 +157,6 @@ def test_a_deal_column_is_refused_as_a_feature(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("deal", "said"),
     [
-        ({"value_column": "v", "currency": "USD", "currency_column": "c"}, "not both"),
         ({"value_column": "v", "currency": "DOLLAR"}, "ISO 4217"),
         ({"value_column": "v", "lifetime": "months"}, "deal.lifetime"),
         ({"value_column": ""}, "deal.value_column"),
