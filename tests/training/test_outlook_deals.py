@@ -25,7 +25,9 @@ from training.outlook import (
     OutlookUnavailableError,
     fit_outlook,
     horizon_key,
+    outlook_data,
 )
+from training.outlook_check import check_outlook
 
 SHARED_DATA = Path(__file__).parents[3] / "shared" / "data"
 #: Billing periods every won client of the LT test stays.
@@ -61,6 +63,22 @@ def test_the_expected_revenue_is_p_won_times_the_value_over_the_lifetime(
         assert one.expected_revenue == pytest.approx(one.within[WON_180] * one.revenue_if_won)
     stored = LeadOutlook.from_dict(json.loads(json.dumps(got[0].as_dict())))
     assert stored == got[0]
+
+
+def test_the_check_measures_the_revenue_model_as_the_value_model(
+    export: tuple[LeadData, pd.DataFrame],
+) -> None:
+    data, raw = export
+    months = np.where(raw["deal_value"].notna(), LIFETIME, np.nan)
+    every = outlook_data(_with_lifetime(data), raw.assign(months=months))
+    check = check_outlook(data.spec, every, OutlookOptions(num_threads=1, max_leads=3_000))
+    assert check.value_mape is not None
+    assert check.revenue_mape is not None
+    # value x 12 has the value's relative errors, and the median baseline's
+    assert check.revenue_mape == pytest.approx(check.value_mape, rel=1e-3)
+    assert check.revenue_baseline_mape == pytest.approx(check.baseline_mape, rel=1e-6)
+    assert "oot_revenue_mape" in check.metrics()
+    assert any(line.startswith("  revenue over LT: MAPE") for line in check.lines())
 
 
 def test_without_a_lifetime_column_there_is_no_expected_revenue(
