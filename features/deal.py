@@ -9,9 +9,9 @@ columns of a frame read into the spec's base currency.
 
 Without the section a spec reads ``deal_value`` in ``deal_currency`` (the demo data and the
 lead store, which holds every export's deals so: :func:`as_stored`), and a frame without
-them has no deal values. A column the section names itself
-must be in the data (:class:`DealColumnError` says which). The deal's columns are outcomes,
-known only once a lead is won: a spec refuses one as a feature (``features.spec``).
+them has no deal values. A column the section names itself must be in the data
+(:class:`DealColumnError` says which). The deal's columns are outcomes, known only once a
+lead is won: a spec refuses one as a feature (``features.spec``).
 
 Amounts are converted with the rates of the spec's first money feature with rates; a spec
 without one counts in the deal's own ``currency`` (else RUB) and converts nothing.
