@@ -135,8 +135,8 @@ def missing_columns(spec: DatasetSpec | None, columns: list[str]) -> str | None:
 
 def deal_values(frame: pd.DataFrame, spec: DatasetSpec | None) -> DealValues:
     """``frame``'s deal values in the spec's base currency, read as its deal section says
-    (the default section when ``spec`` is None); :class:`DealColumnError` when a column the
-    section names is not in ``frame``."""
+    (the default section when ``spec`` is None; a value of 0 or below is no deal);
+    :class:`DealColumnError` when a column the section names is not in ``frame``."""
     section = spec.deal if spec is not None else DealSection()
     columns = [str(c) for c in frame.columns]
     problem = missing_columns(spec, columns)
@@ -146,6 +146,7 @@ def deal_values(frame: pd.DataFrame, spec: DatasetSpec | None) -> DealValues:
     if section.value_column not in columns:
         return DealValues(np.full(len(frame), np.nan), base, found=False)
     amount = _numbers(frame[section.value_column])
+    amount = np.where(amount > 0, amount, np.nan)  # 0 is no deal (Maven's lost deals say 0)
     blank = section.currency or base
     if section.currency_column in columns:
         text = to_text(as_object_array(frame[section.currency_column]))

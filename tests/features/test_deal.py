@@ -95,9 +95,10 @@ def test_one_currency_for_every_deal_is_the_base_without_money_rates(tmp_path: P
     assert spec.deal.currency == "USD"
     assert spec.deal.columns == ["close_value", "deal_currency"]
     assert money_rates(spec) == ("USD", {"USD": 1.0})
-    deals = deal_values(pd.DataFrame({"close_value": [1054, 0]}), spec)
+    deals = deal_values(pd.DataFrame({"close_value": [1054, 0, -5]}), spec)
     assert deals.currency == "USD"
-    assert deals.values.tolist() == [1054.0, 0.0]
+    assert deals.values[0] == 1054.0
+    assert np.isnan(deals.values[1:]).all()  # a lost deal's 0 is no deal
 
 
 def test_a_blank_or_absent_currency_is_the_section_s_currency(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.dataset import prepare_frame
+from features.dataset import load_dataset, prepare_frame
 from features.deal import DealSection
 from features.spec import load_spec
 from tests.training.channels.demo_model import Demo
@@ -79,3 +79,16 @@ def test_deal_values_come_from_the_columns_the_spec_s_deal_section_names(
     assert custom.deal_currency == "RUB"
     with pytest.raises(ReportError, match=r"'amount' \(deal.value_column\)"):
         leads_from_records(frame.head(800), spec=spec)
+
+
+def test_the_crm_review_values_only_its_won_deals_in_usd() -> None:
+    spec = load_spec("crm_sales")
+    path = spec.data_path()
+    if path is None or not path.is_file():
+        pytest.skip(f"../shared/data not present: {path} (real-data tests need it)")
+    data = load_dataset(spec, path)
+    leads = leads_from_data(data, pd.read_csv(path))
+    assert leads.deal_currency == "USD"
+    assert leads.deal_value is not None
+    valued = np.isfinite(leads.deal_value)
+    np.testing.assert_array_equal(valued, data.targets["won"].astype(bool))  # lost: 0, no deal
