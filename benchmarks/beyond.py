@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from report import load_average, markdown_table, publish  # noqa: E402
 
+from features.deal import deal_values  # noqa: E402
 from features.demo import generate_leads  # noqa: E402
 from features.demo.stories import SIZES, story  # noqa: E402
 from features.demo.timing import sql_within, won_within  # noqa: E402
@@ -133,7 +134,7 @@ def seed_capture(rows: int, seed: int) -> dict[str, object]:
     spec = load_spec("demo")
     frame, _truth = generate_leads(n=rows, seed=seed, timing=True)
     train, test, as_of = split(frame.sort_values("arrived_at", kind="stable"))
-    values = value.base_values(train, spec)
+    values = deal_values(train, spec).values
     won = np.flatnonzero(
         (train["closed_at"].notna() & (train["closed_at"] < as_of)).to_numpy() & np.isfinite(values)
     )
@@ -142,7 +143,7 @@ def seed_capture(rows: int, seed: int) -> dict[str, object]:
         for target, hs in HORIZONS.items()
     }
     vm = value.fit_value_model(spec, train.iloc[won], values[won], value.ValueOptions())
-    realised = np.nan_to_num(value.base_values(test, spec))
+    realised = np.nan_to_num(deal_values(test, spec).values)
     by_p_sql = value.captured_value(p["sql"][90], realised)
     by_ev = value.captured_value(value.expected_value(p["won"][180], vm.expected(test)), realised)
     oracle = value.captured_value(test["true_expected_value"].to_numpy(), realised)
@@ -202,11 +203,11 @@ def main() -> None:
     table_b = pd.DataFrame(calibration)
 
     # (c) expected value
-    train_values = value.base_values(train, spec)
+    train_values = deal_values(train, spec).values
     closed = train["closed_at"].notna() & (train["closed_at"] < as_of)
     won_rows = np.flatnonzero(closed.to_numpy() & np.isfinite(train_values))
     won_train = train.iloc[won_rows]
-    test_values = value.base_values(test, spec)
+    test_values = deal_values(test, spec).values
     test_won = np.isfinite(test_values)
     baseline = value.fit_service_medians(list(won_train["need_service"]), train_values[won_rows])
     base_mape = value.mape(

@@ -187,8 +187,9 @@ def read_columns(spec: DatasetSpec) -> set[str]:
 
 
 def unused_columns(columns: list[str], spec: DatasetSpec) -> list[str]:
-    """Columns of the file the spec neither reads (roles, features, rows, join keys) nor drops."""
-    used = read_columns(spec)
+    """Columns of the file the spec neither reads (roles, features, rows, join keys, the
+    deal's columns) nor drops."""
+    used = read_columns(spec) | set(spec.deal.columns)
     return [c for c in columns if c not in used and not any(d.matches(c) for d in spec.drop)]
 
 

@@ -4,8 +4,9 @@ A spec is a YAML file. Nothing in leadscore hard-codes a data set's column names
 CRM export needs only a new spec. Shipped specs live in ``features/specs/``:
 ``demo.yaml``, ``x_education.yaml``, ``olist.yaml``, ``bank_marketing.yaml`` and
 ``crm_sales.yaml``. Besides roles, targets, features and the split, a spec says how its CSV
-is read (``read``), which rows count (``rows``) and which lookup tables are joined on
-(``joins``); docs/specs.md has every key with an example. Errors name the file and line.
+is read (``read``), which rows count (``rows``), which lookup tables are joined on
+(``joins``) and which columns hold a won deal (``deal``, :mod:`features.deal`);
+docs/specs.md has every key with an example. Errors name the file and line.
 
 Example (abridged)::
 
@@ -46,6 +47,7 @@ from pydantic import (
     model_validator,
 )
 
+from features.deal import DealSection
 from features.funnel import Stage
 from features.labels import FeatureLabels, copy_labels, explained_with_problems
 from features.rates import CurrencyCode, Rate, RatesError, read_rates, yaml_document
@@ -375,6 +377,7 @@ class DatasetSpec(SpecSection):
     )
     joins: list[Join] = Field(default_factory=list)
     drop: list[DroppedColumn] = Field(default_factory=list)
+    deal: DealSection = Field(default_factory=DealSection)
     targets: dict[str, Target] = Field(min_length=1)
     features: list[FeatureSpec] = Field(min_length=1)
     split: Split = Field(default_factory=lambda: KFoldSplit(kind="stratified_kfold"))
@@ -400,6 +403,9 @@ class DatasetSpec(SpecSection):
         }
         for column in sorted(target_columns & seen):
             problems.append(f"target column '{column}' cannot also be a feature (leakage)")
+        inputs = {c for f in self.features for c in f.input_columns}
+        for column in [c for c in self.deal.columns if c in inputs]:
+            problems.append(f"deal column '{column}' cannot also be a feature (leakage)")
         problems += explained_with_problems([(f.column, f) for f in self.features])
         if isinstance(self.split, TimeSplit) and self.time_column is None:
             problems.append("split kind 'time' needs time_column")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from features.deal import as_stored
 from serving.modelset import ModelSet
 from serving.settings import ServingSettings
 from serving.store.leads import Store
@@ -74,7 +75,8 @@ def store_leads(store: Store, settings: ServingSettings, period: Period) -> Stor
     frame = store_frame(store, arrived_before=before)
     mask = period.mask(pd.DatetimeIndex(frame["arrived_at"]))
     frame = frame if mask is None else frame[mask]
-    return StoreLeads(frame, dataset_spec(settings.dataset))
+    spec = dataset_spec(settings.dataset)
+    return StoreLeads(frame, None if spec is None else as_stored(spec))  # the store's deals
 
 
 def read_store_leads(settings: ServingSettings, period: Period) -> StoreLeads:

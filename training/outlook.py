@@ -11,7 +11,10 @@ The event times come the way a real CRM export has them: the moment the lead's s
 history first reaches the stage (a status of ``features.funnel`` whose stage is that one or
 later); a lead that has not reached it is followed until the export's end (the latest
 moment the export records: an arrival or a status change) and censored there. Deal values
-are the won deals' ``deal_value`` converted to the base currency. :func:`fit_outlook`
+are the won deals' values in the base currency, from the columns the spec's ``deal:``
+section names (``features.deal``). Where it names the client's lifetime (LT, billing
+periods), a second value model of the same kind fits the won deals' value x LT, and a lead's
+expected revenue is ``P(won within 180 days) x E[value x LT | won]``. :func:`fit_outlook`
 raises :class:`OutlookUnavailableError` when an export lacks these columns or events.
 """
 
@@ -28,14 +31,14 @@ import pandas as pd
 
 from features.coerce import as_object_array, to_text
 from features.dataset import LeadData
+from features.deal import DealColumnError, deal_values
 from features.funnel import Stage, Status
 from features.pipeline.columns import Inputs
 from features.spec import DatasetSpec
-from training.channels.leads import money_rates
 from training.survival.conversion import ConversionModel, fit_conversion
 from training.survival.expand import FollowUp, follow_up
 from training.survival.hazard import HazardOptions
-from training.value import ValueModel, ValueOptions, base_values, fit_value_model
+from training.value import ValueModel, ValueOptions, fit_value_model
 
 #: The word an outlook stands in for a target in registered names (``leadscore-arrival-outlook``).
 OUTLOOK = "outlook"
@@ -47,7 +50,6 @@ EXPECTED_VALUE_HORIZON = 180
 MIN_WON_DEALS = 20
 #: The export's columns the outlook reads beyond the spec's features.
 HISTORY_COLUMN = "status_history"
-DEAL_COLUMN = "deal_value"
 
 
 class OutlookUnavailableError(ValueError):
@@ -62,7 +64,8 @@ def horizon_key(stage: Stage | str, days: int) -> str:
 @dataclass(frozen=True)
 class LeadOutlook:
     """One lead's outlook: chances per horizon (``horizon_key`` -> probability), the deal
-    value if won with its range, and the expected value, all money in ``currency``."""
+    value if won with its range, the expected value and, where the data gives the client's
+    lifetime, the revenue over it if won and the expected revenue; all money in ``currency``."""
 
     within: dict[str, float]
     currency: str
@@ -70,6 +73,8 @@ class LeadOutlook:
     value_low: float | None = None
     value_high: float | None = None
     expected_value: float | None = None
+    revenue_if_won: float | None = None
+    expected_revenue: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +84,8 @@ class LeadOutlook:
             "value_low": self.value_low,
             "value_high": self.value_high,
             "expected_value": self.expected_value,
+            "revenue_if_won": self.revenue_if_won,
+            "expected_revenue": self.expected_revenue,
         }
 
     @classmethod
@@ -90,6 +97,8 @@ class LeadOutlook:
             value_low=_optional(stored.get("value_low")),
             value_high=_optional(stored.get("value_high")),
             expected_value=_optional(stored.get("expected_value")),
+            revenue_if_won=_optional(stored.get("revenue_if_won")),
+            expected_revenue=_optional(stored.get("expected_revenue")),
         )
 
 
@@ -103,7 +112,8 @@ def _finite(value: float) -> float | None:
 
 @dataclass
 class Outlook:
-    """The served outlook of one moment: conversion models per stage, the value model."""
+    """The served outlook of one moment: conversion models per stage, the value model and
+    the revenue model (value x LT; None when the data gives no client lifetime)."""
 
     dataset: str
     known_at: str
@@ -112,6 +122,7 @@ class Outlook:
     value: ValueModel | None = None
     notes: list[str] = field(default_factory=list)
     target: str = OUTLOOK
+    revenue: ValueModel | None = None
 
     def predict(self, records: Inputs) -> list[LeadOutlook]:
         """Every lead's outlook (raw rows or flat records, as a ``LeadModel`` scores)."""
@@ -129,6 +140,8 @@ class Outlook:
             mean, low, high = nan, nan, nan
         won = chances.get(horizon_key(Stage.WON, EXPECTED_VALUE_HORIZON), nan)
         ev = won * mean
+        revenue = nan if self.revenue is None else self.revenue.expected(frame)
+        er = won * revenue
         return [
             LeadOutlook(
                 within={key: float(p[i]) for key, p in chances.items()},
@@ -137,6 +150,8 @@ class Outlook:
                 value_low=_finite(float(low[i])),
                 value_high=_finite(float(high[i])),
                 expected_value=_finite(float(ev[i])),
+                revenue_if_won=_finite(float(revenue[i])),
+                expected_revenue=_finite(float(er[i])),
             )
             for i in range(n)
         ]
@@ -181,6 +196,7 @@ class OutlookData:
     arrived: pd.Series  # arrival times (UTC), by position
     as_of: pd.Timestamp
     currency: str
+    revenue: np.ndarray | None = None  # value x LT (nan: none); None: no lifetime column
 
 
 def _aligned(data: LeadData, raw: pd.DataFrame) -> pd.DataFrame:
@@ -207,14 +223,15 @@ def outlook_data(data: LeadData, raw: pd.DataFrame) -> OutlookData:
     for stage in HORIZONS:
         reached = pd.Series([first_reached(h, stage) for h in history], dtype="datetime64[ns, UTC]")
         follow[stage] = follow_up(arrived, reached.where(reached >= arrived), as_of)
-    base, _rates = money_rates(data.spec)
-    values = (
-        base_values(aligned.reset_index(drop=True), data.spec)
-        if DEAL_COLUMN in aligned.columns
-        else np.full(len(data), np.nan)
-    )
+    try:
+        deals = deal_values(aligned.reset_index(drop=True), data.spec)
+    except DealColumnError as error:
+        raise OutlookUnavailableError(str(error)) from None
     won = follow[Stage.WON].event
-    return OutlookData(data.frame, follow, values, won, arrived, pd.Timestamp(as_of), base)
+    when = pd.Timestamp(as_of)
+    return OutlookData(
+        data.frame, follow, deals.values, won, arrived, when, deals.currency, deals.revenue
+    )
 
 
 # --------------------------------------------------------------------------- fitting
@@ -238,6 +255,7 @@ def rows_of(d: OutlookData, rows: np.ndarray) -> OutlookData:
         arrived=d.arrived.iloc[rows].reset_index(drop=True),
         as_of=d.as_of,
         currency=d.currency,
+        revenue=None if d.revenue is None else d.revenue[rows],
     )
 
 
@@ -251,9 +269,11 @@ def sampled(d: OutlookData, max_leads: int, seed: int) -> OutlookData:
     return rows_of(d, np.sort(np.random.default_rng(seed).choice(n, size=max_leads, replace=False)))
 
 
-def won_deals(d: OutlookData) -> np.ndarray:
-    """Positions of the won deals with a value (the value model's rows)."""
-    return np.flatnonzero(d.won & np.isfinite(d.values) & (d.values > 0))
+def won_deals(d: OutlookData, amounts: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the won deals with a positive ``amounts`` (default: their value): the
+    rows of the value model (and, with the revenue over LT, of the revenue model)."""
+    amount = d.values if amounts is None else amounts
+    return np.flatnonzero(d.won & np.isfinite(amount) & (amount > 0))
 
 
 def fit_outlook(
@@ -285,18 +305,34 @@ def fit_on(spec: DatasetSpec, d: OutlookData, opts: OutlookOptions) -> Outlook:
         conversion[stage.value] = fit_conversion(spec, d.frame, d.follow[stage], horizons, hazard)
     if not conversion:
         raise OutlookUnavailableError("no lead reached SQL or won in the status history")
-    value = None
-    deals = won_deals(d)
-    if len(deals) >= MIN_WON_DEALS:
-        value = fit_value_model(
-            spec,
-            d.frame.iloc[deals].reset_index(drop=True),
-            d.values[deals],
-            ValueOptions(known_at=opts.known_at, seed=opts.seed, num_threads=opts.num_threads),
-        )
-    else:
-        notes.append(f"{len(deals)} won deals with a value (< {MIN_WON_DEALS}): no value model")
-    return Outlook(spec.name, opts.known_at, d.currency, conversion, value, notes)
+    value = _value_model(spec, d, d.values, opts, notes, "a value")
+    revenue = None
+    if d.revenue is not None:
+        revenue = _value_model(spec, d, d.revenue, opts, notes, "a value and a lifetime")
+    return Outlook(spec.name, opts.known_at, d.currency, conversion, value, notes, revenue=revenue)
+
+
+def _value_model(
+    spec: DatasetSpec,
+    d: OutlookData,
+    amounts: np.ndarray,
+    opts: OutlookOptions,
+    notes: list[str],
+    what: str,
+) -> ValueModel | None:
+    """The value model of the won deals' ``amounts`` (value, or value x LT); None, with a
+    note, when fewer than ``MIN_WON_DEALS`` have ``what``."""
+    deals = won_deals(d, amounts)
+    if len(deals) < MIN_WON_DEALS:
+        model = "value" if amounts is d.values else "revenue"
+        notes.append(f"{len(deals)} won deals with {what} (< {MIN_WON_DEALS}): no {model} model")
+        return None
+    return fit_value_model(
+        spec,
+        d.frame.iloc[deals].reset_index(drop=True),
+        amounts[deals],
+        ValueOptions(known_at=opts.known_at, seed=opts.seed, num_threads=opts.num_threads),
+    )
 
 
 def chance_names(outlook: Outlook) -> Sequence[str]:

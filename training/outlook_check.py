@@ -8,7 +8,8 @@ horizon up to 180 days has leads whose status at that horizon is known. Leads st
 at a horizon are handled by inverse probability of censoring weights
 (``training.survival.horizons.horizon_labels``): AUC and ECE per chance are weighted, and a
 lead censored before the horizon counts 0. The deal-value model is measured by the MAPE of
-its median on the window's won deals, against the training deals' median value.
+its median on the window's won deals, against the training deals' median value; the revenue
+model (value x LT, where the spec names a lifetime column) the same way.
 
 Pure functions of an :class:`training.outlook.OutlookData`; the runner logs the figures to
 MLflow (``oot_auc_sql_30d``, ...) and writes them in the run's notes.
@@ -38,7 +39,7 @@ from training.retraining.gates import ece_noise
 from training.survival.expand import FollowUp
 from training.survival.horizons import horizon_labels
 from training.survival.metrics import weighted_ece
-from training.value import mape
+from training.value import ValueModel, mape
 
 #: The check's fit date: this many days before the export's end.
 CHECK_LAG_DAYS = 210
@@ -71,6 +72,8 @@ class OutlookCheck:
     chances: tuple[ChanceCheck, ...]
     value_mape: float | None = None  # the value model's median on the window's won deals
     baseline_mape: float | None = None  # the training deals' median value on the same
+    revenue_mape: float | None = None  # the same of value x LT (None: no lifetime column)
+    revenue_baseline_mape: float | None = None
 
     def metrics(self) -> dict[str, float]:
         """As MLflow keeps them: ``oot_auc_<chance>``, ``oot_ece_<chance>``, ``oot_value_mape``."""
@@ -82,6 +85,9 @@ class OutlookCheck:
         if self.value_mape is not None and self.baseline_mape is not None:
             out["oot_value_mape"] = self.value_mape
             out["oot_value_mape_baseline"] = self.baseline_mape
+        if self.revenue_mape is not None and self.revenue_baseline_mape is not None:
+            out["oot_revenue_mape"] = self.revenue_mape
+            out["oot_revenue_mape_baseline"] = self.revenue_baseline_mape
         return out
 
     def lines(self) -> list[str]:
@@ -100,6 +106,11 @@ class OutlookCheck:
             rows.append(
                 f"  deal value: MAPE {self.value_mape:.3f} "
                 f"(the training deals' median: {self.baseline_mape:.3f})"
+            )
+        if self.revenue_mape is not None and self.revenue_baseline_mape is not None:
+            rows.append(
+                f"  revenue over LT: MAPE {self.revenue_mape:.3f} "
+                f"(the training deals' median: {self.revenue_baseline_mape:.3f})"
             )
         return [head, *rows]
 
@@ -148,9 +159,10 @@ def as_it_stood(d: OutlookData, rows: np.ndarray, when: pd.Timestamp) -> Outlook
     limit = np.asarray((when - pd.DatetimeIndex(kept.arrived)) / _DAY, dtype=float)
     follow = {stage: followed_to(f, limit) for stage, f in kept.follow.items()}
     won = follow[Stage.WON].event
+    revenue = None if kept.revenue is None else np.where(won, kept.revenue, np.nan)
     return OutlookData(
         kept.frame, follow, np.where(won, kept.values, np.nan), won, kept.arrived, when,
-        kept.currency,
+        kept.currency, revenue,
     )  # fmt: skip
 
 
@@ -172,12 +184,12 @@ def check_outlook(spec: DatasetSpec, every: OutlookData, options: OutlookOptions
         stage = Stage(stage_name)
         for days, p in model.predict(test.frame).items():
             chances.append(chance_check(horizon_key(stage, days), test.follow[stage], days, p))
-    value_mape = baseline = None
-    won = won_deals(test)
-    if outlook.value is not None and len(won):
-        actual = test.values[won]
-        value_mape = mape(actual, outlook.value.median(test.frame.iloc[won]))
-        baseline = mape(actual, np.full(len(won), float(np.median(past.values[won_deals(past)]))))
+    value_mape, baseline = _mapes(outlook.value, test, past, test.values, past.values)
+    revenue_mape = revenue_baseline = None
+    if test.revenue is not None and past.revenue is not None:
+        revenue_mape, revenue_baseline = _mapes(
+            outlook.revenue, test, past, test.revenue, past.revenue
+        )
     return OutlookCheck(
         fitted_to=fitted_to,
         window_end=fitted_to + CHECK_WINDOW_DAYS * _DAY,
@@ -186,4 +198,24 @@ def check_outlook(spec: DatasetSpec, every: OutlookData, options: OutlookOptions
         chances=tuple(chances),
         value_mape=value_mape,
         baseline_mape=baseline,
+        revenue_mape=revenue_mape,
+        revenue_baseline_mape=revenue_baseline,
     )
+
+
+def _mapes(
+    model: ValueModel | None,
+    test: OutlookData,
+    past: OutlookData,
+    actual: np.ndarray,
+    before: np.ndarray,
+) -> tuple[float | None, float | None]:
+    """The MAPE of ``model``'s median on the window's won deals' ``actual`` amounts (value,
+    or value x LT), and that of the training deals' median (``before``) on the same; None
+    without a model or won deals."""
+    won, fitted = won_deals(test, actual), won_deals(past, before)
+    if model is None or not len(won) or not len(fitted):
+        return None, None
+    real = actual[won]
+    median = float(np.median(before[fitted]))
+    return mape(real, model.median(test.frame.iloc[won])), mape(real, np.full(len(won), median))

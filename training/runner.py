@@ -220,6 +220,8 @@ class TrainedOutlook:
 
     def summary(self) -> str:
         value = "no value model" if self.outlook.value is None else "the deal-value model"
+        if self.outlook.revenue is not None:
+            value += " and the revenue-over-LT model"
         where = f"v{self.version}" if self.version else "not registered"
         chances = ", ".join(chance_names(self.outlook))
         checked = ""
@@ -329,6 +331,7 @@ def log_outlook(
                 "horizons": ", ".join(chance_names(outlook)),
                 "currency": outlook.currency,
                 "value_model": outlook.value is not None,
+                "revenue_model": outlook.revenue is not None,
                 "stages": ", ".join(s.value for s in HORIZONS if s.value in outlook.conversion),
             }
         )

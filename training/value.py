@@ -1,7 +1,8 @@
 """Expected value: what a won deal is worth, and what a lead is worth before it is won.
 
 The deal-value model is LightGBM regression on the log of won deals' value in the spec's base
-currency (log scale: deal values span orders of magnitude and their errors are relative),
+currency (read by ``features.deal.deal_values``, from the columns the spec's ``deal:``
+section names; log scale: deal values span orders of magnitude and their errors are relative),
 with two quantile models for a range (10% and 90% by default). ``E[value | won]`` is the
 exponentiated log prediction times Duan's smearing factor (the mean of the exponentiated
 validation residuals), which undoes the log's bias without assuming a distribution. A lead's
@@ -21,7 +22,6 @@ import pandas as pd
 from features.pipeline import LeadFeaturizer
 from features.pipeline.columns import Inputs
 from features.spec import DatasetSpec
-from training.channels.leads import money_rates
 from training.gbm import DEFAULT_PARAMS, EARLY_STOPPING_ROUNDS, MAX_ROUNDS
 
 #: Quantiles of the deal value the model gives as its range.
@@ -73,17 +73,6 @@ class ValueModel:
             q: np.exp(np.asarray(b.predict(x), dtype=float))
             for q, b in sorted(self.quantile_boosters.items())
         }
-
-
-def base_values(frame: pd.DataFrame, spec: DatasetSpec) -> np.ndarray:
-    """``deal_value`` in the spec's base currency (nan where no deal or no known rate)."""
-    base, rates = money_rates(spec)
-    amount = pd.to_numeric(frame["deal_value"], errors="coerce").to_numpy(dtype=float)
-    if "deal_currency" not in frame.columns:
-        return amount
-    codes = frame["deal_currency"].fillna(base).astype(str).str.upper()
-    rate = codes.map(lambda c: rates.get(c, np.nan)).to_numpy(dtype=float)
-    return amount * rate
 
 
 def fit_value_model(

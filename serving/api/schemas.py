@@ -187,6 +187,14 @@ class OutlookOut(_Out):
         description="P(won within 180 days) x value_if_won: what the expected-value queue "
         "order ranks with"
     )
+    revenue_if_won: float | None = Field(
+        default=None,
+        description="E[deal value x LT | won]: the revenue over the client's lifetime (LT, "
+        "billing periods) if won, in currency; null when the data set gives no lifetime",
+    )
+    expected_revenue: float | None = Field(
+        default=None, description="P(won within 180 days) x revenue_if_won"
+    )
     currency: str = Field(description="the data set's base currency")
     model: ModelRef
 

@@ -50,6 +50,7 @@ def check_data(
     from rich.console import Console
 
     from features.dataset import DatasetError, load_dataset
+    from features.deal import missing_columns
     from features.spec import SpecError, load_spec
 
     err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
@@ -64,6 +65,10 @@ def check_data(
             err.print(f"  {in_language(str(problem))}")
         raise typer.Exit(1) from None
     _print_data_summary(loaded)
+    deal_problem = missing_columns(loaded.spec, loaded.columns_read)
+    if deal_problem is not None and loaded.columns_read:
+        err.print(in_language(deal_problem))
+        raise typer.Exit(1)
     split_problems = _print_split(loaded)
     if split_problems:
         err.print(say("{count} problem(s) with the split:", count=len(split_problems)))

@@ -447,6 +447,10 @@ def retrain(
         force=force,
     )
     frame, source = _lead_frame(chosen, data, settings)
+    if data is None:  # the store holds every export's deals as deal_value in deal_currency
+        from features.deal import as_stored
+
+        chosen = as_stored(chosen)
     reports = _run(frame, chosen, pairs, config, settings, source, outlooks)
     _finish(reports, config, source, json_out)
 

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from features.checks import Problem, column_values
 from features.coerce import as_object_array, to_datetime_utc, to_text
 from features.dataset import DatasetError, LeadData, prepare_frame, read_table
+from features.deal import DealSection
 from features.funnel import Stage, Status, can_transition
 from features.lead import MAX_AMOUNT, SOURCE_COLUMNS, SourceData
 from features.spec import DatasetSpec, MembershipTarget, StatusTarget
@@ -201,7 +202,8 @@ def _validated(
 def _raw_columns(spec: DatasetSpec) -> list[str]:
     """Columns read from the export as they are (beside the validated features)."""
     targets = [getattr(t, "column", None) for t in spec.targets.values()]
-    named = [HISTORY_COLUMN, "deal_value", "deal_currency", "company_name", "contact_name"]
+    deal = [spec.deal.value_column, spec.deal.currency_column]
+    named = [HISTORY_COLUMN, *deal, "company_name", "contact_name"]
     return [c for c in dict.fromkeys([*named, *targets]) if c]
 
 
@@ -265,7 +267,7 @@ def _lead(
         history = _written_history(raw[HISTORY_COLUMN])
     else:
         history = _derived_history(data, position, raw, arrived, won_at.get(external_id))
-    deal = _deal(raw) if history[-1][0] is Status.WON else (None, None)
+    deal = _deal(raw, data.spec.deal) if history[-1][0] is Status.WON else (None, None)
     return ImportedLead(
         external_id=external_id,
         arrived_at=arrived,
@@ -389,20 +391,24 @@ def _derived_history(
     return [(Status.NEW, arrived), (status, at)]
 
 
-def _deal(raw: Mapping[str, Any]) -> tuple[float | None, str | None]:
-    """A won lead's deal value and currency when the export has them."""
-    amount, currency = json_value(raw.get("deal_value")), json_value(raw.get("deal_currency"))
+def _deal(raw: Mapping[str, Any], deal: DealSection) -> tuple[float | None, str | None]:
+    """A won lead's deal value and currency when the export has them, in the columns the
+    spec's deal section names (a blank currency: the section's ``currency``)."""
+    amount = json_value(raw.get(deal.value_column))
+    currency = json_value(raw.get(deal.currency_column))
+    if currency in (None, "") and deal.currency is not None:
+        currency = deal.currency
     if amount in (None, "") or currency in (None, ""):
         return None, None
     try:
         value = float(amount)
     except (TypeError, ValueError):
-        raise _RowError("deal_value", f"'{amount}' is not an amount") from None
+        raise _RowError(deal.value_column, f"'{amount}' is not an amount") from None
     if not 0 <= value <= MAX_AMOUNT:
-        raise _RowError("deal_value", f"{value} is out of range 0..{MAX_AMOUNT:g}")
+        raise _RowError(deal.value_column, f"{value} is out of range 0..{MAX_AMOUNT:g}")
     code = str(currency).strip().upper()
     if len(code) != 3 or not code.isalpha():
-        raise _RowError("deal_currency", f"'{currency}' is not an ISO 4217 code such as RUB")
+        raise _RowError(deal.currency_column, f"'{currency}' is not an ISO 4217 code such as RUB")
     return round(value, 2), code
 
 

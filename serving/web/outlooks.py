@@ -1,6 +1,7 @@
 """What the pages show of a lead's outlook (docs/pages.md, "The outlook"): its chances of
 reaching SQL and a won deal within each horizon, "likely to convert within 7 days", and the
-deal value if won with its 10-90% range and the expected value, as money in the
+deal value if won with its 10-90% range, the expected value and (where the data set gives
+the client's lifetime) the expected revenue over it, as money in the
 installation's display currency when the data set's rates convert into it (the channel
 review's ``DealMoney``: "300 тыс. ₽", "$50,000", "≈ $5,000").
 
@@ -12,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from features.deal import money_feature
 from features.i18n import N_, Translator
 from serving.api.schemas import OutlookOut
 from serving.reports import dataset_spec
 from serving.settings import ServingSettings
 from serving.web.views import sla_words
-from training.channels.leads import money_feature
 from training.channels.money import DealMoney
 from training.outlook import EXPECTED_VALUE_HORIZON, HORIZONS, horizon_key
 
@@ -26,6 +27,10 @@ from training.outlook import EXPECTED_VALUE_HORIZON, HORIZONS, horizon_key
 STAGE_WORDS: dict[str, str] = {"sql": N_("SQL"), "won": N_("deal won")}
 #: How the pages say the expected value is made.
 EXPECTED_VALUE_HINT = N_("the chance of a won deal within {days} days × its value if won")
+#: How the pages say the expected revenue over the client's lifetime is made.
+EXPECTED_REVENUE_HINT = N_(
+    "the chance of a won deal within {days} days × its value over the client's lifetime if won"
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,8 @@ class OutlookView:
     expected_value: str | None
     expected_value_hint: str
     money_note: str | None
+    expected_revenue: str | None = None  # None: the data set gives no client lifetime
+    expected_revenue_hint: str = ""
 
 
 def outlook_view(outlook: OutlookOut, money: DealMoney, translate: Translator) -> OutlookView:
@@ -73,6 +80,10 @@ def outlook_view(outlook: OutlookOut, money: DealMoney, translate: Translator) -
             days=EXPECTED_VALUE_HORIZON
         ),
         money_note=money.note(translate.locale),
+        expected_revenue=said(outlook.expected_revenue),
+        expected_revenue_hint=translate.gettext(EXPECTED_REVENUE_HINT).format(
+            days=EXPECTED_VALUE_HORIZON
+        ),
     )
 
 

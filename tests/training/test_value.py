@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.deal import deal_values
 from features.demo import generate_leads
 from features.spec import load_spec
 from training.value import (
     ValueOptions,
-    base_values,
     captured_value,
     expected_value,
     fit_service_medians,
@@ -46,16 +46,16 @@ def test_mape_and_the_median_per_service_baseline() -> None:
         mape(np.array([0.0]), np.array([1.0]))
 
 
-def test_base_values_convert_to_the_base_currency() -> None:
+def test_deal_values_convert_to_the_base_currency() -> None:
     frame = pd.DataFrame({"deal_value": [100.0, 10.0, None], "deal_currency": ["RUB", "usd", None]})
-    assert base_values(frame, load_spec("demo"))[:2].tolist() == [100.0, 900.0]
+    assert deal_values(frame, load_spec("demo")).values[:2].tolist() == [100.0, 900.0]
 
 
 def test_value_model_beats_the_service_median_and_orders_by_value(
     demo_frame: pd.DataFrame,
 ) -> None:
     spec = load_spec("demo")
-    values = base_values(demo_frame, spec)
+    values = deal_values(demo_frame, spec).values
     won = np.isfinite(values)
     won_rows = np.flatnonzero(won)
     cut = int(len(won_rows) * 0.7)

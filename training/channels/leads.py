@@ -2,7 +2,7 @@
 
 :class:`ReportLeads` holds what the model reads plus each lead's channel, campaign, arrival
 time and outcomes: the funnel stages it reached, whether its outcome is final, its deal
-value in the spec's base currency. It is made from flat lead-store records
+value in the spec's base currency (``features.deal``). It is made from flat lead-store records
 (:func:`leads_from_records`) or from a data set loaded with its spec (:func:`leads_from_data`).
 :class:`Period` picks whole months of arrival. :class:`ReportError` (and
 :class:`NoLeadsError`) say that a report cannot be made as asked.
@@ -10,7 +10,6 @@ value in the spec's base currency. It is made from flat lead-store records
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -20,8 +19,9 @@ import pandas as pd
 
 from features.coerce import as_object_array, to_text
 from features.dataset import LeadData
+from features.deal import DealColumnError, deal_values, money_feature
 from features.funnel import Stage, Status
-from features.spec import DatasetSpec, FeatureSpec, FeatureType, StatusTarget
+from features.spec import DatasetSpec, FeatureSpec, StatusTarget
 
 #: Label of leads without a campaign.
 NO_CAMPAIGN = "(none)"
@@ -159,47 +159,18 @@ def _closed(status: Any) -> np.ndarray:
     return np.fromiter((v in terminal for v in text), dtype=bool, count=len(text))
 
 
-def money_feature(spec: DatasetSpec | None) -> FeatureSpec | None:
-    """The spec's first money feature with rates (None: it has none)."""
-    for feature in spec.features if spec is not None else []:
-        if feature.type is FeatureType.MONEY and feature.rates:
-            return feature
-    return None
-
-
-def money_rates(spec: DatasetSpec | None) -> tuple[str, dict[str, float]]:
-    """(base currency, currency -> rate) from the spec's first money feature with rates."""
-    feature = money_feature(spec)
-    if feature is None or feature.rates is None:
-        return "RUB", {"RUB": 1.0}
-    return feature.base_currency, {k.upper(): v for k, v in feature.rates.items()}
-
-
-def _deal_values(
-    values: Any, currencies: Any, base: str, rates: Mapping[str, float]
-) -> tuple[np.ndarray, int]:
-    """Deal values in ``base`` (NaN where none or the currency has no rate); (values, dropped)."""
-    amount = pd.to_numeric(pd.Series(np.asarray(values, dtype=object)), errors="coerce")
-    amount_array = amount.to_numpy(dtype=float, na_value=np.nan)
-    if currencies is None:
-        return amount_array, 0
-    codes = _labels(currencies, base)
-    rate = np.array([rates.get(code.upper(), np.nan) for code in codes], dtype=float)
-    converted = amount_array * rate
-    dropped = int(np.sum(~np.isnan(amount_array) & np.isnan(rate)))
-    return converted, dropped
-
-
 def _deals(
     frame: pd.DataFrame, spec: DatasetSpec | None
 ) -> tuple[np.ndarray | None, str, list[str]]:
     """The frame's deal values in the spec's base currency: (values or None, base, notes)."""
-    base, rates = money_rates(spec)
-    if "deal_value" not in frame.columns:
-        return None, base, []
-    currencies = frame["deal_currency"] if "deal_currency" in frame.columns else None
-    deal, dropped = _deal_values(frame["deal_value"], currencies, base, rates)
-    return deal, base, [_DEAL_DROPPED.format(dropped)] if dropped else []
+    try:
+        deals = deal_values(frame, spec)
+    except DealColumnError as error:
+        raise ReportError(str(error)) from None
+    if not deals.found:
+        return None, deals.currency, []
+    notes = [_DEAL_DROPPED.format(deals.dropped)] if deals.dropped else []
+    return deals.values, deals.currency, notes
 
 
 def leads_from_records(
@@ -211,8 +182,9 @@ def leads_from_records(
     time_column: str = "arrived_at",
     source: str = "",
 ) -> ReportLeads:
-    """Leads in the lead-store shape: flat records plus ``stage_reached``, ``status``,
-    ``deal_value`` and ``deal_currency`` (the demo data and the lead store look like this)."""
+    """Leads in the lead-store shape: flat records plus ``stage_reached``, ``status`` and the
+    deal's columns as the spec's ``deal:`` section names them (by default ``deal_value`` and
+    ``deal_currency``: the demo data and the lead store look like this)."""
     required = [channel_column, time_column, "stage_reached"]
     absent = [c for c in required if c not in frame.columns]
     if absent and len(frame) == 0:
@@ -254,8 +226,8 @@ def _target_stages(data: LeadData) -> dict[str, np.ndarray]:
 
 def leads_from_data(data: LeadData, extra: pd.DataFrame | None = None) -> ReportLeads:
     """Leads of a loaded data set. ``extra`` (the raw file, any row order) may add the
-    outcome columns the spec drops (``stage_reached``, ``status``, ``deal_value``,
-    ``deal_currency``); they are matched to the data by the id column."""
+    outcome columns the spec drops (``stage_reached``, ``status``, the deal's columns its
+    ``deal:`` section names); they are matched to the data by the id column."""
     stages = _target_stages(data)
     closed = deal = None
     currency = None

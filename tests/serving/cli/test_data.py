@@ -96,3 +96,21 @@ def test_the_new_shipped_specs_check_as_delivered(name: str, expected: str) -> N
         assert "left out: 2089 rows by target 'won' ignores Engaging, Prospecting" in result.output
     else:
         assert "ordered: train on the first 36169 rows in file order" in result.output
+
+
+def test_a_deal_column_the_spec_names_must_be_in_the_data(tmp_path: Path) -> None:
+    spec = _files(tmp_path)
+    text = spec.read_text(encoding="utf-8").replace(
+        'drop:\n  - {column: close_value, reason: "leakage: 0 for lost deals"}\n', ""
+    )
+    spec.write_text(text + "deal: {value_column: close_value, currency: USD}\n", encoding="utf-8")
+    code, output = _run(spec, tmp_path / "deals.csv")
+    assert code == 0, output
+    assert "close_value" not in output  # read as the deal's value: neither unused nor dropped
+    spec.write_text(text + "deal: {value_column: amount, currency: USD}\n", encoding="utf-8")
+    code, output = _run(spec, tmp_path / "deals.csv")
+    assert code == 1
+    assert f"{spec}: the deal section names 'amount' (deal.value_column), not in the data" in (
+        output.replace("\n", "")
+    )
+    assert "Traceback" not in output

@@ -11,12 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from features.dataset import prepare_frame
+from features.deal import DealSection
 from features.demo import generate_leads
 from features.funnel import Status
 from features.spec import load_spec
@@ -195,6 +197,30 @@ def test_retraining_and_the_channel_review_read_the_imported_leads(
     by_channel = report.funnel_channel.set_index("channel")["leads"]
     for channel, count in export["channel"].value_counts().items():
         assert by_channel[channel] == count
+
+
+def test_an_export_s_deals_are_read_from_the_columns_its_spec_names(
+    store: Store, export: pd.DataFrame, database_url: str, tmp_path: Path
+) -> None:
+    renamed = export.rename(columns={"deal_value": "amount", "deal_currency": "amount_cur"})
+    renamed["amount_cur"] = renamed["amount_cur"].where(renamed.index % 2 == 0, None)
+    deal = DealSection(value_column="amount", currency_column="amount_cur", currency="RUB")
+    spec = load_spec("demo").model_copy(update={"deal": deal})
+    plan = plan_import(spec, renamed, "<export>", NOW)
+    by_id = export.set_index("external_id")
+    won = [lead for lead in plan.leads if lead.deal_value is not None]
+    assert len(won) == int(export["deal_value"].notna().sum()) > 0
+    for lead in won:
+        row = by_id.loc[lead.external_id]
+        assert lead.deal_value == pytest.approx(float(row["deal_value"]), abs=0.01)
+        blank = renamed.loc[renamed["external_id"] == lead.external_id, "amount_cur"].isna().all()
+        assert lead.deal_currency == ("RUB" if blank else row["deal_currency"])
+    # the store holds them as deal_value in deal_currency: the channel review reads them so
+    store_leads(store, plan.leads, NOW, sla=Sla(SLA), queue_within=timedelta(0))
+    settings = ServingSettings(database_url=database_url, data_dir=tmp_path / "data")
+    leads = report_store_leads(store, settings, Period("all")).report_leads()
+    assert leads.deal_value is not None
+    assert int(np.isfinite(leads.deal_value).sum()) > 0
 
 
 # ------------------------------------------------------------------ the real exports

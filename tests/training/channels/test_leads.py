@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.dataset import prepare_frame
+from features.dataset import load_dataset, prepare_frame
+from features.deal import DealSection
 from features.spec import load_spec
 from tests.training.channels.demo_model import Demo
 from training.channels.funnel import ALL_LEADS
@@ -57,3 +58,37 @@ def test_leads_from_a_loaded_data_set_use_its_targets_as_stages(
     assert full.closed is not None
     assert full.deal_value is not None
     np.testing.assert_array_equal(full.stages["sql"], bare.stages["sql"].astype(bool))
+
+
+def test_deal_values_come_from_the_columns_the_spec_s_deal_section_names(
+    demo: Demo,
+) -> None:
+    frame, _truth, _model = demo
+    demo_spec = load_spec("demo")
+    deal = DealSection(value_column="amount", currency_column="amount_currency")
+    spec = demo_spec.model_copy(update={"deal": deal})
+    renamed = frame.head(800).rename(
+        columns={"deal_value": "amount", "deal_currency": "amount_currency"}
+    )
+    custom = leads_from_records(renamed, spec=spec)
+    usual = leads_from_records(frame.head(800), spec=demo_spec)
+    assert custom.deal_value is not None
+    assert usual.deal_value is not None
+    assert np.isfinite(custom.deal_value).sum() > 10
+    np.testing.assert_array_equal(custom.deal_value, usual.deal_value)
+    assert custom.deal_currency == "RUB"
+    with pytest.raises(ReportError, match=r"'amount' \(deal.value_column\)"):
+        leads_from_records(frame.head(800), spec=spec)
+
+
+def test_the_crm_review_values_only_its_won_deals_in_usd() -> None:
+    spec = load_spec("crm_sales")
+    path = spec.data_path()
+    if path is None or not path.is_file():
+        pytest.skip(f"../shared/data not present: {path} (real-data tests need it)")
+    data = load_dataset(spec, path)
+    leads = leads_from_data(data, pd.read_csv(path))
+    assert leads.deal_currency == "USD"
+    assert leads.deal_value is not None
+    valued = np.isfinite(leads.deal_value)
+    np.testing.assert_array_equal(valued, data.targets["won"].astype(bool))  # lost: 0, no deal

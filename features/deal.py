@@ -1,0 +1,163 @@
+"""The deal a won lead became: the spec's ``deal:`` section (which columns of an export hold
+the deal's value, its currency and the client's lifetime) and :func:`deal_values`, those
+columns of a frame read into the spec's base currency.
+
+::
+
+    deal: {value_column: close_value, currency: USD}     # no currency column: USD
+    deal: {value_column: amount, currency_column: amount_currency, lifetime_column: months}
+
+Without the section a spec reads ``deal_value`` in ``deal_currency`` (the demo data and the
+lead store, which holds every export's deals so: :func:`as_stored`), and a frame without
+them has no deal values. A column the section names itself must be in the data
+(:class:`DealColumnError` says which). The deal's columns are outcomes, known only once a
+lead is won: a spec refuses one as a feature (``features.spec``).
+
+Amounts are converted with the rates of the spec's first money feature with rates; a spec
+without one counts in the deal's own ``currency`` (else RUB) and converts nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from features.coerce import as_object_array, to_text
+from features.rates import CurrencyCode
+from features.spec_sources import SpecSection
+
+if TYPE_CHECKING:
+    from features.spec import DatasetSpec, FeatureSpec
+
+DEFAULT_VALUE_COLUMN = "deal_value"
+DEFAULT_CURRENCY_COLUMN = "deal_currency"
+#: The base currency of a spec with neither a money feature with rates nor a deal currency.
+DEFAULT_BASE = "RUB"
+
+
+class DealSection(SpecSection):
+    """The columns of a won deal: its value, its currency (a column; ``currency`` where it is
+    blank or absent) and the client's lifetime in billing periods (optional)."""
+
+    value_column: str = Field(default=DEFAULT_VALUE_COLUMN, min_length=1)
+    currency_column: str = Field(default=DEFAULT_CURRENCY_COLUMN, min_length=1)
+    currency: CurrencyCode | None = Field(
+        default=None,
+        description="the deal's currency where the currency column is blank or absent (every "
+        "deal's, in an export without one); the base when the spec has no money rates",
+    )
+    lifetime_column: str | None = Field(
+        default=None,
+        min_length=1,
+        description="billing periods a won client stays (LT): gives the expected revenue",
+    )
+
+    @property
+    def columns(self) -> list[str]:
+        """Every column the section reads (defaults included)."""
+        named = (self.value_column, self.currency_column, self.lifetime_column)
+        return [c for c in named if c is not None]
+
+    def named(self) -> dict[str, str]:
+        """The columns the spec names itself (key -> column): the data must have them."""
+        keys = ("value_column", "currency_column", "lifetime_column")
+        return {k: c for k in keys if k in self.model_fields_set and (c := getattr(self, k))}
+
+
+class DealColumnError(ValueError):
+    """A column the spec's deal section names is not in the data."""
+
+
+@dataclass(frozen=True)
+class DealValues:
+    """A frame's deals: ``values`` in ``currency`` (NaN where no deal or no rate), the
+    number ``dropped`` for a currency without a rate, and ``lifetime`` in billing periods
+    (NaN where none; None when the spec names no lifetime column). ``found``: the frame
+    has the value column."""
+
+    values: np.ndarray
+    currency: str
+    dropped: int = 0
+    lifetime: np.ndarray | None = None
+    found: bool = True
+
+    @property
+    def revenue(self) -> np.ndarray | None:
+        """The value over the client's lifetime (value x LT; None: no lifetime column)."""
+        return None if self.lifetime is None else self.values * self.lifetime
+
+
+def as_stored(spec: DatasetSpec) -> DatasetSpec:
+    """``spec`` reading deals as the lead store holds them (``deal_value`` in
+    ``deal_currency``, whatever the export called them: the import wrote them so), its
+    ``currency`` kept; the store keeps no lifetime."""
+    return spec.model_copy(update={"deal": DealSection(currency=spec.deal.currency)})
+
+
+def money_feature(spec: DatasetSpec | None) -> FeatureSpec | None:
+    """The spec's first money feature with rates (None: it has none)."""
+    for feature in spec.features if spec is not None else []:
+        if feature.type == "money" and feature.rates:
+            return feature
+    return None
+
+
+def money_rates(spec: DatasetSpec | None) -> tuple[str, dict[str, float]]:
+    """(base currency, currency -> rate): those of the spec's first money feature with
+    rates, else the deal's own currency (or RUB) at 1."""
+    feature = money_feature(spec)
+    if feature is not None and feature.rates is not None:
+        return feature.base_currency, {k.upper(): v for k, v in feature.rates.items()}
+    base = (spec.deal.currency if spec is not None else None) or DEFAULT_BASE
+    return base, {base: 1.0}
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    amounts = pd.to_numeric(pd.Series(as_object_array(values)), errors="coerce")
+    return amounts.to_numpy(dtype=float, na_value=np.nan)
+
+
+def missing_columns(spec: DatasetSpec | None, columns: list[str]) -> str | None:
+    """What is wrong when a column the spec's deal section names is not among ``columns``
+    (the spec and each column with its key said); None when nothing is."""
+    section = spec.deal if spec is not None else DealSection()
+    absent = {k: c for k, c in section.named().items() if c not in columns}
+    if not absent:
+        return None
+    where = f"{spec.source_path or spec.name}" if spec is not None else "the spec"
+    names = ", ".join(f"'{c}' (deal.{k})" for k, c in absent.items())
+    return f"{where}: the deal section names {names}, not in the data"
+
+
+def deal_values(frame: pd.DataFrame, spec: DatasetSpec | None) -> DealValues:
+    """``frame``'s deal values in the spec's base currency, read as its deal section says
+    (the default section when ``spec`` is None; a value of 0 or below is no deal);
+    :class:`DealColumnError` when a column the section names is not in ``frame``."""
+    section = spec.deal if spec is not None else DealSection()
+    columns = [str(c) for c in frame.columns]
+    problem = missing_columns(spec, columns)
+    if problem is not None:
+        raise DealColumnError(problem)
+    base, rates = money_rates(spec)
+    if section.value_column not in columns:
+        return DealValues(np.full(len(frame), np.nan), base, found=False)
+    amount = _numbers(frame[section.value_column])
+    amount = np.where(amount > 0, amount, np.nan)  # 0 is no deal (Maven's lost deals say 0)
+    blank = section.currency or base
+    if section.currency_column in columns:
+        text = to_text(as_object_array(frame[section.currency_column]))
+        codes = [
+            blank if pd.isna(c) or not str(c).strip() else str(c).strip().upper() for c in text
+        ]
+    else:
+        codes = [blank] * len(frame)
+    rate = np.array([rates.get(code, np.nan) for code in codes], dtype=float)
+    dropped = int(np.sum(~np.isnan(amount) & np.isnan(rate)))
+    lifetime = None
+    if section.lifetime_column is not None:
+        lifetime = _numbers(frame[section.lifetime_column])
+    return DealValues(amount * rate, base, dropped, lifetime)
