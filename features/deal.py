@@ -133,6 +133,18 @@ def missing_columns(spec: DatasetSpec | None, columns: list[str]) -> str | None:
     return f"{where}: the deal section names {names}, not in the data"
 
 
+def _rates_of(currencies: pd.Series, rates: dict[str, float], blank: str) -> np.ndarray:
+    """Each row's rate from its currency code (``blank``'s where none is given): worked out
+    once per distinct code, as an export holds a handful of currencies in many rows."""
+    positions, distinct = pd.factorize(currencies, use_na_sentinel=True)
+    codes = [
+        blank if text is None or not text.strip() else text.strip().upper()
+        for text in to_text(as_object_array(pd.Series(distinct)))
+    ]
+    table = np.array([rates.get(code, np.nan) for code in [*codes, blank]], dtype=float)
+    return table[positions]  # position -1 (missing) reads the last entry: blank's rate
+
+
 def deal_values(frame: pd.DataFrame, spec: DatasetSpec | None) -> DealValues:
     """``frame``'s deal values in the spec's base currency, read as its deal section says
     (the default section when ``spec`` is None; a value of 0 or below is no deal);
@@ -149,13 +161,9 @@ def deal_values(frame: pd.DataFrame, spec: DatasetSpec | None) -> DealValues:
     amount = np.where(amount > 0, amount, np.nan)  # 0 is no deal (Maven's lost deals say 0)
     blank = section.currency or base
     if section.currency_column in columns:
-        text = to_text(as_object_array(frame[section.currency_column]))
-        codes = [
-            blank if pd.isna(c) or not str(c).strip() else str(c).strip().upper() for c in text
-        ]
+        rate = _rates_of(frame[section.currency_column], rates, blank)
     else:
-        codes = [blank] * len(frame)
-    rate = np.array([rates.get(code, np.nan) for code in codes], dtype=float)
+        rate = np.full(len(frame), rates.get(blank, np.nan))
     dropped = int(np.sum(~np.isnan(amount) & np.isnan(rate)))
     lifetime = None
     if section.lifetime_column is not None:
