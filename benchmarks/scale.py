@@ -405,6 +405,8 @@ def retrain_part(args: argparse.Namespace) -> None:
     print(table.to_string(index=False))
     for earlier in reversed(args.before or []):  # rows of earlier runs, shown first
         table = pd.concat([pd.read_json(earlier, orient="records"), table], ignore_index=True)
+    if "models" in table.columns:  # last, after the phases of every run shown
+        table = table[[c for c in table.columns if c != "models"] + ["models"]]
     if args.save:
         table.to_json(args.save, orient="records")
     load = os.getloadavg()
