@@ -360,23 +360,35 @@ def check_feature(
     if missing_rows(frame, feature.column, check.markers).all():
         check.warn(None, feature.column, "every value is missing; the feature carries nothing")
     kind = feature.type
-    if _readable(frame[feature.column], kind):
-        if kind is FeatureType.MONEY:
-            _check_money_codes(check, frame, feature, present)
-        return
-    raw = column_values(frame, feature.column)
-    if kind is FeatureType.NUMERIC:
-        _unparsed(check, feature.column, raw, to_number(raw), "a number")
-    elif kind is FeatureType.BOOLEAN:
-        _unparsed(check, feature.column, raw, to_bool(raw), "true/false (yes/no, 1/0)")
-    elif kind is FeatureType.MONEY:
-        _unparsed(check, feature.column, raw, to_number(raw), "an amount")
+    if kind in _PARSED and not _readable(frame[feature.column], kind):
+        _check_parsed(check, column_values(frame, feature.column), feature.column, kind)
+    if kind is FeatureType.MONEY:
         _check_money_codes(check, frame, feature, present)
-    elif kind in (FeatureType.DATETIME, FeatureType.SINCE):
-        parsed = to_datetime_utc(raw).to_numpy()
-        _unparsed(check, feature.column, raw, parsed, f"a date/time ({_ISO_HINT})")
     elif kind is FeatureType.ORDINAL:
         _unknown(check, frame, feature.column, feature.order or [], "outside the order")
+
+
+#: The feature types whose values are parsed from text (so can be unreadable), with what
+#: a value must be.
+_PARSED: dict[FeatureType, str] = {
+    FeatureType.NUMERIC: "a number",
+    FeatureType.BOOLEAN: "true/false (yes/no, 1/0)",
+    FeatureType.MONEY: "an amount",
+    FeatureType.DATETIME: f"a date/time ({_ISO_HINT})",
+    FeatureType.SINCE: f"a date/time ({_ISO_HINT})",
+}
+
+
+def _check_parsed(check: Checker, raw: np.ndarray, column: str, kind: FeatureType) -> None:
+    """Report the values of ``raw`` (a column's objects) that ``kind`` cannot read."""
+    parsed: np.ndarray
+    if kind is FeatureType.BOOLEAN:
+        parsed = to_bool(raw)
+    elif kind in (FeatureType.DATETIME, FeatureType.SINCE):
+        parsed = to_datetime_utc(raw).to_numpy()
+    else:
+        parsed = to_number(raw)
+    _unparsed(check, column, raw, parsed, _PARSED[kind])
 
 
 def _unparsed(

@@ -127,12 +127,7 @@ def read_table(path: Path, fmt: str | None = None, read: ReadOptions | None = No
     if not path.is_file():
         raise DatasetError([Problem(str(path), None, None, "no such file")])
     if kind == "parquet":
-        try:
-            return pd.read_parquet(path)
-        except (OSError, ValueError) as exc:
-            raise DatasetError(
-                [Problem(str(path), None, None, f"not a Parquet file: {exc}")]
-            ) from exc
+        return _read_parquet(path)
     if kind == "xlsx":
         return _read_xlsx(path)
     options = read or ReadOptions()
@@ -156,6 +151,19 @@ def read_table(path: Path, fmt: str | None = None, read: ReadOptions | None = No
         raise DatasetError(
             [Problem(str(path), None, None, f"not a readable CSV: {exc}{hint}")]
         ) from exc
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a frame. Arrow's memory pool keeps the blocks it freed while
+    converting the file (the frame holds only some of them): they go back to the system."""
+    import pyarrow as pa
+
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise DatasetError([Problem(str(path), None, None, f"not a Parquet file: {exc}")]) from exc
+    pa.default_memory_pool().release_unused()
+    return frame
 
 
 #: Separators tried by :func:`detect_separator`, the first winning a tie.

@@ -84,6 +84,15 @@ def subset(data: LeadData, rows: np.ndarray) -> pd.DataFrame:
     return data.frame.iloc[rows]
 
 
+def _fitted_matrix(featurizer: LeadFeaturizer, data: LeadData, rows: np.ndarray) -> np.ndarray:
+    """The featurizer fitted on ``rows`` and their matrix: read from a slice of the frame
+    when they are consecutive, else column by column from the frame, never from a copy of
+    their rows."""
+    if consecutive(rows):
+        return featurizer.fit_transform_rows(subset(data, rows))
+    return featurizer.fit_transform_rows(data.frame, rows)
+
+
 Labelled = tuple[np.ndarray, np.ndarray]  # (matrix, labels)
 
 
@@ -223,7 +232,7 @@ def fit_recipe(
     """Featurize, fit the classifier(s) (``lightgbm`` or ``logistic``), calibrate."""
     y_all = data.targets[options.target]
     featurizer = LeadFeaturizer(spec=data.spec, known_at=options.known_at.value)
-    matrix = featurizer.fit_transform(subset(data, rows))  # the rows read once
+    matrix = _fitted_matrix(featurizer, data, rows)
     position = {row: i for i, row in enumerate(rows)} if not by_time else None
     parent = _parent_labels(data, rows, options.target) if kind == "lightgbm" else None
     members: list[Member] = []

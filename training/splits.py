@@ -75,44 +75,17 @@ def _month_start(ts: pd.Timestamp, months_back: int) -> pd.Timestamp:
     return first - pd.DateOffset(months=months_back)
 
 
-def plan_split(data: LeadData, target: str, options: TrainOptions) -> SplitPlan:
+def plan_split(
+    data: LeadData, target: str, options: TrainOptions, rows: np.ndarray | None = None
+) -> SplitPlan:
+    """The split of ``data``'s rows, or of only ``rows`` (positions, in order) as if the
+    data held only them: the plan's folds are then positions in ``data``. Row positions
+    need a time split (``options.test_start`` or the spec's)."""
     spec_split = data.spec.split
     if isinstance(spec_split, TimeSplit) or options.test_start is not None:
-        if data.times is None:
-            raise TrainingError(f"data set '{data.spec.name}' has no time column for a time split")
-        times = data.times
-        start = options.test_start or (
-            spec_split.test_start if isinstance(spec_split, TimeSplit) else None
-        )
-        end = options.test_end or (
-            spec_split.test_end if isinstance(spec_split, TimeSplit) else None
-        )
-        months = spec_split.test_months if isinstance(spec_split, TimeSplit) else 3
-        start_ts = pd.Timestamp(start, tz=UTC) if start else _month_start(times.max(), months - 1)
-        end_ts = pd.Timestamp(end, tz=UTC) if end else None
-        in_train = np.asarray(times < start_ts)
-        in_test = np.asarray(times >= start_ts)
-        if end_ts is not None:
-            in_test &= np.asarray(times < end_ts)
-        train, test = np.flatnonzero(in_train), np.flatnonzero(in_test)
-        y = data.targets[target]
-        periods = [("training period", train), ("test period", test)]
-        _both_classes(
-            y, periods, of="of the time split", remedy="choose another --test-start or add data"
-        )
-        end_text = end_ts.date().isoformat() if end_ts is not None else "the end of the data"
-        description = (
-            f"out-of-time: train on leads before {start_ts.date()}, "
-            f"test on {start_ts.date()} .. {end_text}"
-        )
-        return SplitPlan.holdout(
-            "time",
-            train,
-            test,
-            description,
-            test_start=start_ts.to_pydatetime(),
-            test_end=None if end_ts is None else end_ts.to_pydatetime(),
-        )
+        return _time_plan(data, target, options, rows)
+    if rows is not None:
+        raise ValueError("splitting row positions of a data set needs a time split")
     if isinstance(spec_split, OrderedSplit):
         return _ordered_plan(data, target, spec_split)
     if isinstance(spec_split, BacktestSplit):
@@ -127,6 +100,48 @@ def plan_split(data: LeadData, target: str, options: TrainOptions) -> SplitPlan:
             f"stratified {spec_split.folds}-fold cross-validation (the data has no time "
             "column, so no out-of-time test is possible; metrics are pooled out-of-fold)"
         ),
+    )
+
+
+def _time_plan(
+    data: LeadData, target: str, options: TrainOptions, rows: np.ndarray | None
+) -> SplitPlan:
+    """The out-of-time split: train before the test start, test from it (to its end)."""
+    spec_split = data.spec.split
+    if data.times is None:
+        raise TrainingError(f"data set '{data.spec.name}' has no time column for a time split")
+    times = data.times if rows is None else data.times[rows]
+    start = options.test_start or (
+        spec_split.test_start if isinstance(spec_split, TimeSplit) else None
+    )
+    end = options.test_end or (spec_split.test_end if isinstance(spec_split, TimeSplit) else None)
+    months = spec_split.test_months if isinstance(spec_split, TimeSplit) else 3
+    start_ts = pd.Timestamp(start, tz=UTC) if start else _month_start(times.max(), months - 1)
+    end_ts = pd.Timestamp(end, tz=UTC) if end else None
+    in_train = np.asarray(times < start_ts)
+    in_test = np.asarray(times >= start_ts)
+    if end_ts is not None:
+        in_test &= np.asarray(times < end_ts)
+    train, test = np.flatnonzero(in_train), np.flatnonzero(in_test)
+    if rows is not None:
+        train, test = rows[train], rows[test]
+    y = data.targets[target]
+    periods = [("training period", train), ("test period", test)]
+    _both_classes(
+        y, periods, of="of the time split", remedy="choose another --test-start or add data"
+    )
+    end_text = end_ts.date().isoformat() if end_ts is not None else "the end of the data"
+    description = (
+        f"out-of-time: train on leads before {start_ts.date()}, "
+        f"test on {start_ts.date()} .. {end_text}"
+    )
+    return SplitPlan.holdout(
+        "time",
+        train,
+        test,
+        description,
+        test_start=start_ts.to_pydatetime(),
+        test_end=None if end_ts is None else end_ts.to_pydatetime(),
     )
 
 

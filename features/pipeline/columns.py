@@ -245,7 +245,8 @@ def _series_column(series: pd.Series) -> Column:
     return Column(series.to_numpy(dtype=object, na_value=None))
 
 
-def _frame_columns(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, Column]:
+def check_frame(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    """A ValueError when ``frame`` lacks one of ``columns`` or has one of them twice."""
     absent = [c for c in columns if c not in frame.columns]
     if absent:
         raise ValueError(
@@ -255,7 +256,22 @@ def _frame_columns(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, Col
     repeated = sorted(set(frame.columns[frame.columns.duplicated()]).intersection(columns))
     if repeated:
         raise ValueError(f"the data has more than one column named {', '.join(repeated)}")
+
+
+def _frame_columns(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, Column]:
+    check_frame(frame, columns)
     return {column: _series_column(frame[column]) for column in columns}
+
+
+def frame_columns(
+    frame: pd.DataFrame, columns: Sequence[str], rows: np.ndarray | None = None
+) -> list[Column]:
+    """One :class:`Column` per name in ``columns`` (checked by :func:`check_frame`) of
+    ``frame``'s ``rows`` (positions; None: every row), read column by column: the column of
+    the rows is what the frame of only those rows would give."""
+    if rows is None:
+        return [_series_column(frame[column]) for column in columns]
+    return [_series_column(frame[column].iloc[rows]) for column in columns]
 
 
 def _record_columns(records: Records, columns: Sequence[str]) -> dict[str, Column]:

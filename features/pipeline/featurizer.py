@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from features.pipeline.columns import Column, Inputs, read_columns
-from features.pipeline.encoders import build_encoders
+from features.pipeline.columns import Column, Inputs, check_frame, frame_columns, read_columns
+from features.pipeline.encoders import Encoder, build_encoders
 from features.spec import DatasetSpec, KnownAt, upgraded
 
 
@@ -47,8 +48,29 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator):
         return self
 
     def fit_transform(self, X: Inputs, y: Any = None, **fit_params: Any) -> np.ndarray:
+        if isinstance(X, pd.DataFrame):
+            return self.fit_transform_rows(X)
         n, columns = self._fit(X)
         return self._encode(n, columns)
+
+    def fit_transform_rows(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+        """``fit_transform`` of ``frame``'s ``rows`` (positions, in order; None: every row)
+        as of the frame of only those rows, without copying them: each encoder reads its
+        columns (of those rows) to fit and again to encode, so besides the matrix no more
+        than one encoder's columns are held at a time."""
+        encoders = self._built_encoders()
+        inputs = list(dict.fromkeys(c for encoder in encoders for c in encoder.inputs))
+        check_frame(frame, inputs)
+        n = len(frame) if rows is None else len(rows)
+        if n == 0:
+            raise ValueError("cannot fit the feature pipeline on no rows")
+        for encoder in encoders:
+            encoder.fit(frame_columns(frame, encoder.inputs, rows))
+        self._learn(encoders, inputs)
+        out = np.empty((n, len(self.feature_names_)), dtype=np.float64)
+        for encoder, (start, stop) in zip(self._encoders, self._slices, strict=True):
+            encoder.encode(frame_columns(frame, encoder.inputs, rows), out[:, start:stop])
+        return out
 
     def transform(self, X: Inputs) -> np.ndarray:
         if not hasattr(self, "feature_names_"):  # check_is_fitted, minus its cost per request
@@ -73,7 +95,7 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator):
 
     # -- internals
 
-    def _fit(self, X: Inputs) -> tuple[int, dict[str, Column]]:
+    def _built_encoders(self) -> list[Encoder]:
         try:
             known_at = KnownAt(self.known_at)
         except ValueError:
@@ -81,13 +103,21 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"known_at must be one of {known_ats}, got {self.known_at!r}"
             ) from None
-        encoders = build_encoders(self.spec, known_at)
+        return build_encoders(self.spec, known_at)
+
+    def _fit(self, X: Inputs) -> tuple[int, dict[str, Column]]:
+        encoders = self._built_encoders()
         inputs = list(dict.fromkeys(c for encoder in encoders for c in encoder.inputs))
         n, columns = read_columns(X, inputs)
         if n == 0:
             raise ValueError("cannot fit the feature pipeline on no rows")
         for encoder in encoders:
             encoder.fit([columns[c] for c in encoder.inputs])
+        self._learn(encoders, inputs)
+        return n, columns
+
+    def _learn(self, encoders: list[Encoder], inputs: list[str]) -> None:
+        """What the fitted ``encoders`` (reading ``inputs``) fix: slices, names, categories."""
         self._encoders = encoders
         self._slices: list[tuple[int, int]] = []
         start = 0
@@ -103,7 +133,6 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator):
         self.categories_: dict[str, list[str]] = {
             name: labels for e in encoders for name, labels in e.categories.items()
         }
-        return n, columns
 
     def _encode(self, n: int, columns: Mapping[str, Column]) -> np.ndarray:
         out = np.empty((n, len(self.feature_names_)), dtype=np.float64)

@@ -118,3 +118,39 @@ def test_a_frame_given_with_only_the_columns_read_warns_about_the_others(
     assert any("crm_note" in str(w) for w in whole.warnings)
     assert [str(w) for w in lean.warnings] == [str(w) for w in whole.warnings]
     assert lean.columns_read == whole.columns_read
+
+
+def test_only_types_read_from_text_build_objects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Categorical, text, e-mail, phone and ordinal checks never turn a column into Python
+    objects; a number column holding text still does, and its unreadable values are errors."""
+    import features.checks as checks
+    from features.spec import FeatureSpec
+
+    frame = pd.DataFrame(
+        {
+            "region": pd.array(["north", "south", None], dtype="str"),
+            "message": pd.array(["hello", "", "hi"], dtype="str"),
+            "size": pd.array(["small", "huge", None], dtype="str"),
+            "amount": pd.array(["1.5", "lots", None], dtype="str"),
+        }
+    )
+    built: list[str] = []
+    column_values = checks.column_values
+
+    def counted(frame: pd.DataFrame, column: str) -> np.ndarray:
+        built.append(column)
+        return column_values(frame, column)
+
+    monkeypatch.setattr(checks, "column_values", counted)
+    check = checks.Checker(source="<frame>", first_row=1, markers=[])
+    features = [
+        FeatureSpec(column="region", type="categorical"),
+        FeatureSpec(column="message", type="text"),
+        FeatureSpec(column="size", type="ordinal", order=["small", "large"]),
+        FeatureSpec(column="amount", type="numeric"),
+    ]
+    for feature in features:
+        checks.check_feature(check, frame, feature, set(frame.columns))
+    assert built == ["amount"]
+    assert [(p.row, p.column) for p in check.problems] == [(2, "amount")]
+    assert [(p.row, p.column) for p in check.warnings] == [(2, "size")]

@@ -37,29 +37,46 @@ FULL_TRAINING_MAX_ROWS = 200_000
 # --------------------------------------------------------------------------- the challenger
 
 
+def recipe_only(training_rows: int) -> bool:
+    """Whether a challenger of ``training_rows`` leads before the window is the production
+    recipe alone (see FULL_TRAINING_MAX_ROWS); only that path takes row positions."""
+    return training_rows > FULL_TRAINING_MAX_ROWS
+
+
 def fit_challenger(
-    data: LeadData, options: TrainOptions, training_rows: int, say: Progress
+    data: LeadData,
+    options: TrainOptions,
+    training_rows: int,
+    say: Progress,
+    rows: np.ndarray | None = None,
 ) -> TrainResult:
     """Train on the leads before the window (``options.test_start``), evaluate on it.
 
     ``training_rows`` (the leads before the window) chooses the path: see
-    FULL_TRAINING_MAX_ROWS.
+    FULL_TRAINING_MAX_ROWS. ``rows`` (positions, in order; the production recipe's path
+    only) fits on those rows of ``data`` as if it held only them: the result's rows are
+    positions in ``data``.
     """
-    if training_rows <= FULL_TRAINING_MAX_ROWS:
+    if not recipe_only(training_rows):
+        if rows is not None:
+            raise ValueError("row positions are for the production recipe's path only")
         return train_model(data, options, progress=say)
-    return _recipe_only(data, options, say)
+    return _recipe_only(data, options, say, rows)
 
 
-def _recipe_only(data: LeadData, options: TrainOptions, say: Progress) -> TrainResult:
+def _recipe_only(
+    data: LeadData, options: TrainOptions, say: Progress, rows: np.ndarray | None
+) -> TrainResult:
     """The production recipe fitted once on the training rows, scored on the window."""
     say("evaluation: LightGBM (the production recipe alone on large data)")
-    plan = plan_split(data, options.target, options)
+    plan = plan_split(data, options.target, options, rows)
     train, test = plan.folds[0].train, plan.folds[0].test
     model = fit_final(data, options, train)  # the training rows, not a copy of them
     evaluation, rounds = _window_evaluation(data, model, test, options.target)
     p = evaluation.predictions["lightgbm"]
     params = {**DEFAULT_PARAMS, **data.spec.training.params, **options.params}
     assert data.times is not None
+    times = data.times if rows is None else data.times[rows]
     return TrainResult(
         model=model,
         evaluation=evaluation,
@@ -69,7 +86,7 @@ def _recipe_only(data: LeadData, options: TrainOptions, say: Progress) -> TrainR
         per_channel=per_channel(evaluation.y, p, evaluation.channels),
         rows_train=len(train),
         rows_test=len(test),
-        time_range=(data.times.min().isoformat(), data.times.max().isoformat()),
+        time_range=(times.min().isoformat(), times.max().isoformat()),
         chosen="lightgbm",
         flagged=False,
         trained_until=data.times[train].max().isoformat(),

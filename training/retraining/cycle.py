@@ -25,7 +25,12 @@ from training.feedback import LiveFeedback
 from training.metrics import evaluate
 from training.options import TrainOptions
 from training.registry import load_champion, model_name, promote
-from training.retraining.challenger import champion_metrics, fit_challenger, open_tier_changes
+from training.retraining.challenger import (
+    champion_metrics,
+    fit_challenger,
+    open_tier_changes,
+    recipe_only,
+)
 from training.retraining.config import (
     DEFAULT_EVAL_MONTHS,
     DEFAULT_MATURITY_DAYS,
@@ -54,7 +59,7 @@ from training.retraining.records import (
     verdict,
 )
 from training.retraining.report import Action, ModelReport
-from training.retraining.settle import settle_targets
+from training.retraining.settle import settle_shared, subset_data
 from training.retraining.window import Window, WindowChoice, choose_window
 from training.runner import IMPORTANCE_SAMPLE
 from training.splits import Fold, TrainingError
@@ -121,6 +126,9 @@ class _Job:
     digest: str
     fold: Fold  # the settled leads before the window (training) and in it
     feedback: LiveFeedback | None = None  # the live queue's check (arrival models)
+    #: the target's settled leads as positions in ``data`` (shared by the targets); None:
+    #: ``data`` holds only them
+    rows: np.ndarray | None = None
 
     @property
     def window(self) -> Window:
@@ -142,16 +150,46 @@ class _Job:
         return report
 
 
-def _rows(data: LeadData, start: pd.Timestamp | None, end: pd.Timestamp) -> np.ndarray:
+def _rows(
+    data: LeadData, start: pd.Timestamp | None, end: pd.Timestamp, rows: np.ndarray | None
+) -> np.ndarray:
+    """Positions in ``data`` (of only ``rows`` when given) of the leads from ``start`` to
+    ``end``."""
     assert data.times is not None
-    inside = np.asarray(data.times < end)
+    times = data.times if rows is None else data.times[rows]
+    inside = np.asarray(times < end)
     if start is not None:
-        inside &= np.asarray(data.times >= start)
-    return np.flatnonzero(inside)
+        inside &= np.asarray(times >= start)
+    found = np.flatnonzero(inside)
+    return found if rows is None else rows[found]
 
 
-def _fold(data: LeadData, window: Window) -> Fold:
-    return Fold(_rows(data, None, window.start), _rows(data, window.start, window.end))
+def _fold(data: LeadData, window: Window, rows: np.ndarray | None = None) -> Fold:
+    return Fold(_rows(data, None, window.start, rows), _rows(data, window.start, window.end, rows))
+
+
+def _target_data(
+    shared: LeadData, rows: np.ndarray, window: Window
+) -> tuple[LeadData, np.ndarray | None]:
+    """The data a target's models work on: the shared data set with the target's rows when
+    the challenger is the production recipe alone (it takes positions), else a data set of
+    only those rows (a copy unless they are every row)."""
+    if len(rows) == len(shared):
+        return shared, None
+    if recipe_only(len(_rows(shared, None, window.start, rows))):
+        return shared, rows
+    return subset_data(shared, rows), None
+
+
+def _sample(data: LeadData, rows: np.ndarray | None, size: int, seed: int) -> pd.DataFrame:
+    """``size`` random leads of ``data`` (of only ``rows`` when given), drawn as
+    ``DataFrame.sample`` draws them from the frame of only those rows."""
+    if rows is None:
+        return data.frame.sample(n=size, random_state=seed)
+    drawn = np.random.RandomState(seed).choice(len(rows), size=size, replace=False)
+    sample = data.frame.iloc[rows[drawn]]
+    sample.index = pd.Index(drawn)
+    return sample
 
 
 def _options(job: _Job, config: RetrainConfig) -> TrainOptions:
@@ -204,7 +242,7 @@ def _retrain_one(
     say(f"{job.name}: training the challenger on {training} leads before {start:%Y-%m-%d}")
     try:
         result = fit_challenger(
-            job.data, _options(job, config), training, lambda m: say(f"{job.name}: {m}")
+            job.data, _options(job, config), training, lambda m: say(f"{job.name}: {m}"), job.rows
         )
     except TrainingError as exc:
         refusal = GateResult("trainable", False, None, None, str(exc))
@@ -269,8 +307,8 @@ def _register(
 ) -> None:
     """Log and register the challenger, promote it on a pass, record the decision."""
     say(f"{report.name}: logging the challenger and the decision to MLflow")
-    data = job.data
-    sample = data.frame.sample(n=min(IMPORTANCE_SAMPLE, len(data)), random_state=config.seed)
+    settled = len(job.data) if job.rows is None else len(job.rows)
+    sample = _sample(job.data, job.rows, min(IMPORTANCE_SAMPLE, settled), config.seed)
     tags = _run_tags(report, job.window, config, key)
     report.run_id, report.version = log_challenger(result, job.digest, where, sample, tags)
     _conclude(report, where.tracking_uri)
@@ -343,27 +381,36 @@ def retrain(
     reports: list[ModelReport] = []
     targets = list(dict.fromkeys(t for _k, t in pairs))
     say(f"settling outcomes as of {config.as_of:%Y-%m-%d}")
-    by_target = settle_targets(spec, frame, targets, config.as_of, config.maturity_days, source)
+    shared = settle_shared(spec, frame, targets, config.as_of, config.maturity_days, source)
     for target in targets:
-        settled, data = by_target[target]
+        settled, rows = shared.targets[target]
         choice = choose_window(settled, config.eval_months, config.min_settled_share)
-        digest = data_digest(data) if data is not None else "empty"
-        for known_at in [k for k, t in pairs if t == target]:
-            name = model_name(known_at.value, target, spec.name)
-            if data is None:
-                message = cold_start(0, 0, config.gates, target).message
-                reports.append(
-                    ModelReport(
-                        name, known_at.value, target, Action.COLD_START, message, settled, choice
-                    )
+        known_ats = [k for k, t in pairs if t == target]
+        if shared.data is None or not len(rows):
+            message = cold_start(0, 0, config.gates, target).message
+            reports.extend(
+                ModelReport(
+                    model_name(known_at.value, target, spec.name),
+                    known_at.value,
+                    target,
+                    Action.COLD_START,
+                    message,
+                    settled,
+                    choice,
                 )
-                continue
-            fold = _fold(data, choice.window)
+                for known_at in known_ats
+            )
+            continue
+        digest = data_digest(shared.data, rows)
+        data, kept = _target_data(shared.data, rows, choice.window)
+        fold = _fold(data, choice.window, kept)
+        for known_at in known_ats:
+            name = model_name(known_at.value, target, spec.name)
             feedback = (
-                live_check(frame, spec.id_column, data, target)
+                live_check(frame, spec.id_column, data, target, kept)
                 if known_at is KnownAt.ARRIVAL
                 else None
             )
-            job = _Job(name, known_at, target, settled, choice, data, digest, fold, feedback)
+            job = _Job(name, known_at, target, settled, choice, data, digest, fold, feedback, kept)
             reports.append(_attempt(job, config, mlflow_target, say))
     return reports

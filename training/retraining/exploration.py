@@ -25,28 +25,34 @@ from training.feedback import (
 
 
 def live_check(
-    frame: pd.DataFrame, id_column: str | None, data: LeadData, target: str
+    frame: pd.DataFrame,
+    id_column: str | None,
+    data: LeadData,
+    target: str,
+    rows: np.ndarray | None = None,
 ) -> LiveFeedback | None:
     """The check of ``target``'s live arrival score on the settled leads of ``data`` (rows of
-    ``frame`` by id) that have a logged draw; None when no lead has one."""
+    ``frame`` by id) that have a logged draw; None when no lead has one. ``rows``
+    (positions, in order) checks only those leads of ``data``."""
     score_column = live_score_column(target)
     needed = (score_column, EXPLORED_COLUMN, PROPENSITY_COLUMN, WORKED_COLUMN)
     if id_column is None or data.times is None:
         return None
     if any(column not in frame.columns for column in needed):
         return None
+    kept = np.arange(len(data)) if rows is None else np.asarray(rows)
     index = pd.Index(to_text(as_object_array(frame[id_column])))
-    rows = index.get_indexer(data.ids)
-    found = rows >= 0
-    raw = frame.iloc[rows[found]]
+    at = index.get_indexer(data.ids[kept])
+    found = at >= 0
+    raw = frame.iloc[at[found]]
     score = pd.to_numeric(raw[score_column], errors="coerce").to_numpy(dtype=float)
     share = pd.to_numeric(raw[PROPENSITY_COLUMN], errors="coerce").to_numpy(dtype=float)
     logged = ~np.isnan(score) & ~np.isnan(share)
     if not logged.any():
         return None
-    months = pd.DatetimeIndex(data.times[found]).strftime("%Y-%m").to_numpy()
+    months = pd.DatetimeIndex(data.times[kept][found]).strftime("%Y-%m").to_numpy()
     return live_feedback(
-        y=np.asarray(data.targets[target])[found][logged],
+        y=np.asarray(data.targets[target])[kept][found][logged],
         score=score[logged],
         is_worked=raw[WORKED_COLUMN].notna().to_numpy()[logged],
         is_explored=raw[EXPLORED_COLUMN].fillna(False).astype(bool).to_numpy()[logged],

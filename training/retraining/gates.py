@@ -255,16 +255,39 @@ def tier_changes(before: np.ndarray, after: np.ndarray, cutoffs: Tiers) -> TierC
     )
 
 
-def data_digest(data: LeadData) -> str:
-    """A digest of the settled data a retrain sees: rows, values, times and labels."""
+#: Rows hashed at a time by :func:`data_digest`.
+DIGEST_CHUNK_ROWS = 100_000
+
+
+def data_digest(
+    data: LeadData, rows: np.ndarray | None = None, chunk_rows: int = DIGEST_CHUNK_ROWS
+) -> str:
+    """A digest of the settled data a retrain sees: rows, values, times and labels.
+
+    ``rows`` (positions, in order) digests those rows of ``data`` as the data set of only
+    them would be digested. The frame is hashed ``chunk_rows`` rows at a time; every row's
+    hash is its own, so the digest does not depend on the chunking.
+    """
     sha = hashlib.sha256(data.spec.name.encode())
-    frame = data.frame
-    try:
-        hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    except TypeError:  # unhashable cells (lists): hash their text
-        hashed = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
-    sha.update(hashed.tobytes())
+    positions = np.arange(len(data)) if rows is None else np.asarray(rows)
+    for hashed in _row_hashes(data.frame, positions, chunk_rows):
+        sha.update(hashed.tobytes())
     for name in sorted(data.targets):
         sha.update(name.encode())
-        sha.update(np.ascontiguousarray(data.targets[name]).tobytes())
+        values = data.targets[name] if rows is None else data.targets[name][positions]
+        sha.update(np.ascontiguousarray(values).tobytes())
     return sha.hexdigest()[:16]
+
+
+def _row_hashes(frame: pd.DataFrame, rows: np.ndarray, chunk_rows: int) -> list[np.ndarray]:
+    """The row hashes of ``frame``'s ``rows``, chunk by chunk; every cell's text is hashed
+    instead when some cell cannot be hashed (lists), as for the whole frame at once."""
+    chunks = [rows[start : start + chunk_rows] for start in range(0, len(rows), chunk_rows)]
+    try:
+        return [_hashed(frame.iloc[chunk]) for chunk in chunks]
+    except TypeError:  # unhashable cells (lists): hash their text
+        return [_hashed(frame.iloc[chunk].astype(str)) for chunk in chunks]
+
+
+def _hashed(frame: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()

@@ -2,13 +2,15 @@
 validated data set built from them.
 
 The outcomes are read and the data validated once, for the union of the targets' settled
-leads (a lower stage settles more leads), on a copy of only the columns the spec reads;
-each target then takes its own rows (the same data set, uncopied, when they are all).
+leads (a lower stage settles more leads), on a copy of only the columns the spec reads.
+:func:`settle_shared` gives that one data set with each target's rows as positions in it;
+:func:`settle_targets` gives each target a data set of its own rows (the same data set,
+uncopied, when they are all).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -54,20 +56,38 @@ def subset_data(data: LeadData, rows: np.ndarray) -> LeadData:
     )
 
 
-def settle_targets(
+@dataclass(frozen=True)
+class SharedSettled:
+    """The validated data set of every target's settled leads, and each target's settled
+    leads with their positions in it (in order; empty when it has none)."""
+
+    data: LeadData | None  # None: no target has a settled lead
+    targets: dict[str, tuple[Settled, np.ndarray]]
+
+    def of(self, target: str) -> tuple[Settled, LeadData | None]:
+        """``target``'s settled leads and a data set of only its rows (a copy unless they
+        are every row)."""
+        settled, rows = self.targets[target]
+        if self.data is None or not len(rows):
+            return settled, None
+        return settled, subset_data(self.data, rows)
+
+
+def settle_shared(
     spec: DatasetSpec,
     frame: pd.DataFrame,
     targets: list[str],
     as_of: pd.Timestamp,
     maturity_days: int = DEFAULT_MATURITY_DAYS,
     source: str = "<frame>",
-) -> dict[str, tuple[Settled, LeadData | None]]:
-    """Settled leads of each target and the validated data set built from them."""
+) -> SharedSettled:
+    """Settled leads of each target, validated once into one data set shared by all."""
     time_column = _check_spec(spec, targets)
     outcomes = read_outcomes(frame, as_of, maturity_days, time_column=time_column)
     settled = {t: outcomes.settled(target_stage(spec, t)) for t in targets}
     if not any(item.mask.any() for item in settled.values()):
-        return {t: (item, None) for t, item in settled.items()}
+        empty = np.zeros(0, dtype=np.intp)
+        return SharedSettled(None, {t: (item, empty) for t, item in settled.items()})
     # the lowest stage settles every lead any of the targets counts; only the columns the
     # spec reads are copied (not the status history, the ground truth, dropped columns)
     everything = outcomes.settled(_lowest_stage(spec, targets))
@@ -80,11 +100,21 @@ def settle_targets(
     kept = everything.rows
     ids = pd.Index(_ids(outcomes.frame[spec.id_column].iloc[kept]))
     position = kept[ids.get_indexer(data.ids)]
-    out: dict[str, tuple[Settled, LeadData | None]] = {}
-    for target, item in settled.items():
-        rows = np.flatnonzero(item.mask[position])
-        out[target] = (item, subset_data(data, rows) if len(rows) else None)
-    return out
+    rows = {t: np.flatnonzero(item.mask[position]) for t, item in settled.items()}
+    return SharedSettled(data, {t: (item, rows[t]) for t, item in settled.items()})
+
+
+def settle_targets(
+    spec: DatasetSpec,
+    frame: pd.DataFrame,
+    targets: list[str],
+    as_of: pd.Timestamp,
+    maturity_days: int = DEFAULT_MATURITY_DAYS,
+    source: str = "<frame>",
+) -> dict[str, tuple[Settled, LeadData | None]]:
+    """Settled leads of each target and the validated data set built from them."""
+    shared = settle_shared(spec, frame, targets, as_of, maturity_days, source)
+    return {target: shared.of(target) for target in targets}
 
 
 def _ids(values: pd.Series) -> np.ndarray:

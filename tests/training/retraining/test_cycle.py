@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from features.dataset import prepare_frame
+from features.dataset import LeadData, prepare_frame
 from features.demo import generate_leads
 from features.lead import BANT_COLUMNS
 from features.spec import KnownAt, load_spec
@@ -18,15 +21,19 @@ from training.registry import (
     PREVIOUS,
     PromotionError,
     champion_version,
+    ensure_experiment,
     load_champion,
     promote,
     rollback,
 )
-from training.retraining import challenger
+from training.retraining import challenger, cycle
 from training.retraining.config import MlflowTarget
 from training.retraining.cycle import RetrainConfig, retrain
 from training.retraining.labels import utc_timestamp
-from training.retraining.report import Action
+from training.retraining.records import RETRAIN_KEY_TAG
+from training.retraining.report import Action, ModelReport
+from training.retraining.settle import subset_data
+from training.retraining.window import Window
 from training.settings import TrainingSettings
 
 
@@ -155,3 +162,61 @@ def test_a_champion_fitted_on_the_window_is_judged_by_its_own_test(
     # the challenger is judged against that figure, whichever way it goes
     auc_gate = next(g for g in report.decision.reasons if g.name == "ROC-AUC vs champion")
     assert f"{trained.headline.roc_auc:.4f}" in auc_gate.message
+
+
+def _copying(shared: LeadData, rows: np.ndarray, window: Window) -> tuple[LeadData, None]:
+    """The earlier path: every target a data set of its own rows."""
+    return subset_data(shared, rows), None
+
+
+def test_row_positions_of_the_shared_data_retrain_as_a_copy_per_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On large data (here: pretend 100 rows is large) the won models work on positions of
+    the data set they share with sql: the same reports and run records as with a copy."""
+    frame, _truth = generate_leads(n=3000, seed=11, end=date(2026, 6, 30), months=6)
+    spec = load_spec("demo")
+    pairs = [(known_at, t) for known_at in spec.known_ats for t in spec.targets]
+    config = RetrainConfig(as_of=utc_timestamp("2026-07-15"), params={"learning_rate": 0.1})
+    monkeypatch.setattr(challenger, "FULL_TRAINING_MAX_ROWS", 100)
+    shared: dict[str, list[tuple[ModelReport, dict[str, str]]]] = {}
+    kept: list[bool] = []
+    choose = cycle._target_data
+
+    def noted(data: LeadData, rows: np.ndarray, window: Window) -> tuple[LeadData, Any]:
+        chosen = choose(data, rows, window)
+        kept.append(chosen[1] is not None)
+        return chosen
+
+    monkeypatch.setattr(cycle, "_target_data", noted)
+    for way in ("positions", "copies"):
+        if way == "copies":
+            monkeypatch.setattr(cycle, "_target_data", _copying)
+        target = MlflowTarget(f"sqlite:///{tmp_path / way}.db", "same", tmp_path / way)
+        ensure_experiment(target.tracking_uri, target.experiment, target.artifact_root)
+        reports = retrain(frame, spec, pairs, config, target)
+        client = MlflowClient(tracking_uri=target.tracking_uri, registry_uri=target.tracking_uri)
+        shared[way] = [(r, client.get_run(str(r.run_id)).data.tags) for r in reports]
+    assert kept == [False, True]  # sql: every shared row; won: positions of some
+    won = [r for r, _tags in shared["positions"] if r.target == "won"]
+    assert won
+    assert all(r.settled is not None for r in won)
+    assert all(r.challenger is not None for r in won)
+    assert len({r.challenger.rows for r in won if r.challenger is not None}) == 1
+    for (mine, my_tags), (theirs, their_tags) in zip(
+        shared["positions"], shared["copies"], strict=True
+    ):
+        assert {**mine.as_json(), "run_id": None} == {**theirs.as_json(), "run_id": None}
+        assert mine.notes == theirs.notes
+        for key in ("data_digest", RETRAIN_KEY_TAG, "retrain.decision", "retrain.trained_until"):
+            assert my_tags[key] == their_tags[key], key
+
+
+def test_a_sample_of_row_positions_is_the_sample_of_their_data_set() -> None:
+    frame, _truth = generate_leads(n=400, seed=5)
+    data = prepare_frame(load_spec("demo"), frame)
+    rows = np.flatnonzero(np.arange(len(data)) % 5 != 2)
+    alone = subset_data(data, rows)
+    expected = alone.frame.sample(n=50, random_state=7)
+    pd.testing.assert_frame_equal(cycle._sample(data, rows, 50, 7), expected)
+    pd.testing.assert_frame_equal(cycle._sample(alone, None, 50, 7), expected)

@@ -11,6 +11,7 @@ from features.demo import generate_leads
 from features.spec import load_spec
 from training.feedback import live_propensity
 from training.retraining.exploration import live_check
+from training.retraining.settle import subset_data
 
 
 @pytest.fixture(scope="module")
@@ -60,3 +61,13 @@ def test_no_logged_draws_means_no_check(logged: pd.DataFrame) -> None:
     assert live_check(export, spec.id_column, data, "sql") is None
     assert live_check(logged, None, data, "sql") is None
     assert live_check(logged, spec.id_column, data, "won") is None  # no live won score
+
+
+def test_the_check_of_row_positions_is_the_check_of_their_data_set(logged: pd.DataFrame) -> None:
+    spec = load_spec("demo")
+    data = prepare_frame(spec, logged)
+    rows = np.flatnonzero(np.arange(len(data)) % 4 != 1)
+    shared = live_check(logged, spec.id_column, data, "sql", rows)
+    alone = live_check(logged, spec.id_column, subset_data(data, rows), "sql")
+    assert shared is not None
+    assert shared == alone

@@ -3,16 +3,29 @@ window positives, cold start) and tier changes under fixed cut-offs."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from features.dataset import LeadData, prepare_frame
+from features.demo import generate_leads
+from features.spec import load_spec
 from features.tiers import Tiers
 from training.metrics import Metrics, expected_calibration_error
 from training.retraining.config import Gates
 from training.retraining.drift import FeaturePsi
-from training.retraining.gates import cold_start, ece_noise, evaluate_gates, tier_changes
+from training.retraining.gates import (
+    cold_start,
+    data_digest,
+    ece_noise,
+    evaluate_gates,
+    tier_changes,
+)
+from training.retraining.settle import subset_data
 
 
 def _metrics(auc: float, loss: float, ece: float, positives: int = 60, rows: int = 600) -> Metrics:
@@ -128,3 +141,38 @@ def test_tier_changes_under_fixed_cutoffs() -> None:
     assert changes.matrix.loc["D", "C"] == 1
     assert changes.matrix.to_numpy().sum() == 5
     assert changes.summary() == "3 of 5 open leads (60.0%) would change tier: 2 up, 1 down"
+
+
+def _whole_frame_digest(data: LeadData) -> str:
+    """The digest as it was computed before chunking: the whole frame hashed at once."""
+    sha = hashlib.sha256(data.spec.name.encode())
+    sha.update(pd.util.hash_pandas_object(data.frame, index=False).to_numpy().tobytes())
+    for name in sorted(data.targets):
+        sha.update(name.encode())
+        sha.update(np.ascontiguousarray(data.targets[name]).tobytes())
+    return sha.hexdigest()[:16]
+
+
+def test_the_digest_is_the_same_in_chunks_and_over_row_positions() -> None:
+    frame, _ = generate_leads(n=400, seed=3)
+    data = prepare_frame(load_spec("demo"), frame)
+    whole = _whole_frame_digest(data)
+    assert {data_digest(data, chunk_rows=size) for size in (1, 7, 400, 10_000)} == {whole}
+    rows = np.flatnonzero(np.arange(len(data)) % 3 != 0)
+    alone = subset_data(data, rows)
+    assert data_digest(data, rows, chunk_rows=50) == _whole_frame_digest(alone)
+    assert data_digest(data, rows) != whole
+
+
+def test_unhashable_cells_are_digested_as_text_in_chunks() -> None:
+    frame, _ = generate_leads(n=60, seed=3)
+    data = prepare_frame(load_spec("demo"), frame)
+    tags = pd.Series([["a"] if i == 50 else [] for i in range(len(data))], dtype=object)
+    listed = replace(data, frame=data.frame.assign(tags=tags))
+    sha = hashlib.sha256(data.spec.name.encode())
+    text = listed.frame.astype(str)
+    sha.update(pd.util.hash_pandas_object(text, index=False).to_numpy().tobytes())
+    for name in sorted(data.targets):
+        sha.update(name.encode())
+        sha.update(np.ascontiguousarray(data.targets[name]).tobytes())
+    assert data_digest(listed, chunk_rows=20) == sha.hexdigest()[:16]

@@ -15,7 +15,8 @@ from features.demo import generate_leads
 from features.spec import load_spec
 from training.options import TrainOptions
 from training.retraining.labels import label_settled, read_outcomes, utc_timestamp
-from training.retraining.settle import settle_targets, subset_data
+from training.retraining.settle import settle_shared, settle_targets, subset_data
+from training.splits import plan_split
 from training.trainer import fit_final
 
 
@@ -87,3 +88,36 @@ def test_fitting_on_rows_in_place_is_fitting_on_their_copy(leads: pd.DataFrame) 
     copied = fit_final(subset_data(data, rows), options)
     window = data.frame.iloc[len(rows) :]
     np.testing.assert_array_equal(in_place.predict_proba(window), copied.predict_proba(window))
+
+
+def test_the_shared_data_set_holds_each_target_s_data_set_at_its_rows(
+    leads: pd.DataFrame,
+) -> None:
+    spec, as_of = load_spec("demo"), _as_of(leads)
+    shared = settle_shared(spec, leads, ["sql", "won"], as_of, 90)
+    copied = settle_targets(spec, leads, ["sql", "won"], as_of, 90)
+    assert shared.data is not None
+    for target in ("sql", "won"):
+        _settled, rows = shared.targets[target]
+        _same, data = copied[target]
+        assert data is not None
+        assert list(shared.data.ids[rows]) == list(data.ids)
+        assert shared.data.targets[target][rows].tolist() == data.targets[target].tolist()
+    assert len(shared.targets["won"][1]) < len(shared.targets["sql"][1]) == len(shared.data)
+
+
+def test_splitting_row_positions_is_splitting_their_data_set(leads: pd.DataFrame) -> None:
+    spec, as_of = load_spec("demo"), _as_of(leads)
+    shared = settle_shared(spec, leads, ["sql", "won"], as_of, 90)
+    assert shared.data is not None
+    _settled, rows = shared.targets["won"]
+    alone = subset_data(shared.data, rows)
+    assert alone.times is not None
+    start = alone.times[len(alone) // 2].date()
+    options = TrainOptions(target="won", test_start=start)
+    by_rows = plan_split(shared.data, "won", options, rows)
+    copied = plan_split(alone, "won", options)
+    assert by_rows.description == copied.description
+    for mine, theirs in zip(by_rows.folds, copied.folds, strict=True):
+        assert mine.train.tolist() == rows[theirs.train].tolist()
+        assert mine.test.tolist() == rows[theirs.test].tolist()
