@@ -206,6 +206,14 @@ def _lead_frame(
     return frame, say("lead store {store}", store=shown)
 
 
+def _as_read(spec: DatasetSpec, data: Path | None) -> DatasetSpec:
+    """``spec`` reading deals as :func:`_lead_frame`'s frame holds them: an export's own
+    columns, or the store's (every export's deals as deal_value in deal_currency)."""
+    from features.deal import as_stored
+
+    return spec if data is not None else as_stored(spec)
+
+
 def _pairs(spec: DatasetSpec, known_at: list[str], target: list[str]) -> list[tuple[KnownAt, str]]:
     """Every (moment, target) to retrain; a wrong one exits 2."""
     from training.runner import plan_models
@@ -447,11 +455,7 @@ def retrain(
         force=force,
     )
     frame, source = _lead_frame(chosen, data, settings)
-    if data is None:  # the store holds every export's deals as deal_value in deal_currency
-        from features.deal import as_stored
-
-        chosen = as_stored(chosen)
-    reports = _run(frame, chosen, pairs, config, settings, source, outlooks)
+    reports = _run(frame, _as_read(chosen, data), pairs, config, settings, source, outlooks)
     _finish(reports, config, source, json_out)
 
 
