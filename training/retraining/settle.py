@@ -3,9 +3,9 @@ validated data set built from them.
 
 The outcomes are read and the data validated once, for the union of the targets' settled
 leads (a lower stage settles more leads), on a copy of only the columns the spec reads.
-:func:`settle_shared` gives that one data set with each target's rows as positions in it;
-:func:`settle_targets` gives each target a data set of its own rows (the same data set,
-uncopied, when they are all).
+:func:`settle_shared` gives that one data set with each target's rows as positions in it,
+and ``SharedSettled.of`` a target's data set of its own rows (the same data set, uncopied,
+when they are all).
 """
 
 from __future__ import annotations
@@ -104,19 +104,6 @@ def settle_shared(
     return SharedSettled(data, {t: (item, rows[t]) for t, item in settled.items()})
 
 
-def settle_targets(
-    spec: DatasetSpec,
-    frame: pd.DataFrame,
-    targets: list[str],
-    as_of: pd.Timestamp,
-    maturity_days: int = DEFAULT_MATURITY_DAYS,
-    source: str = "<frame>",
-) -> dict[str, tuple[Settled, LeadData | None]]:
-    """Settled leads of each target and the validated data set built from them."""
-    shared = settle_shared(spec, frame, targets, as_of, maturity_days, source)
-    return {target: shared.of(target) for target in targets}
-
-
 def _ids(values: pd.Series) -> np.ndarray:
     return to_text(as_object_array(values))
 
@@ -136,4 +123,4 @@ def settle(
     source: str = "<frame>",
 ) -> tuple[Settled, LeadData | None]:
     """Settled leads for ``target`` and the validated data set built from them."""
-    return settle_targets(spec, frame, [target], as_of, maturity_days, source)[target]
+    return settle_shared(spec, frame, [target], as_of, maturity_days, source).of(target)

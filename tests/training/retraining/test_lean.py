@@ -15,7 +15,7 @@ from features.demo import generate_leads
 from features.spec import load_spec
 from training.options import TrainOptions
 from training.retraining.labels import label_settled, read_outcomes, utc_timestamp
-from training.retraining.settle import settle_shared, settle_targets, subset_data
+from training.retraining.settle import settle_shared, subset_data
 from training.splits import plan_split
 from training.trainer import fit_final
 
@@ -36,9 +36,9 @@ def _values(data: LeadData) -> dict[str, list[object]]:
 
 def test_settling_by_row_gives_the_copying_path_s_data(leads: pd.DataFrame) -> None:
     spec, as_of = load_spec("demo"), _as_of(leads)
-    lean = settle_targets(spec, leads, ["sql", "won"], as_of, 90)
+    lean = settle_shared(spec, leads, ["sql", "won"], as_of, 90)
     for target, reach in (("sql", "sql"), ("won", "won")):
-        settled, data = lean[target]
+        settled, data = lean.of(target)
         assert data is not None
         # the copying path: every column of the settled leads, validated whole
         settled_whole = label_settled(leads, as_of, 90, reach=reach).frame
@@ -95,11 +95,11 @@ def test_the_shared_data_set_holds_each_target_s_data_set_at_its_rows(
 ) -> None:
     spec, as_of = load_spec("demo"), _as_of(leads)
     shared = settle_shared(spec, leads, ["sql", "won"], as_of, 90)
-    copied = settle_targets(spec, leads, ["sql", "won"], as_of, 90)
+
     assert shared.data is not None
     for target in ("sql", "won"):
         _settled, rows = shared.targets[target]
-        _same, data = copied[target]
+        _same, data = shared.of(target)  # a copy of those rows
         assert data is not None
         assert list(shared.data.ids[rows]) == list(data.ids)
         assert shared.data.targets[target][rows].tolist() == data.targets[target].tolist()
