@@ -193,10 +193,13 @@ def load_data(spec_name: str, data: Path | None, settings: TrainingSettings) -> 
 HEARTBEAT_S = 30.0
 
 #: What MLflow writes on its own while a model is logged and registered: its INFO lines,
-#: the registration echo, the CloudPickle warning of every pyfunc it saves, download bars.
+#: the registration echo, the CloudPickle warning of every pyfunc it saves, the notice
+#: that a model logged without a signature (the outlook, on purpose) has none, download bars.
 _CHATTER = re.compile(
     r"^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d INFO mlflow"
     r"|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d WARNING mlflow\.pyfunc: .*CloudPickle"
+    r"|\d{4}/\d\d/\d\d \d\d:\d\d:\d\d WARNING mlflow\.pyfunc: Failed to infer model "
+    r"signature: Type hint .* input example is not provided"
     r"|Successfully registered model '|Registered model '.*' already exists\. Creating a new"
     r"|Created version '\d+' of model '|Downloading artifacts)"
 )

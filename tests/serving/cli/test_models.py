@@ -152,6 +152,12 @@ def test_mlflow_chatter_is_told_from_real_problems() -> None:
         "2026/12/02 01:46:44 WARNING mlflow.pyfunc: Passing a Python object as `python_model` "
         "causes it to be serialized using CloudPickle, it requires exercising caution"
     )
+    assert is_chatter(
+        "2026/12/04 21:52:37 WARNING mlflow.pyfunc: Failed to infer model signature: Type hint "
+        "<input: <class 'pandas.DataFrame'>, output: <class 'pandas.DataFrame'>> cannot be used "
+        "to infer model signature and input example is not provided, model signature cannot "
+        "be inferred."
+    )
     assert is_chatter("Successfully registered model 'leadscore-arrival-sql'.")
     assert is_chatter("Created version '3' of model 'leadscore-arrival-sql'.")
     assert not is_chatter("2026/12/02 01:46:44 WARNING mlflow.models: signature mismatch")
