@@ -7,8 +7,8 @@ slice of one float64 matrix.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Self
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Self, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -44,14 +44,17 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator):
     # -- sklearn API
 
     def fit(self, X: Inputs, y: Any = None) -> Self:
-        self._fit(X)
+        encoders = self._built_encoders()
+        self._fit(encoders, *_read(X, _inputs(encoders)))
         return self
 
     def fit_transform(self, X: Inputs, y: Any = None, **fit_params: Any) -> np.ndarray:
         if isinstance(X, pd.DataFrame):
             return self.fit_transform_rows(X)
-        n, columns = self._fit(X)
-        return self._encode(n, columns)
+        encoders = self._built_encoders()
+        n, columns_of = _read(X, _inputs(encoders))
+        self._fit(encoders, n, columns_of)
+        return self._encode(n, columns_of)
 
     def fit_transform_rows(self, frame: pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
         """``fit_transform`` of ``frame``'s ``rows`` (positions, in order; None: every row)
@@ -59,24 +62,19 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator):
         columns (of those rows) to fit and again to encode, so besides the matrix no more
         than one encoder's columns are held at a time."""
         encoders = self._built_encoders()
-        inputs = list(dict.fromkeys(c for encoder in encoders for c in encoder.inputs))
-        check_frame(frame, inputs)
+        check_frame(frame, _inputs(encoders))
         n = len(frame) if rows is None else len(rows)
-        if n == 0:
-            raise ValueError("cannot fit the feature pipeline on no rows")
-        for encoder in encoders:
-            encoder.fit(frame_columns(frame, encoder.inputs, rows))
-        self._learn(encoders, inputs)
-        out = np.empty((n, len(self.feature_names_)), dtype=np.float64)
-        for encoder, (start, stop) in zip(self._encoders, self._slices, strict=True):
-            encoder.encode(frame_columns(frame, encoder.inputs, rows), out[:, start:stop])
-        return out
+
+        def columns_of(names: Sequence[str]) -> list[Column]:
+            return frame_columns(frame, names, rows)
+
+        self._fit(encoders, n, columns_of)
+        return self._encode(n, columns_of)
 
     def transform(self, X: Inputs) -> np.ndarray:
         if not hasattr(self, "feature_names_"):  # check_is_fitted, minus its cost per request
             check_is_fitted(self, "feature_names_")
-        n, columns = read_columns(X, self.input_columns_)
-        return self._encode(n, columns)
+        return self._encode(*_read(X, self.input_columns_))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self, "feature_names_")
@@ -105,16 +103,12 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator):
             ) from None
         return build_encoders(self.spec, known_at)
 
-    def _fit(self, X: Inputs) -> tuple[int, dict[str, Column]]:
-        encoders = self._built_encoders()
-        inputs = list(dict.fromkeys(c for encoder in encoders for c in encoder.inputs))
-        n, columns = read_columns(X, inputs)
+    def _fit(self, encoders: list[Encoder], n: int, columns_of: ColumnsOf) -> None:
         if n == 0:
             raise ValueError("cannot fit the feature pipeline on no rows")
         for encoder in encoders:
-            encoder.fit([columns[c] for c in encoder.inputs])
-        self._learn(encoders, inputs)
-        return n, columns
+            encoder.fit(columns_of(encoder.inputs))
+        self._learn(encoders, _inputs(encoders))
 
     def _learn(self, encoders: list[Encoder], inputs: list[str]) -> None:
         """What the fitted ``encoders`` (reading ``inputs``) fix: slices, names, categories."""
@@ -134,8 +128,23 @@ class LeadFeaturizer(TransformerMixin, BaseEstimator):
             name: labels for e in encoders for name, labels in e.categories.items()
         }
 
-    def _encode(self, n: int, columns: Mapping[str, Column]) -> np.ndarray:
+    def _encode(self, n: int, columns_of: ColumnsOf) -> np.ndarray:
         out = np.empty((n, len(self.feature_names_)), dtype=np.float64)
         for encoder, (start, stop) in zip(self._encoders, self._slices, strict=True):
-            encoder.encode([columns[c] for c in encoder.inputs], out[:, start:stop])
+            encoder.encode(columns_of(encoder.inputs), out[:, start:stop])
         return out
+
+
+#: The columns of some names, in that order (of a frame's rows, or of records read once).
+ColumnsOf: TypeAlias = Callable[[Sequence[str]], list[Column]]
+
+
+def _inputs(encoders: list[Encoder]) -> list[str]:
+    """The raw columns the encoders read, each once, in order."""
+    return list(dict.fromkeys(c for encoder in encoders for c in encoder.inputs))
+
+
+def _read(X: Inputs, inputs: Sequence[str]) -> tuple[int, ColumnsOf]:
+    """(rows, their columns by name) of a frame or records, every input read once."""
+    n, columns = read_columns(X, inputs)
+    return n, lambda names: [columns[c] for c in names]
