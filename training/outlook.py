@@ -305,10 +305,11 @@ def fit_on(spec: DatasetSpec, d: OutlookData, opts: OutlookOptions) -> Outlook:
         conversion[stage.value] = fit_conversion(spec, d.frame, d.follow[stage], horizons, hazard)
     if not conversion:
         raise OutlookUnavailableError("no lead reached SQL or won in the status history")
-    value = _value_model(spec, d, d.values, opts, notes, "a value")
+    value = _value_model(spec, d, d.values, opts, notes, ("value", "a value"))
     revenue = None
     if d.revenue is not None:
-        revenue = _value_model(spec, d, d.revenue, opts, notes, "a value and a lifetime")
+        said = ("revenue", "a value and a lifetime")
+        revenue = _value_model(spec, d, d.revenue, opts, notes, said)
     return Outlook(spec.name, opts.known_at, d.currency, conversion, value, notes, revenue=revenue)
 
 
@@ -318,13 +319,14 @@ def _value_model(
     amounts: np.ndarray,
     opts: OutlookOptions,
     notes: list[str],
-    what: str,
+    said: tuple[str, str],
 ) -> ValueModel | None:
     """The value model of the won deals' ``amounts`` (value, or value x LT); None, with a
-    note, when fewer than ``MIN_WON_DEALS`` have ``what``."""
+    note, when fewer than ``MIN_WON_DEALS`` have them (``said``: the model's name and what
+    its deals need, for the note)."""
+    model, what = said
     deals = won_deals(d, amounts)
     if len(deals) < MIN_WON_DEALS:
-        model = "value" if amounts is d.values else "revenue"
         notes.append(f"{len(deals)} won deals with {what} (< {MIN_WON_DEALS}): no {model} model")
         return None
     return fit_value_model(
