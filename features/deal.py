@@ -6,12 +6,16 @@ columns of a frame read into the spec's base currency.
 
     deal: {value_column: close_value, currency: USD}     # no currency column: USD
     deal: {value_column: amount, currency_column: amount_currency, lifetime_column: months}
+    deal: {value_column: close_value, currency: USD, closed_at_column: close_date}
 
 Without the section a spec reads ``deal_value`` in ``deal_currency`` (the demo data and the
 lead store, which holds every export's deals so: :func:`as_stored`), and a frame without
 them has no deal values. A column the section names itself must be in the data
 (:class:`DealColumnError` says which). The deal's columns are outcomes, known only once a
 lead is won: a spec refuses one as a feature (``features.spec``).
+
+Where an export has no status history, ``closed_at_column`` names when each deal closed: a
+row with a deal (a value above 0) was won then, which gives the outlook its time to won.
 
 Amounts are converted with the rates of the spec's first money feature with rates; a spec
 without one counts in the deal's own ``currency`` (else RUB) and converts nothing.
@@ -26,7 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from features.coerce import as_object_array, to_text
+from features.coerce import as_object_array, to_datetime_utc, to_text
 from features.rates import CurrencyCode
 from features.spec_sources import SpecSection
 
@@ -55,16 +59,24 @@ class DealSection(SpecSection):
         min_length=1,
         description="billing periods a won client stays (LT): gives the expected revenue",
     )
+    closed_at_column: str | None = Field(
+        default=None,
+        min_length=1,
+        description="when the deal closed: a row with a deal was won then (the outlook's time "
+        "to won, for an export without a status history)",
+    )
 
     @property
     def columns(self) -> list[str]:
         """Every column the section reads (defaults included)."""
-        named = (self.value_column, self.currency_column, self.lifetime_column)
+        named = (
+            self.value_column, self.currency_column, self.lifetime_column, self.closed_at_column
+        )  # fmt: skip
         return [c for c in named if c is not None]
 
     def named(self) -> dict[str, str]:
         """The columns the spec names itself (key -> column): the data must have them."""
-        keys = ("value_column", "currency_column", "lifetime_column")
+        keys = ("value_column", "currency_column", "lifetime_column", "closed_at_column")
         return {k: c for k in keys if k in self.model_fields_set and (c := getattr(self, k))}
 
 
@@ -75,15 +87,17 @@ class DealColumnError(ValueError):
 @dataclass(frozen=True)
 class DealValues:
     """A frame's deals: ``values`` in ``currency`` (NaN where no deal or no rate), the
-    number ``dropped`` for a currency without a rate, and ``lifetime`` in billing periods
-    (NaN where none; None when the spec names no lifetime column). ``found``: the frame
-    has the value column."""
+    number ``dropped`` for a currency without a rate, ``lifetime`` in billing periods
+    (NaN where none; None when the spec names no lifetime column) and ``won_at``, when each
+    deal was won (NaT where no deal or no time; None when the spec names no close time).
+    ``found``: the frame has the value column."""
 
     values: np.ndarray
     currency: str
     dropped: int = 0
     lifetime: np.ndarray | None = None
     found: bool = True
+    won_at: pd.DatetimeIndex | None = None
 
     @property
     def revenue(self) -> np.ndarray | None:
@@ -168,4 +182,8 @@ def deal_values(frame: pd.DataFrame, spec: DatasetSpec | None) -> DealValues:
     lifetime = None
     if section.lifetime_column is not None:
         lifetime = _numbers(frame[section.lifetime_column])
-    return DealValues(amount * rate, base, dropped, lifetime)
+    won_at = None
+    if section.closed_at_column is not None:
+        closed = to_datetime_utc(as_object_array(frame[section.closed_at_column]))
+        won_at = closed.where(~np.isnan(amount))  # a deal's close is its win; no deal: NaT
+    return DealValues(amount * rate, base, dropped, lifetime, won_at=won_at)

@@ -202,31 +202,70 @@ class OutlookData:
 def _aligned(data: LeadData, raw: pd.DataFrame) -> pd.DataFrame:
     id_column = data.spec.id_column
     if id_column is None or id_column not in raw.columns:
-        raise OutlookUnavailableError("the export has no id column to match its status history by")
-    if HISTORY_COLUMN not in raw.columns:
-        raise OutlookUnavailableError(f"the export has no {HISTORY_COLUMN} column")
+        raise OutlookUnavailableError("the export has no id column to match its events by")
     ids = to_text(as_object_array(raw[id_column]))
     return raw.set_axis(ids, axis=0).reindex(np.asarray(data.ids, dtype=object))
 
 
+@dataclass(frozen=True)
+class Events:
+    """When each lead first reached each stage the export tells of (NaT: not by its end),
+    and the latest moment the export records beyond the arrivals (None: none)."""
+
+    reached: dict[Stage, pd.Series]
+    last: pd.Timestamp | None
+
+
+def history_events(history: list[Any]) -> Events:
+    """The events of a status history: every funnel stage, first reached."""
+    changed = [at for raw_history in history for _status, at in _changes(raw_history)]
+    reached = {
+        stage: pd.Series([first_reached(h, stage) for h in history], dtype="datetime64[ns, UTC]")
+        for stage in HORIZONS
+    }
+    return Events(reached, max(changed) if changed else None)
+
+
+def closing_events(won_at: pd.DatetimeIndex) -> Events:
+    """The events of deals' close times (an export without a status history): won only, as
+    nothing says when a won deal became an SQL."""
+    won = pd.Series(won_at, dtype="datetime64[ns, UTC]").reset_index(drop=True)
+    last = won.max()
+    return Events({Stage.WON: won}, None if pd.isna(last) else pd.Timestamp(last))
+
+
+def _events(aligned: pd.DataFrame, won_at: pd.DatetimeIndex | None) -> Events:
+    """The status history's events, else the deals' close times'."""
+    if HISTORY_COLUMN in aligned.columns:
+        return history_events(aligned[HISTORY_COLUMN].tolist())
+    if won_at is not None:
+        return closing_events(won_at)
+    raise OutlookUnavailableError(
+        f"the export has no {HISTORY_COLUMN} column, and the spec's deal section names no "
+        "closed_at_column"
+    )
+
+
 def outlook_data(data: LeadData, raw: pd.DataFrame) -> OutlookData:
     """Event times from the status history of ``raw`` (the export as read, any row order),
-    follow-up to the export's end, and the won deals' values in the base currency."""
+    else from its deals' close times (``deal: closed_at_column``), follow-up to the export's
+    end, and the won deals' values in the base currency."""
     if data.times is None:
         raise OutlookUnavailableError("the data set has no arrival time to follow leads from")
     aligned = _aligned(data, raw)
     arrived = pd.Series(data.times.tz_convert("UTC"))
-    history = aligned[HISTORY_COLUMN].tolist()
-    changed = [at for raw_history in history for _status, at in _changes(raw_history)]
-    as_of = max([arrived.max(), *changed])
-    follow: dict[Stage, FollowUp] = {}
-    for stage in HORIZONS:
-        reached = pd.Series([first_reached(h, stage) for h in history], dtype="datetime64[ns, UTC]")
-        follow[stage] = follow_up(arrived, reached.where(reached >= arrived), as_of)
     try:
         deals = deal_values(aligned.reset_index(drop=True), data.spec)
     except DealColumnError as error:
         raise OutlookUnavailableError(str(error)) from None
+    events = _events(aligned, deals.won_at)
+    as_of = max(arrived.max(), events.last) if events.last is not None else arrived.max()
+    follow = {
+        stage: follow_up(arrived, reached.where(reached >= arrived), as_of)
+        for stage, reached in events.reached.items()
+    }
+    if Stage.WON not in follow:
+        raise OutlookUnavailableError("the export tells no time to won")
     won = follow[Stage.WON].event
     when = pd.Timestamp(as_of)
     return OutlookData(
@@ -299,12 +338,15 @@ def fit_on(spec: DatasetSpec, d: OutlookData, opts: OutlookOptions) -> Outlook:
     conversion: dict[str, ConversionModel] = {}
     notes: list[str] = []
     for stage, horizons in HORIZONS.items():
+        if stage not in d.follow:
+            notes.append(f"the export tells no times of {stage.value}: no {stage.value} horizons")
+            continue
         if not d.follow[stage].event.any():
             notes.append(f"no lead reached {stage.value}: no {stage.value} horizons")
             continue
         conversion[stage.value] = fit_conversion(spec, d.frame, d.follow[stage], horizons, hazard)
     if not conversion:
-        raise OutlookUnavailableError("no lead reached SQL or won in the status history")
+        raise OutlookUnavailableError("no lead reached SQL or won in the export's events")
     value = _value_model(spec, d, d.values, opts, notes, ("value", "a value"))
     revenue = None
     if d.revenue is not None:

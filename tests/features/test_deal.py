@@ -128,10 +128,32 @@ def test_the_shipped_crm_spec_reads_close_value_in_usd_and_never_as_a_feature() 
     spec = load_spec("crm_sales")
     assert spec.deal.value_column == "close_value"
     assert spec.deal.currency == "USD"
+    assert spec.deal.closed_at_column == "close_date"
     inputs = {c for f in spec.features for c in f.input_columns}
     assert "close_value" not in inputs
     assert not any(d.matches("close_value") for d in spec.drop)
     assert "close_value" not in unused_columns(["close_value", "stray"], spec)
+
+
+def test_a_deal_s_close_time_is_when_it_was_won_and_a_row_without_a_deal_has_none(
+    tmp_path: Path,
+) -> None:
+    spec = _spec(tmp_path, _raw({"value_column": "close_value", "closed_at_column": "closed"}))
+    assert spec.deal.named()["closed_at_column"] == "closed"
+    frame = pd.DataFrame(
+        {
+            "close_value": [500.0, 0.0, 300.0, None],  # Maven: a lost deal's value is 0
+            "closed": ["2017-03-01", "2017-03-02", None, "2017-03-04"],
+        }
+    )
+    won_at = deal_values(frame, spec).won_at
+    assert won_at is not None
+    assert won_at[0] == pd.Timestamp("2017-03-01", tz="UTC")
+    assert won_at[1:].isna().all()  # lost (0), no close time, no deal
+    assert deal_values(frame, _spec(tmp_path, _raw({"value_column": "close_value"}))).won_at is None
+    # named, it must be in the data
+    with pytest.raises(DealColumnError, match=r"'closed' \(deal.closed_at_column\)"):
+        deal_values(frame.drop(columns=["closed"]), spec)
 
 
 def test_a_named_column_missing_from_the_data_is_said_with_the_spec(tmp_path: Path) -> None:

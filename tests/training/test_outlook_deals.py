@@ -1,6 +1,7 @@
 """The outlook's deals as the spec's deal section names them: the expected revenue over the
-client's lifetime (LT) where the spec names a lifetime column, and the Maven CRM export's
-``close_value`` (USD) as the deal value."""
+client's lifetime (LT) where the spec names a lifetime column, the Maven CRM export's
+``close_value`` (USD) as the deal value, and its ``close_date`` as the time to won where the
+export has no status history."""
 
 from __future__ import annotations
 
@@ -148,3 +149,33 @@ def test_the_crm_outlook_prices_won_deals_from_close_value_in_usd(
     price = won.groupby("product")["close_value"].median()
     expected = rows["product"].map(price).to_numpy(dtype=float)
     assert pd.Series(values).corr(pd.Series(expected), method="spearman") > 0.9
+
+
+def test_without_a_status_history_the_crm_outlook_takes_won_times_from_the_close_date(
+    crm_export: tuple[LeadData, pd.DataFrame],
+) -> None:
+    data, raw = crm_export
+    bare = raw.drop(columns=[HISTORY_COLUMN])  # the export as Maven delivers it
+    closing = outlook_data(data, bare)
+    history = outlook_data(data, raw)
+    assert set(closing.follow) == {Stage.WON}  # nothing says when a deal became an SQL
+    assert Stage.SQL in history.follow
+    # the same deals are won, after the same days (the history's 09:00 and 17:00 aside)
+    np.testing.assert_array_equal(closing.won, history.won)
+    days = np.abs(closing.follow[Stage.WON].days - history.follow[Stage.WON].days)
+    assert days.max() <= 1.0
+    outlook = fit_outlook(data, bare, OutlookOptions(num_threads=1, max_leads=2_500))
+    assert sorted(outlook.conversion) == ["won"]
+    assert any("no times of sql" in note for note in outlook.notes)
+    one = outlook.predict(data.frame.head(3))[0]
+    assert set(one.within) == {horizon_key(Stage.WON, d) for d in (90, 180)}
+    assert one.expected_value is not None
+
+
+def test_an_export_without_a_history_or_a_close_time_says_both(
+    crm_export: tuple[LeadData, pd.DataFrame],
+) -> None:
+    data, raw = crm_export
+    spec = data.spec.model_copy(update={"deal": DealSection(value_column="close_value")})
+    with pytest.raises(OutlookUnavailableError, match=r"status_history.*closed_at_column"):
+        outlook_data(replace(data, spec=spec), raw.drop(columns=[HISTORY_COLUMN]))
