@@ -40,6 +40,7 @@ from features.checks import (
     text_markers,
 )
 from features.coerce import as_object_array, is_missing, to_number, to_text
+from features.deal import DealColumnError, join_deals
 from features.joins import JoinMatch, Reader, join_lookups
 from features.rows import LeftOut, Selection, selected_rows
 from features.spec import (
@@ -235,6 +236,21 @@ def load_dataset(spec: DatasetSpec, path: Path | None = None) -> LeadData:
         data_dir=path.parent,
         notes=notes,
     )
+
+
+def read_raw(path: Path, spec: DatasetSpec) -> pd.DataFrame:
+    """An export as read: every column of ``path`` (the outcome columns the spec drops
+    included), with the deals of the file the spec's deal section names (``deal: {path,
+    key}``) joined to their leads; :class:`DatasetError` names what is wrong."""
+    frame = read_table(path, spec.format, spec.read)
+    if spec.deal.path is None:
+        return frame
+    deal_path = path.parent / spec.deal.path
+    deals = read_table(deal_path)
+    try:
+        return join_deals(frame, deals, spec)
+    except DealColumnError as error:
+        raise DatasetError([Problem(str(deal_path), None, spec.deal.key, str(error))]) from None
 
 
 def _read_options(path: Path, fmt: str | None, read: ReadOptions) -> tuple[ReadOptions, list[str]]:
@@ -551,5 +567,6 @@ __all__ = [
     "channel_counts",
     "load_dataset",
     "prepare_frame",
+    "read_raw",
     "read_table",
 ]

@@ -7,6 +7,7 @@ columns of a frame read into the spec's base currency.
     deal: {value_column: close_value, currency: USD}     # no currency column: USD
     deal: {value_column: amount, currency_column: amount_currency, lifetime_column: months}
     deal: {value_column: close_value, currency: USD, closed_at_column: close_date}
+    deal: {path: closed_deals.csv, key: mql_id, closed_at_column: won_date}
 
 Without the section a spec reads ``deal_value`` in ``deal_currency`` (the demo data and the
 lead store, which holds every export's deals so: :func:`as_stored`), and a frame without
@@ -15,7 +16,9 @@ them has no deal values. A column the section names itself must be in the data
 lead is won: a spec refuses one as a feature (``features.spec``).
 
 Where an export has no status history, ``closed_at_column`` names when each deal closed: a
-row with a deal (a value above 0) was won then, which gives the outlook its time to won.
+row with a deal (a value above 0; every row of a separate file of deals, ``path``, matched to
+the leads by its ``key`` column: :func:`join_deals`) was won then, which gives the outlook
+its time to won.
 
 Amounts are converted with the rates of the spec's first money feature with rates; a spec
 without one counts in the deal's own ``currency`` (else RUB) and converts nothing.
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from features.coerce import as_object_array, to_datetime_utc, to_text
 from features.rates import CurrencyCode
@@ -65,6 +68,21 @@ class DealSection(SpecSection):
         description="when the deal closed: a row with a deal was won then (the outlook's time "
         "to won, for an export without a status history)",
     )
+    path: str | None = Field(
+        default=None,
+        min_length=1,
+        description="a file of deals, relative to the data file (e.g. a closed-deals export), "
+        "its rows matched to the leads by ``key``; default: the data file's own columns",
+    )
+    key: str | None = Field(
+        default=None, min_length=1, description="the column of ``path`` holding lead ids"
+    )
+
+    @model_validator(mode="after")
+    def _path_with_key(self) -> DealSection:
+        if (self.path is None) != (self.key is None):
+            raise ValueError("path and key go together: the file of deals and its lead-id column")
+        return self
 
     @property
     def columns(self) -> list[str]:
@@ -170,7 +188,8 @@ def deal_values(frame: pd.DataFrame, spec: DatasetSpec | None) -> DealValues:
         raise DealColumnError(problem)
     base, rates = money_rates(spec)
     if section.value_column not in columns:
-        return DealValues(np.full(len(frame), np.nan), base, found=False)
+        nothing = np.full(len(frame), np.nan)
+        return DealValues(nothing, base, found=False, won_at=_won_at(frame, section, nothing))
     amount = _numbers(frame[section.value_column])
     amount = np.where(amount > 0, amount, np.nan)  # 0 is no deal (Maven's lost deals say 0)
     blank = section.currency or base
@@ -182,8 +201,52 @@ def deal_values(frame: pd.DataFrame, spec: DatasetSpec | None) -> DealValues:
     lifetime = None
     if section.lifetime_column is not None:
         lifetime = _numbers(frame[section.lifetime_column])
-    won_at = None
-    if section.closed_at_column is not None:
-        closed = to_datetime_utc(as_object_array(frame[section.closed_at_column]))
-        won_at = closed.where(~np.isnan(amount))  # a deal's close is its win; no deal: NaT
-    return DealValues(amount * rate, base, dropped, lifetime, won_at=won_at)
+    return DealValues(
+        amount * rate, base, dropped, lifetime, won_at=_won_at(frame, section, amount)
+    )
+
+
+def _won_at(
+    frame: pd.DataFrame, section: DealSection, amount: np.ndarray
+) -> pd.DatetimeIndex | None:
+    """When each deal was won: its close time where the row has a deal (a value above 0, or
+    any close time where the frame has no value column, as in a file of won deals)."""
+    if section.closed_at_column is None:
+        return None
+    closed = to_datetime_utc(as_object_array(frame[section.closed_at_column]))
+    return closed.where(~np.isnan(amount)) if section.value_column in frame.columns else closed
+
+
+def _ids(values: pd.Series) -> pd.Index:
+    return pd.Index(to_text(as_object_array(values)))
+
+
+def join_deals(frame: pd.DataFrame, deals: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """``frame`` (the leads) with the deal section's columns of ``deals`` (a separate file,
+    one row per won lead) matched by the spec's id column to the file's ``key``: missing
+    where a lead has no deal. :class:`DealColumnError` says what does not fit."""
+    section, id_column = spec.deal, spec.id_column
+    if section.key is None:
+        return frame
+    if id_column is None or id_column not in frame.columns:
+        raise DealColumnError("the deals of deal.path are matched by the spec's id_column")
+    if section.key not in deals.columns:
+        raise DealColumnError(f"the file of deals has no column '{section.key}' (deal.key)")
+    problem = missing_columns(spec, [str(c) for c in deals.columns])
+    if problem is not None:
+        raise DealColumnError(problem)
+    taken = [c for c in section.columns if c in deals.columns and c != section.key]
+    clash = [c for c in taken if c in frame.columns]
+    if clash:
+        raise DealColumnError(
+            f"the data and its file of deals both have {', '.join(clash)}: rename one"
+        )
+    keyed = deals[taken].set_axis(_ids(deals[section.key]), axis=0)
+    repeated = keyed.index[keyed.index.duplicated()].unique()
+    if len(repeated):
+        raise DealColumnError(
+            f"{len(repeated)} lead id(s) have more than one deal in the file (e.g. "
+            f"'{repeated[0]}'): one deal per lead"
+        )
+    matched = keyed.reindex(_ids(frame[id_column]))
+    return frame.assign(**{c: matched[c].to_numpy() for c in taken})

@@ -20,7 +20,7 @@ import mlflow
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 
-from features.dataset import DatasetError, LeadData, read_table
+from features.dataset import DatasetError, LeadData, read_raw
 from features.spec import DatasetSpec, KnownAt
 from training.outlook import (
     HORIZONS,
@@ -238,7 +238,7 @@ def export_frame(data: LeadData) -> pd.DataFrame:
     if not path.is_file():
         raise OutlookUnavailableError(f"the export {data.source} is not a file to read again")
     try:
-        return read_table(path, data.spec.format, data.spec.read)
+        return read_raw(path, data.spec)
     except DatasetError as error:
         raise OutlookUnavailableError(str(error)) from None
 

@@ -50,7 +50,6 @@ def check_data(
     from rich.console import Console
 
     from features.dataset import DatasetError, load_dataset
-    from features.deal import missing_columns
     from features.spec import SpecError, load_spec
 
     err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
@@ -65,8 +64,8 @@ def check_data(
             err.print(f"  {in_language(str(problem))}")
         raise typer.Exit(1) from None
     _print_data_summary(loaded)
-    deal_problem = missing_columns(loaded.spec, loaded.columns_read)
-    if deal_problem is not None and loaded.columns_read:
+    deal_problem = _deal_problem(loaded)
+    if deal_problem is not None:
         err.print(in_language(deal_problem))
         raise typer.Exit(1)
     split_problems = _print_split(loaded)
@@ -75,6 +74,23 @@ def check_data(
         for message in split_problems:
             err.print(f"  {message}")
         raise typer.Exit(1)
+
+
+def _deal_problem(loaded: LeadData) -> str | None:
+    """What is wrong with the deal columns the spec names (in the data file, or in the file
+    of deals its deal section names); None when nothing is."""
+    from features.dataset import DatasetError, read_raw
+    from features.deal import missing_columns
+
+    if loaded.spec.deal.path is None:
+        if not loaded.columns_read:
+            return None
+        return missing_columns(loaded.spec, loaded.columns_read)
+    try:
+        read_raw(Path(loaded.source), loaded.spec)
+    except DatasetError as error:
+        return "; ".join(str(p) for p in error.problems)
+    return None
 
 
 def _print_data_summary(data: LeadData) -> None:

@@ -189,12 +189,12 @@ def _lead_frame(
     spec: DatasetSpec, data: Path | None, settings: ServingSettings
 ) -> tuple[pd.DataFrame, str]:
     """The raw lead frame: a CRM export through its spec, or every lead in the store."""
-    from features.dataset import DatasetError, read_table
+    from features.dataset import DatasetError, read_raw
     from serving.store.outcomes import StoreUnavailableError, read_store
 
     if data is not None:
         try:
-            return read_table(data, spec.format, spec.read), str(data)
+            return read_raw(data, spec), str(data)
         except DatasetError as exc:
             raise fail(str(exc)) from None
     shown = safe_url(settings.store_url)

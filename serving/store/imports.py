@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from features.checks import Problem, column_values
 from features.coerce import as_object_array, to_datetime_utc, to_text
-from features.dataset import DatasetError, LeadData, prepare_frame, read_table
+from features.dataset import DatasetError, LeadData, prepare_frame, read_raw, read_table
 from features.deal import DealSection
 from features.funnel import Stage, Status, can_transition
 from features.lead import MAX_AMOUNT, SOURCE_COLUMNS, SourceData
@@ -119,7 +119,7 @@ class ImportResult:
 def read_export(spec: DatasetSpec, path: Path, now: datetime) -> ImportPlan:
     """Read ``path`` through ``spec`` (:func:`plan_import`); raises ImportRefusedError."""
     try:
-        frame = read_table(path, spec.format, spec.read)
+        frame = read_raw(path, spec)
     except DatasetError as exc:
         raise ImportRefusedError(exc.problems) from exc
     first_row = 2 if path.suffix.lower() in {".csv", ".txt", ".xlsx"} else 1

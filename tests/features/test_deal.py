@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from features.checks import unused_columns
+from features.dataset import DatasetError, read_raw
 from features.deal import DealColumnError, as_stored, deal_values, money_rates
 from features.spec import DatasetSpec, SpecError, load_spec
 from tests.features.tiny_spec import TINY_SPEC_HEAD
@@ -191,3 +192,57 @@ def test_a_bad_deal_section_is_refused_with_its_key(
     message = _refused(tmp_path, _raw(deal))
     assert message.startswith(str(tmp_path / "spec.yaml"))
     assert said in message
+
+
+def _deal_file(tmp_path: Path, deals: str, **section: Any) -> tuple[DatasetSpec, Path]:
+    leads = tmp_path / "leads.csv"
+    leads.write_text("id,arrived,channel\na,2024-01-01,seo\nb,2024-01-02,ads\nc,2024-01-03,seo\n")
+    (tmp_path / "won.csv").write_text(deals, encoding="utf-8")
+    deal = {"path": "won.csv", "key": "lead", "closed_at_column": "won_at", **section}
+    return _spec(tmp_path, _raw(deal)), leads
+
+
+def test_a_file_of_deals_is_matched_to_the_leads_by_its_key(tmp_path: Path) -> None:
+    deals = "lead,won_at,deal_value\nc,2024-02-10,700\na,2024-01-20,\nz,2024-03-01,5\n"
+    spec, leads = _deal_file(tmp_path, deals)
+    raw = read_raw(leads, spec)
+    assert list(raw["id"]) == ["a", "b", "c"]  # the leads' rows, in their order
+    assert "lead" not in raw.columns  # the key matched, not copied
+    got = deal_values(raw, spec)
+    assert got.won_at is not None
+    assert np.isnan(got.values[[0, 1]]).all()
+    assert got.values[2] == 700.0
+    # with a value column, a deal without a value is no win ('a'); 'b' has no deal at all
+    assert list(got.won_at.isna()) == [True, True, False]
+    # a file of won deals without values: every lead in it was won when it closed
+    spec, leads = _deal_file(tmp_path, "lead,won_at\nc,2024-02-10\na,2024-01-20\n")
+    won_at = deal_values(read_raw(leads, spec), spec).won_at
+    assert won_at is not None
+    assert list(won_at.isna()) == [False, True, False]
+    assert won_at[0] == pd.Timestamp("2024-01-20", tz="UTC")
+
+
+@pytest.mark.parametrize(
+    ("deals", "expected"),
+    [
+        ("opp,won_at\na,2024-02-01\n", "has no column 'lead' (deal.key)"),
+        ("lead,closed\na,2024-02-01\n", "'won_at' (deal.closed_at_column), not in the data"),
+        ("lead,won_at\na,2024-02-01\na,2024-02-02\n", "1 lead id(s) have more than one deal"),
+        ("lead,won_at,arrived\na,2024-02-01,x\n", "both have arrived"),
+    ],
+)
+def test_a_file_of_deals_that_does_not_fit_is_said_with_its_name(
+    tmp_path: Path, deals: str, expected: str
+) -> None:
+    section = {"value_column": "arrived"} if "arrived" in deals else {}
+    spec, leads = _deal_file(tmp_path, deals, **section)
+    with pytest.raises(DatasetError) as caught:
+        read_raw(leads, spec)
+    message = str(caught.value.problems[0])
+    assert str(tmp_path / "won.csv") in message
+    assert expected in message
+
+
+def test_a_file_of_deals_needs_its_key(tmp_path: Path) -> None:
+    message = _refused(tmp_path, _raw({"path": "won.csv"}))
+    assert "path and key go together" in message

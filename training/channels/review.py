@@ -62,10 +62,10 @@ class ExportLeads:
         return len(self.data)
 
     def report_leads(self) -> ReportLeads:
-        from features.dataset import DatasetError, read_table
+        from features.dataset import DatasetError, read_raw
 
         try:
-            raw = read_table(Path(self.data.source), self.data.spec.format, self.data.spec.read)
+            raw = read_raw(Path(self.data.source), self.data.spec)
         except DatasetError:
             raw = None
         return leads_from_data(self.data, raw)

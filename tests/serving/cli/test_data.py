@@ -114,3 +114,18 @@ def test_a_deal_column_the_spec_names_must_be_in_the_data(tmp_path: Path) -> Non
         output.replace("\n", "")
     )
     assert "Traceback" not in output
+
+
+def test_a_file_of_deals_is_checked_for_its_key_and_columns(tmp_path: Path) -> None:
+    spec = _files(tmp_path)
+    text = spec.read_text(encoding="utf-8")
+    (tmp_path / "won.csv").write_text("opp,won_at\no0,2024-02-01\no2,2024-02-03\n", "utf-8")
+    deal = "deal: {path: won.csv, key: opp, closed_at_column: won_at}\n"
+    spec.write_text(text + deal, encoding="utf-8")
+    code, output = _run(spec, tmp_path / "deals.csv")
+    assert code == 0, output
+    spec.write_text(text + deal.replace("key: opp", "key: lead"), encoding="utf-8")
+    code, output = _run(spec, tmp_path / "deals.csv")
+    assert code == 1
+    assert "has no column 'lead' (deal.key)" in output.replace("\n", "")
+    assert "Traceback" not in output
